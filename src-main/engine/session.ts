@@ -1,0 +1,104 @@
+/**
+ * ONNX Runtime sessions. Asks for the CUDA execution provider and falls back to the CPU one,
+ * recording why. Sessions are cached per model so every caller shares one pool.
+ */
+import * as ort from 'onnxruntime-node';
+
+export type ExecutionProvider = 'cuda' | 'cpu';
+
+export interface SessionInfo {
+  /** The provider the session actually runs on. */
+  readonly provider: ExecutionProvider;
+  /** Why CUDA is not used, when it is not. */
+  readonly fallbackReason?: string;
+}
+
+export interface Session {
+  readonly info: SessionInfo;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, ort.Tensor>, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
+}
+
+export type ProviderPreference = 'auto' | 'cuda' | 'cpu';
+
+let logger: (message: string) => void = (m) => process.stderr.write(`${m}\n`);
+/** Redirects the provider log (the CLI keeps it off its progress bars; tests silence it). */
+export function setSessionLogger(log: (message: string) => void): void {
+  logger = log;
+}
+
+function preferenceFromEnv(): ProviderPreference {
+  const v = process.env['ARGUS_PROVIDER'];
+  if (v === 'cuda' || v === 'cpu' || v === 'auto') return v;
+  return 'auto';
+}
+
+let cudaUnavailable: string | undefined;
+
+async function createOrt(model: string | Uint8Array, provider: ExecutionProvider): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: provider === 'cuda' ? [{ name: 'cuda' }, 'cpu'] : ['cpu'],
+    graphOptimizationLevel: 'all',
+  };
+  return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
+}
+
+/**
+ * Opens a session. With preference 'auto' (default, or ARGUS_PROVIDER), CUDA is tried first and
+ * the CPU is used when it fails; the reason is logged once. With 'cuda', failure is an error.
+ */
+export async function openSession(model: string | Uint8Array, preference: ProviderPreference = preferenceFromEnv()): Promise<Session> {
+  if (preference !== 'cpu' && cudaUnavailable === undefined) {
+    try {
+      return wrap(await createOrt(model, 'cuda'), { provider: 'cuda' });
+    } catch (err) {
+      cudaUnavailable = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+      if (preference === 'cuda') throw new Error(`CUDA execution provider requested but unavailable: ${cudaUnavailable}`);
+      logger(`[argus] CUDA execution provider unavailable, using CPU: ${cudaUnavailable}`);
+    }
+  } else if (preference === 'cuda') {
+    throw new Error(`CUDA execution provider requested but unavailable: ${cudaUnavailable}`);
+  }
+  const info: SessionInfo = cudaUnavailable === undefined || preference === 'cpu'
+    ? { provider: 'cpu', ...(preference === 'cpu' ? { fallbackReason: 'CPU requested' } : {}) }
+    : { provider: 'cpu', fallbackReason: cudaUnavailable };
+  return wrap(await createOrt(model, 'cpu'), info);
+}
+
+function wrap(s: ort.InferenceSession, info: SessionInfo): Session {
+  return {
+    info,
+    inputNames: s.inputNames,
+    outputNames: s.outputNames,
+    run: (feeds, outputs) => (outputs ? s.run(feeds, [...outputs]) : s.run(feeds)),
+    release: () => s.release(),
+  };
+}
+
+const pool = new Map<string, Promise<Session>>();
+
+/** A shared session per key (a model path, or a name for a built graph). */
+export function pooledSession(key: string, model: () => string | Uint8Array): Promise<Session> {
+  let s = pool.get(key);
+  if (!s) {
+    s = openSession(model());
+    pool.set(key, s);
+    s.catch(() => pool.delete(key));
+  }
+  return s;
+}
+
+export async function releaseAllSessions(): Promise<void> {
+  const all = [...pool.values()];
+  pool.clear();
+  await Promise.all(all.map(async (p) => (await p).release()));
+}
+
+export { ort };
+
+/** A float32 tensor with readonly dims. */
+export function f32(data: Float32Array, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor('float32', data, [...dims]);
+}
