@@ -2,6 +2,9 @@
  * ONNX Runtime sessions. Asks for the CUDA execution provider and falls back to the CPU one,
  * recording why. Sessions are cached per model so every caller shares one pool.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 export type ExecutionProvider = 'cuda' | 'cpu';
@@ -35,7 +38,20 @@ function preferenceFromEnv(): ProviderPreference {
   return 'auto';
 }
 
-let cudaUnavailable: string | undefined;
+/**
+ * The CUDA provider is a separate library that onnxruntime-node downloads at install time (skipped on
+ * offline machines). Without it ORT would print a native error on every attempt, so look first.
+ */
+function missingCudaLibrary(): string | undefined {
+  const require = createRequire(import.meta.url);
+  const binDir = join(dirname(require.resolve('onnxruntime-node')), '..', 'bin', `napi-v6`, process.platform, process.arch);
+  const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  return existsSync(join(binDir, lib)) ? undefined : `${lib} is not installed in ${binDir}`;
+}
+
+/** Why CUDA cannot be used, once known; undefined while it may still work. */
+let cudaUnavailable: string | undefined = missingCudaLibrary();
+let cudaReasonLogged = false;
 
 async function createOrt(model: string | Uint8Array, provider: ExecutionProvider): Promise<ort.InferenceSession> {
   const options: ort.InferenceSession.SessionOptions = {
@@ -50,24 +66,30 @@ async function createOrt(model: string | Uint8Array, provider: ExecutionProvider
  * the CPU is used when it fails; the reason is logged once. With 'cuda', failure is an error.
  */
 export async function openSession(model: string | Uint8Array, preference: ProviderPreference = preferenceFromEnv()): Promise<Session> {
-  if (preference !== 'cpu' && cudaUnavailable === undefined) {
+  if (preference === 'cpu') return wrap(await createOrt(model, 'cpu'), { provider: 'cpu', fallbackReason: 'CPU requested' });
+  if (cudaUnavailable === undefined) {
     try {
       return wrap(await createOrt(model, 'cuda'), { provider: 'cuda' });
     } catch (err) {
       cudaUnavailable = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-      if (preference === 'cuda') throw new Error(`CUDA execution provider requested but unavailable: ${cudaUnavailable}`);
-      logger(`[argus] CUDA execution provider unavailable, using CPU: ${cudaUnavailable}`);
     }
-  } else if (preference === 'cuda') {
-    throw new Error(`CUDA execution provider requested but unavailable: ${cudaUnavailable}`);
   }
-  const info: SessionInfo = cudaUnavailable === undefined || preference === 'cpu'
-    ? { provider: 'cpu', ...(preference === 'cpu' ? { fallbackReason: 'CPU requested' } : {}) }
-    : { provider: 'cpu', fallbackReason: cudaUnavailable };
-  return wrap(await createOrt(model, 'cpu'), info);
+  if (preference === 'cuda') throw new Error(`CUDA execution provider requested but unavailable: ${cudaUnavailable}`);
+  if (!cudaReasonLogged) {
+    logger(`[argus] CUDA execution provider unavailable, using CPU: ${cudaUnavailable}`);
+    cudaReasonLogged = true;
+  }
+  return wrap(await createOrt(model, 'cpu'), { provider: 'cpu', fallbackReason: cudaUnavailable });
+}
+
+let lastProvider: ExecutionProvider | undefined;
+/** The provider of the most recently opened session ('cpu' before any). */
+export function activeProvider(): ExecutionProvider {
+  return lastProvider ?? 'cpu';
 }
 
 function wrap(s: ort.InferenceSession, info: SessionInfo): Session {
+  lastProvider = info.provider;
   return {
     info,
     inputNames: s.inputNames,

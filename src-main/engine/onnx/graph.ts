@@ -69,7 +69,8 @@ export class GraphBuilder {
     return `${prefix}_${this.counter++}`;
   }
 
-  input(name: string, dtype: DType, shape: readonly Dim[]): string {
+  /** A graph input; leave `shape` out for a tensor of any rank. */
+  input(name: string, dtype: DType, shape?: readonly Dim[]): string {
     this.inputs.push({ name, dtype, shape });
     return name;
   }

@@ -1,0 +1,34 @@
+/** The `argus` command line: the same services the station uses, scriptable. */
+import { runEval, EVAL_USAGE } from './cli/eval.ts';
+
+const USAGE = `argus <command> [options]
+
+Commands:
+  eval      fit a method on a dataset's normal images and measure it on its test set
+
+${EVAL_USAGE}`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'eval':
+      return runEval(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      console.error(`unknown command '${command}'\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`argus: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

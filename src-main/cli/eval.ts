@@ -1,0 +1,141 @@
+/** `argus eval`: fit on train/good, score test/, print the metrics table. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { evaluateDataset, type EvaluationResult } from '../services/evaluation.ts';
+import { PROJECT_ROOT } from '../features/backbones.ts';
+import { METHOD_NAMES } from '../methods/index.ts';
+import { createProgress } from './progress.ts';
+import { formatTable, num, pct } from './table.ts';
+
+export const EVAL_USAGE = `argus eval [--data <dir>]... [--method ${METHOD_NAMES.join('|')}] [options]
+
+Fits on <dir>/train/good and scores <dir>/test (MVTec layout); prints image AUROC, pixel AUROC,
+AUPRO, F1-max, fit seconds and ms per image, one row per dataset plus the mean.
+Without --data: ../shared/data/magnetic_tile with the reference's 120-image training cap.
+
+  --data <dir>          dataset folder (repeatable)
+  --method <name>       ${METHOD_NAMES.join(' | ')} (default patchcore)
+  --backbone <id>       backbone id from models/manifest.json (default mobilenet_v2_features)
+  --size <px>           square input size, a multiple of 32 (default 256)
+  --max-train <n>       use n evenly spaced training images
+  --max-test <n>        use n evenly spaced test images
+  --batch <n>           batch size (default 8)
+  --coreset <ratio>     PatchCore memory-bank fraction (default 0.1)
+  --knn <k>             PatchCore neighbours averaged per patch (default 1)
+  --reweight <b>        PatchCore paper re-weighting over b neighbours (default off)
+  --channels <d>        PaDiM random channels (default 100)
+  --align               shift maps by the backbone's measured cell offsets
+  --seed <n>            random seed
+  --json <file>         write all results (per-image scores included) as JSON`;
+
+function parseNumber(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new RangeError(`--${name} expects a number, received '${v}'`);
+  return n;
+}
+
+export async function runEval(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      data: { type: 'string', multiple: true },
+      method: { type: 'string', default: 'patchcore' },
+      backbone: { type: 'string' },
+      size: { type: 'string' },
+      'max-train': { type: 'string' },
+      'max-test': { type: 'string' },
+      batch: { type: 'string' },
+      coreset: { type: 'string' },
+      knn: { type: 'string' },
+      reweight: { type: 'string' },
+      channels: { type: 'string' },
+      align: { type: 'boolean' },
+      seed: { type: 'string' },
+      json: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(EVAL_USAGE);
+    return 0;
+  }
+  const builtInDefault = !values.data || values.data.length === 0;
+  const datasets = builtInDefault ? [join(PROJECT_ROOT, '..', 'shared', 'data', 'magnetic_tile')] : values.data!;
+  const size = parseNumber('size', values.size);
+  const config: Record<string, unknown> = {};
+  if (values.backbone) config['backbone'] = values.backbone;
+  if (size !== undefined) Object.assign(config, { height: size, width: size });
+  const set = (key: string, v: number | undefined) => v !== undefined && (config[key] = v);
+  set('coresetRatio', parseNumber('coreset', values.coreset));
+  set('numNeighbours', parseNumber('knn', values.knn));
+  set('reweightNeighbours', parseNumber('reweight', values.reweight));
+  set('channels', parseNumber('channels', values.channels));
+  set('seed', parseNumber('seed', values.seed));
+  if (values.align) config['alignOffsets'] = true;
+  const maxTrain = parseNumber('max-train', values['max-train']) ?? (builtInDefault ? 120 : undefined);
+  const maxTest = parseNumber('max-test', values['max-test']);
+  const batchSize = parseNumber('batch', values.batch);
+
+  const results: EvaluationResult[] = [];
+  const progress = createProgress();
+  for (const data of datasets) {
+    const result = await evaluateDataset(data, {
+      method: values.method!,
+      config,
+      ...(batchSize !== undefined ? { batchSize } : {}),
+      ...(maxTrain !== undefined ? { maxTrain } : {}),
+      ...(maxTest !== undefined ? { maxTest } : {}),
+      onProgress: (p) => progress.update(`${data.split('/').pop()} ${p.phase}: ${p.stage}`, p.done, p.total),
+    });
+    progress.stop();
+    results.push(result);
+    if (result.issues.length > 0) {
+      console.error(`${result.dataset}: ${result.issues.length} item(s) skipped or noted:`);
+      for (const i of result.issues) console.error(`  ${i.path}: ${i.problem}`);
+    }
+  }
+  console.log(resultsTable(results));
+  if (values.json) {
+    writeFileSync(values.json, JSON.stringify(results, null, 1));
+    console.error(`results written to ${values.json}`);
+  }
+  return 0;
+}
+
+export function resultsTable(results: readonly EvaluationResult[]): string {
+  const rows = results.map((r) => [
+    r.dataset,
+    r.method,
+    `${r.nTrain}/${r.nTest}`,
+    pct(r.imageAuroc),
+    pct(r.pixelAuroc),
+    pct(r.aupro),
+    pct(r.imageF1.f1),
+    pct(r.pixelF1.f1),
+    num(r.fitSeconds),
+    num(r.msPerImage),
+  ]);
+  if (results.length > 1) {
+    const mean = (f: (r: EvaluationResult) => number) => results.reduce((a, r) => a + f(r), 0) / results.length;
+    rows.push([
+      'mean',
+      '',
+      '',
+      pct(mean((r) => r.imageAuroc)),
+      pct(mean((r) => r.pixelAuroc)),
+      pct(mean((r) => r.aupro)),
+      pct(mean((r) => r.imageF1.f1)),
+      pct(mean((r) => r.pixelF1.f1)),
+      num(mean((r) => r.fitSeconds)),
+      num(mean((r) => r.msPerImage)),
+    ]);
+  }
+  const provider = results[0]?.provider ?? 'cpu';
+  return formatTable(
+    ['dataset', 'method', 'train/test', 'image AUROC', 'pixel AUROC', 'AUPRO@0.3', 'image F1max', 'pixel F1max', 'fit s', `ms/img (${provider}, bs ${results[0]?.batchSize ?? '-'})`],
+    rows,
+  );
+}

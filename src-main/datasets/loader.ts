@@ -1,0 +1,64 @@
+/**
+ * Streams dataset images as model-ready batches: decode, RGB, resize with the method's filter,
+ * planar CHW. The next batch is decoded while the caller works on the current one. An image that
+ * cannot be read is reported through `onSkip` and left out; the stream goes on.
+ */
+import { readImage, resize, toChw, toRgb, ImageReadError } from '../vision/index.ts';
+import type { ImageBatch, InputSpec } from '../methods/method.ts';
+import type { DatasetImage, DatasetIssue } from './mvtec.ts';
+
+export interface LoadedBatch {
+  readonly batch: ImageBatch;
+  readonly entries: readonly DatasetImage[];
+  /** Original width and height of each image. */
+  readonly sizes: ReadonlyArray<{ readonly width: number; readonly height: number }>;
+}
+
+export interface LoaderOptions {
+  readonly batchSize: number;
+  readonly onSkip?: (issue: DatasetIssue) => void;
+}
+
+async function loadOne(entry: DatasetImage, input: InputSpec, onSkip?: (issue: DatasetIssue) => void) {
+  try {
+    const image = await readImage(entry.path);
+    const rgb = toRgb(resize(image, input.width, input.height, input.filter));
+    return { entry, chw: toChw(rgb), width: image.width, height: image.height };
+  } catch (err) {
+    if (!(err instanceof ImageReadError)) throw err;
+    onSkip?.({ path: entry.path, problem: `unreadable image, skipped: ${err.reason}` });
+    return undefined;
+  }
+}
+
+async function loadBatch(entries: readonly DatasetImage[], input: InputSpec, onSkip?: (issue: DatasetIssue) => void): Promise<LoadedBatch | undefined> {
+  const loaded = (await Promise.all(entries.map((e) => loadOne(e, input, onSkip)))).filter((x) => x !== undefined);
+  if (loaded.length === 0) return undefined;
+  const plane = 3 * input.height * input.width;
+  const data = new Float32Array(loaded.length * plane);
+  loaded.forEach((l, i) => data.set(l.chw, i * plane));
+  return {
+    batch: { data, n: loaded.length, height: input.height, width: input.width },
+    entries: loaded.map((l) => l.entry),
+    sizes: loaded.map((l) => ({ width: l.width, height: l.height })),
+  };
+}
+
+export async function* loadBatches(entries: readonly DatasetImage[], input: InputSpec, options: LoaderOptions): AsyncGenerator<LoadedBatch> {
+  const size = Math.max(1, options.batchSize);
+  const chunks: DatasetImage[][] = [];
+  for (let i = 0; i < entries.length; i += size) chunks.push(entries.slice(i, i + size));
+  let next = chunks.length > 0 ? loadBatch(chunks[0]!, input, options.onSkip) : undefined;
+  for (let i = 0; i < chunks.length; i++) {
+    const current = await next!;
+    next = i + 1 < chunks.length ? loadBatch(chunks[i + 1]!, input, options.onSkip) : undefined;
+    // a failure of the prefetched batch surfaces when it is awaited, not as an unhandled rejection
+    next?.catch(() => undefined);
+    if (current) yield current;
+  }
+}
+
+/** Only the image batches, for a method's fit. */
+export async function* imageBatches(loaded: AsyncIterable<LoadedBatch>): AsyncGenerator<ImageBatch> {
+  for await (const l of loaded) yield l.batch;
+}

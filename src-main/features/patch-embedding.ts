@@ -1,0 +1,105 @@
+/**
+ * Locally aware patch features (METHODS.md §5.2), built as one ONNX graph over backbone taps.
+ *
+ * The official pipeline unfolds a p×p neighbourhood per tap, upsamples the coarser taps' neighbourhoods
+ * onto the first tap's grid, adaptive-average-pools each flattened neighbourhood to `pretrainDim`,
+ * then pools the concatenation of all taps to `targetDim`. Every step is linear, and bilinear
+ * upsampling commutes with per-position pooling, so the whole chain equals, per tap, one p×p
+ * convolution (weights = aggregate pooling · per-tap pooling · unfold), then upsampling, then a sum.
+ * That is what this graph computes: exact, and one convolution instead of a 9·C-wide unfold.
+ */
+import { GraphBuilder, ints, str } from '../engine/onnx/graph.ts';
+
+export interface EmbeddingTap {
+  readonly name: string;
+  readonly channels: number;
+  readonly stride: number;
+}
+
+export interface EmbeddingConfig {
+  readonly patchSize: number;
+  readonly pretrainDim: number;
+  readonly targetDim: number;
+}
+
+/** Row i averages input elements [floor(i·L/O), ceil((i+1)·L/O)) — PyTorch adaptive_avg_pool1d. */
+export function adaptivePoolWindows(inputLength: number, outputLength: number): Array<[number, number]> {
+  const windows: Array<[number, number]> = [];
+  for (let i = 0; i < outputLength; i++) {
+    windows.push([Math.floor((i * inputLength) / outputLength), Math.ceil(((i + 1) * inputLength) / outputLength)]);
+  }
+  return windows;
+}
+
+interface TapConv {
+  /** First and one-past-last output channel this tap contributes to. */
+  readonly rows: readonly [number, number];
+  /** Conv weight [rows, channels, p, p]. */
+  readonly weight: Float32Array;
+}
+
+/** The folded convolution of each tap: which target channels it feeds and with which weights. */
+export function foldedTapConvolutions(taps: readonly EmbeddingTap[], config: EmbeddingConfig): TapConv[] {
+  const { patchSize: p, pretrainDim: P, targetDim: T } = config;
+  const aggregate = adaptivePoolWindows(taps.length * P, T);
+  return taps.map((tap, l) => {
+    const unfolded = tap.channels * p * p;
+    const perTap = adaptivePoolWindows(unfolded, P);
+    // target rows whose aggregate window touches this tap's block [l·P, (l+1)·P)
+    let first = T;
+    let last = 0;
+    aggregate.forEach(([a, b], k) => {
+      if (a < (l + 1) * P && b > l * P) {
+        first = Math.min(first, k);
+        last = Math.max(last, k + 1);
+      }
+    });
+    const weight = new Float32Array((last - first) * unfolded);
+    for (let k = first; k < last; k++) {
+      const [a, b] = aggregate[k]!;
+      for (let j = Math.max(a, l * P); j < Math.min(b, (l + 1) * P); j++) {
+        const [u0, u1] = perTap[j - l * P]!;
+        const w = 1 / (b - a) / (u1 - u0);
+        // unfolded index u = c·p² + r·p + s is exactly the flat index of weight[k][c][r][s]
+        const row = (k - first) * unfolded;
+        for (let u = u0; u < u1; u++) weight[row + u]! += w;
+      }
+    }
+    return { rows: [first, last] as const, weight };
+  });
+}
+
+/**
+ * Graph: inputs are the taps [N, C, H, W] (first tap sets the grid); output `embedding` is
+ * [N, H·W, targetDim] with positions in row-major order.
+ */
+export function buildPatchEmbeddingGraph(taps: readonly EmbeddingTap[], config: EmbeddingConfig): Uint8Array {
+  const g = new GraphBuilder('patch_embedding');
+  const p = config.patchSize;
+  const pad = Math.floor((p - 1) / 2);
+  const convs = foldedTapConvolutions(taps, config);
+  const first = g.input(taps[0]!.name, 'float32', ['n', taps[0]!.channels, 'h', 'w']);
+  const gridShape = g.op('Slice', [g.op('Shape', [first]), g.constI64([2]), g.constI64([4])]);
+  const parts = taps.map((tap, l) => {
+    const x = l === 0 ? first : g.input(tap.name, 'float32', ['n', tap.channels, `h${l}`, `w${l}`]);
+    const { rows, weight } = convs[l]!;
+    const w = g.initializer(`w_${tap.name}`, 'float32', [rows[1] - rows[0], tap.channels, p, p], weight);
+    let y = g.op('Conv', [x, w], { kernel_shape: ints([p, p]), pads: ints([pad, pad, p - 1 - pad, p - 1 - pad]) });
+    if (l > 0) {
+      const size = g.op('Concat', [g.op('Slice', [g.op('Shape', [y]), g.constI64([0]), g.constI64([2])]), gridShape], { axis: { int: 0 } });
+      y = g.op('Resize', [y, '', '', size], {
+        mode: str('linear'),
+        coordinate_transformation_mode: str('pytorch_half_pixel'),
+      });
+    }
+    const [r0, r1] = rows;
+    if (r0 === 0 && r1 === config.targetDim) return y;
+    return g.op('Pad', [y, g.constI64([0, r0, 0, 0, 0, config.targetDim - r1, 0, 0])]);
+  });
+  const summed = parts.length === 1 ? parts[0]! : g.op('Sum', parts);
+  // [N, D, H, W] -> [N, H·W, D]
+  const flat = g.op('Reshape', [summed, g.constI64([0, config.targetDim, -1])]);
+  g.op('Transpose', [flat], { perm: ints([0, 2, 1]) }, 'embedding');
+  g.output('embedding', 'float32', ['n', 'hw', config.targetDim]);
+  return g.toModel(13);
+}

@@ -1,0 +1,27 @@
+/** PaDiM settings; defaults follow the reference code (ResNet18 variant: d = 100) on this project's backbone. */
+export interface PadimConfig {
+  readonly backbone: string;
+  /** Taps aligned to the first tap's grid by nearest replication (analogue of layer1..layer3). */
+  readonly taps: readonly string[];
+  readonly height: number;
+  readonly width: number;
+  /** Number of randomly kept channels of the concatenated taps. */
+  readonly channels: number;
+  /** Ridge added to every covariance before inversion. */
+  readonly epsilon: number;
+  readonly blurSigma: number;
+  readonly alignOffsets: boolean;
+  readonly seed: number;
+}
+
+export const PADIM_DEFAULTS: PadimConfig = {
+  backbone: 'mobilenet_v2_features',
+  taps: ['feat_s4', 'feat_s8_exp', 'feat_s16_exp'],
+  height: 256,
+  width: 256,
+  channels: 100,
+  epsilon: 0.01,
+  blurSigma: 4,
+  alignOffsets: false,
+  seed: 1024,
+};

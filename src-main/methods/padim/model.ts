@@ -1,0 +1,125 @@
+/**
+ * PaDiM (METHODS.md §6): one Gaussian per feature-grid position over a random channel subset of
+ * the taps; a test position scores its Mahalanobis distance; the image scores its smoothed map's max.
+ *
+ * Memory: moments are streamed (Σy in float64 [P, d] and Σyyᵀ [P, d, d]), so fitting never holds all
+ * training embeddings; the model keeps the mean and the inverse covariance in float32:
+ * P·d² · 4 bytes = 64·64·100²·4 ≈ 164 MB at the default 256 px input and d = 100.
+ */
+import { Backbone } from '../../features/extractor.ts';
+import { f32, pooledSession, type Session } from '../../engine/session.ts';
+import { Random } from '../../util/random.ts';
+import { anomalyMapFromPatches } from '../anomaly-map.ts';
+import type { FitEvents, FittedModel, ImageBatch, InputSpec, Prediction } from '../method.ts';
+import { gaussiansFromMoments, type GaussianStats } from './covariance.ts';
+import type { PadimConfig } from './defaults.ts';
+import { buildMahalanobisGraph, buildMomentsGraph, buildPadimEmbeddingGraph } from './graphs.ts';
+
+class PadimEmbedder {
+  private constructor(
+    private readonly backbone: Backbone,
+    private readonly head: Session,
+    readonly config: PadimConfig,
+    readonly channels: readonly number[],
+  ) {}
+
+  static async open(config: PadimConfig, channels?: readonly number[]): Promise<PadimEmbedder> {
+    const backbone = await Backbone.open(config.backbone);
+    const taps = config.taps.map((t) => backbone.tap(t));
+    const total = taps.reduce((a, t) => a + t.channels, 0);
+    if (config.channels > total) throw new RangeError(`PaDiM channels ${config.channels} exceed the ${total} channels of taps ${config.taps.join('+')}`);
+    const chosen = channels ?? new Random(config.seed).sample(total, config.channels).sort((a, b) => a - b);
+    const key = `padim:${config.backbone}:${config.taps.join('+')}:${chosen.join(',')}`;
+    const head = await pooledSession(key, () => buildPadimEmbeddingGraph(taps, chosen));
+    return new PadimEmbedder(backbone, head, config, chosen);
+  }
+
+  get stride(): number {
+    return this.backbone.tap(this.config.taps[0]!).stride;
+  }
+
+  get offset(): { x: number; y: number } {
+    return this.backbone.tap(this.config.taps[0]!).offset;
+  }
+
+  get sha256(): string {
+    return this.backbone.spec.sha256;
+  }
+
+  async embed(batch: ImageBatch) {
+    const taps = await this.backbone.run(batch, this.config.taps);
+    const e = (await this.head.run(taps))['embedding']!;
+    const first = taps[this.config.taps[0]!]!;
+    return { tensor: e, gridH: first.dims[2]!, gridW: first.dims[3]! };
+  }
+}
+
+export async function fitPadim(train: AsyncIterable<ImageBatch>, trainCount: number, config: PadimConfig, events: FitEvents = {}): Promise<PadimModel> {
+  const embedder = await PadimEmbedder.open(config);
+  const moments = await pooledSession('graph:padim_moments', buildMomentsGraph);
+  const d = config.channels;
+  let shift: Float32Array | undefined;
+  let sum: Float64Array | undefined;
+  let cross: Float64Array | undefined;
+  let grid = { h: 0, w: 0 };
+  let n = 0;
+  for await (const batch of train) {
+    const { tensor, gridH, gridW } = await embedder.embed(batch);
+    const P = gridH * gridW;
+    if (!shift) {
+      grid = { h: gridH, w: gridW };
+      // shift = first image's features, transposed to [P, d]
+      shift = new Float32Array(P * d);
+      const x = tensor.data as Float32Array;
+      for (let c = 0; c < d; c++) for (let p = 0; p < P; p++) shift[p * d + c] = x[c * P + p]!;
+      sum = new Float64Array(P * d);
+      cross = new Float64Array(P * d * d);
+    }
+    const out = await moments.run({ x: tensor, shift: f32(shift, [P, d]) });
+    const s = out['sum']!.data as Float32Array;
+    const cr = out['cross']!.data as Float32Array;
+    for (let i = 0; i < s.length; i++) sum![i]! += s[i]!;
+    for (let i = 0; i < cr.length; i++) cross![i]! += cr[i]!;
+    n += batch.n;
+    events.onProgress?.({ stage: 'features', done: n, total: trainCount });
+  }
+  if (!shift || !sum || !cross) throw new RangeError('PaDiM needs training images');
+  events.onProgress?.({ stage: 'covariance', done: 0, total: 1 });
+  const stats = gaussiansFromMoments(sum, cross, shift, n, d, config.epsilon);
+  events.onProgress?.({ stage: 'covariance', done: 1, total: 1 });
+  return new PadimModel(config, embedder, stats, grid);
+}
+
+export class PadimModel implements FittedModel {
+  readonly method = 'padim';
+
+  constructor(
+    readonly config: PadimConfig,
+    private readonly embedder: PadimEmbedder,
+    readonly stats: GaussianStats,
+    readonly grid: { readonly h: number; readonly w: number },
+  ) {}
+
+  get input(): InputSpec {
+    return { height: this.config.height, width: this.config.width, filter: 'lanczos' };
+  }
+
+  describe(): Record<string, unknown> {
+    return { ...this.config, grid: [this.grid.h, this.grid.w], channelIndices: this.embedder.channels, backboneSha256: this.embedder.sha256 };
+  }
+
+  async predict(batch: ImageBatch): Promise<Prediction[]> {
+    const { tensor, gridH, gridW } = await this.embedder.embed(batch);
+    const P = gridH * gridW;
+    const d = this.config.channels;
+    const scorer = await pooledSession('graph:padim_mahalanobis', buildMahalanobisGraph);
+    const out = await scorer.run({ x: tensor, mean: f32(this.stats.mean, [P, d]), precision: f32(this.stats.precision, [P, d, d]) });
+    const dist = out['distance']!.data as Float32Array;
+    return Array.from({ length: batch.n }, (_, i) => {
+      const map = anomalyMapFromPatches(dist.subarray(i * P, (i + 1) * P), gridW, gridH, this.config, this.embedder.stride, this.embedder.offset);
+      let score = -Infinity;
+      for (let k = 0; k < map.length; k++) if (map[k]! > score) score = map[k]!;
+      return { score, map };
+    });
+  }
+}

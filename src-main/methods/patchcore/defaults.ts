@@ -1,0 +1,43 @@
+/** PatchCore settings; defaults are the official IM224 configuration mapped onto this project's backbone. */
+export interface PatchCoreConfig {
+  readonly backbone: string;
+  /** Backbone taps; the first sets the patch grid (analogue of WRN50 layer2 + layer3). */
+  readonly taps: readonly string[];
+  /** Model input size (multiples of the backbone's size multiple). */
+  readonly height: number;
+  readonly width: number;
+  readonly patchSize: number;
+  readonly pretrainDim: number;
+  readonly targetDim: number;
+  /** Fraction of all training patches kept in the memory bank. */
+  readonly coresetRatio: number;
+  /** Dimension of the random projection used only to pick the coreset. */
+  readonly projectionDim: number;
+  readonly coresetStarts: number;
+  /** Patch score = mean squared distance to this many nearest memory entries. */
+  readonly numNeighbours: number;
+  /** Paper eq. 7 image-score re-weighting over this many neighbours; 0 = off (official code). */
+  readonly reweightNeighbours: number;
+  readonly blurSigma: number;
+  /** Shift the upsampled map by the backbone's measured cell offset (TF "SAME" padding). */
+  readonly alignOffsets: boolean;
+  readonly seed: number;
+}
+
+export const PATCHCORE_DEFAULTS: PatchCoreConfig = {
+  backbone: 'mobilenet_v2_features',
+  taps: ['feat_s8_exp', 'feat_s16_exp'],
+  height: 256,
+  width: 256,
+  patchSize: 3,
+  pretrainDim: 1024,
+  targetDim: 1024,
+  coresetRatio: 0.1,
+  projectionDim: 128,
+  coresetStarts: 10,
+  numNeighbours: 1,
+  reweightNeighbours: 0,
+  blurSigma: 4,
+  alignOffsets: false,
+  seed: 0,
+};

@@ -1,0 +1,149 @@
+/**
+ * PatchCore (METHODS.md §5): a coreset memory bank of locally aware patch features; a test patch
+ * scores its squared distance to the nearest memory entries; the image scores its worst patch.
+ */
+import { Backbone } from '../../features/extractor.ts';
+import { buildPatchEmbeddingGraph } from '../../features/patch-embedding.ts';
+import { pooledSession, type Session } from '../../engine/session.ts';
+import { matmul } from '../../engine/linalg.ts';
+import { Random } from '../../util/random.ts';
+import { approximateGreedyCoreset } from './coreset.ts';
+import { MemoryBankIndex } from './nn-search.ts';
+import type { PatchCoreConfig } from './defaults.ts';
+import type { FitEvents, FittedModel, ImageBatch, InputSpec, Prediction } from '../method.ts';
+import { anomalyMapFromPatches } from '../anomaly-map.ts';
+
+/** Backbone plus the embedding graph: images in, [n, gridH·gridW, targetDim] patch features out. */
+export class PatchEmbedder {
+  private constructor(
+    private readonly backbone: Backbone,
+    private readonly head: Session,
+    readonly config: PatchCoreConfig,
+  ) {}
+
+  static async open(config: PatchCoreConfig): Promise<PatchEmbedder> {
+    const backbone = await Backbone.open(config.backbone);
+    const taps = config.taps.map((t) => backbone.tap(t));
+    const key = `embedding:${config.backbone}:${config.taps.join('+')}:${config.patchSize}:${config.pretrainDim}:${config.targetDim}`;
+    const head = await pooledSession(key, () =>
+      buildPatchEmbeddingGraph(taps, { patchSize: config.patchSize, pretrainDim: config.pretrainDim, targetDim: config.targetDim }),
+    );
+    return new PatchEmbedder(backbone, head, config);
+  }
+
+  get gridStride(): number {
+    return this.backbone.tap(this.config.taps[0]!).stride;
+  }
+
+  get gridOffset(): { x: number; y: number } {
+    return this.backbone.tap(this.config.taps[0]!).offset;
+  }
+
+  get sha256(): string {
+    return this.backbone.spec.sha256;
+  }
+
+  async embed(batch: ImageBatch): Promise<{ features: Float32Array; gridH: number; gridW: number }> {
+    const taps = await this.backbone.run(batch, this.config.taps);
+    const out = await this.head.run(taps);
+    const first = taps[this.config.taps[0]!]!;
+    return { features: out['embedding']!.data as Float32Array, gridH: first.dims[2]!, gridW: first.dims[3]! };
+  }
+}
+
+export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount: number, config: PatchCoreConfig, events: FitEvents = {}): Promise<PatchCoreModel> {
+  const embedder = await PatchEmbedder.open(config);
+  const D = config.targetDim;
+  let all: Float32Array | undefined;
+  let rows = 0;
+  let images = 0;
+  for await (const batch of train) {
+    const { features } = await embedder.embed(batch);
+    all ??= new Float32Array((features.length / batch.n) * trainCount);
+    all.set(features, rows * D);
+    rows += features.length / D;
+    images += batch.n;
+    events.onProgress?.({ stage: 'features', done: images, total: trainCount });
+  }
+  if (!all || rows === 0) throw new RangeError('PatchCore needs at least one training image');
+  const features = all.subarray(0, rows * D);
+
+  const rng = new Random(config.seed);
+  const bound = 1 / Math.sqrt(D);
+  const projection = Float32Array.from({ length: D * config.projectionDim }, () => rng.uniform(-bound, bound));
+  const projected = (await matmul(features, [rows, D], projection, [D, config.projectionDim])).data;
+  const count = Math.max(1, Math.floor(rows * config.coresetRatio));
+  const selected = config.coresetRatio >= 1
+    ? Int32Array.from({ length: rows }, (_, i) => i)
+    : approximateGreedyCoreset(projected, config.projectionDim, {
+        count,
+        starts: config.coresetStarts,
+        pick: (n, k) => rng.sample(n, k),
+        onProgress: (done, total) => events.onProgress?.({ stage: 'coreset', done, total }),
+      });
+  const bank = new Float32Array(selected.length * D);
+  selected.forEach((r, i) => bank.set(features.subarray(r * D, (r + 1) * D), i * D));
+  return new PatchCoreModel(config, embedder, new MemoryBankIndex(bank, D), rows);
+}
+
+export class PatchCoreModel implements FittedModel {
+  readonly method = 'patchcore';
+
+  constructor(
+    readonly config: PatchCoreConfig,
+    private readonly embedder: PatchEmbedder,
+    readonly index: MemoryBankIndex,
+    private readonly trainPatches: number,
+  ) {}
+
+  get input(): InputSpec {
+    return { height: this.config.height, width: this.config.width, filter: 'bilinear' };
+  }
+
+  describe(): Record<string, unknown> {
+    return { ...this.config, memoryBank: [this.index.size, this.index.dim], trainPatches: this.trainPatches, backboneSha256: this.embedder.sha256 };
+  }
+
+  async predict(batch: ImageBatch): Promise<Prediction[]> {
+    const { features, gridH, gridW } = await this.embedder.embed(batch);
+    const cells = gridH * gridW;
+    const k = Math.max(1, this.config.numNeighbours);
+    const nn = await this.index.search(features, k);
+    const predictions: Prediction[] = [];
+    for (let i = 0; i < batch.n; i++) {
+      const patchScores = new Float32Array(cells);
+      let worst = 0;
+      for (let c = 0; c < cells; c++) {
+        let s = 0;
+        for (let j = 0; j < nn.k; j++) s += nn.distances[(i * cells + c) * nn.k + j]!;
+        patchScores[c] = s / nn.k;
+        if (patchScores[c]! > patchScores[worst]!) worst = c;
+      }
+      let score = patchScores[worst]!;
+      if (this.config.reweightNeighbours > 0) {
+        const query = features.subarray((i * cells + worst) * this.index.dim, (i * cells + worst + 1) * this.index.dim);
+        score *= await this.reweight(query, nn.indices[(i * cells + worst) * nn.k]!);
+      }
+      const map = anomalyMapFromPatches(patchScores, gridW, gridH, this.config, this.embedder.gridStride, this.embedder.gridOffset);
+      predictions.push({ score, map });
+    }
+    return predictions;
+  }
+
+  /** Paper eq. 7: 1 − softmax weight of the nearest memory entry among its own neighbourhood. */
+  private async reweight(query: Float32Array, nearest: number): Promise<number> {
+    const D = this.index.dim;
+    const bank = this.index.bank;
+    const neighbourhood = await this.index.search(bank.subarray(nearest * D, (nearest + 1) * D), this.config.reweightNeighbours);
+    const dist = (row: number) => {
+      let s = 0;
+      for (let d = 0; d < D; d++) s += (query[d]! - bank[row * D + d]!) ** 2;
+      return Math.sqrt(s);
+    };
+    const ds = Array.from(neighbourhood.indices, dist);
+    const dNearest = dist(nearest);
+    const top = Math.max(dNearest, ...ds);
+    const denominator = ds.reduce((acc, d) => acc + Math.exp(d - top), 0);
+    return 1 - Math.exp(dNearest - top) / denominator;
+  }
+}

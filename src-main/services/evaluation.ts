@@ -1,0 +1,154 @@
+/**
+ * Evaluation of a method on an MVTec-layout dataset: fit on train/good, score test/, compute the
+ * standard metrics (METHODS.md §9) at the model's input resolution with nearest-resized masks.
+ */
+import { performance } from 'node:perf_hooks';
+import { scanMvtec, evenlySpaced, type DatasetImage, type DatasetIssue } from '../datasets/mvtec.ts';
+import { imageBatches, loadBatches } from '../datasets/loader.ts';
+import { getMethod } from '../methods/index.ts';
+import type { FitProgress, FittedModel } from '../methods/method.ts';
+import { aupro, auroc, f1Max, type ScoredMask } from '../metrics/index.ts';
+import { activeProvider } from '../engine/session.ts';
+import { readMask, resizeMaskNearest, ImageReadError } from '../vision/index.ts';
+
+export interface EvaluationOptions {
+  readonly method: string;
+  /** Overrides merged into the method's defaults. */
+  readonly config?: Record<string, unknown>;
+  readonly batchSize?: number;
+  /** Cap on training images, evenly spaced over the sorted list (the reference used 120). */
+  readonly maxTrain?: number;
+  /** Cap on test images, evenly spaced (for quick checks). */
+  readonly maxTest?: number;
+  readonly onProgress?: (p: EvaluationProgress) => void;
+}
+
+export interface EvaluationProgress {
+  readonly phase: 'fit' | 'test';
+  readonly stage: string;
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface ImageResult {
+  readonly path: string;
+  readonly defectType: string;
+  readonly defective: boolean;
+  readonly score: number;
+}
+
+export interface EvaluationResult {
+  readonly dataset: string;
+  readonly root: string;
+  readonly method: string;
+  readonly nTrain: number;
+  readonly nTest: number;
+  readonly imageAuroc: number;
+  readonly pixelAuroc: number;
+  readonly aupro: number;
+  readonly imageF1: { readonly f1: number; readonly threshold: number };
+  readonly pixelF1: { readonly f1: number; readonly threshold: number };
+  readonly fitSeconds: number;
+  /** Model time per test image (decode excluded) at `batchSize`. */
+  readonly msPerImage: number;
+  readonly batchSize: number;
+  readonly provider: string;
+  readonly model: Record<string, unknown>;
+  readonly images: readonly ImageResult[];
+  readonly issues: readonly DatasetIssue[];
+}
+
+/** Metric value, or NaN with the reason recorded when the data cannot define it (e.g. no defects). */
+function metric(name: string, issues: DatasetIssue[], f: () => number): number {
+  try {
+    return f();
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    issues.push({ path: '-', problem: `${name} undefined: ${err.message}` });
+    return Number.NaN;
+  }
+}
+
+async function groundTruth(entry: DatasetImage, original: { width: number; height: number }, width: number, height: number, issues: DatasetIssue[]): Promise<Uint8Array | undefined> {
+  if (!entry.defective) return new Uint8Array(width * height);
+  if (!entry.maskPath) return undefined;
+  try {
+    const mask = await readMask(entry.maskPath);
+    if (mask.width !== original.width || mask.height !== original.height) {
+      issues.push({ path: entry.maskPath, problem: `mask is ${mask.width}x${mask.height} but its image is ${original.width}x${original.height}: left out of pixel metrics` });
+      return undefined;
+    }
+    return resizeMaskNearest(mask, width, height).data;
+  } catch (err) {
+    if (!(err instanceof ImageReadError)) throw err;
+    issues.push({ path: entry.maskPath, problem: `unreadable mask, left out of pixel metrics: ${err.reason}` });
+    return undefined;
+  }
+}
+
+export async function evaluateDataset(root: string, options: EvaluationOptions): Promise<EvaluationResult> {
+  const dataset = scanMvtec(root);
+  const issues: DatasetIssue[] = [...dataset.issues];
+  const method = getMethod(options.method);
+  const config = { ...method.defaults, ...(options.config ?? {}) };
+  const input = method.input(config);
+  const batchSize = options.batchSize ?? 8;
+  const train = options.maxTrain ? evenlySpaced(dataset.train, options.maxTrain) : dataset.train;
+  const test = options.maxTest ? evenlySpaced(dataset.test, options.maxTest) : dataset.test;
+  const onSkip = (issue: DatasetIssue) => issues.push(issue);
+  const progress = (phase: EvaluationProgress['phase']) => (p: FitProgress) => options.onProgress?.({ phase, ...p });
+
+  const fitStart = performance.now();
+  const model: FittedModel = await method.fit(imageBatches(loadBatches(train, input, { batchSize, onSkip })), train.length, config, { onProgress: progress('fit') });
+  const fitSeconds = (performance.now() - fitStart) / 1000;
+
+  const images: ImageResult[] = [];
+  const scored: ScoredMask[] = [];
+  let modelMs = 0;
+  for await (const loaded of loadBatches(test, input, { batchSize, onSkip })) {
+    const t = performance.now();
+    const predictions = await model.predict(loaded.batch);
+    modelMs += performance.now() - t;
+    for (let i = 0; i < predictions.length; i++) {
+      const entry = loaded.entries[i]!;
+      const { score, map } = predictions[i]!;
+      images.push({ path: entry.path, defectType: entry.defectType, defective: entry.defective, score });
+      const mask = await groundTruth(entry, loaded.sizes[i]!, input.width, input.height, issues);
+      if (mask) scored.push({ map, mask, width: input.width, height: input.height });
+    }
+    options.onProgress?.({ phase: 'test', stage: 'inference', done: images.length, total: test.length });
+  }
+
+  const scores = Float64Array.from(images, (r) => r.score);
+  const labels = Uint8Array.from(images, (r) => (r.defective ? 1 : 0));
+  const pixelScores = new Float32Array(scored.reduce((a, s) => a + s.map.length, 0));
+  const pixelLabels = new Uint8Array(pixelScores.length);
+  let offset = 0;
+  for (const s of scored) {
+    pixelScores.set(s.map, offset);
+    pixelLabels.set(s.mask, offset);
+    offset += s.map.length;
+  }
+  const noF1 = { f1: Number.NaN, threshold: Number.NaN };
+  const imageF1 = images.length ? f1Max(scores, labels) : noF1;
+  const pixelF1 = pixelScores.length && pixelLabels.includes(1) ? f1Max(pixelScores, pixelLabels) : noF1;
+  return {
+    dataset: dataset.name,
+    root: dataset.root,
+    method: method.name,
+    nTrain: train.length,
+    nTest: images.length,
+    imageAuroc: metric('image AUROC', issues, () => auroc(scores, labels)),
+    pixelAuroc: metric('pixel AUROC', issues, () => auroc(pixelScores, pixelLabels)),
+    aupro: metric('AUPRO', issues, () => aupro(scored)),
+    imageF1: { f1: imageF1.f1, threshold: imageF1.threshold },
+    pixelF1: { f1: pixelF1.f1, threshold: pixelF1.threshold },
+    fitSeconds,
+    msPerImage: images.length ? modelMs / images.length : Number.NaN,
+    batchSize,
+    provider: activeProvider(),
+    model: model.describe(),
+    images,
+    issues,
+  };
+}

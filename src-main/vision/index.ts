@@ -1,0 +1,18 @@
+/** Image I/O and pixel-level operations (no ML code). */
+export {
+  type RasterImage,
+  type ImageFormat,
+  ImageReadError,
+  readImage,
+  decodeImageBuffer,
+  sniffImageFormat,
+  MAX_IMAGE_SIDE,
+  MAX_IMAGE_PIXELS,
+  MAX_IMAGE_FILE_BYTES,
+  DECODE_TIMEOUT_S,
+} from './image.ts';
+export { decodeBmp, isBmp } from './bmp.ts';
+export { type ResampleFilter, resize, toRgb, toChw } from './resample.ts';
+export { type BinaryMask, readMask, resizeMaskNearest, emptyMask } from './mask.ts';
+export { gaussianFilter, gaussianKernel1d } from './gaussian.ts';
+export { type GridAlign, upsampleBilinear, resizeMap } from './interpolate.ts';

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateDataset } from '../../src-main/services/evaluation.ts';
+import { gaussiansFromMoments, invertSpd } from '../../src-main/methods/padim/covariance.ts';
+import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
+
+describe('PaDiM on real metal-plate images (MPDD subset)', () => {
+  const data = subsetDataset(sharedDataset('mpdd_metal_plate'), { train: 12, testGood: 4, testDefect: 6 });
+
+  it('fits per-position Gaussians and localises defects', async () => {
+    const r = await evaluateDataset(data, { method: 'padim', config: { height: 128, width: 128 }, batchSize: 4 });
+    expect(r.nTrain).toBe(12);
+    expect(r.model['grid']).toEqual([32, 32]);
+    expect((r.model['channelIndices'] as number[]).length).toBe(100);
+    expect(r.pixelAuroc).toBeGreaterThan(0.85);
+    expect(Number.isFinite(r.imageAuroc)).toBe(true);
+  });
+});
+
+describe('PaDiM covariance', () => {
+  it('inverts a symmetric positive-definite matrix', () => {
+    const a = Float64Array.from([4, 2, 0.6, 2, 5, 1, 0.6, 1, 3]);
+    const inv = new Float32Array(9);
+    invertSpd(a, 3, inv, 0);
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) {
+        let s = 0;
+        for (let k = 0; k < 3; k++) s += a[i * 3 + k]! * inv[k * 3 + j]!;
+        expect(s).toBeCloseTo(i === j ? 1 : 0, 5);
+      }
+  });
+
+  it('streamed shifted moments give the unbiased covariance plus epsilon', () => {
+    // one position, d = 2, samples (1,2), (3,5), (2,2); shift = first sample
+    const xs = [[1, 2], [3, 5], [2, 2]];
+    const shift = Float32Array.from([1, 2]);
+    const sum = new Float64Array(2);
+    const cross = new Float64Array(4);
+    for (const x of xs) {
+      const y = [x[0]! - 1, x[1]! - 2];
+      sum[0]! += y[0]!;
+      sum[1]! += y[1]!;
+      for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) cross[i * 2 + j]! += y[i]! * y[j]!;
+    }
+    const { mean, precision } = gaussiansFromMoments(sum, cross, shift, 3, 2, 0.01);
+    expect(Array.from(mean)).toEqual([2, 3]);
+    // covariance [[1, 1.5], [1.5, 3]] + 0.01·I; its inverse:
+    const [a, b, c] = [1.01, 1.5, 3.01];
+    const det = a * c - b * b;
+    expect(precision[0]).toBeCloseTo(c / det, 4);
+    expect(precision[1]).toBeCloseTo(-b / det, 4);
+    expect(precision[3]).toBeCloseTo(a / det, 4);
+  });
+
+  it('refuses a fit on fewer than two images', () => {
+    expect(() => gaussiansFromMoments(new Float64Array(1), new Float64Array(1), new Float32Array(1), 1, 1, 0.01)).toThrow(RangeError);
+  });
+});

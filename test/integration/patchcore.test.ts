@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateDataset } from '../../src-main/services/evaluation.ts';
+import { approximateGreedyCoreset, approximateGreedyCoresetBruteForce } from '../../src-main/methods/patchcore/coreset.ts';
+import { PatchEmbedder } from '../../src-main/methods/patchcore/model.ts';
+import { PATCHCORE_DEFAULTS } from '../../src-main/methods/patchcore/defaults.ts';
+import { loadBatches } from '../../src-main/datasets/loader.ts';
+import { scanMvtec } from '../../src-main/datasets/mvtec.ts';
+import { matmul } from '../../src-main/engine/linalg.ts';
+import { MemoryBankIndex } from '../../src-main/methods/patchcore/nn-search.ts';
+import { Random } from '../../src-main/util/random.ts';
+import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
+
+// 128 px keeps the suite fast; the method is the same at 256.
+const small = { height: 128, width: 128 };
+
+describe('PatchCore on real metal-plate images (MPDD subset)', () => {
+  const data = subsetDataset(sharedDataset('mpdd_metal_plate'), { train: 10, testGood: 4, testDefect: 6 });
+
+  it('separates defective plates from good ones and localises the defects', async () => {
+    const r = await evaluateDataset(data, { method: 'patchcore', config: small, batchSize: 4 });
+    expect(r.nTrain).toBe(10);
+    expect(r.nTest).toBe(10);
+    expect(r.imageAuroc).toBeGreaterThan(0.9);
+    expect(r.pixelAuroc).toBeGreaterThan(0.9);
+    expect(r.aupro).toBeGreaterThan(0.6);
+    expect(r.model['memoryBank']).toEqual([Math.floor(10 * 16 * 16 * 0.1), 1024]);
+  });
+
+  it('is deterministic: the same seed gives the same scores', async () => {
+    const a = await evaluateDataset(data, { method: 'patchcore', config: small, batchSize: 4, maxTest: 3 });
+    const b = await evaluateDataset(data, { method: 'patchcore', config: small, batchSize: 2, maxTest: 3 });
+    expect(b.images.map((i) => i.score)).toEqual(a.images.map((i) => i.score));
+  });
+
+  it('re-weighting and k-NN averaging give finite, different image scores', async () => {
+    const plain = await evaluateDataset(data, { method: 'patchcore', config: small, maxTest: 3 });
+    const weighted = await evaluateDataset(data, { method: 'patchcore', config: { ...small, numNeighbours: 3, reweightNeighbours: 9 }, maxTest: 3 });
+    for (const [i, w] of weighted.images.entries()) {
+      expect(Number.isFinite(w.score)).toBe(true);
+      expect(w.score).not.toBe(plain.images[i]!.score);
+    }
+  });
+});
+
+describe('coreset and nearest-neighbour search on real patch features', () => {
+  it('the pruned greedy coreset selects exactly what the plain greedy loop selects', async () => {
+    const ds = scanMvtec(sharedDataset('mpdd_metal_plate'));
+    const embedder = await PatchEmbedder.open({ ...PATCHCORE_DEFAULTS, ...small });
+    const loaded = await loadBatches(ds.train.slice(0, 6), { ...small, filter: 'bilinear' }, { batchSize: 6 }).next();
+    const { features } = await embedder.embed(loaded.value!.batch);
+    const rows = features.length / 1024;
+    const rng = new Random(0);
+    const proj = Float32Array.from({ length: 1024 * 128 }, () => rng.uniform(-1 / 32, 1 / 32));
+    const projected = (await matmul(features, [rows, 1024], proj, [1024, 128])).data;
+    const pick = (n: number, k: number) => new Random(3).sample(n, k);
+    const fast = approximateGreedyCoreset(projected, 128, { count: 150, pick });
+    const plain = approximateGreedyCoresetBruteForce(projected, 128, { count: 150, pick });
+    expect(Array.from(fast)).toEqual(Array.from(plain));
+  });
+
+  it('the batched search returns the exact nearest memory entry and its squared distance', async () => {
+    const rng = new Random(11);
+    const dim = 64;
+    const bank = Float32Array.from({ length: 500 * dim }, () => rng.normal());
+    const queries = Float32Array.from({ length: 40 * dim }, () => rng.normal());
+    const nn = await new MemoryBankIndex(bank, dim).search(queries, 3);
+    for (let q = 0; q < 40; q++) {
+      const d = Array.from({ length: 500 }, (_, m) => {
+        let s = 0;
+        for (let k = 0; k < dim; k++) s += (queries[q * dim + k]! - bank[m * dim + k]!) ** 2;
+        return [s, m] as const;
+      }).sort((a, b) => a[0] - b[0]);
+      expect(nn.indices[q * 3]).toBe(d[0]![1]);
+      expect(nn.distances[q * 3]).toBeCloseTo(d[0]![0], 2);
+      expect(nn.distances[q * 3 + 2]).toBeCloseTo(d[2]![0], 2);
+    }
+  });
+});
