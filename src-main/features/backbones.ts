@@ -60,9 +60,12 @@ export interface BackboneSpec {
 
 /** How the offsets were measured (recorded so that they can be reproduced). */
 export interface OffsetMeasurement {
-  readonly inputSize: number;
+  /** Grey level of the base image. */
   readonly base: number;
+  /** Impulse added to the base. */
   readonly impulse: number;
+  /** Largest square input the measurement may use (it grows until receptive fields fit). */
+  readonly maxInputSize: number;
   readonly method: string;
 }
 
@@ -313,11 +316,11 @@ export function parseManifest(json: unknown, source?: string): BackboneManifest 
   const schemaVersion = c.posInt(root['schemaVersion'], 'schemaVersion');
   if (schemaVersion !== MANIFEST_SCHEMA_VERSION) c.fail('schemaVersion', `this build reads version ${MANIFEST_SCHEMA_VERSION}`, schemaVersion);
   const offsetConvention = c.string(root['offsetConvention'], 'offsetConvention');
-  const m = c.object(root['offsetMeasurement'], 'offsetMeasurement', { required: ['inputSize', 'base', 'impulse', 'method'] });
+  const m = c.object(root['offsetMeasurement'], 'offsetMeasurement', { required: ['base', 'impulse', 'maxInputSize', 'method'] });
   const offsetMeasurement: OffsetMeasurement = {
-    inputSize: c.posInt(m['inputSize'], 'offsetMeasurement.inputSize'),
     base: c.finite(m['base'], 'offsetMeasurement.base'),
     impulse: c.finite(m['impulse'], 'offsetMeasurement.impulse'),
+    maxInputSize: c.posInt(m['maxInputSize'], 'offsetMeasurement.maxInputSize'),
     method: c.string(m['method'], 'offsetMeasurement.method'),
   };
   const list = c.array(root['backbones'], 'backbones');

@@ -95,7 +95,11 @@ export async function evaluateDataset(root: string, options: EvaluationOptions):
   const batchSize = options.batchSize ?? 8;
   const train = options.maxTrain ? evenlySpaced(dataset.train, options.maxTrain) : dataset.train;
   const test = options.maxTest ? evenlySpaced(dataset.test, options.maxTest) : dataset.test;
-  const onSkip = (issue: DatasetIssue) => issues.push(issue);
+  const skipped = new Set<string>();
+  const onSkip = (issue: DatasetIssue) => {
+    skipped.add(issue.path);
+    issues.push(issue);
+  };
   const progress = (phase: EvaluationProgress['phase']) => (p: FitProgress) => options.onProgress?.({ phase, ...p });
 
   const fitStart = performance.now();
@@ -136,7 +140,7 @@ export async function evaluateDataset(root: string, options: EvaluationOptions):
     dataset: dataset.name,
     root: dataset.root,
     method: method.name,
-    nTrain: train.length,
+    nTrain: train.filter((t) => !skipped.has(t.path)).length,
     nTest: images.length,
     imageAuroc: metric('image AUROC', issues, () => auroc(scores, labels)),
     pixelAuroc: metric('pixel AUROC', issues, () => auroc(pixelScores, pixelLabels)),

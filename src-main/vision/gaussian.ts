@@ -52,16 +52,21 @@ export function gaussianFilter(
   }
   if (sigma <= 1e-15) return map.slice();
   const w = gaussianKernel1d(sigma, truncate);
-  const r = (w.length - 1) / 2;
+  const r = (w.length - 1) >> 1; // integer (keeps the index arithmetic in small ints)
+
+  // The kernel is symmetric: w[r-k] = w[r+k], so each pair of taps shares one multiplication.
+  const w0 = w[r]!;
 
   // Pass 1, along y: each output row is a weighted sum of whole (reflected) input rows.
   const tmp = new Float64Array(width * height);
   for (let y = 0; y < height; y++) {
     const o = y * width;
-    for (let k = -r; k <= r; k++) {
-      const wk = w[k + r]!;
-      const s = reflectIndex(y + k, height) * width;
-      for (let x = 0; x < width; x++) tmp[o + x]! += wk * map[s + x]!;
+    for (let x = 0; x < width; x++) tmp[o + x] = w0 * map[o + x]!;
+    for (let k = 1; k <= r; k++) {
+      const wk = w[r + k]!;
+      const a = reflectIndex(y - k, height) * width;
+      const b = reflectIndex(y + k, height) * width;
+      for (let x = 0; x < width; x++) tmp[o + x]! += wk * (map[a + x]! + map[b + x]!);
     }
   }
 
@@ -74,8 +79,9 @@ export function gaussianFilter(
     const o = y * width;
     for (let i = 0; i < line.length; i++) line[i] = tmp[o + padIdx[i]!]!;
     for (let x = 0; x < width; x++) {
-      let acc = 0;
-      for (let k = 0; k < w.length; k++) acc += w[k]! * line[x + k]!;
+      const c = x + r;
+      let acc = w0 * line[c]!;
+      for (let k = 1; k <= r; k++) acc += w[r + k]! * (line[c - k]! + line[c + k]!);
       out[o + x] = acc;
     }
   }

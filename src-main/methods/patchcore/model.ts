@@ -83,7 +83,7 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
       });
   const bank = new Float32Array(selected.length * D);
   selected.forEach((r, i) => bank.set(features.subarray(r * D, (r + 1) * D), i * D));
-  return new PatchCoreModel(config, embedder, new MemoryBankIndex(bank, D), rows);
+  return new PatchCoreModel(config, embedder, await MemoryBankIndex.withPruning(bank, D), rows);
 }
 
 export class PatchCoreModel implements FittedModel {

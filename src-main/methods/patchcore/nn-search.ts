@@ -1,9 +1,19 @@
 /**
- * Exact k-nearest-neighbour search over a memory bank, as batched matrix products in ONNX Runtime:
- * ‖q − m‖² = ‖q‖² − 2·q·mᵀ + ‖m‖², then TopK. Distances are squared, as FAISS IndexFlatL2 returns.
+ * Exact k-nearest-neighbour search over a memory bank, as batched matrix products in ONNX Runtime.
+ * Distances are squared Euclidean, as FAISS IndexFlatL2 (the official PatchCore's search) returns.
+ *
+ * Two graphs:
+ * - brute force: ‖q − m‖² = ‖q‖² − 2·q·mᵀ + ‖m‖² against the whole bank, then TopK;
+ * - pruned (used when the bank has a principal basis B, r columns): with q = Bp + r_q, m = Bp' + r_m,
+ *   ‖q − m‖² ≥ ‖p − p'‖² + (‖r_q‖ − ‖r_m‖)², a lower bound that is itself a squared distance between
+ *   the (r+1)-vectors [p, ‖r_q‖] and [p', ‖r_m‖]. The graph ranks the bank by that bound (an r+1-wide
+ *   GEMM instead of a D-wide one), computes exact distances for the best `candidates`, and returns the
+ *   k-th of the bound as a certificate: when the exact k-th distance is no larger, no other entry can
+ *   be closer and the answer is exact. Uncertified queries are re-run by brute force.
  */
-import { GraphBuilder, float, int } from '../../engine/onnx/graph.ts';
+import { GraphBuilder, float, int, ints } from '../../engine/onnx/graph.ts';
 import { f32, ort, pooledSession, type Session } from '../../engine/session.ts';
+import { matmul } from '../../engine/linalg.ts';
 
 export interface Neighbours {
   /** Squared distances [n, k], ascending per row. */
@@ -13,14 +23,14 @@ export interface Neighbours {
   readonly k: number;
 }
 
-function buildSearchGraph(): Uint8Array {
+function buildBruteForceGraph(): Uint8Array {
   const g = new GraphBuilder('knn');
   const q = g.input('queries', 'float32', ['n', 'd']);
   const bank = g.input('bank', 'float32', ['m', 'd']);
   const bankSq = g.input('bank_sq', 'float32', ['m']);
   const k = g.input('k', 'int64', [1]);
   const cross = g.op('Gemm', [q, bank], { alpha: float(-2), transB: int(1) });
-  const qSq = g.op('ReduceSumSquare', [q], { axes: { ints: [1] }, keepdims: int(1) });
+  const qSq = g.op('ReduceSumSquare', [q], { axes: ints([1]), keepdims: int(1) });
   const d2 = g.op('Relu', [g.op('Add', [g.op('Add', [cross, bankSq]), qSq])]);
   g.node('TopK', [d2, k], { largest: int(0), sorted: int(1) }, ['distances', 'indices']);
   g.output('distances', 'float32', ['n', 'k']);
@@ -28,8 +38,32 @@ function buildSearchGraph(): Uint8Array {
   return g.toModel(13);
 }
 
-function searchSession(): Promise<Session> {
-  return pooledSession('graph:knn', buildSearchGraph);
+function buildPrunedGraph(): Uint8Array {
+  const g = new GraphBuilder('knn_pruned');
+  const q = g.input('queries', 'float32', ['n', 'd']);
+  const basis = g.input('basis', 'float32', ['d', 'r']);
+  const bankAug = g.input('bank_aug', 'float32', ['m', 'r1']);
+  const bankSq = g.input('bank_sq', 'float32', ['m']);
+  const bank = g.input('bank', 'float32', ['m', 'd']);
+  const candidates = g.input('candidates', 'int64', [1]);
+  const k = g.input('k', 'int64', [1]);
+  const p = g.op('MatMul', [q, basis]);
+  const qSq = g.op('ReduceSumSquare', [q], { axes: ints([1]), keepdims: int(1) });
+  const residual = g.op('Sqrt', [g.op('Relu', [g.op('Sub', [qSq, g.op('ReduceSumSquare', [p], { axes: ints([1]), keepdims: int(1) })])])]);
+  const qAug = g.op('Concat', [p, residual], { axis: int(1) });
+  const cross = g.op('Gemm', [qAug, bankAug], { alpha: float(-2), transB: int(1) });
+  const bound = g.op('Relu', [g.op('Add', [g.op('Add', [cross, bankSq]), qSq])]);
+  const [boundK, cand] = g.node('TopK', [bound, candidates], { largest: int(0), sorted: int(1) }, 2) as [string, string];
+  const gathered = g.op('Gather', [bank, cand], { axis: int(0) });
+  const diff = g.op('Sub', [gathered, g.op('Unsqueeze', [q, g.constI64([1])])]);
+  const exact = g.op('ReduceSumSquare', [diff], { axes: ints([2]), keepdims: int(0) });
+  const [, pos] = g.node('TopK', [exact, k], { largest: int(0), sorted: int(1) }, ['distances', 'pos']) as [string, string];
+  g.op('GatherElements', [cand, pos], { axis: int(1) }, 'indices');
+  g.op('Slice', [boundK, g.constI64([-1]), g.constI64([2 ** 31]), g.constI64([1])], {}, 'certificate');
+  g.output('distances', 'float32', ['n', 'k']);
+  g.output('indices', 'int64', ['n', 'k']);
+  g.output('certificate', 'float32', ['n', 1]);
+  return g.toModel(13);
 }
 
 /** Row squared norms of a [rows, dim] matrix. */
@@ -44,16 +78,91 @@ export function rowSquaredNorms(m: Float32Array, dim: number): Float32Array {
   return out;
 }
 
-/** Queries are split into chunks so the distance matrix stays near 100 MB. */
+/**
+ * Orthonormal basis [dim, rank] of the bank's leading principal subspace (subspace iteration on the
+ * covariance, products in ONNX Runtime, Gram–Schmidt in float64). Any orthonormal basis keeps the
+ * search exact; a principal one makes the bound tight.
+ */
+export async function principalBasis(bank: Float32Array, dim: number, rank: number, iterations = 8): Promise<Float32Array> {
+  const rows = bank.length / dim;
+  const mean = new Float64Array(dim);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < dim; c++) mean[c]! += bank[r * dim + c]! / rows;
+  const centred = new Float32Array(bank.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < dim; c++) centred[r * dim + c] = bank[r * dim + c]! - mean[c]!;
+  const transposed = new Float32Array(bank.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < dim; c++) transposed[c * rows + r] = centred[r * dim + c]!;
+  const cov = (await matmul(transposed, [dim, rows], centred, [rows, dim])).data;
+  // deterministic start: a fixed pseudo-random matrix
+  let q: Float32Array = Float32Array.from({ length: dim * rank }, (_, i) => Math.sin(i * 12.9898 + 78.233) * 43758.5453 % 1);
+  for (let it = 0; it < iterations; it++) {
+    q = orthonormalColumns((await matmul(cov, [dim, dim], q, [dim, rank])).data, dim, rank);
+  }
+  return q;
+}
+
+/** Modified Gram–Schmidt on the columns of a [rows, cols] matrix, in float64. */
+export function orthonormalColumns(a: Float32Array, rows: number, cols: number): Float32Array {
+  const v = Float64Array.from(a);
+  for (let j = 0; j < cols; j++) {
+    for (let i = 0; i < j; i++) {
+      let dot = 0;
+      for (let r = 0; r < rows; r++) dot += v[r * cols + i]! * v[r * cols + j]!;
+      for (let r = 0; r < rows; r++) v[r * cols + j]! -= dot * v[r * cols + i]!;
+    }
+    let norm = 0;
+    for (let r = 0; r < rows; r++) norm += v[r * cols + j]! ** 2;
+    norm = Math.sqrt(norm) || 1;
+    for (let r = 0; r < rows; r++) v[r * cols + j]! /= norm;
+  }
+  return Float32Array.from(v);
+}
+
+/** Caps on per-call temporaries: the distance matrix and the gathered candidates (~100 MB each). */
 const MAX_DISTANCE_ENTRIES = 25_000_000;
+const MAX_GATHERED_ENTRIES = 25_000_000;
+
+export interface PruningOptions {
+  /** Columns of the principal basis (the bound's dimension − 1). */
+  readonly rank: number;
+  /** Exact distances computed per query before certifying. */
+  readonly candidates: number;
+}
+
+export const DEFAULT_PRUNING: PruningOptions = { rank: 256, candidates: 32 };
 
 export class MemoryBankIndex {
   private readonly bankTensor: ort.Tensor;
   private readonly bankSqTensor: ort.Tensor;
+  private readonly bankSq: Float32Array;
+  private pruning?: { basis: ort.Tensor; bankAug: ort.Tensor; candidates: number };
+  /** Queries answered, and how many needed the brute-force fallback. */
+  readonly stats = { queries: 0, fallbacks: 0 };
 
   constructor(readonly bank: Float32Array, readonly dim: number) {
-    this.bankTensor = f32(bank, [bank.length / dim, dim]);
-    this.bankSqTensor = f32(rowSquaredNorms(bank, dim), [bank.length / dim]);
+    this.bankSq = rowSquaredNorms(bank, dim);
+    this.bankTensor = f32(bank, [this.size, dim]);
+    this.bankSqTensor = f32(this.bankSq, [this.size]);
+  }
+
+  /** An index that searches with the certified lower bound (exact results, fewer FLOPs). */
+  static async withPruning(bank: Float32Array, dim: number, options: PruningOptions = DEFAULT_PRUNING): Promise<MemoryBankIndex> {
+    const index = new MemoryBankIndex(bank, dim);
+    const rank = Math.min(options.rank, dim - 1);
+    if (index.size <= options.candidates || rank < 1) return index;
+    const basis = await principalBasis(bank, dim, rank);
+    const projected = (await matmul(bank, [index.size, dim], basis, [dim, rank])).data;
+    const aug = new Float32Array(index.size * (rank + 1));
+    for (let m = 0; m < index.size; m++) {
+      let pp = 0;
+      for (let j = 0; j < rank; j++) {
+        const v = projected[m * rank + j]!;
+        aug[m * (rank + 1) + j] = v;
+        pp += v * v;
+      }
+      aug[m * (rank + 1) + rank] = Math.sqrt(Math.max(index.bankSq[m]! - pp, 0));
+    }
+    index.pruning = { basis: f32(basis, [dim, rank]), bankAug: f32(aug, [index.size, rank + 1]), candidates: options.candidates };
+    return index;
   }
 
   get size(): number {
@@ -63,19 +172,81 @@ export class MemoryBankIndex {
   async search(queries: Float32Array, k: number): Promise<Neighbours> {
     const n = queries.length / this.dim;
     const kk = Math.min(k, this.size);
-    const session = await searchSession();
-    const distances = new Float32Array(n * kk);
-    const indices = new Int32Array(n * kk);
-    const chunk = Math.max(1, Math.floor(MAX_DISTANCE_ENTRIES / this.size));
-    const kTensor = new ort.Tensor('int64', BigInt64Array.from([BigInt(kk)]), [1]);
+    const out: Neighbours = { distances: new Float32Array(n * kk), indices: new Int32Array(n * kk), k: kk };
+    this.stats.queries += n;
+    if (this.pruning && kk <= this.pruning.candidates) await this.searchPruned(queries, out, this.pruning);
+    else await this.searchBruteForce(queries, Int32Array.from({ length: n }, (_, i) => i), out);
+    return out;
+  }
+
+  private async searchPruned(queries: Float32Array, out: Neighbours, pruning: NonNullable<MemoryBankIndex['pruning']>): Promise<void> {
+    const session = await pooledSession('graph:knn_pruned', buildPrunedGraph);
+    const n = queries.length / this.dim;
+    const kk = out.k;
+    const chunk = Math.max(1, Math.min(Math.floor(MAX_DISTANCE_ENTRIES / this.size), Math.floor(MAX_GATHERED_ENTRIES / (pruning.candidates * this.dim))));
+    const bankSqMax = this.bankSq.reduce((a, b) => Math.max(a, b), 0);
+    const uncertified: number[] = [];
     for (let start = 0; start < n; start += chunk) {
       const rows = Math.min(chunk, n - start);
-      const q = f32(queries.subarray(start * this.dim, (start + rows) * this.dim), [rows, this.dim]);
-      const out = await session.run({ queries: q, bank: this.bankTensor, bank_sq: this.bankSqTensor, k: kTensor });
-      distances.set(out['distances']!.data as Float32Array, start * kk);
-      const idx = out['indices']!.data as BigInt64Array;
-      for (let i = 0; i < idx.length; i++) indices[start * kk + i] = Number(idx[i]!);
+      const qs = queries.subarray(start * this.dim, (start + rows) * this.dim);
+      const res = await session.run({
+        queries: f32(qs, [rows, this.dim]),
+        basis: pruning.basis,
+        bank_aug: pruning.bankAug,
+        bank_sq: this.bankSqTensor,
+        bank: this.bankTensor,
+        candidates: int64(pruning.candidates),
+        k: int64(kk),
+      });
+      const dist = res['distances']!.data as Float32Array;
+      const idx = res['indices']!.data as BigInt64Array;
+      const cert = res['certificate']!.data as Float32Array;
+      out.distances.set(dist, start * kk);
+      for (let i = 0; i < idx.length; i++) out.indices[start * kk + i] = Number(idx[i]!);
+      for (let r = 0; r < rows; r++) {
+        // the bound is a float32 expansion of norms: allow for its rounding error
+        let qq = 0;
+        for (let c = r * this.dim; c < (r + 1) * this.dim; c++) qq += qs[c]! * qs[c]!;
+        const tolerance = 1e-5 * (qq + bankSqMax);
+        if (dist[r * kk + kk - 1]! > cert[r]! - tolerance) uncertified.push(start + r);
+      }
     }
-    return { distances, indices, k: kk };
+    if (uncertified.length > 0) {
+      this.stats.fallbacks += uncertified.length;
+      await this.searchBruteForce(queries, Int32Array.from(uncertified), out);
+    }
   }
+
+  /** Brute force for the given query rows, written into `out` at those rows. */
+  private async searchBruteForce(queries: Float32Array, rowsToSearch: Int32Array, out: Neighbours): Promise<void> {
+    const session = await pooledSession('graph:knn', buildBruteForceGraph);
+    const kk = out.k;
+    const chunk = Math.max(1, Math.floor(MAX_DISTANCE_ENTRIES / this.size));
+    for (let start = 0; start < rowsToSearch.length; start += chunk) {
+      const rows = rowsToSearch.subarray(start, Math.min(start + chunk, rowsToSearch.length));
+      const contiguous = rows.length === rows[rows.length - 1]! - rows[0]! + 1;
+      const qs = contiguous
+        ? queries.subarray(rows[0]! * this.dim, (rows[0]! + rows.length) * this.dim)
+        : gatherRows(queries, this.dim, rows);
+      const res = await session.run({ queries: f32(qs, [rows.length, this.dim]), bank: this.bankTensor, bank_sq: this.bankSqTensor, k: int64(kk) });
+      const dist = res['distances']!.data as Float32Array;
+      const idx = res['indices']!.data as BigInt64Array;
+      rows.forEach((row, r) => {
+        for (let j = 0; j < kk; j++) {
+          out.distances[row * kk + j] = dist[r * kk + j]!;
+          out.indices[row * kk + j] = Number(idx[r * kk + j]!);
+        }
+      });
+    }
+  }
+}
+
+function gatherRows(m: Float32Array, dim: number, rows: Int32Array): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => out.set(m.subarray(r * dim, (r + 1) * dim), i * dim));
+  return out;
+}
+
+function int64(v: number): ort.Tensor {
+  return new ort.Tensor('int64', BigInt64Array.from([BigInt(v)]), [1]);
 }

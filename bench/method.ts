@@ -1,0 +1,51 @@
+/**
+ * One benchmark run in its own process (so peak RSS is this method's alone): fit on a dataset's
+ * training images, then time model inference at batch 1 and batch 8. Prints one JSON line.
+ */
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { scanMvtec, evenlySpaced } from '../src-main/datasets/mvtec.ts';
+import { imageBatches, loadBatches, type LoadedBatch } from '../src-main/datasets/loader.ts';
+import { getMethod } from '../src-main/methods/index.ts';
+import { activeProvider, setSessionLogger } from '../src-main/engine/session.ts';
+
+const { values } = parseArgs({
+  options: {
+    method: { type: 'string' },
+    data: { type: 'string' },
+    'max-train': { type: 'string' },
+    images: { type: 'string', default: '16' },
+  },
+});
+setSessionLogger(() => undefined);
+const dataset = scanMvtec(values.data!);
+const method = getMethod(values.method!);
+const config = method.defaults;
+const input = method.input(config);
+const train = values['max-train'] ? evenlySpaced(dataset.train, Number(values['max-train'])) : dataset.train;
+
+const fitStart = performance.now();
+const model = await method.fit(imageBatches(loadBatches(train, input, { batchSize: 8 })), train.length, config);
+const fitSeconds = (performance.now() - fitStart) / 1000;
+
+const timed = evenlySpaced(dataset.test, Number(values.images));
+async function msPerImage(batchSize: number): Promise<number> {
+  const batches: LoadedBatch[] = [];
+  for await (const b of loadBatches(timed, input, { batchSize })) batches.push(b);
+  await model.predict(batches[0]!.batch); // warm-up: first-run allocations of this shape
+  const start = performance.now();
+  for (const b of batches) await model.predict(b.batch);
+  return (performance.now() - start) / timed.length;
+}
+const bs1 = await msPerImage(1);
+const bs8 = await msPerImage(8);
+console.log(JSON.stringify({
+  method: method.name,
+  dataset: dataset.name,
+  nTrain: train.length,
+  fitSeconds,
+  msPerImageBs1: bs1,
+  msPerImageBs8: bs8,
+  peakRssMb: process.resourceUsage().maxRSS / 1024,
+  provider: activeProvider(),
+}));
