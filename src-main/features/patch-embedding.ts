@@ -8,7 +8,8 @@
  * convolution (weights = aggregate pooling · per-tap pooling · unfold), then upsampling, then a sum.
  * That is what this graph computes: exact, and one convolution instead of a 9·C-wide unfold.
  */
-import { GraphBuilder, ints, str } from '../engine/onnx/graph.ts';
+import { GraphBuilder, ints } from '../engine/onnx/graph.ts';
+import { alignmentInputNames } from './tap-alignment.ts';
 
 export interface EmbeddingTap {
   readonly name: string;
@@ -70,28 +71,21 @@ export function foldedTapConvolutions(taps: readonly EmbeddingTap[], config: Emb
 }
 
 /**
- * Graph: inputs are the taps [N, C, H, W] (first tap sets the grid); output `embedding` is
- * [N, H·W, targetDim] with positions in row-major order.
+ * Graph: inputs are the taps [N, C, H, W] (first tap sets the grid) and, for every later tap, its
+ * alignment matrices (see tap-alignment.ts); output `embedding` is [N, H·W, targetDim] with positions in
+ * row-major order.
  */
 export function buildPatchEmbeddingGraph(taps: readonly EmbeddingTap[], config: EmbeddingConfig): Uint8Array {
   const g = new GraphBuilder('patch_embedding');
   const p = config.patchSize;
   const pad = Math.floor((p - 1) / 2);
   const convs = foldedTapConvolutions(taps, config);
-  const first = g.input(taps[0]!.name, 'float32', ['n', taps[0]!.channels, 'h', 'w']);
-  const gridShape = g.op('Slice', [g.op('Shape', [first]), g.constI64([2]), g.constI64([4])]);
   const parts = taps.map((tap, l) => {
-    const x = l === 0 ? first : g.input(tap.name, 'float32', ['n', tap.channels, `h${l}`, `w${l}`]);
+    const x = g.input(tap.name, 'float32', ['n', tap.channels, `h${l}`, `w${l}`]);
     const { rows, weight } = convs[l]!;
     const w = g.initializer(`w_${tap.name}`, 'float32', [rows[1] - rows[0], tap.channels, p, p], weight);
     let y = g.op('Conv', [x, w], { kernel_shape: ints([p, p]), pads: ints([pad, pad, p - 1 - pad, p - 1 - pad]) });
-    if (l > 0) {
-      const size = g.op('Concat', [g.op('Slice', [g.op('Shape', [y]), g.constI64([0]), g.constI64([2])]), gridShape], { axis: { int: 0 } });
-      y = g.op('Resize', [y, '', '', size], {
-        mode: str('linear'),
-        coordinate_transformation_mode: str('pytorch_half_pixel'),
-      });
-    }
+    if (l > 0) y = alignToFirstTap(g, y, tap.name);
     const [r0, r1] = rows;
     if (r0 === 0 && r1 === config.targetDim) return y;
     return g.op('Pad', [y, g.constI64([0, r0, 0, 0, 0, config.targetDim - r1, 0, 0])]);
@@ -102,4 +96,12 @@ export function buildPatchEmbeddingGraph(taps: readonly EmbeddingTap[], config: 
   g.op('Transpose', [flat], { perm: ints([0, 2, 1]) }, 'embedding');
   g.output('embedding', 'float32', ['n', 'hw', config.targetDim]);
   return g.toModel(13);
+}
+
+/** [N, C, h, w] -> [N, C, H, W] through the tap's row and column alignment matrices (graph inputs). */
+export function alignToFirstTap(g: GraphBuilder, x: string, tap: string): string {
+  const names = alignmentInputNames(tap);
+  const rows = g.input(names.rows, 'float32', ['H', `h_${tap}`]);
+  const cols = g.input(names.cols, 'float32', [`w_${tap}`, 'W']);
+  return g.op('MatMul', [rows, g.op('MatMul', [x, cols])]);
 }

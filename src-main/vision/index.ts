@@ -15,4 +15,4 @@ export { decodeBmp, isBmp } from './bmp.ts';
 export { type ResampleFilter, resize, toRgb, toChw } from './resample.ts';
 export { type BinaryMask, readMask, resizeMaskNearest, emptyMask } from './mask.ts';
 export { gaussianFilter, gaussianKernel1d } from './gaussian.ts';
-export { type GridAlign, upsampleBilinear, resizeMap } from './interpolate.ts';
+export { type GridAlign, type AxisTable, axisTable, upsampleBilinear, resizeMap } from './interpolate.ts';

@@ -31,14 +31,19 @@ export interface GridAlign {
   readonly offsetY: number;
 }
 
-interface AxisTable {
+/** Per output index along one axis: the two source indices and their weights. */
+export interface AxisTable {
   readonly i0: Int32Array;
   readonly i1: Int32Array;
   readonly l1: Float64Array; // λ
   readonly l0: Float64Array; // 1 - λ
 }
 
-function axisTable(inSize: number, outSize: number, ratio: number, offset: number): AxisTable {
+/**
+ * The bilinear weights of one axis: output index d reads the input at s = (d + 0.5 − offset)·ratio − 0.5,
+ * clamped to the outermost input centres. Shared by map upsampling and in-graph feature alignment.
+ */
+export function axisTable(inSize: number, outSize: number, ratio: number, offset: number): AxisTable {
   const i0 = new Int32Array(outSize);
   const i1 = new Int32Array(outSize);
   const l0 = new Float64Array(outSize);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { adaptivePoolWindows, buildPatchEmbeddingGraph } from '../../src-main/features/patch-embedding.ts';
 import { f32, openSession } from '../../src-main/engine/session.ts';
 import { Random } from '../../src-main/util/random.ts';
+import { alignmentFeeds, alignmentMatrix } from '../../src-main/features/tap-alignment.ts';
 
 /** The official pipeline written out step by step: unfold, upsample per slot, pool per tap, pool the concatenation. */
 function naiveEmbedding(taps: { c: number; h: number; w: number; data: Float32Array }[], p: number, P: number, T: number): Float32Array {
@@ -70,11 +71,30 @@ describe('patch embedding graph', () => {
     ].map((t) => ({ ...t, data: Float32Array.from({ length: t.channels * t.h * t.w }, () => rnd.next()) }));
     const [p, P, T] = [3, 11, 9];
     const session = await openSession(buildPatchEmbeddingGraph(taps, { patchSize: p, pretrainDim: P, targetDim: T }), 'cpu');
-    const out = await session.run(Object.fromEntries(taps.map((t) => [t.name, f32(t.data, [1, t.channels, t.h, t.w])])));
+    const feeds = Object.fromEntries(taps.map((t) => [t.name, f32(t.data, [1, t.channels, t.h, t.w])]));
+    const align = alignmentFeeds(taps.map((t) => ({ ...t, offset: { x: 2.5, y: 1 } })), 6 * 8, 4 * 8, 'bilinear', false);
+    const out = await session.run({ ...feeds, ...align });
     const got = out['embedding']!;
     expect(got.dims).toEqual([1, 24, T]);
     const want = naiveEmbedding(taps.map((t) => ({ c: t.channels, h: t.h, w: t.w, data: t.data })), p, P, T);
     const g = got.data as Float32Array;
     for (let i = 0; i < want.length; i++) expect(g[i]).toBeCloseTo(want[i]!, 5);
+  });
+
+  it('aligns a coarser tap by nearest replication exactly as PyTorch when offsets are ignored', () => {
+    // 2 coarse cells onto 8 fine cells (stride ratio 4): each coarse cell copied 4 times
+    const m = alignmentMatrix(2, 8, 16, 4, 0, 'nearest');
+    const src = Array.from({ length: 8 }, (_, d) => m.subarray(d * 2, d * 2 + 2).indexOf(1));
+    expect(src).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
+  });
+
+  it('shifts the alignment by the difference of the taps\' measured offsets', () => {
+    // fine stride 8 (offset 0), coarse stride 16 (offset 8 px = half a coarse cell to the bottom-right):
+    // fine cell d then reads coarse coordinate (d + 0.5)/2 − 0.5 − 0.5
+    const m = alignmentMatrix(4, 8, 16, 8, (0 - 8) / 16, 'bilinear');
+    const read = (d: number) => Array.from(m.subarray(d * 4, d * 4 + 4)).reduce((a, w, j) => a + w * j, 0);
+    expect(read(3)).toBeCloseTo(0.75, 6);
+    expect(read(6)).toBeCloseTo(2.25, 6);
+    expect(read(0)).toBeCloseTo(0, 6); // clamped at the first cell centre
   });
 });

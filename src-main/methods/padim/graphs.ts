@@ -2,30 +2,26 @@
  * PaDiM's ONNX graphs: the embedding (random channel subset of the taps, aligned by nearest
  * replication), the per-position moments used to fit, and the Mahalanobis distance used to score.
  */
-import { GraphBuilder, ints, str, int } from '../../engine/onnx/graph.ts';
+import { GraphBuilder, ints, int } from '../../engine/onnx/graph.ts';
+import { alignToFirstTap } from '../../features/patch-embedding.ts';
 import type { FeatureTap } from '../../features/backbones.ts';
 
 /**
- * Input: the taps. Output `embedding` [n, d, H·W] on the first tap's grid; channel order is the
- * order of `channels` (indices into the concatenation of all taps' channels).
+ * Input: the taps and their alignment matrices (nearest mode). Output `embedding` [n, d, H·W] on the
+ * first tap's grid; channel order is ascending index into the concatenation of all taps' channels.
  */
 export function buildPadimEmbeddingGraph(taps: readonly FeatureTap[], channels: readonly number[]): Uint8Array {
   const g = new GraphBuilder('padim_embedding');
-  const first = g.input(taps[0]!.name, 'float32', ['n', taps[0]!.channels, 'h', 'w']);
-  const gridShape = g.op('Slice', [g.op('Shape', [first]), g.constI64([2]), g.constI64([4])]);
   const parts: string[] = [];
   let base = 0;
   taps.forEach((tap, l) => {
     const mine = channels.filter((c) => c >= base && c < base + tap.channels).map((c) => c - base);
     base += tap.channels;
-    const x = l === 0 ? first : g.input(tap.name, 'float32', ['n', tap.channels, `h${l}`, `w${l}`]);
-    if (mine.length === 0) return;
-    let y = g.op('Gather', [x, g.constI64(mine)], { axis: int(1) });
-    if (l > 0) {
-      const size = g.op('Concat', [g.op('Slice', [g.op('Shape', [y]), g.constI64([0]), g.constI64([2])]), gridShape], { axis: int(0) });
-      y = g.op('Resize', [y, '', '', size], { mode: str('nearest'), coordinate_transformation_mode: str('asymmetric'), nearest_mode: str('floor') });
-    }
-    parts.push(y);
+    const x = g.input(tap.name, 'float32', ['n', tap.channels, `h${l}`, `w${l}`]);
+    // every tap after the first brings alignment inputs, used or not, so feeds never depend on the sample
+    const y = g.op('Gather', [x, g.constI64(mine.length > 0 ? mine : [0])], { axis: int(1) });
+    const aligned = l > 0 ? alignToFirstTap(g, y, tap.name) : y;
+    if (mine.length > 0) parts.push(aligned);
   });
   const cat = parts.length === 1 ? parts[0]! : g.op('Concat', parts, { axis: int(1) });
   g.op('Reshape', [cat, g.constI64([0, channels.length, -1])], {}, 'embedding');

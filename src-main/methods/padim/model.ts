@@ -7,6 +7,7 @@
  * P·d² · 4 bytes = 64·64·100²·4 ≈ 164 MB at the default 256 px input and d = 100.
  */
 import { Backbone } from '../../features/extractor.ts';
+import { alignmentFeeds } from '../../features/tap-alignment.ts';
 import { f32, pooledSession, type Session } from '../../engine/session.ts';
 import { Random } from '../../util/random.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
@@ -48,7 +49,8 @@ class PadimEmbedder {
 
   async embed(batch: ImageBatch) {
     const taps = await this.backbone.run(batch, this.config.taps);
-    const e = (await this.head.run(taps))['embedding']!;
+    const align = alignmentFeeds(this.config.taps.map((t) => this.backbone.tap(t)), batch.height, batch.width, 'nearest', this.config.alignOffsets);
+    const e = (await this.head.run({ ...taps, ...align }))['embedding']!;
     const first = taps[this.config.taps[0]!]!;
     return { tensor: e, gridH: first.dims[2]!, gridW: first.dims[3]! };
   }

@@ -4,6 +4,7 @@
  */
 import { Backbone } from '../../features/extractor.ts';
 import { buildPatchEmbeddingGraph } from '../../features/patch-embedding.ts';
+import { alignmentFeeds } from '../../features/tap-alignment.ts';
 import { pooledSession, type Session } from '../../engine/session.ts';
 import { matmul } from '../../engine/linalg.ts';
 import { Random } from '../../util/random.ts';
@@ -45,7 +46,8 @@ export class PatchEmbedder {
 
   async embed(batch: ImageBatch): Promise<{ features: Float32Array; gridH: number; gridW: number }> {
     const taps = await this.backbone.run(batch, this.config.taps);
-    const out = await this.head.run(taps);
+    const align = alignmentFeeds(this.config.taps.map((t) => this.backbone.tap(t)), batch.height, batch.width, 'bilinear', this.config.alignOffsets);
+    const out = await this.head.run({ ...taps, ...align });
     const first = taps[this.config.taps[0]!]!;
     return { features: out['embedding']!.data as Float32Array, gridH: first.dims[2]!, gridW: first.dims[3]! };
   }
