@@ -12,6 +12,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } fro
 import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pooledSession, type Session } from '../engine/session.ts';
 
 export const DEFAULT_BACKBONE = 'mobilenet_v2_features';
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -206,6 +207,19 @@ export function backbonePath(id: string, manifest?: BackboneManifest): string {
     );
   }
   return path;
+}
+
+/**
+ * The shared pooled session of a verified backbone (pool key: its absolute path). Errors from
+ * lookup and verification come back as a rejected promise.
+ */
+export function backboneSession(id: string = DEFAULT_BACKBONE): Promise<Session> {
+  try {
+    const path = backbonePath(id);
+    return pooledSession(path, () => path);
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ describe('coreset and nearest-neighbour search on real patch features', () => {
     const proj = Float32Array.from({ length: 1024 * 128 }, () => rng.uniform(-1 / 32, 1 / 32));
     const projected = (await matmul(features, [rows, 1024], proj, [1024, 128])).data;
     const pick = (n: number, k: number) => new Random(3).sample(n, k);
-    const fast = approximateGreedyCoreset(projected, 128, { count: 150, pick });
+    const fast = await approximateGreedyCoreset(projected, 128, { count: 150, pick, blockSize: 32 });
     const plain = approximateGreedyCoresetBruteForce(projected, 128, { count: 150, pick });
     expect(Array.from(fast)).toEqual(Array.from(plain));
   });

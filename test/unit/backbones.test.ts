@@ -8,6 +8,7 @@ import {
   DEFAULT_MANIFEST_PATH,
   PROJECT_ROOT,
   backbonePath,
+  backboneSession,
   cellCentre,
   featureTap,
   getBackbone,
@@ -16,7 +17,7 @@ import {
   resolveModelsDir,
   sha256File,
 } from '../../src-main/features/backbones.ts';
-import { f32, openSession, setSessionLogger } from '../../src-main/engine/session.ts';
+import { f32, openSession, releaseAllSessions, setSessionLogger } from '../../src-main/engine/session.ts';
 import { GraphBuilder, ints, str } from '../../src-main/engine/onnx/graph.ts';
 import { measureOffsets } from '../../scripts/measure-offsets.ts';
 
@@ -42,7 +43,8 @@ afterEach(() => {
   if (savedEnv === undefined) delete process.env['ARGUS_MODELS_DIR'];
   else process.env['ARGUS_MODELS_DIR'] = savedEnv;
 });
-afterAll(() => {
+afterAll(async () => {
+  await releaseAllSessions();
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -175,6 +177,16 @@ describe('backbone files', () => {
     expect(backbonePath(DEFAULT_BACKBONE)).toBe(target);
     writeFileSync(target, 'not a model');
     expect((thrown(() => backbonePath(DEFAULT_BACKBONE)) as BackboneError).code).toBe('checksum');
+  });
+});
+
+describe('backbone sessions', () => {
+  it('shares one pooled session per verified backbone and rejects an unknown id', async () => {
+    delete process.env['ARGUS_MODELS_DIR'];
+    const a = await backboneSession();
+    expect(await backboneSession(DEFAULT_BACKBONE)).toBe(a);
+    expect(a.outputNames).toEqual(getBackbone(DEFAULT_BACKBONE).outputs.map((t) => t.name));
+    await expect(backboneSession('resnet18')).rejects.toBeInstanceOf(BackboneError);
   });
 });
 

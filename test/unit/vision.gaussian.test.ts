@@ -70,14 +70,4 @@ describe('gaussianFilter (scipy.ndimage.gaussian_filter, mode reflect)', () => {
     expect(() => gaussianFilter(MAP, W, H, -1)).toThrow(RangeError);
     expect(() => gaussianFilter(MAP, W, H, Number.NaN)).toThrow(RangeError);
   });
-
-  it('smooths a 256x256 map with sigma 4 in a few milliseconds', () => {
-    const map = Float32Array.from({ length: 256 * 256 }, (_, i) => ((i * 2654435761) >>> 0) / 2 ** 32);
-    gaussianFilter(map, 256, 256, 4); // warm-up (JIT)
-    const t0 = performance.now();
-    const runs = 10;
-    for (let i = 0; i < runs; i++) gaussianFilter(map, 256, 256, 4);
-    const ms = (performance.now() - t0) / runs;
-    expect(ms).toBeLessThan(50); // generous bound for slow CI machines; typically ~3-5 ms
-  });
 });

@@ -24,6 +24,7 @@ export type Attr =
   | { readonly ints: readonly number[] }
   | { readonly floats: readonly number[] }
   | { readonly string: string }
+  | { readonly tensor: TensorValue }
   | { readonly graph: GraphBuilder };
 
 export const int = (v: number): Attr => ({ int: v });
@@ -31,23 +32,40 @@ export const float = (v: number): Attr => ({ float: v });
 export const ints = (v: readonly number[]): Attr => ({ ints: v });
 export const floats = (v: readonly number[]): Attr => ({ floats: v });
 export const str = (v: string): Attr => ({ string: v });
+export const tensor = (v: TensorValue): Attr => ({ tensor: v });
+
+/** The ONNX `TensorProto.DataType` code of each supported dtype. */
+export const ONNX_DATA_TYPE: Readonly<Record<DType, number>> = DATA_TYPE;
 
 export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
 
-interface ValueInfo {
+/** A constant tensor, as held by an initialiser or a `Constant` node's `value` attribute. */
+export interface TensorValue {
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  readonly data: TensorData;
+}
+
+/** One entry of a model's opset imports. */
+export interface OpsetId {
+  readonly domain: string;
+  readonly version: number;
+}
+
+export interface ValueInfo {
   readonly name: string;
   readonly dtype: DType;
   readonly shape: readonly Dim[] | undefined;
 }
 
-interface Initializer {
+export interface Initializer {
   readonly name: string;
   readonly dtype: DType;
   readonly dims: readonly number[];
   readonly data: TensorData;
 }
 
-interface NodeSpec {
+export interface NodeSpec {
   readonly opType: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
@@ -61,17 +79,28 @@ export class GraphBuilder {
   readonly initializers: Initializer[] = [];
   readonly nodes: NodeSpec[] = [];
   private counter = 0;
+  /** Every value name defined so far, so `fresh` never collides with imported names such as `conv_5`. */
+  private readonly taken = new Set<string>();
 
   constructor(readonly name = 'argus') {}
 
   /** A fresh, unused value name with a readable prefix. */
   fresh(prefix: string): string {
-    return `${prefix}_${this.counter++}`;
+    let name = `${prefix}_${this.counter++}`;
+    while (this.taken.has(name)) name = `${prefix}_${this.counter++}`;
+    this.taken.add(name);
+    return name;
+  }
+
+  /** Marks names as used (values defined outside this builder, e.g. an outer graph's). */
+  reserve(...names: readonly string[]): void {
+    for (const n of names) this.taken.add(n);
   }
 
   /** A graph input; leave `shape` out for a tensor of any rank. */
   input(name: string, dtype: DType, shape?: readonly Dim[]): string {
     this.inputs.push({ name, dtype, shape });
+    this.taken.add(name);
     return name;
   }
 
@@ -86,6 +115,7 @@ export class GraphBuilder {
       throw new RangeError(`initializer '${name}': expected ${expected} values for dims [${dims}], received ${data.length}`);
     }
     this.initializers.push({ name, dtype, dims, data });
+    this.taken.add(name);
     return name;
   }
 
@@ -103,6 +133,7 @@ export class GraphBuilder {
   node(opType: string, inputs: readonly string[], attrs: Record<string, Attr> = {}, outputs: number | readonly string[] = 1, domain = ''): string[] {
     const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase())) : [...outputs];
     this.nodes.push({ opType, inputs, outputs: outs, attrs, domain });
+    for (const o of outs) this.taken.add(o);
     return outs;
   }
 
@@ -129,12 +160,12 @@ export class GraphBuilder {
     });
   }
 
-  /** Serialises the graph as a model for the given default-domain opset. */
-  toModel(opset = 17): Uint8Array {
+  /** Serialises the graph as a model for the given default-domain opset (plus any other domains it uses). */
+  toModel(opset = 17, otherOpsets: readonly OpsetId[] = []): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'argus',
-      opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: opset })],
+      opsetImport: [{ domain: '', version: opset }, ...otherOpsets].map((o) => onnx.OperatorSetIdProto.create(o)),
       graph: this.toGraphProto(),
     });
     return onnx.ModelProto.encode(model).finish();
@@ -151,9 +182,9 @@ function valueInfo(v: ValueInfo) {
   return onnx.ValueInfoProto.create({ name: v.name, type: onnx.TypeProto.create({ tensorType }) });
 }
 
-function tensorProto(t: Initializer) {
+function tensorProto(t: TensorValue & { readonly name?: string }) {
   const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-  return onnx.TensorProto.create({ name: t.name, dataType: DATA_TYPE[t.dtype], dims: [...t.dims], rawData: bytes });
+  return onnx.TensorProto.create({ name: t.name ?? '', dataType: DATA_TYPE[t.dtype], dims: [...t.dims], rawData: bytes });
 }
 
 function attributeProto(name: string, a: Attr) {
@@ -163,5 +194,6 @@ function attributeProto(name: string, a: Attr) {
   if ('ints' in a) return onnx.AttributeProto.create({ name, type: T.INTS, ints: [...a.ints] });
   if ('floats' in a) return onnx.AttributeProto.create({ name, type: T.FLOATS, floats: [...a.floats] });
   if ('string' in a) return onnx.AttributeProto.create({ name, type: T.STRING, s: new TextEncoder().encode(a.string) });
+  if ('tensor' in a) return onnx.AttributeProto.create({ name, type: T.TENSOR, t: tensorProto(a.tensor) });
   return onnx.AttributeProto.create({ name, type: T.GRAPH, g: a.graph.toGraphProto() });
 }

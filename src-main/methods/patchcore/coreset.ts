@@ -1,36 +1,26 @@
 /**
  * Approximate greedy coreset (METHODS.md §5.3), exact to the official algorithm's definition:
  * start distances are the mean Euclidean distance to `starts` random points; then `count` times
- * the point farthest from the coreset joins it and every distance becomes min(old, new).
+ * the point farthest from the coreset joins it (lowest index on ties, as torch.argmax) and every
+ * distance becomes min(old, distance to the new member).
  *
- * The farthest-point loop is accelerated without changing its result, by the triangle inequality
- * (as in accelerated Gonzalez k-centre): each point remembers the coreset member it is closest to;
- * when a new member x arrives, a point p whose member is c can only get closer if
- * ‖x − c‖ < 2·d(p), so whole groups (‖x − c‖ ≥ 2·max d) and most points are skipped.
+ * The plain loop costs n·count distances one at a time. Here the same result comes from:
+ * - lazy upper bounds: a point's stored distance covers the members it has been compared with;
+ *   points sit in a max-heap by that bound; only the top point is brought up to date, and only until
+ *   its bound falls below the runner-up's; up to date and still on top, it is the true farthest point;
+ * - block refreshes: every `blockSize` selections, all points are compared with the block's new members
+ *   in one ONNX Runtime matrix product (n × block), so lazy catch-up never exceeds one block.
  */
-export interface CoresetProgress {
-  (done: number, total: number): void;
-}
+import { GraphBuilder, int, ints } from '../../engine/onnx/graph.ts';
+import { f32, pooledSession } from '../../engine/session.ts';
+import { rowSquaredNorms } from './nn-search.ts';
 
 export interface CoresetOptions {
   readonly count: number;
   readonly starts?: number;
   readonly pick: (n: number, k: number) => number[];
-  readonly onProgress?: CoresetProgress;
-}
-
-/** Growable list of point indices, compacted in place. */
-class IndexList {
-  items = new Int32Array(16);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.items.length) {
-      const next = new Int32Array(this.items.length * 2);
-      next.set(this.items);
-      this.items = next;
-    }
-    this.items[this.length++] = v;
-  }
+  readonly blockSize?: number;
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 function distance(points: Float32Array, dim: number, a: number, b: number): number {
@@ -44,93 +34,91 @@ function distance(points: Float32Array, dim: number, a: number, b: number): numb
   return Math.sqrt(s);
 }
 
-/**
- * Selects `count` indices of `points` ([n, dim] row-major, the projected features).
- * Returns them in selection order.
- */
-export function approximateGreedyCoreset(points: Float32Array, dim: number, options: CoresetOptions): Int32Array {
+function startDistances(points: Float32Array, dim: number, options: CoresetOptions): Float64Array {
+  const n = points.length / dim;
+  const starts = Math.min(options.starts ?? 10, n);
+  const d = new Float64Array(n);
+  for (const s of options.pick(n, starts)) for (let p = 0; p < n; p++) d[p]! += distance(points, dim, p, s) / starts;
+  return d;
+}
+
+/** min over centres of the Euclidean distance of every point: [n] from points [n, d], centres [b, d]. */
+function buildNearestCentreGraph(): Uint8Array {
+  const g = new GraphBuilder('nearest_centre');
+  const points = g.input('points', 'float32', ['n', 'd']);
+  const pointsSq = g.input('points_sq', 'float32', ['n', 1]);
+  const centres = g.input('centres', 'float32', ['b', 'd']);
+  const cross = g.op('Gemm', [points, centres], { alpha: { float: -2 }, transB: int(1) });
+  const centresSq = g.op('ReduceSumSquare', [centres], { axes: ints([1]), keepdims: int(0) });
+  const d2 = g.op('ReduceMin', [g.op('Add', [g.op('Add', [cross, pointsSq]), centresSq])], { axes: ints([1]), keepdims: int(0) });
+  g.op('Sqrt', [g.op('Relu', [d2])], {}, 'distance');
+  g.output('distance', 'float32', ['n']);
+  return g.toModel(13);
+}
+
+/** Selects `count` row indices of `points` ([n, dim] row-major, the projected features), in selection order. */
+export async function approximateGreedyCoreset(points: Float32Array, dim: number, options: CoresetOptions): Promise<Int32Array> {
   const n = points.length / dim;
   const count = Math.min(options.count, n);
-  const starts = Math.min(options.starts ?? 10, n);
-  const minDist = new Float64Array(n);
-  for (const s of options.pick(n, starts)) for (let p = 0; p < n; p++) minDist[p]! += distance(points, dim, p, s) / starts;
-
-  // Points not yet closer to a coreset member than their start distance have no member to prune with.
-  let unassigned = new IndexList();
-  for (let p = 0; p < n; p++) unassigned.push(p);
-  const groups: IndexList[] = [];
-  const groupMax = new Float64Array(count);
-  const groupArg = new Int32Array(count);
+  const blockSize = options.blockSize ?? 128;
+  const bound = startDistances(points, dim, options);
+  const seen = new Int32Array(n);
   const selected = new Int32Array(count);
+  const session = await pooledSession('graph:nearest_centre', buildNearestCentreGraph);
+  const pointsTensor = f32(points, [n, dim]);
+  const pointsSq = f32(rowSquaredNorms(points, dim), [n, 1]);
 
-  const farthest = (list: IndexList): [number, number] => {
-    let best = -1;
-    let arg = -1;
-    for (let i = 0; i < list.length; i++) {
-      const p = list.items[i]!;
-      const d = minDist[p]!;
-      if (d > best || (d === best && p < arg)) {
-        best = d;
-        arg = p;
-      }
+  // (bound desc, index asc): a comes before b
+  const before = (a: number, b: number) => bound[a]! > bound[b]! || (bound[a] === bound[b] && a < b);
+  const heap = Int32Array.from({ length: n }, (_, i) => i);
+  const siftDown = (from: number) => {
+    let i = from;
+    const item = heap[i]!;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const c = l + 1 < n && before(heap[l + 1]!, heap[l]!) ? l + 1 : l;
+      if (!before(heap[c]!, item)) break;
+      heap[i] = heap[c]!;
+      i = c;
     }
-    return [best, arg];
+    heap[i] = item;
   };
+  const heapify = () => {
+    for (let i = (n >> 1) - 1; i >= 0; i--) siftDown(i);
+  };
+  heapify();
 
-  let [uMax, uArg] = farthest(unassigned);
   for (let it = 0; it < count; it++) {
-    // argmax over all points, lowest index on ties (as torch.argmax)
-    let best = uMax;
-    let x = uArg;
-    for (let g = 0; g < it; g++) {
-      const d = groupMax[g]!;
-      if (d > best || (d === best && groupArg[g]! < x)) {
-        best = d;
-        x = groupArg[g]!;
+    if (it > 0 && it % blockSize === 0) {
+      const block = selected.subarray(it - blockSize, it);
+      const centres = new Float32Array(block.length * dim);
+      block.forEach((c, i) => centres.set(points.subarray(c * dim, (c + 1) * dim), i * dim));
+      const out = await session.run({ points: pointsTensor, points_sq: pointsSq, centres: f32(centres, [block.length, dim]) });
+      const d = out['distance']!.data as Float32Array;
+      for (let p = 0; p < n; p++) {
+        if (d[p]! < bound[p]!) bound[p] = d[p]!;
+        seen[p] = it;
       }
+      heapify();
     }
-    selected[it] = x;
-    const group = new IndexList();
-
-    for (let g = 0; g < it; g++) {
-      if (groupMax[g]! <= 0) continue;
-      const cx = distance(points, dim, x, selected[g]!);
-      if (cx >= 2 * groupMax[g]!) continue;
-      const members = groups[g]!;
-      let kept = 0;
-      for (let i = 0; i < members.length; i++) {
-        const p = members.items[i]!;
-        const dp = minDist[p]!;
-        if (cx < 2 * dp) {
-          const d = distance(points, dim, p, x);
-          if (d < dp) {
-            minDist[p] = d;
-            group.push(p);
-            continue;
-          }
-        }
-        members.items[kept++] = p;
+    for (;;) {
+      const p = heap[0]!;
+      const runnerUp = n > 2 && before(heap[2]!, heap[1]!) ? heap[2]! : n > 1 ? heap[1]! : -1;
+      while (seen[p]! < it && (runnerUp < 0 || before(p, runnerUp))) {
+        const d = distance(points, dim, p, selected[seen[p]!]!);
+        if (d < bound[p]!) bound[p] = d;
+        seen[p]!++;
       }
-      if (kept !== members.length) {
-        members.length = kept;
-        [groupMax[g], groupArg[g]] = farthest(members);
+      if (seen[p] === it && (runnerUp < 0 || before(p, runnerUp))) {
+        selected[it] = p;
+        bound[p] = 0;
+        seen[p] = it + 1;
+        siftDown(0);
+        break;
       }
+      siftDown(0);
     }
-
-    const stillUnassigned = new IndexList();
-    for (let i = 0; i < unassigned.length; i++) {
-      const p = unassigned.items[i]!;
-      const d = distance(points, dim, p, x);
-      if (d < minDist[p]!) {
-        minDist[p] = d;
-        group.push(p);
-      } else stillUnassigned.push(p);
-    }
-    unassigned = stillUnassigned;
-    [uMax, uArg] = farthest(unassigned);
-
-    groups.push(group);
-    [groupMax[it], groupArg[it]] = farthest(group);
     if (options.onProgress && (it % 256 === 0 || it === count - 1)) options.onProgress(it + 1, count);
   }
   return selected;
@@ -140,9 +128,7 @@ export function approximateGreedyCoreset(points: Float32Array, dim: number, opti
 export function approximateGreedyCoresetBruteForce(points: Float32Array, dim: number, options: CoresetOptions): Int32Array {
   const n = points.length / dim;
   const count = Math.min(options.count, n);
-  const starts = Math.min(options.starts ?? 10, n);
-  const minDist = new Float64Array(n);
-  for (const s of options.pick(n, starts)) for (let p = 0; p < n; p++) minDist[p]! += distance(points, dim, p, s) / starts;
+  const minDist = startDistances(points, dim, options);
   const selected = new Int32Array(count);
   for (let it = 0; it < count; it++) {
     let x = 0;

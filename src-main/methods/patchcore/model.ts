@@ -77,7 +77,7 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
   const count = Math.max(1, Math.floor(rows * config.coresetRatio));
   const selected = config.coresetRatio >= 1
     ? Int32Array.from({ length: rows }, (_, i) => i)
-    : approximateGreedyCoreset(projected, config.projectionDim, {
+    : await approximateGreedyCoreset(projected, config.projectionDim, {
         count,
         starts: config.coresetStarts,
         pick: (n, k) => rng.sample(n, k),
