@@ -29,10 +29,12 @@ function buildBruteForceGraph(): Uint8Array {
   const bank = g.input('bank', 'float32', ['m', 'd']);
   const bankSq = g.input('bank_sq', 'float32', ['m']);
   const k = g.input('k', 'int64', [1]);
-  const cross = g.op('Gemm', [q, bank], { alpha: float(-2), transB: int(1) });
+  // ‖m‖² − 2·q·m ranks the bank for each query; ‖q‖² is added to the k survivors only
+  const ranked = g.op('Gemm', [q, bank, bankSq], { alpha: float(-2), beta: float(1), transB: int(1) });
+  const [partial, indices] = g.node('TopK', [ranked, k], { largest: int(0), sorted: int(1) }, 2) as [string, string];
   const qSq = g.op('ReduceSumSquare', [q], { axes: ints([1]), keepdims: int(1) });
-  const d2 = g.op('Relu', [g.op('Add', [g.op('Add', [cross, bankSq]), qSq])]);
-  g.node('TopK', [d2, k], { largest: int(0), sorted: int(1) }, ['distances', 'indices']);
+  g.op('Relu', [g.op('Add', [partial, qSq])], {}, 'distances');
+  g.op('Identity', [indices], {}, 'indices');
   g.output('distances', 'float32', ['n', 'k']);
   g.output('indices', 'int64', ['n', 'k']);
   return g.toModel(13);
@@ -51,15 +53,18 @@ function buildPrunedGraph(): Uint8Array {
   const qSq = g.op('ReduceSumSquare', [q], { axes: ints([1]), keepdims: int(1) });
   const residual = g.op('Sqrt', [g.op('Relu', [g.op('Sub', [qSq, g.op('ReduceSumSquare', [p], { axes: ints([1]), keepdims: int(1) })])])]);
   const qAug = g.op('Concat', [p, residual], { axis: int(1) });
-  const cross = g.op('Gemm', [qAug, bankAug], { alpha: float(-2), transB: int(1) });
-  const bound = g.op('Relu', [g.op('Add', [g.op('Add', [cross, bankSq]), qSq])]);
-  const [boundK, cand] = g.node('TopK', [bound, candidates], { largest: int(0), sorted: int(1) }, 2) as [string, string];
+  // bound − ‖q‖² (the same for every entry of a row, so it is left out of the ranking)
+  const ranked = g.op('Gemm', [qAug, bankAug, bankSq], { alpha: float(-2), beta: float(1), transB: int(1) });
+  const [boundK, cand] = g.node('TopK', [ranked, candidates], { largest: int(0), sorted: int(1) }, 2) as [string, string];
+  // exact distances of the candidates: ‖q‖² + ‖m‖² − 2·m·q, the dot products as one batched MatMul
   const gathered = g.op('Gather', [bank, cand], { axis: int(0) });
-  const diff = g.op('Sub', [gathered, g.op('Unsqueeze', [q, g.constI64([1])])]);
-  const exact = g.op('ReduceSumSquare', [diff], { axes: ints([2]), keepdims: int(0) });
+  const dots = g.op('Squeeze', [g.op('MatMul', [gathered, g.op('Unsqueeze', [q, g.constI64([2])])]), g.constI64([2])]);
+  const candSq = g.op('Gather', [bankSq, cand], { axis: int(0) });
+  const exact = g.op('Relu', [g.op('Add', [g.op('Sub', [candSq, g.op('Mul', [dots, g.constF32([2], [])])]), qSq])]);
   const [, pos] = g.node('TopK', [exact, k], { largest: int(0), sorted: int(1) }, ['distances', 'pos']) as [string, string];
   g.op('GatherElements', [cand, pos], { axis: int(1) }, 'indices');
-  g.op('Slice', [boundK, g.constI64([-1]), g.constI64([2 ** 31]), g.constI64([1])], {}, 'certificate');
+  const last = g.op('Slice', [boundK, g.constI64([-1]), g.constI64([2 ** 31]), g.constI64([1])]);
+  g.op('Add', [last, qSq], {}, 'certificate');
   g.output('distances', 'float32', ['n', 'k']);
   g.output('indices', 'int64', ['n', 'k']);
   g.output('certificate', 'float32', ['n', 1]);
@@ -128,7 +133,7 @@ export interface PruningOptions {
   readonly candidates: number;
 }
 
-export const DEFAULT_PRUNING: PruningOptions = { rank: 256, candidates: 32 };
+export const DEFAULT_PRUNING: PruningOptions = { rank: 256, candidates: 16 };
 
 export class MemoryBankIndex {
   private readonly bankTensor: ort.Tensor;
