@@ -17,7 +17,8 @@ Without --data: ../shared/data/magnetic_tile with the reference's 120-image trai
   --data <dir>          dataset folder (repeatable)
   --method <name>       ${METHOD_NAMES.join(' | ')} (default patchcore)
   --backbone <id>       backbone id from models/manifest.json (default mobilenet_v2_features)
-  --size <px>           square input size, a multiple of 32 (default 256)
+  --size <px|HxW>       input size, multiples of 32: 256 or e.g. 256x384 (default 256)
+  --resize <mode>       stretch (default, as the papers) | letterbox (keep the aspect ratio, pad)
   --max-train <n>       use n evenly spaced training images
   --max-test <n>        use n evenly spaced test images
   --batch <n>           batch size (default 8)
@@ -36,6 +37,14 @@ function parseNumber(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
+/** '256' or '256x384' (height x width). */
+function parseSize(v: string): { height: number; width: number } {
+  const m = /^(\d+)(?:x(\d+))?$/.exec(v);
+  if (!m) throw new RangeError(`--size expects <px> or <height>x<width>, received '${v}'`);
+  const height = Number(m[1]);
+  return { height, width: m[2] ? Number(m[2]) : height };
+}
+
 export async function runEval(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -44,6 +53,7 @@ export async function runEval(argv: string[]): Promise<number> {
       method: { type: 'string', default: 'patchcore' },
       backbone: { type: 'string' },
       size: { type: 'string' },
+      resize: { type: 'string' },
       'max-train': { type: 'string' },
       'max-test': { type: 'string' },
       batch: { type: 'string' },
@@ -64,10 +74,13 @@ export async function runEval(argv: string[]): Promise<number> {
   }
   const builtInDefault = !values.data || values.data.length === 0;
   const datasets = builtInDefault ? [join(PROJECT_ROOT, '..', 'shared', 'data', 'magnetic_tile')] : values.data!;
-  const size = parseNumber('size', values.size);
   const config: Record<string, unknown> = {};
   if (values.backbone) config['backbone'] = values.backbone;
-  if (size !== undefined) Object.assign(config, { height: size, width: size });
+  if (values.size !== undefined) Object.assign(config, parseSize(values.size));
+  if (values.resize !== undefined) {
+    if (values.resize !== 'stretch' && values.resize !== 'letterbox') throw new RangeError(`--resize expects stretch or letterbox, received '${values.resize}'`);
+    config['resize'] = values.resize;
+  }
   const set = (key: string, v: number | undefined) => v !== undefined && (config[key] = v);
   set('coresetRatio', parseNumber('coreset', values.coreset));
   set('numNeighbours', parseNumber('knn', values.knn));

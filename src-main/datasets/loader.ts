@@ -3,7 +3,7 @@
  * planar CHW. The next batch is decoded while the caller works on the current one. An image that
  * cannot be read is reported through `onSkip` and left out; the stream goes on.
  */
-import { readImage, resize, toChw, toRgb, ImageReadError } from '../vision/index.ts';
+import { readImage, resize, letterbox, toChw, toRgb, ImageReadError, type ContentBox } from '../vision/index.ts';
 import type { ImageBatch, InputSpec } from '../methods/method.ts';
 import type { DatasetImage, DatasetIssue } from './mvtec.ts';
 
@@ -12,6 +12,8 @@ export interface LoadedBatch {
   readonly entries: readonly DatasetImage[];
   /** Original width and height of each image. */
   readonly sizes: ReadonlyArray<{ readonly width: number; readonly height: number }>;
+  /** The region of the model input that holds the picture (all of it unless letterboxed). */
+  readonly content: readonly ContentBox[];
 }
 
 export interface LoaderOptions {
@@ -22,8 +24,10 @@ export interface LoaderOptions {
 async function loadOne(entry: DatasetImage, input: InputSpec, onSkip?: (issue: DatasetIssue) => void) {
   try {
     const image = await readImage(entry.path);
-    const rgb = toRgb(resize(image, input.width, input.height, input.filter));
-    return { entry, chw: toChw(rgb), width: image.width, height: image.height };
+    const fitted = input.resize === 'letterbox'
+      ? letterbox(image, input.width, input.height, input.filter)
+      : { image: resize(image, input.width, input.height, input.filter), content: { width: input.width, height: input.height } };
+    return { entry, chw: toChw(toRgb(fitted.image)), width: image.width, height: image.height, content: fitted.content };
   } catch (err) {
     if (!(err instanceof ImageReadError)) throw err;
     onSkip?.({ path: entry.path, problem: `unreadable image, skipped: ${err.reason}` });
@@ -41,6 +45,7 @@ async function loadBatch(entries: readonly DatasetImage[], input: InputSpec, onS
     batch: { data, n: loaded.length, height: input.height, width: input.width },
     entries: loaded.map((l) => l.entry),
     sizes: loaded.map((l) => ({ width: l.width, height: l.height })),
+    content: loaded.map((l) => l.content),
   };
 }
 

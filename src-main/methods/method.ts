@@ -28,11 +28,15 @@ export interface FitEvents {
   onProgress?(p: FitProgress): void;
 }
 
-/** How images must be prepared for a method: its input size and resampling filter. */
+/** 'stretch' resizes to the input size (the papers' choice); 'letterbox' keeps the aspect ratio and pads. */
+export type ResizeMode = 'stretch' | 'letterbox';
+
+/** How images must be prepared for a method: its input size, resampling filter and resize mode. */
 export interface InputSpec {
   readonly height: number;
   readonly width: number;
   readonly filter: ResampleFilter;
+  readonly resize: ResizeMode;
 }
 
 export interface FittedModel {

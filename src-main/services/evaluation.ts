@@ -9,7 +9,7 @@ import { getMethod } from '../methods/index.ts';
 import type { FitProgress, FittedModel } from '../methods/method.ts';
 import { aupro, auroc, f1Max, type ScoredMask } from '../metrics/index.ts';
 import { activeProvider } from '../engine/session.ts';
-import { readMask, resizeMaskNearest, ImageReadError } from '../vision/index.ts';
+import { cropMap, readMask, resizeMaskNearest, ImageReadError } from '../vision/index.ts';
 
 export interface EvaluationOptions {
   readonly method: string;
@@ -117,8 +117,10 @@ export async function evaluateDataset(root: string, options: EvaluationOptions):
       const entry = loaded.entries[i]!;
       const { score, map } = predictions[i]!;
       images.push({ path: entry.path, defectType: entry.defectType, defective: entry.defective, score });
-      const mask = await groundTruth(entry, loaded.sizes[i]!, input.width, input.height, issues);
-      if (mask) scored.push({ map, mask, width: input.width, height: input.height });
+      // metrics at the model resolution, over the picture only when it was letterboxed
+      const box = loaded.content[i]!;
+      const mask = await groundTruth(entry, loaded.sizes[i]!, box.width, box.height, issues);
+      if (mask) scored.push({ map: cropMap(map, input.width, box.width, box.height), mask, width: box.width, height: box.height });
     }
     options.onProgress?.({ phase: 'test', stage: 'inference', done: images.length, total: test.length });
   }

@@ -12,7 +12,7 @@ export {
   DECODE_TIMEOUT_S,
 } from './image.ts';
 export { decodeBmp, isBmp } from './bmp.ts';
-export { type ResampleFilter, resize, toRgb, toChw } from './resample.ts';
+export { type ResampleFilter, type ContentBox, resize, letterbox, toRgb, toChw } from './resample.ts';
 export { type BinaryMask, readMask, resizeMaskNearest, emptyMask } from './mask.ts';
 export { gaussianFilter, gaussianKernel1d } from './gaussian.ts';
-export { type GridAlign, type AxisTable, axisTable, upsampleBilinear, resizeMap } from './interpolate.ts';
+export { type GridAlign, type AxisTable, axisTable, upsampleBilinear, resizeMap, cropMap } from './interpolate.ts';

@@ -125,3 +125,11 @@ export function upsampleBilinear(
 export function resizeMap(map: Float32Array, w: number, h: number, outW: number, outH: number): Float32Array {
   return upsampleBilinear(map, w, h, outW, outH);
 }
+
+/** The top-left width × height window of a row-major map `mapWidth` wide (a letterboxed picture's map). */
+export function cropMap(map: Float32Array, mapWidth: number, width: number, height: number): Float32Array {
+  if (width === mapWidth && map.length === width * height) return map;
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) out.set(map.subarray(y * mapWidth, y * mapWidth + width), y * width);
+  return out;
+}

@@ -251,3 +251,32 @@ export function toChw(img: RasterImage, out?: Float32Array, offset = 0): Float32
   }
   return dst;
 }
+
+/** Where the picture sits inside a letterboxed canvas (anchored top-left). */
+export interface ContentBox {
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * Resizes keeping the aspect ratio so the image fits width × height, anchored top-left, and fills the
+ * rest by repeating the last row and column (no artificial edge for patch features to react to).
+ */
+export function letterbox(img: RasterImage, width: number, height: number, filter: ResampleFilter): { image: RasterImage; content: ContentBox } {
+  checkImage(img);
+  checkSize(width, height);
+  const scale = Math.min(width / img.width, height / img.height);
+  const cw = Math.min(width, Math.max(1, Math.round(img.width * scale)));
+  const ch = Math.min(height, Math.max(1, Math.round(img.height * scale)));
+  const inner = resize(img, cw, ch, filter);
+  const c = img.channels;
+  const out = new Float32Array(width * height * c);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(y, ch - 1);
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(x, cw - 1);
+      for (let k = 0; k < c; k++) out[(y * width + x) * c + k] = inner.data[(sy * cw + sx) * c + k]!;
+    }
+  }
+  return { image: { width, height, channels: c, data: out }, content: { width: cw, height: ch } };
+}

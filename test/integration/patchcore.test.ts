@@ -46,7 +46,7 @@ describe('coreset and nearest-neighbour search on real patch features', () => {
   it('the pruned greedy coreset selects exactly what the plain greedy loop selects', async () => {
     const ds = scanMvtec(sharedDataset('mpdd_metal_plate'));
     const embedder = await PatchEmbedder.open({ ...PATCHCORE_DEFAULTS, ...small });
-    const loaded = await loadBatches(ds.train.slice(0, 6), { ...small, filter: 'bilinear' }, { batchSize: 6 }).next();
+    const loaded = await loadBatches(ds.train.slice(0, 6), { ...small, filter: 'bilinear', resize: 'stretch' }, { batchSize: 6 }).next();
     const { features } = await embedder.embed(loaded.value!.batch);
     const rows = features.length / 1024;
     const rng = new Random(0);
@@ -74,5 +74,23 @@ describe('coreset and nearest-neighbour search on real patch features', () => {
       expect(nn.distances[q * 3]).toBeCloseTo(d[0]![0], 2);
       expect(nn.distances[q * 3 + 2]).toBeCloseTo(d[2]![0], 2);
     }
+  });
+
+  it('the certified pruned search returns the same neighbours as brute force on real features', async () => {
+    const ds = scanMvtec(sharedDataset('mpdd_metal_plate'));
+    const embedder = await PatchEmbedder.open({ ...PATCHCORE_DEFAULTS, ...small });
+    const input = { ...small, filter: 'bilinear', resize: 'stretch' } as const;
+    const train = await loadBatches(ds.train.slice(0, 8), input, { batchSize: 8 }).next();
+    const test = await loadBatches(ds.test.filter((t) => t.defective).slice(0, 2), input, { batchSize: 2 }).next();
+    const bank = (await embedder.embed(train.value!.batch)).features;
+    const queries = (await embedder.embed(test.value!.batch)).features;
+    // a small candidate list forces some queries through the brute-force fallback too
+    const pruned = await MemoryBankIndex.withPruning(bank, 1024, { rank: 64, candidates: 4 });
+    const brute = new MemoryBankIndex(bank, 1024);
+    const [a, b] = [await pruned.search(queries, 2), await brute.search(queries, 2)];
+    expect(pruned.stats.fallbacks).toBeGreaterThan(0);
+    expect(pruned.stats.fallbacks).toBeLessThan(pruned.stats.queries);
+    expect(Array.from(a.indices)).toEqual(Array.from(b.indices));
+    for (let i = 0; i < a.distances.length; i++) expect(a.distances[i]).toBeCloseTo(b.distances[i]!, 1);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readImage, resize, toChw, toRgb, type RasterImage, type ResampleFilter } from '../../src-main/vision/index.ts';
+import { letterbox, readImage, resize, toChw, toRgb, type RasterImage, type ResampleFilter } from '../../src-main/vision/index.ts';
 
 /**
  * Expected values come from this numpy re-implementation of Pillow's ImagingResample
@@ -233,5 +233,20 @@ describe('toChw', () => {
 
   it('refuses to write past the end of the buffer', () => {
     expect(() => toChw(img, new Float32Array(8), 3)).toThrow(RangeError);
+  });
+});
+
+describe('letterbox', () => {
+  it('keeps the aspect ratio, anchors the picture top-left and repeats its last row and column', () => {
+    // 4 wide x 2 high, values = column index / 10
+    const img = { width: 4, height: 2, channels: 1 as const, data: Float32Array.from([0, 0.1, 0.2, 0.3, 0, 0.1, 0.2, 0.3]) };
+    const { image, content } = letterbox(img, 8, 8, 'nearest');
+    expect(content).toEqual({ width: 8, height: 4 });
+    expect(image.width).toBe(8);
+    expect(image.height).toBe(8);
+    // the rows below the picture repeat its last row
+    expect(Array.from(image.data.subarray(7 * 8, 8 * 8))).toEqual(Array.from(image.data.subarray(3 * 8, 4 * 8)));
+    expect(image.data[0]).toBeCloseTo(0, 6);
+    expect(image.data[7]).toBeCloseTo(0.3, 6);
   });
 });

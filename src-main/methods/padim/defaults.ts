@@ -1,3 +1,5 @@
+import type { InputSpec, ResizeMode } from '../method.ts';
+
 /** PaDiM settings; defaults follow the reference code (ResNet18 variant: d = 100) on this project's backbone. */
 export interface PadimConfig {
   readonly backbone: string;
@@ -5,6 +7,7 @@ export interface PadimConfig {
   readonly taps: readonly string[];
   readonly height: number;
   readonly width: number;
+  readonly resize: ResizeMode;
   /** Number of randomly kept channels of the concatenated taps. */
   readonly channels: number;
   /** Ridge added to every covariance before inversion. */
@@ -19,9 +22,15 @@ export const PADIM_DEFAULTS: PadimConfig = {
   taps: ['feat_s4', 'feat_s8_exp', 'feat_s16_exp'],
   height: 256,
   width: 256,
+  resize: 'stretch',
   channels: 100,
   epsilon: 0.01,
   blurSigma: 4,
   alignOffsets: false,
   seed: 1024,
 };
+
+/** PaDiM reads images resized with Lanczos filtering (PIL ANTIALIAS, as the reference code). */
+export function padimInput(c: PadimConfig): InputSpec {
+  return { height: c.height, width: c.width, filter: 'lanczos', resize: c.resize };
+}

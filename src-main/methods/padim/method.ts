@@ -1,10 +1,10 @@
 import type { Method } from '../method.ts';
-import { PADIM_DEFAULTS, type PadimConfig } from './defaults.ts';
+import { PADIM_DEFAULTS, padimInput, type PadimConfig } from './defaults.ts';
 import { fitPadim } from './model.ts';
 
 export const padim: Method<PadimConfig> = {
   name: 'padim',
   defaults: PADIM_DEFAULTS,
-  input: (c) => ({ height: c.height, width: c.width, filter: 'lanczos' }),
+  input: padimInput,
   fit: fitPadim,
 };

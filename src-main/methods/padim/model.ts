@@ -13,7 +13,7 @@ import { Random } from '../../util/random.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
 import type { FitEvents, FittedModel, ImageBatch, InputSpec, Prediction } from '../method.ts';
 import { gaussiansFromMoments, type GaussianStats } from './covariance.ts';
-import type { PadimConfig } from './defaults.ts';
+import { padimInput, type PadimConfig } from './defaults.ts';
 import { buildMahalanobisGraph, buildMomentsGraph, buildPadimEmbeddingGraph } from './graphs.ts';
 
 class PadimEmbedder {
@@ -103,7 +103,7 @@ export class PadimModel implements FittedModel {
   ) {}
 
   get input(): InputSpec {
-    return { height: this.config.height, width: this.config.width, filter: 'lanczos' };
+    return padimInput(this.config);
   }
 
   describe(): Record<string, unknown> {

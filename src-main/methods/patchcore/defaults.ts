@@ -1,3 +1,5 @@
+import type { InputSpec, ResizeMode } from '../method.ts';
+
 /** PatchCore settings; defaults are the official IM224 configuration mapped onto this project's backbone. */
 export interface PatchCoreConfig {
   readonly backbone: string;
@@ -6,6 +8,7 @@ export interface PatchCoreConfig {
   /** Model input size (multiples of the backbone's size multiple). */
   readonly height: number;
   readonly width: number;
+  readonly resize: ResizeMode;
   readonly patchSize: number;
   readonly pretrainDim: number;
   readonly targetDim: number;
@@ -29,6 +32,7 @@ export const PATCHCORE_DEFAULTS: PatchCoreConfig = {
   taps: ['feat_s8_exp', 'feat_s16_exp'],
   height: 256,
   width: 256,
+  resize: 'stretch',
   patchSize: 3,
   pretrainDim: 1024,
   targetDim: 1024,
@@ -41,3 +45,8 @@ export const PATCHCORE_DEFAULTS: PatchCoreConfig = {
   alignOffsets: false,
   seed: 0,
 };
+
+/** PatchCore reads images resized with PIL-style bilinear filtering (torchvision's default). */
+export function patchcoreInput(c: PatchCoreConfig): InputSpec {
+  return { height: c.height, width: c.width, filter: 'bilinear', resize: c.resize };
+}

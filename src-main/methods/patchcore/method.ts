@@ -1,10 +1,10 @@
 import type { Method } from '../method.ts';
-import { PATCHCORE_DEFAULTS, type PatchCoreConfig } from './defaults.ts';
+import { PATCHCORE_DEFAULTS, patchcoreInput, type PatchCoreConfig } from './defaults.ts';
 import { fitPatchCore } from './model.ts';
 
 export const patchcore: Method<PatchCoreConfig> = {
   name: 'patchcore',
   defaults: PATCHCORE_DEFAULTS,
-  input: (c) => ({ height: c.height, width: c.width, filter: 'bilinear' }),
+  input: patchcoreInput,
   fit: fitPatchCore,
 };

@@ -10,7 +10,7 @@ import { matmul } from '../../engine/linalg.ts';
 import { Random } from '../../util/random.ts';
 import { approximateGreedyCoreset } from './coreset.ts';
 import { MemoryBankIndex } from './nn-search.ts';
-import type { PatchCoreConfig } from './defaults.ts';
+import { patchcoreInput, type PatchCoreConfig } from './defaults.ts';
 import type { FitEvents, FittedModel, ImageBatch, InputSpec, Prediction } from '../method.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
 
@@ -99,7 +99,7 @@ export class PatchCoreModel implements FittedModel {
   ) {}
 
   get input(): InputSpec {
-    return { height: this.config.height, width: this.config.width, filter: 'bilinear' };
+    return patchcoreInput(this.config);
   }
 
   describe(): Record<string, unknown> {
