@@ -25,9 +25,9 @@ Without --data: ../shared/data/magnetic_tile with the reference's 120-image trai
   --coreset <ratio>     PatchCore memory-bank fraction (default 0.1)
   --knn <k>             PatchCore neighbours averaged per patch (default 1)
   --reweight <b>        PatchCore paper re-weighting over b neighbours (default off)
-  --channels <d>        PaDiM random channels (default 100)
+  --channels <d>        PaDiM random channels (default: the reference code's 100-channel draw)
   --align               shift maps by the backbone's measured cell offsets
-  --seed <n>            random seed
+  --seed <n>            random seed (PaDiM: draws its channels with it)
   --json <file>         write all results (per-image scores included) as JSON`;
 
 function parseNumber(name: string, v: string | undefined): number | undefined {
@@ -85,8 +85,10 @@ export async function runEval(argv: string[]): Promise<number> {
   set('coresetRatio', parseNumber('coreset', values.coreset));
   set('numNeighbours', parseNumber('knn', values.knn));
   set('reweightNeighbours', parseNumber('reweight', values.reweight));
-  set('channels', parseNumber('channels', values.channels));
+  const channels = parseNumber('channels', values.channels);
+  if (channels !== undefined) Object.assign(config, { channels, channelIndices: 'seeded' });
   set('seed', parseNumber('seed', values.seed));
+  if (values.seed !== undefined && values.method === 'padim') config['channelIndices'] = 'seeded';
   if (values.align) config['alignOffsets'] = true;
   const maxTrain = parseNumber('max-train', values['max-train']) ?? (builtInDefault ? 120 : undefined);
   const maxTest = parseNumber('max-test', values['max-test']);

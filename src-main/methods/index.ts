@@ -3,11 +3,16 @@ import type { Method } from './method.ts';
 import { padim } from './padim/method.ts';
 import { patchcore } from './patchcore/method.ts';
 
-// Each method has its own config type; the registry erases it and callers merge options into defaults.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const METHODS: Record<string, Method<any>> = { patchcore, padim };
+/**
+ * A method whose configuration type is erased: callers merge option objects into its own defaults,
+ * so the registry can hold methods with different configuration types.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+export type AnyMethod = Method<any>;
 
-export type MethodName = 'patchcore' | 'padim';
+const METHODS = { patchcore, padim } as const satisfies Record<string, AnyMethod>;
+
+export type MethodName = keyof typeof METHODS;
 export const METHOD_NAMES = Object.keys(METHODS) as MethodName[];
 
 export class UnknownMethodError extends RangeError {
@@ -16,9 +21,7 @@ export class UnknownMethodError extends RangeError {
   }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function getMethod(name: string): Method<any> {
-  const m = METHODS[name];
-  if (!m) throw new UnknownMethodError(name);
-  return m;
+export function getMethod(name: string): AnyMethod {
+  if (!(name in METHODS)) throw new UnknownMethodError(name);
+  return METHODS[name as MethodName];
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateDataset } from '../../src-main/services/evaluation.ts';
-import { gaussiansFromMoments, invertSpd } from '../../src-main/methods/padim/covariance.ts';
+import { gaussiansFromMoments, whiteningFactor } from '../../src-main/methods/padim/covariance.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 
 describe('PaDiM on real metal-plate images (MPDD subset)', () => {
@@ -17,16 +17,20 @@ describe('PaDiM on real metal-plate images (MPDD subset)', () => {
 });
 
 describe('PaDiM covariance', () => {
-  it('inverts a symmetric positive-definite matrix', () => {
+  it('whitens a symmetric positive-definite matrix: Wᵀ·A·W = I, so ‖xᵀW‖² = xᵀA⁻¹x', () => {
     const a = Float64Array.from([4, 2, 0.6, 2, 5, 1, 0.6, 1, 3]);
-    const inv = new Float32Array(9);
-    invertSpd(a, 3, inv, 0);
+    const w = new Float32Array(9);
+    whiteningFactor(a, 3, w, 0);
     for (let i = 0; i < 3; i++)
       for (let j = 0; j < 3; j++) {
         let s = 0;
-        for (let k = 0; k < 3; k++) s += a[i * 3 + k]! * inv[k * 3 + j]!;
+        for (let k = 0; k < 3; k++) for (let l = 0; l < 3; l++) s += w[k * 3 + i]! * a[k * 3 + l]! * w[l * 3 + j]!;
         expect(s).toBeCloseTo(i === j ? 1 : 0, 5);
       }
+  });
+
+  it('refuses a matrix that is not positive definite', () => {
+    expect(() => whiteningFactor(Float64Array.from([1, 2, 2, 1]), 2, new Float32Array(4), 0)).toThrow(/not positive definite/);
   });
 
   it('streamed shifted moments give the unbiased covariance plus epsilon', () => {
@@ -41,14 +45,15 @@ describe('PaDiM covariance', () => {
       sum[1]! += y[1]!;
       for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) cross[i * 2 + j]! += y[i]! * y[j]!;
     }
-    const { mean, precision } = gaussiansFromMoments(sum, cross, shift, 3, 2, 0.01);
+    const { mean, whitening: w } = gaussiansFromMoments(sum, cross, shift, 3, 2, 0.01);
     expect(Array.from(mean)).toEqual([2, 3]);
-    // covariance [[1, 1.5], [1.5, 3]] + 0.01·I; its inverse:
+    // covariance [[1, 1.5], [1.5, 3]] + 0.01·I; its inverse is W·Wᵀ:
     const [a, b, c] = [1.01, 1.5, 3.01];
     const det = a * c - b * b;
-    expect(precision[0]).toBeCloseTo(c / det, 4);
-    expect(precision[1]).toBeCloseTo(-b / det, 4);
-    expect(precision[3]).toBeCloseTo(a / det, 4);
+    const inv = (i: number, j: number) => w[i * 2]! * w[j * 2]! + w[i * 2 + 1]! * w[j * 2 + 1]!;
+    expect(inv(0, 0)).toBeCloseTo(c / det, 4);
+    expect(inv(0, 1)).toBeCloseTo(-b / det, 4);
+    expect(inv(1, 1)).toBeCloseTo(a / det, 4);
   });
 
   it('refuses a fit on fewer than two images', () => {

@@ -4,8 +4,12 @@
  * single-pass covariance free of catastrophic cancellation.
  */
 
-/** Inverts a symmetric positive-definite d×d matrix (float64, row-major) by Cholesky; writes float32. */
-export function invertSpd(a: Float64Array, d: number, out: Float32Array, outOffset: number): void {
+/**
+ * Whitening factor of a symmetric positive-definite d×d matrix A (float64, row-major): with
+ * A = L·Lᵀ (Cholesky) and M = L⁻¹, writes Mᵀ (float32) so that xᵀA⁻¹x = ‖M·x‖² = ‖xᵀ·Mᵀ‖².
+ * Half the work of a full inverse, and better conditioned.
+ */
+export function whiteningFactor(a: Float64Array, d: number, out: Float32Array, outOffset: number): void {
   const L = new Float64Array(d * d);
   for (let i = 0; i < d; i++) {
     for (let j = 0; j <= i; j++) {
@@ -17,43 +21,37 @@ export function invertSpd(a: Float64Array, d: number, out: Float32Array, outOffs
       } else L[i * d + j] = s / L[j * d + j]!;
     }
   }
-  // M = L⁻¹ (lower triangular)
+  // rows of M = L⁻¹ by forward substitution: M[i] = (e_i − Σ_{k<i} L[i][k]·M[k]) / L[i][i]
   const M = new Float64Array(d * d);
   for (let i = 0; i < d; i++) {
-    M[i * d + i] = 1 / L[i * d + i]!;
-    for (let j = 0; j < i; j++) {
-      let s = 0;
-      for (let k = j; k < i; k++) s -= L[i * d + k]! * M[k * d + j]!;
-      M[i * d + j] = s / L[i * d + i]!;
+    const row = i * d;
+    M[row + i] = 1;
+    for (let k = 0; k < i; k++) {
+      const l = L[row + k]!;
+      for (let j = 0; j <= k; j++) M[row + j]! -= l * M[k * d + j]!;
     }
+    const inv = 1 / L[row + i]!;
+    for (let j = 0; j <= i; j++) M[row + j]! *= inv;
   }
-  // A⁻¹ = Mᵀ M
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = 0;
-      for (let k = i; k < d; k++) s += M[k * d + i]! * M[k * d + j]!;
-      out[outOffset + i * d + j] = s;
-      out[outOffset + j * d + i] = s;
-    }
-  }
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) out[outOffset + j * d + i] = M[i * d + j]!;
 }
 
 export interface GaussianStats {
   /** [P, d] */
   readonly mean: Float32Array;
-  /** [P, d, d] inverse covariances */
-  readonly precision: Float32Array;
+  /** [P, d, d] whitening factors Mᵀ (Σ⁻¹ = Mᵀ·M); see whiteningFactor */
+  readonly whitening: Float32Array;
 }
 
 /**
- * From Σy [P, d] and Σyyᵀ [P, d, d] over n samples (y = x − shift): mean and the inverse of the
- * unbiased covariance plus epsilon·I.
+ * From Σy [P, d] and Σyyᵀ [P, d, d] over n samples (y = x − shift): mean and the whitening factor of
+ * the unbiased covariance plus epsilon·I.
  */
 export function gaussiansFromMoments(sum: Float64Array, cross: Float64Array, shift: Float32Array, n: number, d: number, epsilon: number): GaussianStats {
   if (n < 2) throw new RangeError(`PaDiM needs at least 2 training images, received ${n}`);
   const P = sum.length / d;
   const mean = new Float32Array(P * d);
-  const precision = new Float32Array(P * d * d);
+  const whitening = new Float32Array(P * d * d);
   const cov = new Float64Array(d * d);
   const my = new Float64Array(d);
   for (let p = 0; p < P; p++) {
@@ -66,7 +64,7 @@ export function gaussiansFromMoments(sum: Float64Array, cross: Float64Array, shi
       for (let j = 0; j < d; j++) cov[i * d + j] = (cross[base + i * d + j]! - n * my[i]! * my[j]!) / (n - 1);
       cov[i * d + i]! += epsilon;
     }
-    invertSpd(cov, d, precision, base);
+    whiteningFactor(cov, d, whitening, base);
   }
-  return { mean, precision };
+  return { mean, whitening };
 }

@@ -42,15 +42,15 @@ export function buildMomentsGraph(): Uint8Array {
   return g.toModel(13);
 }
 
-/** Inputs x [n, d, P], mean [P, d], precision [P, d, d]. Output distance [n, P] (Mahalanobis). */
+/** Inputs x [n, d, P], mean [P, d], whitening [P, d, d] (Mᵀ). Output distance [n, P] (Mahalanobis = ‖M·(x − μ)‖). */
 export function buildMahalanobisGraph(): Uint8Array {
   const g = new GraphBuilder('padim_mahalanobis');
   const x = g.input('x', 'float32', ['n', 'd', 'p']);
   const mean = g.input('mean', 'float32', ['p', 'd']);
-  const precision = g.input('precision', 'float32', ['p', 'd', 'd']);
+  const whitening = g.input('whitening', 'float32', ['p', 'd', 'd']);
   const diff = g.op('Sub', [g.op('Transpose', [x], { perm: ints([2, 0, 1]) }), g.op('Unsqueeze', [mean, g.constI64([1])])]);
-  const quad = g.op('ReduceSum', [g.op('Mul', [g.op('MatMul', [diff, precision]), diff]), g.constI64([2])], { keepdims: int(0) });
-  g.op('Transpose', [g.op('Sqrt', [g.op('Relu', [quad])])], { perm: ints([1, 0]) }, 'distance');
+  const quad = g.op('ReduceSumSquare', [g.op('MatMul', [diff, whitening])], { axes: ints([2]), keepdims: int(0) });
+  g.op('Transpose', [g.op('Sqrt', [quad])], { perm: ints([1, 0]) }, 'distance');
   g.output('distance', 'float32', ['n', 'p']);
   return g.toModel(13);
 }

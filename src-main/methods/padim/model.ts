@@ -3,7 +3,7 @@
  * the taps; a test position scores its Mahalanobis distance; the image scores its smoothed map's max.
  *
  * Memory: moments are streamed (Σy in float64 [P, d] and Σyyᵀ [P, d, d]), so fitting never holds all
- * training embeddings; the model keeps the mean and the inverse covariance in float32:
+ * training embeddings; the model keeps the mean and the covariance's whitening factor in float32:
  * P·d² · 4 bytes = 64·64·100²·4 ≈ 164 MB at the default 256 px input and d = 100.
  */
 import { Backbone } from '../../features/extractor.ts';
@@ -24,12 +24,11 @@ class PadimEmbedder {
     readonly channels: readonly number[],
   ) {}
 
-  static async open(config: PadimConfig, channels?: readonly number[]): Promise<PadimEmbedder> {
+  static async open(config: PadimConfig): Promise<PadimEmbedder> {
     const backbone = await Backbone.open(config.backbone);
     const taps = config.taps.map((t) => backbone.tap(t));
     const total = taps.reduce((a, t) => a + t.channels, 0);
-    if (config.channels > total) throw new RangeError(`PaDiM channels ${config.channels} exceed the ${total} channels of taps ${config.taps.join('+')}`);
-    const chosen = channels ?? new Random(config.seed).sample(total, config.channels).sort((a, b) => a - b);
+    const chosen = chooseChannels(config, total);
     const key = `padim:${config.backbone}:${config.taps.join('+')}:${chosen.join(',')}`;
     const head = await pooledSession(key, () => buildPadimEmbeddingGraph(taps, chosen));
     return new PadimEmbedder(backbone, head, config, chosen);
@@ -54,6 +53,19 @@ class PadimEmbedder {
     const first = taps[this.config.taps[0]!]!;
     return { tensor: e, gridH: first.dims[2]!, gridW: first.dims[3]! };
   }
+}
+
+/** The channel subset, ascending (order does not change a Mahalanobis distance). */
+function chooseChannels(config: PadimConfig, total: number): number[] {
+  if (config.channelIndices === 'seeded') {
+    if (config.channels > total) throw new RangeError(`PaDiM channels ${config.channels} exceed the ${total} channels of taps ${config.taps.join('+')}`);
+    return new Random(config.seed).sample(total, config.channels).sort((a, b) => a - b);
+  }
+  const indices = [...new Set(config.channelIndices)].sort((a, b) => a - b);
+  if (indices.length !== config.channels || indices.some((i) => !Number.isInteger(i) || i < 0 || i >= total)) {
+    throw new RangeError(`PaDiM channelIndices must be ${config.channels} distinct integers in [0, ${total}) for taps ${config.taps.join('+')}; use channelIndices 'seeded' to draw them`);
+  }
+  return indices;
 }
 
 export async function fitPadim(train: AsyncIterable<ImageBatch>, trainCount: number, config: PadimConfig, events: FitEvents = {}): Promise<PadimModel> {
@@ -115,7 +127,7 @@ export class PadimModel implements FittedModel {
     const P = gridH * gridW;
     const d = this.config.channels;
     const scorer = await pooledSession('graph:padim_mahalanobis', buildMahalanobisGraph);
-    const out = await scorer.run({ x: tensor, mean: f32(this.stats.mean, [P, d]), precision: f32(this.stats.precision, [P, d, d]) });
+    const out = await scorer.run({ x: tensor, mean: f32(this.stats.mean, [P, d]), whitening: f32(this.stats.whitening, [P, d, d]) });
     const dist = out['distance']!.data as Float32Array;
     return Array.from({ length: batch.n }, (_, i) => {
       const map = anomalyMapFromPatches(dist.subarray(i * P, (i + 1) * P), gridW, gridH, this.config, this.embedder.stride, this.embedder.offset);
