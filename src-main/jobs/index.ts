@@ -1,0 +1,1 @@
+export { HEAVY_KINDS, JobQueue, type JobContext, type JobHandler, type JobQueueOptions, type ProgressUpdate } from './queue.ts';

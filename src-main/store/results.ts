@@ -1,0 +1,135 @@
+/**
+ * Inspection results: one per image and model (re-inspecting replaces it). Anomaly maps and
+ * predicted masks are blobs, durably written before the rows that name them are committed.
+ * `addMany` writes a batch in one transaction: either every result of the batch is kept or none.
+ */
+import { readBlob, registerBlob, stageBlob, type StagedBlob } from './blobs.ts';
+import { StoreError } from './errors.ts';
+import type { Project } from './project.ts';
+import { nowIso } from './time.ts';
+import { checkBytes, checkFinite, checkId, checkInt, checkOneOf, checkOptionalId, invalidParameterError } from './validate.ts';
+
+export type ResultVerdict = 'pass' | 'review' | 'fail' | 'unjudged';
+export const RESULT_VERDICTS: readonly ResultVerdict[] = ['pass', 'review', 'fail', 'unjudged'];
+
+export interface NewResult {
+  readonly imageId: number;
+  readonly modelId: number;
+  readonly thresholdId?: number | null;
+  readonly jobId?: number | null;
+  readonly score: number;
+  readonly verdict: ResultVerdict;
+  /** The anomaly map (any encoding the caller chooses, e.g. float32 little-endian). */
+  readonly map?: Uint8Array | null;
+  /** The predicted defect mask as PNG. */
+  readonly mask?: Uint8Array | null;
+  readonly defectAreaPx?: number | null;
+}
+
+export interface Result {
+  readonly id: number;
+  readonly imageId: number;
+  readonly modelId: number;
+  readonly thresholdId: number | null;
+  readonly jobId: number | null;
+  readonly score: number;
+  readonly verdict: ResultVerdict;
+  readonly mapSha256: string | null;
+  readonly maskSha256: string | null;
+  readonly defectAreaPx: number | null;
+  readonly createdAt: string;
+}
+
+interface Row {
+  id: number; image_id: number; model_id: number; threshold_id: number | null; job_id: number | null; score: number;
+  verdict: ResultVerdict; map_sha256: string | null; mask_sha256: string | null; defect_area_px: number | null; created_at: string;
+}
+const toResult = (r: Row): Result => ({
+  id: r.id, imageId: r.image_id, modelId: r.model_id, thresholdId: r.threshold_id, jobId: r.job_id, score: r.score,
+  verdict: r.verdict, mapSha256: r.map_sha256, maskSha256: r.mask_sha256, defectAreaPx: r.defect_area_px, createdAt: r.created_at,
+});
+
+interface Prepared {
+  readonly values: readonly unknown[];
+  readonly blobs: readonly StagedBlob[];
+}
+
+function prepare(p: Project, input: NewResult, at: string): Prepared {
+  const imageId = checkId('imageId', input.imageId);
+  const modelId = checkId('modelId', input.modelId);
+  const thresholdId = checkOptionalId('thresholdId', input.thresholdId);
+  const jobId = checkOptionalId('jobId', input.jobId);
+  const score = checkFinite('score', input.score);
+  const verdict = checkOneOf('verdict', input.verdict, RESULT_VERDICTS);
+  const area = input.defectAreaPx === undefined || input.defectAreaPx === null ? null : checkInt('defectAreaPx', input.defectAreaPx, 0);
+  const map = input.map == null ? null : stageBlob(p, checkBytes('map', input.map), 'application/octet-stream');
+  const mask = input.mask == null ? null : stageBlob(p, checkBytes('mask', input.mask), 'image/png');
+  return {
+    values: [imageId, modelId, thresholdId, jobId, score, verdict, map?.sha256 ?? null, mask?.sha256 ?? null, area, at],
+    blobs: [map, mask].filter((b): b is StagedBlob => b !== null),
+  };
+}
+
+const UPSERT = `INSERT INTO results (image_id, model_id, threshold_id, job_id, score, verdict, map_sha256, mask_sha256, defect_area_px, created_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (image_id, model_id) DO UPDATE SET threshold_id = excluded.threshold_id, job_id = excluded.job_id,
+    score = excluded.score, verdict = excluded.verdict, map_sha256 = excluded.map_sha256, mask_sha256 = excluded.mask_sha256,
+    defect_area_px = excluded.defect_area_px, created_at = excluded.created_at
+  RETURNING id`;
+
+/**
+ * Stores a batch of results in one transaction (files first, then the rows), optionally running
+ * `alsoInTransaction` (e.g. a job progress update) in the same transaction. Returns the result ids.
+ */
+export function addMany(p: Project, inputs: readonly NewResult[], alsoInTransaction?: () => void): number[] {
+  if (!Array.isArray(inputs)) throw invalidParameterError('inputs', 'an array of results', inputs);
+  const at = nowIso();
+  const prepared = inputs.map((input) => prepare(p, input, at));
+  return p.transaction(() => {
+    const ids = prepared.map(({ values, blobs }) => {
+      for (const b of blobs) registerBlob(p, b);
+      return (p.statement(UPSERT).get(...values) as { id: number }).id;
+    });
+    alsoInTransaction?.();
+    return ids;
+  });
+}
+
+export function add(p: Project, input: NewResult): Result {
+  const [id] = addMany(p, [input]);
+  return get(p, id!);
+}
+
+export function find(p: Project, id: number): Result | undefined {
+  const r = p.guard(() => p.statement('SELECT * FROM results WHERE id = ?').get(checkId('id', id)) as Row | undefined);
+  return r && toResult(r);
+}
+
+export function get(p: Project, id: number): Result {
+  const found = find(p, id);
+  if (!found) throw new StoreError('NOT_FOUND', `no result ${id} in project ${p.dir}`);
+  return found;
+}
+
+export function findFor(p: Project, imageId: number, modelId: number): Result | undefined {
+  const r = p.guard(() => p.statement('SELECT * FROM results WHERE image_id = ? AND model_id = ?').get(checkId('imageId', imageId), checkId('modelId', modelId)) as Row | undefined);
+  return r && toResult(r);
+}
+
+/** Results of a model, or of a job, in id order. */
+export function list(p: Project, filter: { modelId?: number; jobId?: number }): Result[] {
+  const modelId = checkOptionalId('modelId', filter.modelId);
+  const jobId = checkOptionalId('jobId', filter.jobId);
+  if (modelId === null && jobId === null) throw new TypeError('expected modelId or jobId in the results filter');
+  return p.guard(() => (p.statement(
+    'SELECT * FROM results WHERE (@modelId IS NULL OR model_id = @modelId) AND (@jobId IS NULL OR job_id = @jobId) ORDER BY id',
+  ).all({ modelId, jobId }) as Row[]).map(toResult));
+}
+
+export function readMap(p: Project, result: Result): Buffer | null {
+  return result.mapSha256 === null ? null : readBlob(p, result.mapSha256);
+}
+
+export function readMask(p: Project, result: Result): Buffer | null {
+  return result.maskSha256 === null ? null : readBlob(p, result.maskSha256);
+}
