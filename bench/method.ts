@@ -27,6 +27,9 @@ const train = values['max-train'] ? evenlySpaced(dataset.train, Number(values['m
 const fitStart = performance.now();
 const model = await method.fit(imageBatches(loadBatches(train, input, { batchSize: 8 })), train.length, config);
 const fitSeconds = (performance.now() - fitStart) / 1000;
+// trained methods (SimpleNet) record the wall-clock seconds of each training epoch
+const epochSeconds = (model.describe()['training'] as { epochSeconds?: number[] } | undefined)?.epochSeconds;
+const trainSecondsPerEpoch = epochSeconds?.length ? epochSeconds.reduce((a, b) => a + b, 0) / epochSeconds.length : null;
 
 const timed = evenlySpaced(dataset.test, Number(values.images));
 async function msPerImage(batchSize: number): Promise<number> {
@@ -44,6 +47,7 @@ console.log(JSON.stringify({
   dataset: dataset.name,
   nTrain: train.length,
   fitSeconds,
+  trainSecondsPerEpoch,
   msPerImageBs1: bs1,
   msPerImageBs8: bs8,
   peakRssMb: process.resourceUsage().maxRSS / 1024,

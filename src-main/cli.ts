@@ -1,18 +1,24 @@
 /** The `argus` command line: the same services the station uses, scriptable. */
 import { runEval, EVAL_USAGE } from './cli/eval.ts';
+import { runInfer, INFER_USAGE } from './cli/infer.ts';
 
 const USAGE = `argus <command> [options]
 
 Commands:
   eval      fit a method on a dataset's normal images and measure it on its test set
+  infer     score images with a saved model and write heatmap overlays
 
-${EVAL_USAGE}`;
+${EVAL_USAGE}
+
+${INFER_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'eval':
       return runEval(rest);
+    case 'infer':
+      return runInfer(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -26,7 +26,11 @@ Without --data: ../shared/data/magnetic_tile with the reference's 120-image trai
   --knn <k>             PatchCore neighbours averaged per patch (default 1)
   --reweight <b>        PatchCore paper re-weighting over b neighbours (default off)
   --channels <d>        PaDiM random channels (default: the reference code's 100-channel draw)
-  --align               shift maps by the backbone's measured cell offsets
+  --epochs <n>          SimpleNet training passes (default 8; the official run trains 160)
+  --steps-per-call <k>  SimpleNet training steps per ONNX Runtime call (ONNX Loop; default 1)
+  --checkpoint <file>   SimpleNet checkpoint, written every epoch and resumed from when present
+  --save-model <file>   save the fitted SimpleNet model (for argus infer; the last dataset's)
+  --no-align            ignore the backbone's measured cell offsets (the reference code's geometry)
   --seed <n>            random seed (PaDiM: draws its channels with it)
   --json <file>         write all results (per-image scores included) as JSON`;
 
@@ -61,7 +65,11 @@ export async function runEval(argv: string[]): Promise<number> {
       knn: { type: 'string' },
       reweight: { type: 'string' },
       channels: { type: 'string' },
-      align: { type: 'boolean' },
+      epochs: { type: 'string' },
+      'steps-per-call': { type: 'string' },
+      checkpoint: { type: 'string' },
+      'save-model': { type: 'string' },
+      'no-align': { type: 'boolean' },
       seed: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -88,8 +96,12 @@ export async function runEval(argv: string[]): Promise<number> {
   const channels = parseNumber('channels', values.channels);
   if (channels !== undefined) Object.assign(config, { channels, channelIndices: 'seeded' });
   set('seed', parseNumber('seed', values.seed));
+  set('epochs', parseNumber('epochs', values.epochs));
+  set('stepsPerCall', parseNumber('steps-per-call', values['steps-per-call']));
+  if (values.checkpoint !== undefined) config['checkpoint'] = values.checkpoint;
+  if (values['save-model'] !== undefined) config['saveModel'] = values['save-model'];
   if (values.seed !== undefined && values.method === 'padim') config['channelIndices'] = 'seeded';
-  if (values.align) config['alignOffsets'] = true;
+  if (values['no-align']) config['alignOffsets'] = false;
   const maxTrain = parseNumber('max-train', values['max-train']) ?? (builtInDefault ? 120 : undefined);
   const maxTest = parseNumber('max-test', values['max-test']);
   const batchSize = parseNumber('batch', values.batch);

@@ -2,6 +2,7 @@
 import type { Method } from './method.ts';
 import { padim } from './padim/method.ts';
 import { patchcore } from './patchcore/method.ts';
+import { simplenet } from './simplenet/method.ts';
 
 /**
  * A method whose configuration type is erased: callers merge option objects into its own defaults,
@@ -10,7 +11,7 @@ import { patchcore } from './patchcore/method.ts';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 export type AnyMethod = Method<any>;
 
-const METHODS = { patchcore, padim } as const satisfies Record<string, AnyMethod>;
+const METHODS = { patchcore, padim, simplenet } as const satisfies Record<string, AnyMethod>;
 
 export type MethodName = keyof typeof METHODS;
 export const METHOD_NAMES = Object.keys(METHODS) as MethodName[];

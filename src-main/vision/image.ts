@@ -1,7 +1,7 @@
 /**
  * Image decoding: file -> RasterImage (float HWC in [0,1]).
  *
- * This is the only module in the project that imports sharp.
+ * This and overlay.ts (PNG encoding of heatmap overlays) are the only modules in the project that import sharp.
  *
  * Decisions (see also the tests in test/unit/vision.image.test.ts):
  *  - The format is detected from the magic bytes, never from the file extension. Accepted: PNG, JPEG,

@@ -16,3 +16,4 @@ export { type ResampleFilter, type ContentBox, resize, letterbox, toRgb, toChw }
 export { type BinaryMask, readMask, resizeMaskNearest, emptyMask } from './mask.ts';
 export { gaussianFilter, gaussianKernel1d } from './gaussian.ts';
 export { type GridAlign, type AxisTable, axisTable, upsampleBilinear, resizeMap, cropMap } from './interpolate.ts';
+export { jet, overlayHeatmap, writePng, type OverlayOptions } from './overlay.ts';

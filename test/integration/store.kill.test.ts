@@ -78,7 +78,7 @@ describe('kill -9 in the middle of writing', () => {
         const stored = results.list(p, { jobId });
         expect(stored.length % 3).toBe(0);
         expect(stored.length).toBeGreaterThanOrEqual(seen.length);
-        expect(job.progress).toBeCloseTo(stored.length / 120, 10);
+        expect(job.progress).toBeCloseTo(stored.length / 6000, 10);
         for (const { id, sha } of seen) {
           const r = results.get(p, id);
           expect(r.mapSha256).toBe(sha);

@@ -32,7 +32,7 @@ export const PADIM_DEFAULTS: PadimConfig = {
   channelIndices: referenceChannels(),
   epsilon: 0.01,
   blurSigma: 4,
-  alignOffsets: false,
+  alignOffsets: true,
   seed: 1024,
 };
 

@@ -22,7 +22,10 @@ export interface PatchCoreConfig {
   /** Paper eq. 7 image-score re-weighting over this many neighbours; 0 = off (official code). */
   readonly reweightNeighbours: number;
   readonly blurSigma: number;
-  /** Shift the upsampled map by the backbone's measured cell offset (TF "SAME" padding). */
+  /**
+   * Use the backbone's measured cell offsets (TF "SAME" padding) when aligning taps and upsampling maps;
+   * false is the reference code's PyTorch geometry.
+   */
   readonly alignOffsets: boolean;
   readonly seed: number;
 }
@@ -42,7 +45,7 @@ export const PATCHCORE_DEFAULTS: PatchCoreConfig = {
   numNeighbours: 1,
   reweightNeighbours: 0,
   blurSigma: 4,
-  alignOffsets: false,
+  alignOffsets: true,
   seed: 0,
 };
 

@@ -1,0 +1,69 @@
+/** `argus infer`: score images with a saved model, write a heatmap overlay PNG per image, time it. */
+import { mkdirSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { loadBatches } from '../datasets/loader.ts';
+import type { DatasetImage } from '../datasets/mvtec.ts';
+import { SimpleNetModel } from '../methods/simplenet/model.ts';
+import { cropMap, overlayHeatmap, readImage, resizeMap, writePng } from '../vision/index.ts';
+
+export const INFER_USAGE = `argus infer --model <file> [--out <dir>] [--batch n] <image>...
+
+Scores images with a model saved by \`argus eval --method simplenet --save-model <file>\`, writes
+<out>/<name>.heatmap.png per image (the anomaly map over the image at its own size; colours from
+blue at -margin to red at +margin of the discriminator, i.e. normal to anomalous) and prints each
+image score and the model time per image (decoding and PNG writing excluded).
+
+  --model <file>   saved model (Argus tensor file, see src-main/engine/training/tensor-file.ts)
+  --out <dir>      output folder (default: heatmaps)
+  --batch <n>      images per model call (default 1)`;
+
+export async function runInfer(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { model: { type: 'string' }, out: { type: 'string', default: 'heatmaps' }, batch: { type: 'string', default: '1' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    console.log(INFER_USAGE);
+    return 0;
+  }
+  if (!values.model || positionals.length === 0) {
+    console.error(INFER_USAGE);
+    return 2;
+  }
+  const batchSize = Number(values.batch);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`--batch expects a positive integer, received '${values.batch}'`);
+  const model = await SimpleNetModel.load(values.model);
+  const margin = model.config.margin;
+  mkdirSync(values.out!, { recursive: true });
+  const entries: DatasetImage[] = positionals.map((path) => ({ path, split: 'test', defectType: '', defective: false }));
+  let modelMs = 0;
+  let scored = 0;
+  let failed = 0;
+  const seen = new Set<string>();
+  for await (const loaded of loadBatches(entries, model.input, { batchSize, onSkip: (i) => { failed++; console.error(`${i.path}: ${i.problem}`); } })) {
+    const start = performance.now();
+    const predictions = await model.predict(loaded.batch);
+    const ms = performance.now() - start;
+    modelMs += ms;
+    for (const [i, p] of predictions.entries()) {
+      const entry = loaded.entries[i]!;
+      const { width, height } = loaded.sizes[i]!;
+      const box = loaded.content[i]!;
+      const map = resizeMap(cropMap(p.map, model.input.width, box.width, box.height), box.width, box.height, width, height);
+      const image = await readImage(entry.path);
+      let name = basename(entry.path, extname(entry.path));
+      while (seen.has(name)) name += '_';
+      seen.add(name);
+      const out = join(values.out!, `${name}.heatmap.png`);
+      await writePng(out, overlayHeatmap(image, map, { low: -margin, high: margin }), width, height);
+      console.log(`${entry.path}\tscore ${p.score.toFixed(4)}\t${(ms / predictions.length).toFixed(1)} ms\t${out}`);
+      scored++;
+    }
+  }
+  if (scored > 0) console.log(`${scored} image(s), ${(modelMs / scored).toFixed(1)} ms per image (model, batch ${batchSize})`);
+  return failed > 0 ? 1 : 0;
+}

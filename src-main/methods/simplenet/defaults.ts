@@ -1,0 +1,90 @@
+import type { InputSpec, ResizeMode } from '../method.ts';
+
+/**
+ * SimpleNet settings (METHODS.md §4): the official `run.sh` configuration mapped onto this project's
+ * backbone, except the epoch count (official: 40 meta-epochs × 4 GAN epochs = 160 passes, with model
+ * selection on the test set; here a fixed, modest number of passes and the last epoch is kept).
+ */
+export interface SimpleNetConfig {
+  readonly backbone: string;
+  /** Backbone taps; the first sets the patch grid (analogue of WRN50 layer2 + layer3). */
+  readonly taps: readonly string[];
+  readonly height: number;
+  readonly width: number;
+  readonly resize: ResizeMode;
+  readonly patchSize: number;
+  /** Per-tap adaptive-pooling dimension ("pretrain_embed_dimension"). */
+  readonly pretrainDim: number;
+  /** Patch feature dimension ("target_embed_dimension"); the adaptor is targetDim → targetDim. */
+  readonly targetDim: number;
+  /** Discriminator hidden width ("dsc_hidden"). */
+  readonly hidden: number;
+  /** Standard deviation of the Gaussian noise that makes anomalous features ("noise_std"). */
+  readonly noiseStd: number;
+  /** Truncated-L1 margin: true features are pushed above +margin, fake ones below −margin ("dsc_margin"). */
+  readonly margin: number;
+  /** Passes over the training set (official: 160). */
+  readonly epochs: number;
+  /** Training mini-batch size in images. */
+  readonly batchSize: number;
+  /** Discriminator: Adam. */
+  readonly dscLr: number;
+  readonly dscWeightDecay: number;
+  /** Feature adaptor: AdamW. */
+  readonly adaptorLr: number;
+  readonly adaptorWeightDecay: number;
+  /** BatchNorm1d running-statistics momentum and epsilon (PyTorch defaults). */
+  readonly bnMomentum: number;
+  readonly bnEps: number;
+  readonly leakySlope: number;
+  readonly blurSigma: number;
+  /** Shift the upsampled map by the backbone's measured cell offset (TF "SAME" padding). */
+  readonly alignOffsets: boolean;
+  readonly seed: number;
+  /** Training steps per ONNX Runtime call (ONNX Loop over stacked mini-batches when > 1). */
+  readonly stepsPerCall: number;
+  /** Keep all training patch features in memory when they fit in this many MB; else re-embed each step. */
+  readonly featureCacheMb: number;
+  /** Checkpoint file written after every epoch and resumed from when present ('' = none). */
+  readonly checkpoint: string;
+  /** Save the fitted model to this file (see SimpleNetModel.save; '' = don't). */
+  readonly saveModel: string;
+}
+
+/** The official configuration trains 160 passes; this default trains in a few minutes on a small CPU. */
+export const SIMPLENET_OFFICIAL_EPOCHS = 160;
+
+export const SIMPLENET_DEFAULTS: SimpleNetConfig = {
+  backbone: 'mobilenet_v2_features',
+  taps: ['feat_s8_exp', 'feat_s16_exp'],
+  height: 256,
+  width: 256,
+  resize: 'stretch',
+  patchSize: 3,
+  pretrainDim: 1536,
+  targetDim: 1536,
+  hidden: 1024,
+  noiseStd: 0.015,
+  margin: 0.5,
+  epochs: 8,
+  batchSize: 8,
+  dscLr: 2e-4,
+  dscWeightDecay: 1e-5,
+  adaptorLr: 1e-4,
+  adaptorWeightDecay: 0.01,
+  bnMomentum: 0.1,
+  bnEps: 1e-5,
+  leakySlope: 0.2,
+  blurSigma: 4,
+  alignOffsets: false,
+  seed: 0,
+  stepsPerCall: 1,
+  featureCacheMb: 1024,
+  checkpoint: '',
+  saveModel: '',
+};
+
+/** SimpleNet reads images resized with PIL-style bilinear filtering (torchvision's default). */
+export function simplenetInput(c: SimpleNetConfig): InputSpec {
+  return { height: c.height, width: c.width, filter: 'bilinear', resize: c.resize };
+}
