@@ -57,6 +57,9 @@ async function createOrt(model: string | Uint8Array, provider: ExecutionProvider
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: provider === 'cuda' ? [{ name: 'cuda' }, 'cpu'] : ['cpu'],
     graphOptimizationLevel: 'all',
+    // Every session has its own intra-op pool; spinning threads of one steal the cores from the next
+    // (backbone -> embedding -> search run back to back), so idle threads sleep instead.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
   return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
 }

@@ -12,13 +12,27 @@
 export function whiteningFactor(a: Float64Array, d: number, out: Float32Array, outOffset: number): void {
   const L = new Float64Array(d * d);
   for (let i = 0; i < d; i++) {
+    const ri = i * d;
     for (let j = 0; j <= i; j++) {
-      let s = a[i * d + j]!;
-      for (let k = 0; k < j; k++) s -= L[i * d + k]! * L[j * d + k]!;
+      const rj = j * d;
+      // four partial sums: independent chains run faster than one in V8
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let k = 0;
+      for (; k + 3 < j; k += 4) {
+        s0 += L[ri + k]! * L[rj + k]!;
+        s1 += L[ri + k + 1]! * L[rj + k + 1]!;
+        s2 += L[ri + k + 2]! * L[rj + k + 2]!;
+        s3 += L[ri + k + 3]! * L[rj + k + 3]!;
+      }
+      for (; k < j; k++) s0 += L[ri + k]! * L[rj + k]!;
+      const s = a[ri + j]! - (s0 + s1 + s2 + s3);
       if (i === j) {
         if (s <= 0) throw new RangeError('covariance is not positive definite; raise epsilon');
-        L[i * d + i] = Math.sqrt(s);
-      } else L[i * d + j] = s / L[j * d + j]!;
+        L[ri + i] = Math.sqrt(s);
+      } else L[ri + j] = s / L[rj + j]!;
     }
   }
   // rows of M = L⁻¹ by forward substitution: M[i] = (e_i − Σ_{k<i} L[i][k]·M[k]) / L[i][i]

@@ -68,38 +68,58 @@ function chooseChannels(config: PadimConfig, total: number): number[] {
   return indices;
 }
 
+/**
+ * Images whose embeddings are gathered before one moments call: the float32 products then cover
+ * many images at once and the float64 accumulation in JS (P·d² additions) runs once per group.
+ */
+const MOMENTS_GROUP = 64;
+
 export async function fitPadim(train: AsyncIterable<ImageBatch>, trainCount: number, config: PadimConfig, events: FitEvents = {}): Promise<PadimModel> {
   const embedder = await PadimEmbedder.open(config);
   const moments = await pooledSession('graph:padim_moments', buildMomentsGraph);
   const d = config.channels;
-  let shift: Float32Array | undefined;
-  let sum: Float64Array | undefined;
-  let cross: Float64Array | undefined;
+  let acc: { shift: Float32Array; sum: Float64Array; cross: Float64Array; P: number } | undefined;
   let grid = { h: 0, w: 0 };
   let n = 0;
-  for await (const batch of train) {
-    const { tensor, gridH, gridW } = await embedder.embed(batch);
-    const P = gridH * gridW;
-    if (!shift) {
-      grid = { h: gridH, w: gridW };
-      // shift = first image's features, transposed to [P, d]
-      shift = new Float32Array(P * d);
-      const x = tensor.data as Float32Array;
-      for (let c = 0; c < d; c++) for (let p = 0; p < P; p++) shift[p * d + c] = x[c * P + p]!;
-      sum = new Float64Array(P * d);
-      cross = new Float64Array(P * d * d);
+  let pending: Float32Array[] = [];
+  let pendingImages = 0;
+  const flush = async () => {
+    if (!acc || pendingImages === 0) return;
+    const x = new Float32Array(pendingImages * d * acc.P);
+    let offset = 0;
+    for (const part of pending) {
+      x.set(part, offset);
+      offset += part.length;
     }
-    const out = await moments.run({ x: tensor, shift: f32(shift, [P, d]) });
+    const out = await moments.run({ x: f32(x, [pendingImages, d, acc.P]), shift: f32(acc.shift, [acc.P, d]) });
     const s = out['sum']!.data as Float32Array;
     const cr = out['cross']!.data as Float32Array;
-    for (let i = 0; i < s.length; i++) sum![i]! += s[i]!;
-    for (let i = 0; i < cr.length; i++) cross![i]! += cr[i]!;
+    for (let i = 0; i < s.length; i++) acc.sum[i]! += s[i]!;
+    for (let i = 0; i < cr.length; i++) acc.cross[i]! += cr[i]!;
+    pending = [];
+    pendingImages = 0;
+  };
+  for await (const batch of train) {
+    const { tensor, gridH, gridW } = await embedder.embed(batch);
+    const data = tensor.data as Float32Array;
+    if (!acc) {
+      grid = { h: gridH, w: gridW };
+      const P = gridH * gridW;
+      // shift = the first image's features, transposed to [P, d]
+      const shift = new Float32Array(P * d);
+      for (let c = 0; c < d; c++) for (let p = 0; p < P; p++) shift[p * d + c] = data[c * P + p]!;
+      acc = { shift, sum: new Float64Array(P * d), cross: new Float64Array(P * d * d), P };
+    }
+    pending.push(data);
+    pendingImages += batch.n;
     n += batch.n;
+    if (pendingImages >= MOMENTS_GROUP) await flush();
     events.onProgress?.({ stage: 'features', done: n, total: trainCount });
   }
-  if (!shift || !sum || !cross) throw new RangeError('PaDiM needs training images');
+  await flush();
+  if (!acc) throw new RangeError('PaDiM needs training images');
   events.onProgress?.({ stage: 'covariance', done: 0, total: 1 });
-  const stats = gaussiansFromMoments(sum, cross, shift, n, d, config.epsilon);
+  const stats = gaussiansFromMoments(acc.sum, acc.cross, acc.shift, n, d, config.epsilon);
   events.onProgress?.({ stage: 'covariance', done: 1, total: 1 });
   return new PadimModel(config, embedder, stats, grid);
 }
