@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resizeMap, upsampleBilinear } from '../../src-main/vision/index.ts';
+import { cropMap, resizeMap, upsampleBilinear } from '../../src-main/vision/index.ts';
 
 const f32 = (v: number[]): number[] => Array.from(Float32Array.from(v));
 
@@ -87,5 +87,13 @@ describe('resizeMap', () => {
     expect(Array.from(resizeMap(map, 5, 3, 7, 2))).toEqual(Array.from(upsampleBilinear(map, 5, 3, 7, 2)));
     expect(Array.from(resizeMap(map, 5, 3, 494, 361))).toEqual(Array.from(upsampleBilinear(map, 5, 3, 494, 361)));
     expect(resizeMap(map, 5, 3, 494, 361).length).toBe(494 * 361);
+  });
+});
+
+describe('cropMap', () => {
+  it('keeps the top-left window of a letterboxed map, row by row', () => {
+    const map = Float32Array.from({ length: 4 * 3 }, (_, i) => i); // 4 wide, 3 high
+    expect(Array.from(cropMap(map, 4, 2, 2))).toEqual([0, 1, 4, 5]);
+    expect(cropMap(map, 4, 4, 3)).toBe(map);
   });
 });
