@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { scanMvtec } from '../../src-main/datasets/mvtec.ts';
+import { evaluateDataset } from '../../src-main/services/evaluation.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 
 const ARGUS = resolve(import.meta.dirname, '../../bin/argus.js');
@@ -82,3 +83,27 @@ describe('MVTec-layout import', () => {
   });
 });
 
+
+describe('letterboxed evaluation', () => {
+  it('scores magnetic-tile images of varying aspect ratio over the picture only', async () => {
+    const ds = scanMvtec(sharedDataset('magnetic_tile'));
+    const root = mkdtempSync(join(tmpdir(), 'argus-lb-'));
+    const take = (entries: typeof ds.train, rel: string, n: number) => {
+      mkdirSync(join(root, rel), { recursive: true });
+      for (const e of entries.slice(0, n)) {
+        copyFileSync(e.path, join(root, rel, basename(e.path)));
+        if (e.maskPath) {
+          mkdirSync(join(root, 'ground_truth', e.defectType), { recursive: true });
+          copyFileSync(e.maskPath, join(root, 'ground_truth', e.defectType, basename(e.maskPath)));
+        }
+      }
+    };
+    take(ds.train, 'train/good', 6);
+    take(ds.test.filter((t) => !t.defective), 'test/good', 3);
+    take(ds.test.filter((t) => t.defectType === 'blowhole'), 'test/blowhole', 3);
+    const r = await evaluateDataset(root, { method: 'patchcore', config: { height: 128, width: 128, resize: 'letterbox' } });
+    expect(r.nTest).toBe(6);
+    expect(r.issues).toEqual([]);
+    for (const m of [r.imageAuroc, r.pixelAuroc, r.aupro]) expect(Number.isFinite(m)).toBe(true);
+  });
+});
