@@ -10,11 +10,35 @@
  */
 import { GraphBuilder, ints } from '../engine/onnx/graph.ts';
 import { alignmentInputNames } from './tap-alignment.ts';
+import type { ResizeMode } from '../methods/method.ts';
 
 export interface EmbeddingTap {
   readonly name: string;
   readonly channels: number;
   readonly stride: number;
+}
+
+/**
+ * What a method built on locally aware patch features (PatchCore, SimpleNet) configures about them.
+ */
+export interface PatchFeatureConfig {
+  readonly backbone: string;
+  /** Backbone taps; the first sets the patch grid (analogue of WRN50 layer2 + layer3). */
+  readonly taps: readonly string[];
+  /** Model input size (multiples of the backbone's size multiple). */
+  readonly height: number;
+  readonly width: number;
+  readonly resize: ResizeMode;
+  readonly patchSize: number;
+  /** Per-tap adaptive-pooling dimension ("pretrain_embed_dimension"). */
+  readonly pretrainDim: number;
+  /** Patch feature dimension ("target_embed_dimension"). */
+  readonly targetDim: number;
+  /**
+   * Use the backbone's measured cell offsets (TF "SAME" padding) when aligning taps and upsampling maps;
+   * false is the reference code's PyTorch geometry.
+   */
+  readonly alignOffsets: boolean;
 }
 
 export interface EmbeddingConfig {

@@ -1,17 +1,8 @@
-import type { InputSpec, ResizeMode } from '../method.ts';
+import type { InputSpec } from '../method.ts';
+import type { PatchFeatureConfig } from '../../features/patch-embedding.ts';
 
 /** PatchCore settings; defaults are the official IM224 configuration mapped onto this project's backbone. */
-export interface PatchCoreConfig {
-  readonly backbone: string;
-  /** Backbone taps; the first sets the patch grid (analogue of WRN50 layer2 + layer3). */
-  readonly taps: readonly string[];
-  /** Model input size (multiples of the backbone's size multiple). */
-  readonly height: number;
-  readonly width: number;
-  readonly resize: ResizeMode;
-  readonly patchSize: number;
-  readonly pretrainDim: number;
-  readonly targetDim: number;
+export interface PatchCoreConfig extends PatchFeatureConfig {
   /** Fraction of all training patches kept in the memory bank. */
   readonly coresetRatio: number;
   /** Dimension of the random projection used only to pick the coreset. */
@@ -22,11 +13,6 @@ export interface PatchCoreConfig {
   /** Paper eq. 7 image-score re-weighting over this many neighbours; 0 = off (official code). */
   readonly reweightNeighbours: number;
   readonly blurSigma: number;
-  /**
-   * Use the backbone's measured cell offsets (TF "SAME" padding) when aligning taps and upsampling maps;
-   * false is the reference code's PyTorch geometry.
-   */
-  readonly alignOffsets: boolean;
   readonly seed: number;
 }
 

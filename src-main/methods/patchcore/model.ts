@@ -3,7 +3,7 @@
  * scores its squared distance to the nearest memory entries; the image scores its worst patch.
  */
 import { Backbone } from '../../features/extractor.ts';
-import { buildPatchEmbeddingGraph } from '../../features/patch-embedding.ts';
+import { buildPatchEmbeddingGraph, type PatchFeatureConfig } from '../../features/patch-embedding.ts';
 import { alignmentFeeds } from '../../features/tap-alignment.ts';
 import { pooledSession, type Session } from '../../engine/session.ts';
 import { matmul } from '../../engine/linalg.ts';
@@ -19,10 +19,10 @@ export class PatchEmbedder {
   private constructor(
     private readonly backbone: Backbone,
     private readonly head: Session,
-    readonly config: PatchCoreConfig,
+    readonly config: PatchFeatureConfig,
   ) {}
 
-  static async open(config: PatchCoreConfig): Promise<PatchEmbedder> {
+  static async open(config: PatchFeatureConfig): Promise<PatchEmbedder> {
     const backbone = await Backbone.open(config.backbone);
     const taps = config.taps.map((t) => backbone.tap(t));
     const key = `embedding:${config.backbone}:${config.taps.join('+')}:${config.patchSize}:${config.pretrainDim}:${config.targetDim}`;

@@ -1,22 +1,12 @@
-import type { InputSpec, ResizeMode } from '../method.ts';
+import type { InputSpec } from '../method.ts';
+import type { PatchFeatureConfig } from '../../features/patch-embedding.ts';
 
 /**
  * SimpleNet settings (METHODS.md §4): the official `run.sh` configuration mapped onto this project's
  * backbone, except the epoch count (official: 40 meta-epochs × 4 GAN epochs = 160 passes, with model
  * selection on the test set; here a fixed, modest number of passes and the last epoch is kept).
  */
-export interface SimpleNetConfig {
-  readonly backbone: string;
-  /** Backbone taps; the first sets the patch grid (analogue of WRN50 layer2 + layer3). */
-  readonly taps: readonly string[];
-  readonly height: number;
-  readonly width: number;
-  readonly resize: ResizeMode;
-  readonly patchSize: number;
-  /** Per-tap adaptive-pooling dimension ("pretrain_embed_dimension"). */
-  readonly pretrainDim: number;
-  /** Patch feature dimension ("target_embed_dimension"); the adaptor is targetDim → targetDim. */
-  readonly targetDim: number;
+export interface SimpleNetConfig extends PatchFeatureConfig {
   /** Discriminator hidden width ("dsc_hidden"). */
   readonly hidden: number;
   /** Standard deviation of the Gaussian noise that makes anomalous features ("noise_std"). */
@@ -38,8 +28,6 @@ export interface SimpleNetConfig {
   readonly bnEps: number;
   readonly leakySlope: number;
   readonly blurSigma: number;
-  /** Shift the upsampled map by the backbone's measured cell offset (TF "SAME" padding). */
-  readonly alignOffsets: boolean;
   readonly seed: number;
   /** Training steps per ONNX Runtime call (ONNX Loop over stacked mini-batches when > 1). */
   readonly stepsPerCall: number;

@@ -8,7 +8,6 @@ import { performance } from 'node:perf_hooks';
 import { f32, openSession, type Session } from '../../engine/session.ts';
 import { type NamedTensor, readTensorFile, stepRandom, Trainer, writeTensorFile } from '../../engine/training/index.ts';
 import { PatchEmbedder } from '../patchcore/model.ts';
-import { PATCHCORE_DEFAULTS } from '../patchcore/defaults.ts';
 import type { FitEvents, FittedModel, ImageBatch, InputSpec, Prediction } from '../method.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
 import type { Random } from '../../util/random.ts';
@@ -17,18 +16,7 @@ import { buildScoringGraph, initialWeights, P, trainingModel } from './graphs.ts
 
 /** The patch embedder SimpleNet shares with PatchCore (same machinery, its own dimensions). */
 export function openEmbedder(c: SimpleNetConfig): Promise<PatchEmbedder> {
-  return PatchEmbedder.open({
-    ...PATCHCORE_DEFAULTS,
-    backbone: c.backbone,
-    taps: c.taps,
-    height: c.height,
-    width: c.width,
-    resize: c.resize,
-    patchSize: c.patchSize,
-    pretrainDim: c.pretrainDim,
-    targetDim: c.targetDim,
-    alignOffsets: c.alignOffsets,
-  });
+  return PatchEmbedder.open(c);
 }
 
 /** σ·N(0, 1) values, both Box–Muller outputs used. */
