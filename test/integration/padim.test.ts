@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateDataset } from '../../src-main/services/evaluation.ts';
 import { gaussiansFromMoments, whiteningFactor } from '../../src-main/methods/padim/covariance.ts';
+import { gaussiansFromMomentsParallel, sharedFloat64 } from '../../src-main/methods/padim/covariance-parallel.ts';
+import { Random } from '../../src-main/util/random.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 
 describe('PaDiM on real metal-plate images (MPDD subset)', () => {
@@ -58,5 +60,29 @@ describe('PaDiM covariance', () => {
 
   it('refuses a fit on fewer than two images', () => {
     expect(() => gaussiansFromMoments(new Float64Array(1), new Float64Array(1), new Float32Array(1), 1, 1, 0.01)).toThrow(RangeError);
+  });
+});
+
+describe('PaDiM covariance on worker threads', () => {
+  it('gives exactly the single-thread result, computed by more than one thread', async () => {
+    const d = 6;
+    const P = 40;
+    const rng = new Random(5);
+    const sum = sharedFloat64(P * d);
+    const cross = sharedFloat64(P * d * d);
+    const shift = Float32Array.from({ length: P * d }, () => rng.next());
+    const n = 10;
+    for (let p = 0; p < P; p++) {
+      const ys = Array.from({ length: n }, () => Array.from({ length: d }, () => rng.normal()));
+      for (const y of ys) for (let i = 0; i < d; i++) {
+        sum[p * d + i]! += y[i]!;
+        for (let j = 0; j < d; j++) cross[(p * d + i) * d + j]! += y[i]! * y[j]!;
+      }
+    }
+    const serial = gaussiansFromMoments(sum, cross, shift, n, d, 0.01);
+    const { stats, threads } = await gaussiansFromMomentsParallel(sum, cross, shift, n, d, 0.01);
+    expect(threads).toBeGreaterThan(1);
+    expect(Array.from(stats.mean)).toEqual(Array.from(serial.mean));
+    expect(Array.from(stats.whitening)).toEqual(Array.from(serial.whitening));
   });
 });

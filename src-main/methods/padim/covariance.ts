@@ -62,13 +62,32 @@ export interface GaussianStats {
  * the unbiased covariance plus epsilon·I.
  */
 export function gaussiansFromMoments(sum: Float64Array, cross: Float64Array, shift: Float32Array, n: number, d: number, epsilon: number): GaussianStats {
-  if (n < 2) throw new RangeError(`PaDiM needs at least 2 training images, received ${n}`);
   const P = sum.length / d;
-  const mean = new Float32Array(P * d);
-  const whitening = new Float32Array(P * d * d);
+  const stats = { mean: new Float32Array(P * d), whitening: new Float32Array(P * d * d) };
+  gaussiansForPositions({ sum, cross, shift, n, d, epsilon, from: 0, to: P, ...stats });
+  return stats;
+}
+
+/** One slice of the work of gaussiansFromMoments: positions [from, to), written into mean and whitening. */
+export interface PositionRange {
+  readonly sum: Float64Array;
+  readonly cross: Float64Array;
+  readonly shift: Float32Array;
+  readonly n: number;
+  readonly d: number;
+  readonly epsilon: number;
+  readonly from: number;
+  readonly to: number;
+  readonly mean: Float32Array;
+  readonly whitening: Float32Array;
+}
+
+export function gaussiansForPositions(r: PositionRange): void {
+  const { sum, cross, shift, n, d, epsilon, mean, whitening } = r;
+  if (n < 2) throw new RangeError(`PaDiM needs at least 2 training images, received ${n}`);
   const cov = new Float64Array(d * d);
   const my = new Float64Array(d);
-  for (let p = 0; p < P; p++) {
+  for (let p = r.from; p < r.to; p++) {
     for (let i = 0; i < d; i++) {
       my[i] = sum[p * d + i]! / n;
       mean[p * d + i] = shift[p * d + i]! + my[i]!;
@@ -80,5 +99,4 @@ export function gaussiansFromMoments(sum: Float64Array, cross: Float64Array, shi
     }
     whiteningFactor(cov, d, whitening, base);
   }
-  return { mean, whitening };
 }

@@ -12,7 +12,8 @@ import { f32, pooledSession, type Session } from '../../engine/session.ts';
 import { Random } from '../../util/random.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
 import type { FitEvents, FittedModel, ImageBatch, InputSpec, Prediction } from '../method.ts';
-import { gaussiansFromMoments, type GaussianStats } from './covariance.ts';
+import type { GaussianStats } from './covariance.ts';
+import { gaussiansFromMomentsParallel, sharedFloat64 } from './covariance-parallel.ts';
 import { padimInput, type PadimConfig } from './defaults.ts';
 import { buildMahalanobisGraph, buildMomentsGraph, buildPadimEmbeddingGraph } from './graphs.ts';
 
@@ -108,7 +109,7 @@ export async function fitPadim(train: AsyncIterable<ImageBatch>, trainCount: num
       // shift = the first image's features, transposed to [P, d]
       const shift = new Float32Array(P * d);
       for (let c = 0; c < d; c++) for (let p = 0; p < P; p++) shift[p * d + c] = data[c * P + p]!;
-      acc = { shift, sum: new Float64Array(P * d), cross: new Float64Array(P * d * d), P };
+      acc = { shift, sum: sharedFloat64(P * d), cross: sharedFloat64(P * d * d), P };
     }
     pending.push(data);
     pendingImages += batch.n;
@@ -119,7 +120,7 @@ export async function fitPadim(train: AsyncIterable<ImageBatch>, trainCount: num
   await flush();
   if (!acc) throw new RangeError('PaDiM needs training images');
   events.onProgress?.({ stage: 'covariance', done: 0, total: 1 });
-  const stats = gaussiansFromMoments(acc.sum, acc.cross, acc.shift, n, d, config.epsilon);
+  const { stats } = await gaussiansFromMomentsParallel(acc.sum, acc.cross, acc.shift, n, d, config.epsilon);
   events.onProgress?.({ stage: 'covariance', done: 1, total: 1 });
   return new PadimModel(config, embedder, stats, grid);
 }

@@ -1,0 +1,55 @@
+/**
+ * PaDiM's per-position Cholesky work split across worker threads (it is plain JS, so one thread
+ * would leave the other cores idle). Inputs and outputs live in SharedArrayBuffers; the result is
+ * the same as gaussiansFromMoments, which is also the fallback when workers cannot start.
+ */
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { gaussiansFromMoments, type GaussianStats, type PositionRange } from './covariance.ts';
+
+/** A Float64Array whose memory worker threads can share. */
+export function sharedFloat64(length: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(length * 8));
+}
+
+function runSlice(range: PositionRange): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // The worker module is TypeScript: a tiny ESM entry registers tsx in the worker, then imports it.
+    // Both are resolved from here, so any working directory works.
+    // (require.resolve answers with the CommonJS build of tsx/esm/api; its ES module sits beside it)
+    const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+    const entry = new URL('./covariance-worker.ts', import.meta.url).href;
+    const code = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(entry)});`;
+    const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: range });
+    worker.once('message', () => resolve());
+    worker.once('error', reject);
+    worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`covariance worker exited with code ${code}`))));
+  });
+}
+
+/** The Gaussians, and how many threads computed them (1 when it ran in this thread). */
+export async function gaussiansFromMomentsParallel(sum: Float64Array, cross: Float64Array, shift: Float32Array, n: number, d: number, epsilon: number): Promise<{ stats: GaussianStats; threads: number }> {
+  const P = sum.length / d;
+  const threads = Math.min(availableParallelism(), 8, P);
+  const shared = sum.buffer instanceof SharedArrayBuffer && cross.buffer instanceof SharedArrayBuffer;
+  const inThisThread = () => ({ stats: gaussiansFromMoments(sum, cross, shift, n, d, epsilon), threads: 1 });
+  if (threads < 2 || !shared || n < 2) return inThisThread();
+  const sharedShift = new Float32Array(new SharedArrayBuffer(shift.byteLength));
+  sharedShift.set(shift);
+  const mean = new Float32Array(new SharedArrayBuffer(P * d * 4));
+  const whitening = new Float32Array(new SharedArrayBuffer(P * d * d * 4));
+  try {
+    const per = Math.ceil(P / threads);
+    await Promise.all(
+      Array.from({ length: threads }, (_, t) =>
+        runSlice({ sum, cross, shift: sharedShift, n, d, epsilon, from: t * per, to: Math.min(P, (t + 1) * per), mean, whitening }),
+      ),
+    );
+  } catch {
+    return inThisThread();
+  }
+  // ONNX Runtime is handed ordinary arrays
+  return { stats: { mean: Float32Array.from(mean), whitening: Float32Array.from(whitening) }, threads };
+}
