@@ -2,17 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { createProject, openProject, products, StoreError, verifyProject } from '../../src-main/store/index.ts';
-import { startWriter, tempDir } from '../fixtures/store.ts';
-
-function busyCode(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(StoreError);
-    return (err as StoreError).code;
-  }
-  throw new Error('expected a StoreError, nothing was thrown');
-}
+import { startWriter, tempDir, storeErrorCode } from '../fixtures/store.ts';
 
 describe('two writers at once', () => {
   it('a second process opening the project read-write gets PROJECT_BUSY; once the first is killed it opens', async () => {
@@ -44,7 +34,7 @@ describe('two writers at once', () => {
     const dir = join(tempDir(), 'project');
     const first = createProject(dir, 'x');
     try {
-      expect(busyCode(() => openProject(dir))).toBe('PROJECT_BUSY');
+      expect(storeErrorCode(() => openProject(dir))).toBe('PROJECT_BUSY');
       products.add(first, { name: 'still writable' });
     } finally {
       first.close();
@@ -61,7 +51,7 @@ describe('two writers at once', () => {
       intruder.exec('BEGIN IMMEDIATE');
       intruder.prepare("INSERT INTO products (name, created_at) VALUES ('intruder', 'now')").run();
       const started = Date.now();
-      expect(busyCode(() => products.add(p, { name: 'during' }))).toBe('PROJECT_BUSY');
+      expect(storeErrorCode(() => products.add(p, { name: 'during' }))).toBe('PROJECT_BUSY');
       expect(Date.now() - started).toBeGreaterThanOrEqual(40);
       intruder.exec('ROLLBACK');
       products.add(p, { name: 'after' });

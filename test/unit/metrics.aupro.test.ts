@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { lcg } from '../fixtures/lcg.ts';
 import { aupro, proCurve, type ScoredMask } from '../../src-main/metrics/aupro.ts';
 import { connectedComponents } from '../../src-main/metrics/connected-components.ts';
 
@@ -9,14 +10,6 @@ function image(map: number[][], mask: number[][]): ScoredMask {
     mask: Uint8Array.from(mask.flat()),
     width: map[0]!.length,
     height: map.length,
-  };
-}
-
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
   };
 }
 

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { lcg } from '../fixtures/lcg.ts';
 import { auroc } from '../../src-main/metrics/auroc.ts';
-
-/** The same 32-bit LCG as the Python script that produced the expected numbers below. */
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 describe('auroc', () => {
   it('counts the fraction of (positive, negative) pairs ranked correctly', () => {

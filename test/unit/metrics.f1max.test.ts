@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { lcg } from '../fixtures/lcg.ts';
 import { f1Max } from '../../src-main/metrics/f1max.ts';
-
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 describe('f1Max', () => {
   it('tries every distinct score as a threshold with prediction = score >= threshold', () => {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backward } from '../../src-main/engine/autodiff/backward.ts';
 import { GraphBuilder } from '../../src-main/engine/onnx/graph.ts';
-import { adam, adamw, adan, applyOptimizer, buildUpdateGraph, type Optimizer, sgd } from '../../src-main/engine/optim/index.ts';
+import { adam, adamw, adan, applyOptimizer, buildUpdateGraph, sgd } from '../../src-main/engine/optim/index.ts';
 import { openSession, ort, setSessionLogger } from '../../src-main/engine/session.ts';
 
 beforeAll(() => setSessionLogger(() => {}));

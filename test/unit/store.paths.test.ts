@@ -1,18 +1,8 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createProject, images, insideProject, products, projectRelative, StoreError } from '../../src-main/store/index.ts';
-import { fakePng, tempDir } from '../fixtures/store.ts';
-
-function outsideCode(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(StoreError);
-    return (err as StoreError).code;
-  }
-  throw new Error('expected a StoreError, nothing was thrown');
-}
+import { createProject, images, insideProject, products, projectRelative } from '../../src-main/store/index.ts';
+import { fakePng, tempDir, storeErrorCode } from '../fixtures/store.ts';
 
 describe('insideProject()', () => {
   it('resolves relative paths against the project folder and accepts paths inside it', () => {
@@ -27,10 +17,10 @@ describe('insideProject()', () => {
   it('refuses ../ escapes and absolute paths outside the folder (PATH_OUTSIDE_PROJECT)', () => {
     const root = join(tempDir(), 'project');
     mkdirSync(root);
-    expect(outsideCode(() => insideProject(root, '../other/argus.db'))).toBe('PATH_OUTSIDE_PROJECT');
-    expect(outsideCode(() => insideProject(root, 'images/../../x'))).toBe('PATH_OUTSIDE_PROJECT');
-    expect(outsideCode(() => insideProject(root, '/etc/passwd'))).toBe('PATH_OUTSIDE_PROJECT');
-    expect(outsideCode(() => insideProject(root, `${root}-sibling/file`))).toBe('PATH_OUTSIDE_PROJECT');
+    expect(storeErrorCode(() => insideProject(root, '../other/argus.db'))).toBe('PATH_OUTSIDE_PROJECT');
+    expect(storeErrorCode(() => insideProject(root, 'images/../../x'))).toBe('PATH_OUTSIDE_PROJECT');
+    expect(storeErrorCode(() => insideProject(root, '/etc/passwd'))).toBe('PATH_OUTSIDE_PROJECT');
+    expect(storeErrorCode(() => insideProject(root, `${root}-sibling/file`))).toBe('PATH_OUTSIDE_PROJECT');
   });
 
   it('refuses a path that leaves the folder through a symbolic link', () => {
@@ -40,8 +30,8 @@ describe('insideProject()', () => {
     mkdirSync(root);
     writeFileSync(join(base, 'elsewhere', 'secret.txt'), 'x');
     symlinkSync(join(base, 'elsewhere'), join(root, 'link'));
-    expect(outsideCode(() => insideProject(root, 'link/secret.txt'))).toBe('PATH_OUTSIDE_PROJECT');
-    expect(outsideCode(() => insideProject(root, 'link/not-yet-written.bin'))).toBe('PATH_OUTSIDE_PROJECT');
+    expect(storeErrorCode(() => insideProject(root, 'link/secret.txt'))).toBe('PATH_OUTSIDE_PROJECT');
+    expect(storeErrorCode(() => insideProject(root, 'link/not-yet-written.bin'))).toBe('PATH_OUTSIDE_PROJECT');
   });
 
   it('throws TypeError for an empty or non-string path', () => {
@@ -54,7 +44,7 @@ describe('insideProject()', () => {
   it('gives project-relative paths with forward slashes', () => {
     const root = tempDir();
     expect(projectRelative(root, join(root, 'images', 'ab', 'c.png'))).toBe('images/ab/c.png');
-    expect(outsideCode(() => projectRelative(root, '/tmp'))).toBe('PATH_OUTSIDE_PROJECT');
+    expect(storeErrorCode(() => projectRelative(root, '/tmp'))).toBe('PATH_OUTSIDE_PROJECT');
   });
 });
 
@@ -66,8 +56,8 @@ describe('stored paths read back from the database', () => {
       const img = images.add(p, { productId, originalPath: '/x.png', data: fakePng(4, 4), width: 4, height: 4, format: 'png', split: 'train' });
       p.db.prepare('UPDATE images SET stored_path = ? WHERE id = ?').run('../../../../etc/passwd', img.id);
       const tampered = images.get(p, img.id);
-      expect(outsideCode(() => images.filePath(p, tampered))).toBe('PATH_OUTSIDE_PROJECT');
-      expect(outsideCode(() => images.readBytes(p, tampered))).toBe('PATH_OUTSIDE_PROJECT');
+      expect(storeErrorCode(() => images.filePath(p, tampered))).toBe('PATH_OUTSIDE_PROJECT');
+      expect(storeErrorCode(() => images.readBytes(p, tampered))).toBe('PATH_OUTSIDE_PROJECT');
     } finally {
       p.close();
     }

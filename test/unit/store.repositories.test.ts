@@ -2,24 +2,14 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  createProject, images, jobs, masks, models, products, reports, results, sha256Hex, StoreError, thresholds, verifyProject,
+  createProject, images, jobs, masks, models, products, reports, results, sha256Hex, thresholds, verifyProject,
   type Project,
 } from '../../src-main/store/index.ts';
-import { fakePng, tempDir } from '../fixtures/store.ts';
+import { fakePng, tempDir, storeErrorCode } from '../fixtures/store.ts';
 
 function withProject(): Project {
   const p = createProject(join(tempDir(), 'project'), 'Test');
   return p;
-}
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(StoreError);
-    return (err as StoreError).code;
-  }
-  throw new Error('expected a StoreError, nothing was thrown');
 }
 
 function seed(p: Project, n = 3): { productId: number; imageIds: number[] } {
@@ -46,7 +36,7 @@ describe('products', () => {
     const a = products.add(p, { name: 'PN-1', description: 'bracket' });
     expect(products.findByName(p, 'PN-1')).toEqual(a);
     expect(() => products.add(p, { name: 'PN-1' })).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_UNIQUE' }));
-    expect(code(() => products.get(p, 99))).toBe('NOT_FOUND');
+    expect(storeErrorCode(() => products.get(p, 99))).toBe('NOT_FOUND');
     expect(() => products.get(p, -1)).toThrow(RangeError);
     p.close();
   });
@@ -73,7 +63,7 @@ describe('images', () => {
     const data = fakePng(8, 6);
     const input = { originalPath: '/x.png', data, width: 8, height: 6, format: 'png' as const, split: 'train' as const };
     images.add(p, { productId: a, ...input });
-    expect(code(() => images.add(p, { productId: a, ...input, originalPath: '/copy.png' }))).toBe('DUPLICATE_IMAGE');
+    expect(storeErrorCode(() => images.add(p, { productId: a, ...input, originalPath: '/copy.png' }))).toBe('DUPLICATE_IMAGE');
     expect(images.add(p, { productId: b, ...input }).productId).toBe(b);
     expect(images.count(p, a)).toBe(1);
     p.close();
@@ -98,7 +88,7 @@ describe('images', () => {
     expect(images.setSplit(p, [imageIds[2]!, imageIds[3]!], 'test')).toBe(2);
     expect(images.list(p, { productId, split: 'test' }).map((i) => i.id)).toEqual([imageIds[2], imageIds[3]]);
     expect(images.list(p, { productId, verdict: 'defective' }).map((i) => i.defectType)).toEqual(['crack']);
-    expect(code(() => images.setSplit(p, [imageIds[0]!, 999], 'validation'))).toBe('NOT_FOUND');
+    expect(storeErrorCode(() => images.setSplit(p, [imageIds[0]!, 999], 'validation'))).toBe('NOT_FOUND');
     expect(images.get(p, imageIds[0]!).split).toBe('train');
     p.close();
   });
@@ -124,9 +114,9 @@ describe('masks', () => {
   it('refuses a mask of the wrong size or one that is not a PNG (MASK_MISMATCH)', () => {
     const p = withProject();
     const { imageIds } = seed(p, 1);
-    expect(code(() => masks.set(p, { imageId: imageIds[0]!, kind: 'ground_truth', png: fakePng(6, 8) }))).toBe('MASK_MISMATCH');
-    expect(code(() => masks.set(p, { imageId: imageIds[0]!, kind: 'ground_truth', png: Buffer.from('not a png at all, just text') }))).toBe('MASK_MISMATCH');
-    expect(code(() => masks.set(p, { imageId: 999, kind: 'ground_truth', png: fakePng(8, 6) }))).toBe('NOT_FOUND');
+    expect(storeErrorCode(() => masks.set(p, { imageId: imageIds[0]!, kind: 'ground_truth', png: fakePng(6, 8) }))).toBe('MASK_MISMATCH');
+    expect(storeErrorCode(() => masks.set(p, { imageId: imageIds[0]!, kind: 'ground_truth', png: Buffer.from('not a png at all, just text') }))).toBe('MASK_MISMATCH');
+    expect(storeErrorCode(() => masks.set(p, { imageId: 999, kind: 'ground_truth', png: fakePng(8, 6) }))).toBe('NOT_FOUND');
     p.close();
   });
 });
@@ -143,7 +133,7 @@ describe('models and thresholds', () => {
     expect(existsSync(join(p.dir, 'blobs', m1.blobs.memory_bank!.slice(0, 2), m1.blobs.memory_bank!))).toBe(true);
     expect(models.latest(p, productId)?.id).toBe(m2.id);
     expect(models.setMetrics(p, m1.id, { imageAuroc: 0.98 }).metrics).toEqual({ imageAuroc: 0.98 });
-    expect(code(() => models.readModelBlob(p, m1, 'mean'))).toBe('NOT_FOUND');
+    expect(storeErrorCode(() => models.readModelBlob(p, m1, 'mean'))).toBe('NOT_FOUND');
     expect(() => models.add(p, { ...m1, backboneSha256: 'nope', blobs: {} })).toThrow(TypeError);
     p.close();
   });
@@ -153,9 +143,9 @@ describe('models and thresholds', () => {
     const m = addModel(p, seed(p, 0).productId);
     const file = join(p.dir, 'blobs', m.blobs.memory_bank!.slice(0, 2), m.blobs.memory_bank!);
     writeFileSync(file, 'tampered');
-    expect(code(() => models.readModelBlob(p, m, 'memory_bank'))).toBe('BLOB_CORRUPT');
+    expect(storeErrorCode(() => models.readModelBlob(p, m, 'memory_bank'))).toBe('BLOB_CORRUPT');
     rmSync(file);
-    expect(code(() => models.readModelBlob(p, m, 'memory_bank'))).toBe('BLOB_MISSING');
+    expect(storeErrorCode(() => models.readModelBlob(p, m, 'memory_bank'))).toBe('BLOB_MISSING');
     p.close();
   });
 
@@ -193,15 +183,15 @@ describe('jobs', () => {
   it('refuses changes the life cycle does not allow (INVALID_TRANSITION)', () => {
     const p = withProject();
     const job = jobs.create(p, { kind: 'inspect' });
-    expect(code(() => jobs.progress(p, job.id, { fraction: 0.1 }))).toBe('INVALID_TRANSITION');
-    expect(code(() => jobs.finish(p, job.id, 'succeeded'))).toBe('INVALID_TRANSITION');
+    expect(storeErrorCode(() => jobs.progress(p, job.id, { fraction: 0.1 }))).toBe('INVALID_TRANSITION');
+    expect(storeErrorCode(() => jobs.finish(p, job.id, 'succeeded'))).toBe('INVALID_TRANSITION');
     expect(jobs.finish(p, job.id, 'cancelled').status).toBe('cancelled');
-    expect(code(() => jobs.start(p, job.id))).toBe('INVALID_TRANSITION');
+    expect(storeErrorCode(() => jobs.start(p, job.id))).toBe('INVALID_TRANSITION');
     const failing = jobs.start(p, jobs.create(p, { kind: 'train' }).id);
     expect(() => jobs.finish(p, failing.id, 'failed')).toThrow(TypeError);
     expect(jobs.finish(p, failing.id, 'failed', { error: 'out of memory' }).error).toBe('out of memory');
     expect(() => jobs.progress(p, failing.id, { fraction: 2 })).toThrow(RangeError);
-    expect(code(() => jobs.get(p, 12345))).toBe('NOT_FOUND');
+    expect(storeErrorCode(() => jobs.get(p, 12345))).toBe('NOT_FOUND');
     p.close();
   });
 });

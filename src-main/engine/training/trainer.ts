@@ -91,7 +91,7 @@ export class Trainer {
   readonly seed: number;
   readonly stepsPerCall: number;
 
-  private constructor(readonly model: TrainableModel, private readonly options: TrainerOptions) {
+  private constructor(readonly model: TrainableModel, options: TrainerOptions) {
     this.seed = options.seed ?? 0;
     this.stepsPerCall = Math.max(1, Math.floor(options.stepsPerCall ?? 1));
     const init = new Map<string, Float32Array>([...model.params.map((p) => [p.name, p.init] as const), ...(model.buffers ?? []).map((b) => [b.name, b.init] as const)]);

@@ -12,7 +12,7 @@
  *   be closer and the answer is exact. Uncertified queries are re-run by brute force.
  */
 import { GraphBuilder, float, int, ints } from '../../engine/onnx/graph.ts';
-import { f32, ort, pooledSession, type Session } from '../../engine/session.ts';
+import { f32, ort, pooledSession } from '../../engine/session.ts';
 import { matmul } from '../../engine/linalg.ts';
 
 export interface Neighbours {
