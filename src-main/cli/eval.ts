@@ -21,6 +21,8 @@ Without --data: ../shared/data/magnetic_tile with the reference's 120-image trai
   --resize <mode>       stretch (default, as the papers) | letterbox (keep the aspect ratio, pad)
   --max-train <n>       use n evenly spaced training images
   --max-test <n>        use n evenly spaced test images
+  --pixel-metrics-at <where>  model (default: masks resized to the model input, as the papers) |
+                        original (anomaly maps resized back to each image's own size)
   --batch <n>           batch size (default 8)
   --coreset <ratio>     PatchCore memory-bank fraction (default 0.1)
   --knn <k>             PatchCore neighbours averaged per patch (default 1)
@@ -60,6 +62,7 @@ export async function runEval(argv: string[]): Promise<number> {
       resize: { type: 'string' },
       'max-train': { type: 'string' },
       'max-test': { type: 'string' },
+      'pixel-metrics-at': { type: 'string' },
       batch: { type: 'string' },
       coreset: { type: 'string' },
       knn: { type: 'string' },
@@ -105,6 +108,8 @@ export async function runEval(argv: string[]): Promise<number> {
   const maxTrain = parseNumber('max-train', values['max-train']) ?? (builtInDefault ? 120 : undefined);
   const maxTest = parseNumber('max-test', values['max-test']);
   const batchSize = parseNumber('batch', values.batch);
+  const at = values['pixel-metrics-at'];
+  if (at !== undefined && at !== 'model' && at !== 'original') throw new RangeError(`--pixel-metrics-at expects model or original, received '${at}'`);
 
   const results: EvaluationResult[] = [];
   const progress = createProgress();
@@ -115,6 +120,7 @@ export async function runEval(argv: string[]): Promise<number> {
       ...(batchSize !== undefined ? { batchSize } : {}),
       ...(maxTrain !== undefined ? { maxTrain } : {}),
       ...(maxTest !== undefined ? { maxTest } : {}),
+      ...(at !== undefined ? { pixelMetricsAt: at } : {}),
       onProgress: (p) => progress.update(`${data.split('/').pop()} ${p.phase}: ${p.stage}`, p.done, p.total),
     });
     progress.stop();

@@ -9,7 +9,7 @@ import { getMethod } from '../methods/index.ts';
 import type { FitProgress, FittedModel } from '../methods/method.ts';
 import { aupro, auroc, f1Max, type ScoredMask } from '../metrics/index.ts';
 import { activeProvider } from '../engine/session.ts';
-import { cropMap, readMask, resizeMaskNearest, ImageReadError } from '../vision/index.ts';
+import { cropMap, readMask, resizeMap, resizeMaskNearest, ImageReadError } from '../vision/index.ts';
 
 export interface EvaluationOptions {
   readonly method: string;
@@ -20,6 +20,11 @@ export interface EvaluationOptions {
   readonly maxTrain?: number;
   /** Cap on test images, evenly spaced (for quick checks). */
   readonly maxTest?: number;
+  /**
+   * Where pixel metrics are computed: 'model' (the model's input size, masks resized nearest — the
+   * papers' and the reference's choice) or 'original' (maps resized back to each image's own size).
+   */
+  readonly pixelMetricsAt?: 'model' | 'original';
   readonly onProgress?: (p: EvaluationProgress) => void;
 }
 
@@ -117,10 +122,13 @@ export async function evaluateDataset(root: string, options: EvaluationOptions):
       const entry = loaded.entries[i]!;
       const { score, map } = predictions[i]!;
       images.push({ path: entry.path, defectType: entry.defectType, defective: entry.defective, score });
-      // metrics at the model resolution, over the picture only when it was letterboxed
+      // over the picture only when it was letterboxed; at its own size when asked
       const box = loaded.content[i]!;
-      const mask = await groundTruth(entry, loaded.sizes[i]!, box.width, box.height, issues);
-      if (mask) scored.push({ map: cropMap(map, input.width, box.width, box.height), mask, width: box.width, height: box.height });
+      const picture = cropMap(map, input.width, box.width, box.height);
+      const size = options.pixelMetricsAt === 'original' ? loaded.sizes[i]! : box;
+      const mask = await groundTruth(entry, loaded.sizes[i]!, size.width, size.height, issues);
+      const scoredMap = size === box ? picture : resizeMap(picture, box.width, box.height, size.width, size.height);
+      if (mask) scored.push({ map: scoredMap, mask, width: size.width, height: size.height });
     }
     options.onProgress?.({ phase: 'test', stage: 'inference', done: images.length, total: test.length });
   }

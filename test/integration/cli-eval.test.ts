@@ -85,7 +85,7 @@ describe('MVTec-layout import', () => {
 
 
 describe('letterboxed evaluation', () => {
-  it('scores magnetic-tile images of varying aspect ratio over the picture only', async () => {
+  it('scores magnetic-tile images of varying aspect ratio over the picture only, at model size or their own', async () => {
     const ds = scanMvtec(sharedDataset('magnetic_tile'));
     const root = mkdtempSync(join(tmpdir(), 'argus-lb-'));
     const take = (entries: typeof ds.train, rel: string, n: number) => {
@@ -105,5 +105,10 @@ describe('letterboxed evaluation', () => {
     expect(r.nTest).toBe(6);
     expect(r.issues).toEqual([]);
     for (const m of [r.imageAuroc, r.pixelAuroc, r.aupro]) expect(Number.isFinite(m)).toBe(true);
+    // the same maps brought back to each image's own size: image scores unchanged, pixel metrics still defined
+    const original = await evaluateDataset(root, { method: 'patchcore', config: { height: 128, width: 128, resize: 'letterbox' }, pixelMetricsAt: 'original' });
+    expect(original.images.map((i) => i.score)).toEqual(r.images.map((i) => i.score));
+    for (const m of [original.pixelAuroc, original.aupro]) expect(Number.isFinite(m)).toBe(true);
+    expect(original.pixelAuroc).not.toBe(r.pixelAuroc);
   });
 });
