@@ -14,10 +14,6 @@ export class Backbone {
     return new Backbone(spec, await pooledSession(`backbone:${path}`, () => path));
   }
 
-  get provider(): string {
-    return this.session.info.provider;
-  }
-
   tap(name: string): FeatureTap {
     const tap = this.spec.outputs.find((o) => o.name === name);
     if (!tap) {

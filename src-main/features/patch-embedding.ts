@@ -41,6 +41,17 @@ export interface PatchFeatureConfig {
   readonly alignOffsets: boolean;
 }
 
+/** The official PatchCore/SimpleNet patch features on this project's default backbone (dims per method). */
+export const PATCH_FEATURE_DEFAULTS: Omit<PatchFeatureConfig, 'pretrainDim' | 'targetDim'> = {
+  backbone: 'mobilenet_v2_features',
+  taps: ['feat_s8_exp', 'feat_s16_exp'],
+  height: 256,
+  width: 256,
+  resize: 'stretch',
+  patchSize: 3,
+  alignOffsets: true,
+};
+
 export interface EmbeddingConfig {
   readonly patchSize: number;
   readonly pretrainDim: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateDataset } from '../../src-main/services/evaluation.ts';
-import { approximateGreedyCoreset, approximateGreedyCoresetBruteForce } from '../../src-main/methods/patchcore/coreset.ts';
+import { approximateGreedyCoreset, startDistances, type CoresetOptions } from '../../src-main/methods/patchcore/coreset.ts';
 import { PatchEmbedder } from '../../src-main/methods/patchcore/model.ts';
 import { PATCHCORE_DEFAULTS } from '../../src-main/methods/patchcore/defaults.ts';
 import { loadBatches } from '../../src-main/datasets/loader.ts';
@@ -9,6 +9,24 @@ import { matmul } from '../../src-main/engine/linalg.ts';
 import { MemoryBankIndex } from '../../src-main/methods/patchcore/nn-search.ts';
 import { Random } from '../../src-main/util/random.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
+
+/** The official loop, written out: every selection recomputes every point's distance. */
+function plainGreedyCoreset(points: Float32Array, dim: number, options: CoresetOptions): Int32Array {
+  const n = points.length / dim;
+  const minDist = startDistances(points, dim, options);
+  const selected = new Int32Array(options.count);
+  for (let it = 0; it < options.count; it++) {
+    let x = 0;
+    for (let p = 1; p < n; p++) if (minDist[p]! > minDist[x]!) x = p;
+    selected[it] = x;
+    for (let p = 0; p < n; p++) {
+      let s = 0;
+      for (let k = 0; k < dim; k++) s += (points[p * dim + k]! - points[x * dim + k]!) ** 2;
+      minDist[p] = Math.min(minDist[p]!, Math.sqrt(s));
+    }
+  }
+  return selected;
+}
 
 // 128 px keeps the suite fast; the method is the same at 256.
 const small = { height: 128, width: 128 };
@@ -54,7 +72,7 @@ describe('coreset and nearest-neighbour search on real patch features', () => {
     const projected = (await matmul(features, [rows, 1024], proj, [1024, 128])).data;
     const pick = (n: number, k: number) => new Random(3).sample(n, k);
     const fast = await approximateGreedyCoreset(projected, 128, { count: 150, pick, blockSize: 32 });
-    const plain = approximateGreedyCoresetBruteForce(projected, 128, { count: 150, pick });
+    const plain = plainGreedyCoreset(projected, 128, { count: 150, pick });
     expect(Array.from(fast)).toEqual(Array.from(plain));
   });
 

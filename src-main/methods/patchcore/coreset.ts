@@ -34,7 +34,8 @@ function distance(points: Float32Array, dim: number, a: number, b: number): numb
   return Math.sqrt(s);
 }
 
-function startDistances(points: Float32Array, dim: number, options: CoresetOptions): Float64Array {
+/** Mean Euclidean distance of every point to `starts` random points (the official start distances). */
+export function startDistances(points: Float32Array, dim: number, options: CoresetOptions): Float64Array {
   const n = points.length / dim;
   const starts = Math.min(options.starts ?? 10, n);
   const d = new Float64Array(n);
@@ -120,21 +121,6 @@ export async function approximateGreedyCoreset(points: Float32Array, dim: number
       siftDown(0);
     }
     if (options.onProgress && (it % 256 === 0 || it === count - 1)) options.onProgress(it + 1, count);
-  }
-  return selected;
-}
-
-/** Reference implementation without pruning: O(n·count·dim). Used by tests to prove equality. */
-export function approximateGreedyCoresetBruteForce(points: Float32Array, dim: number, options: CoresetOptions): Int32Array {
-  const n = points.length / dim;
-  const count = Math.min(options.count, n);
-  const minDist = startDistances(points, dim, options);
-  const selected = new Int32Array(count);
-  for (let it = 0; it < count; it++) {
-    let x = 0;
-    for (let p = 1; p < n; p++) if (minDist[p]! > minDist[x]!) x = p;
-    selected[it] = x;
-    for (let p = 0; p < n; p++) minDist[p] = Math.min(minDist[p]!, distance(points, dim, p, x));
   }
   return selected;
 }

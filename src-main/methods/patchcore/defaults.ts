@@ -1,5 +1,5 @@
 import type { InputSpec } from '../method.ts';
-import type { PatchFeatureConfig } from '../../features/patch-embedding.ts';
+import { PATCH_FEATURE_DEFAULTS, type PatchFeatureConfig } from '../../features/patch-embedding.ts';
 
 /** PatchCore settings; defaults are the official IM224 configuration mapped onto this project's backbone. */
 export interface PatchCoreConfig extends PatchFeatureConfig {
@@ -17,12 +17,7 @@ export interface PatchCoreConfig extends PatchFeatureConfig {
 }
 
 export const PATCHCORE_DEFAULTS: PatchCoreConfig = {
-  backbone: 'mobilenet_v2_features',
-  taps: ['feat_s8_exp', 'feat_s16_exp'],
-  height: 256,
-  width: 256,
-  resize: 'stretch',
-  patchSize: 3,
+  ...PATCH_FEATURE_DEFAULTS,
   pretrainDim: 1024,
   targetDim: 1024,
   coresetRatio: 0.1,
@@ -31,7 +26,6 @@ export const PATCHCORE_DEFAULTS: PatchCoreConfig = {
   numNeighbours: 1,
   reweightNeighbours: 0,
   blurSigma: 4,
-  alignOffsets: true,
   seed: 0,
 };
 

@@ -139,12 +139,14 @@ export class MemoryBankIndex {
   private readonly bankTensor: ort.Tensor;
   private readonly bankSqTensor: ort.Tensor;
   private readonly bankSq: Float32Array;
+  private readonly bankSqMax: number;
   private pruning?: { basis: ort.Tensor; bankAug: ort.Tensor; candidates: number };
   /** Queries answered, and how many needed the brute-force fallback. */
   readonly stats = { queries: 0, fallbacks: 0 };
 
   constructor(readonly bank: Float32Array, readonly dim: number) {
     this.bankSq = rowSquaredNorms(bank, dim);
+    this.bankSqMax = this.bankSq.reduce((a, b) => Math.max(a, b), 0);
     this.bankTensor = f32(bank, [this.size, dim]);
     this.bankSqTensor = f32(this.bankSq, [this.size]);
   }
@@ -189,7 +191,6 @@ export class MemoryBankIndex {
     const n = queries.length / this.dim;
     const kk = out.k;
     const chunk = Math.max(1, Math.min(Math.floor(MAX_DISTANCE_ENTRIES / this.size), Math.floor(MAX_GATHERED_ENTRIES / (pruning.candidates * this.dim))));
-    const bankSqMax = this.bankSq.reduce((a, b) => Math.max(a, b), 0);
     const uncertified: number[] = [];
     for (let start = 0; start < n; start += chunk) {
       const rows = Math.min(chunk, n - start);
@@ -212,7 +213,7 @@ export class MemoryBankIndex {
         // the bound is a float32 expansion of norms: allow for its rounding error
         let qq = 0;
         for (let c = r * this.dim; c < (r + 1) * this.dim; c++) qq += qs[c]! * qs[c]!;
-        const tolerance = 1e-5 * (qq + bankSqMax);
+        const tolerance = 1e-5 * (qq + this.bankSqMax);
         if (dist[r * kk + kk - 1]! > cert[r]! - tolerance) uncertified.push(start + r);
       }
     }

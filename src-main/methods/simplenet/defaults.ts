@@ -1,5 +1,5 @@
 import type { InputSpec } from '../method.ts';
-import type { PatchFeatureConfig } from '../../features/patch-embedding.ts';
+import { PATCH_FEATURE_DEFAULTS, type PatchFeatureConfig } from '../../features/patch-embedding.ts';
 
 /**
  * SimpleNet settings (METHODS.md §4): the official `run.sh` configuration mapped onto this project's
@@ -43,12 +43,7 @@ export interface SimpleNetConfig extends PatchFeatureConfig {
 export const SIMPLENET_OFFICIAL_EPOCHS = 160;
 
 export const SIMPLENET_DEFAULTS: SimpleNetConfig = {
-  backbone: 'mobilenet_v2_features',
-  taps: ['feat_s8_exp', 'feat_s16_exp'],
-  height: 256,
-  width: 256,
-  resize: 'stretch',
-  patchSize: 3,
+  ...PATCH_FEATURE_DEFAULTS,
   pretrainDim: 1536,
   targetDim: 1536,
   hidden: 1024,
@@ -64,6 +59,7 @@ export const SIMPLENET_DEFAULTS: SimpleNetConfig = {
   bnEps: 1e-5,
   leakySlope: 0.2,
   blurSigma: 4,
+  // the numbers measured so far were trained without the offset alignment
   alignOffsets: false,
   seed: 0,
   stepsPerCall: 1,
