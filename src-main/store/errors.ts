@@ -28,7 +28,9 @@ export type StoreErrorCode =
   | 'BLOB_MISSING'
   | 'BLOB_CORRUPT'
   /** The project was opened read-only and a write was attempted. */
-  | 'READ_ONLY';
+  | 'READ_ONLY'
+  /** A write broke a rule of the schema: a duplicate name, a reference to a row that does not exist. */
+  | 'CONSTRAINT';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
@@ -43,4 +45,15 @@ export class StoreError extends Error {
 export function isBusyError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+/** A SQLite constraint failure (UNIQUE, FOREIGN KEY, CHECK, NOT NULL) as a StoreError CONSTRAINT. */
+export function constraintError(err: unknown): StoreError | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) return null;
+  const detail = (err as Error).message;
+  const what = code === 'SQLITE_CONSTRAINT_FOREIGNKEY' ? 'it refers to a row that does not exist'
+    : code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? `the same value already exists (${detail})`
+      : detail;
+  return new StoreError('CONSTRAINT', `the change was refused: ${what}`, { cause: err });
 }

@@ -105,7 +105,7 @@ export function add(p: Project, input: NewImage): Image {
   try {
     id = p.transaction(insert);
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+    if (err instanceof StoreError && err.code === 'CONSTRAINT' && (err.cause as { code?: unknown } | undefined)?.code === 'SQLITE_CONSTRAINT_UNIQUE') {
       throw new StoreError('DUPLICATE_IMAGE', `${originalPath} is a duplicate of an image already in product ${productId}`, { cause: err });
     }
     throw err;

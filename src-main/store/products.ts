@@ -14,7 +14,7 @@ export interface Product {
 interface Row { id: number; name: string; description: string; created_at: string }
 const toProduct = (r: Row): Product => ({ id: r.id, name: r.name, description: r.description, createdAt: r.created_at });
 
-/** Adds a product. Names are unique in a project (a second one throws SqliteError SQLITE_CONSTRAINT_UNIQUE). */
+/** Adds a product. Names are unique in a project (a second one throws StoreError CONSTRAINT). */
 export function add(p: Project, input: { name: string; description?: string }): Product {
   const name = checkString('name', input.name, { min: 1, max: 200 }).trim();
   if (name.length === 0) throw new RangeError('expected a non-blank name for the product');

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { BLOBS_DIR, cleanTemp, IMAGES_DIR, TMP_DIR } from './blobs.ts';
-import { isBusyError, StoreError } from './errors.ts';
+import { constraintError, isBusyError, StoreError } from './errors.ts';
 import { latestSchemaVersion, migrate, schemaVersion } from './migrate.ts';
 import { nowIso } from './time.ts';
 
@@ -97,7 +97,7 @@ export class Project {
       return fn();
     } catch (err) {
       if (isBusyError(err)) throw busyError(this.dir, err);
-      throw err;
+      throw constraintError(err) ?? err;
     }
   }
 

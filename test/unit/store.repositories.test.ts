@@ -35,7 +35,7 @@ describe('products', () => {
     const p = withProject();
     const a = products.add(p, { name: 'PN-1', description: 'bracket' });
     expect(products.findByName(p, 'PN-1')).toEqual(a);
-    expect(() => products.add(p, { name: 'PN-1' })).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_UNIQUE' }));
+    expect(() => products.add(p, { name: 'PN-1' })).toThrow(expect.objectContaining({ code: 'CONSTRAINT' }));
     expect(storeErrorCode(() => products.get(p, 99))).toBe('NOT_FOUND');
     expect(() => products.get(p, -1)).toThrow(RangeError);
     p.close();
@@ -77,7 +77,7 @@ describe('images', () => {
     expect(() => images.add(p, { ...ok, width: 0 })).toThrow(RangeError);
     expect(() => images.add(p, { ...ok, split: 'holdout' as 'train' })).toThrow(RangeError);
     expect(() => images.add(p, { ...ok, format: 'gif' as 'png' })).toThrow(RangeError);
-    expect(() => images.add(p, { ...ok, productId: 999 })).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' }));
+    expect(() => images.add(p, { ...ok, productId: 999 })).toThrow(expect.objectContaining({ code: 'CONSTRAINT' }));
     p.close();
   });
 
@@ -220,7 +220,7 @@ describe('results and reports', () => {
     expect(() => results.addMany(p, [
       { imageId: imageIds[0]!, modelId: m.id, jobId: job.id, score: 0.2, verdict: 'pass', map: Buffer.from('m0') },
       { imageId: 999, modelId: m.id, jobId: job.id, score: 0.3, verdict: 'pass' },
-    ], () => jobs.progress(p, job.id, { fraction: 0.5 }))).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' }));
+    ], () => jobs.progress(p, job.id, { fraction: 0.5 }))).toThrow(expect.objectContaining({ code: 'CONSTRAINT' }));
     expect(results.list(p, { jobId: job.id })).toEqual([]);
     expect(jobs.get(p, job.id).progress).toBe(0);
     expect(verifyProject(p).ok).toBe(true);

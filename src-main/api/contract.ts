@@ -1,0 +1,246 @@
+/**
+ * The one API contract between every screen (and the CLI's scripting users) and the station: each
+ * method's request schema, validated at run time on the station's side of every transport, and its
+ * response type. Electron IPC and browser mode (HTTP + WebSocket) carry exactly these calls.
+ *
+ *   const project = await api.call('project.open', { dir: '/data/brackets' });
+ *   const job = await api.call('models.train', { productId: 1, method: 'patchcore' });
+ *   api.onEvent((e) => { if (e.type === 'job') console.log(e.job.progress); });
+ *
+ * This file is imported by the renderer too: it may import only `zod`, never Node or the store.
+ */
+import { z } from 'zod';
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+
+export const Id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+export const Split = z.enum(['train', 'validation', 'test']);
+export const Verdict = z.enum(['good', 'defective', 'unlabelled']);
+export const MaskKind = z.enum(['ground_truth', 'ignore']);
+export const ResultVerdict = z.enum(['pass', 'review', 'fail', 'unjudged']);
+export const JobKind = z.enum(['import', 'train', 'evaluate', 'refine', 'inspect', 'report']);
+export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted']);
+export const MethodName = z.enum(['patchcore', 'padim', 'simplenet']);
+export const ReportFormat = z.enum(['html', 'csv']);
+/** An absolute or relative file-system path as the user typed or picked it. */
+export const FsPath = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'path contains a NUL byte');
+const Name = z.string().trim().min(1).max(200);
+const Note = z.string().max(10_000);
+/** Bytes carried as base64 (images, masks, reports); JSON on every transport. */
+const Base64 = z.string().max(512 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
+const Score = z.number().finite();
+const Page = { offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(200) };
+
+export const ProjectInfo = z.object({
+  dir: z.string(),
+  name: z.string(),
+  schemaVersion: z.number().int(),
+  readonly: z.boolean(),
+  /** Jobs the last crash left running, now marked interrupted. */
+  interruptedJobs: z.array(Id),
+  provider: z.string(),
+});
+
+export const Product = z.object({ id: Id, name: z.string(), description: z.string(), createdAt: z.string(), imageCount: z.number().int() });
+
+export const Image = z.object({
+  id: Id, productId: Id, originalPath: z.string(), sha256: z.string(), byteSize: z.number().int(),
+  width: z.number().int(), height: z.number().int(), format: z.string(), split: Split, verdict: Verdict,
+  defectType: z.string().nullable(), createdAt: z.string(),
+  hasGroundTruth: z.boolean(), hasIgnore: z.boolean(),
+});
+
+export const Mask = z.object({ id: Id, imageId: Id, kind: MaskKind, width: z.number().int(), height: z.number().int(), createdAt: z.string() });
+
+export const Model = z.object({
+  id: Id, productId: Id, version: z.number().int(), method: z.string(), backboneId: z.string(), backboneSha256: z.string(),
+  config: z.record(z.string(), z.unknown()), dataManifestSha256: z.string(), metrics: z.record(z.string(), z.unknown()).nullable(),
+  jobId: Id.nullable(), createdAt: z.string(),
+});
+
+export const Threshold = z.object({
+  id: Id, modelId: Id, version: z.number().int(), imageThreshold: z.number(), pixelThreshold: z.number().nullable(),
+  reviewLow: z.number().nullable(), reviewHigh: z.number().nullable(), note: z.string(), createdAt: z.string(),
+});
+
+export const Job = z.object({
+  id: Id, kind: JobKind, status: JobStatus, productId: Id.nullable(), params: z.unknown(), progress: z.number(),
+  step: z.string(), message: z.string(), error: z.string().nullable(), createdAt: z.string(),
+  startedAt: z.string().nullable(), finishedAt: z.string().nullable(),
+});
+
+export const Result = z.object({
+  id: Id, imageId: Id, modelId: Id, thresholdId: Id.nullable(), jobId: Id.nullable(), score: z.number(),
+  verdict: ResultVerdict, defectAreaPx: z.number().int().nullable(), createdAt: z.string(),
+  hasMap: z.boolean(),
+  /** The image's own label and path, for review screens without another call. */
+  imageVerdict: Verdict, originalPath: z.string(),
+});
+
+export const Report = z.object({
+  id: Id, productId: Id, modelId: Id.nullable(), thresholdId: Id.nullable(), kind: z.string(), format: z.string(),
+  title: z.string(), byteSize: z.number().int(), createdAt: z.string(),
+});
+
+/** A picture for display: PNG bytes as base64 at most `maxSide` pixels on its longer side. */
+export const Picture = z.object({ mediaType: z.literal('image/png'), base64: z.string(), width: z.number().int(), height: z.number().int() });
+
+/** Score statistics for threshold tuning: every labelled image's score under one model. */
+export const ScoreSet = z.object({
+  modelId: Id,
+  scores: z.array(z.object({ imageId: Id, score: z.number(), verdict: Verdict, split: Split })),
+  /** Threshold that maximises image F1 on the labelled images (null without both classes). */
+  f1Threshold: z.number().nullable(),
+  /** Highest score of a good image (a zero-escape threshold sits just above it). */
+  maxGoodScore: z.number().nullable(),
+  minDefectiveScore: z.number().nullable(),
+});
+
+export const ImportSummary = z.object({
+  imported: z.number().int(), duplicates: z.number().int(), failed: z.number().int(),
+  problems: z.array(z.object({ path: z.string(), problem: z.string() })),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Methods: name -> request schema and response schema
+
+const method = <I extends z.ZodType, O extends z.ZodType>(input: I, output: O) => ({ input, output });
+const Empty = z.object({}).strict();
+
+export const API = {
+  // projects: one project is open at a time in a station
+  'project.create': method(z.object({ dir: FsPath, name: Name }).strict(), ProjectInfo),
+  'project.open': method(z.object({ dir: FsPath }).strict(), ProjectInfo),
+  'project.close': method(Empty, z.null()),
+  'project.current': method(Empty, ProjectInfo.nullable()),
+
+  'products.list': method(Empty, z.array(Product)),
+  'products.create': method(z.object({ name: Name, description: Note.default('') }).strict(), Product),
+
+  // import: files and/or folders (recursively); `layout: 'mvtec'` reads train/good and test/<type> with ground_truth masks
+  'images.import': method(z.object({
+    productId: Id,
+    paths: z.array(FsPath).min(1).max(100_000),
+    layout: z.enum(['files', 'mvtec']).default('files'),
+    split: Split.default('train'),
+    verdict: Verdict.default('unlabelled'),
+  }).strict(), Job),
+  'images.list': method(z.object({ productId: Id, split: Split.optional(), verdict: Verdict.optional(), ...Page }).strict(),
+    z.object({ total: z.number().int(), items: z.array(Image) })),
+  'images.get': method(z.object({ id: Id }).strict(), Image),
+  'images.picture': method(z.object({ id: Id, maxSide: z.number().int().min(16).max(4096).default(512) }).strict(), Picture),
+  'images.label': method(z.object({ ids: z.array(Id).min(1).max(10_000), verdict: Verdict, defectType: Name.nullable().optional() }).strict(), z.array(Image)),
+  'images.setSplit': method(z.object({ ids: z.array(Id).min(1).max(100_000), split: Split }).strict(), z.object({ changed: z.number().int() })),
+
+  // masks: PNG of the image's size; any non-zero pixel is "on"
+  'masks.set': method(z.object({ imageId: Id, kind: MaskKind, png: Base64 }).strict(), Mask),
+  'masks.get': method(z.object({ imageId: Id, kind: MaskKind }).strict(), z.object({ mask: Mask, png: z.string() }).nullable()),
+  'masks.delete': method(z.object({ imageId: Id, kind: MaskKind }).strict(), z.object({ deleted: z.boolean() })),
+
+  // models: training runs as a job; the model appears when it succeeds
+  'models.train': method(z.object({
+    productId: Id, method: MethodName, backbone: z.string().min(1).max(200).optional(),
+    config: z.record(z.string(), z.union([z.number().finite(), z.string().max(200), z.boolean()])).default({}),
+  }).strict(), Job),
+  'models.list': method(z.object({ productId: Id }).strict(), z.array(Model)),
+  'models.get': method(z.object({ id: Id }).strict(), Model),
+  /** Scores the product's labelled test and validation images; metrics land on the model. */
+  'models.evaluate': method(z.object({ modelId: Id }).strict(), Job),
+  'models.scores': method(z.object({ modelId: Id }).strict(), ScoreSet),
+
+  'thresholds.list': method(z.object({ modelId: Id }).strict(), z.array(Threshold)),
+  'thresholds.set': method(z.object({
+    modelId: Id, imageThreshold: Score, pixelThreshold: Score.nullable().default(null),
+    reviewLow: Score.nullable().default(null), reviewHigh: Score.nullable().default(null), note: Note.default(''),
+  }).strict(), Threshold),
+
+  // inspection: a model over stored images or over a folder (imported as split 'test' first)
+  'inspection.run': method(z.object({
+    modelId: Id,
+    imageIds: z.array(Id).max(100_000).optional(),
+    folder: FsPath.optional(),
+  }).strict().refine((v) => (v.imageIds === undefined) !== (v.folder === undefined), 'give imageIds or folder, not both'), Job),
+  'results.list': method(z.object({ modelId: Id, verdict: ResultVerdict.optional(), jobId: Id.optional(), ...Page }).strict(),
+    z.object({ total: z.number().int(), items: z.array(Result) })),
+  /** The image with the anomaly map laid over it and the predicted defect outline, for review. */
+  'results.overlay': method(z.object({ id: Id, maxSide: z.number().int().min(16).max(4096).default(1024) }).strict(), Picture),
+
+  'reports.create': method(z.object({ modelId: Id, format: ReportFormat, title: Name.optional() }).strict(), Report),
+  'reports.list': method(z.object({ productId: Id }).strict(), z.array(Report)),
+  'reports.content': method(z.object({ id: Id }).strict(), z.object({ report: Report, mediaType: z.string(), base64: z.string() })),
+
+  'jobs.list': method(z.object({ status: JobStatus.optional() }).strict(), z.array(Job)),
+  'jobs.get': method(z.object({ id: Id }).strict(), Job),
+  'jobs.cancel': method(z.object({ id: Id }).strict(), z.object({ cancelled: z.boolean() })),
+  /** Requeues an interrupted job; it continues where that makes sense (import, inspection skip finished images). */
+  'jobs.resume': method(z.object({ id: Id }).strict(), Job),
+} as const;
+
+export type ApiMethod = keyof typeof API;
+export const API_METHODS = Object.keys(API) as ApiMethod[];
+/** What a caller sends (defaults may be left out). */
+export type ApiInput<M extends ApiMethod> = z.input<(typeof API)[M]['input']>;
+/** What the station's handler receives (defaults filled in, validated). */
+export type ApiRequest<M extends ApiMethod> = z.output<(typeof API)[M]['input']>;
+export type ApiOutput<M extends ApiMethod> = z.output<(typeof API)[M]['output']>;
+
+export type ProjectInfo = z.output<typeof ProjectInfo>;
+export type Product = z.output<typeof Product>;
+export type Image = z.output<typeof Image>;
+export type Mask = z.output<typeof Mask>;
+export type Model = z.output<typeof Model>;
+export type Threshold = z.output<typeof Threshold>;
+export type Job = z.output<typeof Job>;
+export type Result = z.output<typeof Result>;
+export type Report = z.output<typeof Report>;
+export type Picture = z.output<typeof Picture>;
+export type ScoreSet = z.output<typeof ScoreSet>;
+
+// ---------------------------------------------------------------------------------------------
+// Events pushed from the station (job progress and status changes)
+
+export interface JobProgress {
+  readonly fraction: number;
+  readonly step: string;
+  readonly message: string;
+  readonly etaSeconds: number | null;
+  /** Training loss of the latest step, when the job trains. */
+  readonly loss: number | null;
+}
+
+export type StationEvent =
+  | { readonly type: 'job'; readonly job: Job }
+  | { readonly type: 'progress'; readonly jobId: number; readonly progress: JobProgress }
+  | { readonly type: 'project'; readonly project: ProjectInfo | null };
+
+// ---------------------------------------------------------------------------------------------
+// Errors and the wire format
+
+export type ApiErrorCode =
+  | 'INVALID_REQUEST' | 'UNKNOWN_METHOD' | 'NO_PROJECT' | 'NOT_FOUND' | 'CONFLICT' | 'PROJECT_BUSY'
+  | 'PROJECT_CORRUPT' | 'PATH_OUTSIDE_PROJECT' | 'BAD_INPUT' | 'UNAUTHORIZED' | 'INTERNAL';
+
+export interface ApiErrorBody {
+  readonly code: ApiErrorCode;
+  readonly message: string;
+}
+
+/** Every transport answers a call with exactly one of these. */
+export type ApiResponse<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiErrorBody };
+
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  constructor(code: ApiErrorCode, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+  }
+}
+
+/** The surface a screen sees, whatever carries it (Electron preload or browser-mode client). */
+export interface ArgusApi {
+  call<M extends ApiMethod>(method: M, input: ApiInput<M>): Promise<ApiOutput<M>>;
+  /** Subscribes to station events; returns the unsubscribe function. */
+  onEvent(listener: (event: StationEvent) => void): () => void;
+}
