@@ -20,6 +20,10 @@ export interface ProgressUpdate {
   readonly fraction: number;
   readonly step?: string;
   readonly message?: string;
+  /** Seconds left, when the handler can tell. */
+  readonly etaSeconds?: number | null;
+  /** Latest training loss, for training jobs. */
+  readonly loss?: number | null;
 }
 
 export interface JobContext {
@@ -48,6 +52,7 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
   readonly #interval: number;
   readonly #heavy: number[] = [];
   #heavyRunning = false;
+  #stopped = false;
   readonly #running = new Map<number, { controller: AbortController; done: Promise<void> }>();
 
   constructor(project: Project, options: JobQueueOptions) {
@@ -58,8 +63,8 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
   }
 
   /** Records a queued job and schedules it. */
-  submit(kind: JobKind, params: unknown = {}, productId: number | null = null): Job {
-    const job = jobs.create(this.#project, { kind, params, productId });
+  submit(kind: JobKind, params: unknown = {}, productId: number | null = null, resumesJobId: number | null = null): Job {
+    const job = jobs.create(this.#project, { kind, params, productId, resumesJobId });
     this.emit('status', job);
     this.#schedule(job.id, kind);
     return job;
@@ -87,6 +92,17 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
     return true;
   }
 
+  /**
+   * Stops the queue (the project is closing): waiting jobs stay queued in the project for the next
+   * open, running ones are cancelled and awaited.
+   */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#heavy.length = 0;
+    for (const r of this.#running.values()) r.controller.abort();
+    await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+  }
+
   /** Resolves when nothing is running or waiting. */
   async idle(): Promise<void> {
     while (this.#running.size > 0 || this.#heavy.length > 0) {
@@ -96,6 +112,7 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
   }
 
   #schedule(jobId: number, kind: JobKind): void {
+    if (this.#stopped) return;
     if (HEAVY_KINDS.has(kind)) {
       this.#heavy.push(jobId);
       this.#pump();
@@ -105,7 +122,7 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
   }
 
   #pump(): void {
-    if (this.#heavyRunning) return;
+    if (this.#heavyRunning || this.#stopped) return;
     const next = this.#heavy.shift();
     if (next === undefined) return;
     this.#heavyRunning = true;
@@ -133,7 +150,7 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
           const now = Date.now();
           if (now - lastWrite >= this.#interval && !controller.signal.aborted) {
             lastWrite = now;
-            jobs.progress(p, jobId, update);
+            jobs.progress(p, jobId, { fraction: update.fraction, step: update.step, message: update.message });
           }
         },
       };

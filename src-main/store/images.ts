@@ -181,3 +181,35 @@ export function filePath(p: Project, image: Image): string {
 export function readBytes(p: Project, image: Image): Buffer {
   return readVerified(p.dir, image.storedPath, image.sha256);
 }
+
+/** An image with which masks it has, for lists. */
+export interface ListedImage extends Image {
+  readonly hasGroundTruth: boolean;
+  readonly hasIgnore: boolean;
+}
+
+/** One page of a product's images in import order, optionally of one split and/or verdict. */
+export function page(p: Project, filter: ImageFilter & { offset: number; limit: number }): { total: number; items: ListedImage[] } {
+  const productId = checkId('productId', filter.productId);
+  const split = filter.split === undefined ? null : checkOneOf('split', filter.split, SPLITS);
+  const verdict = filter.verdict === undefined ? null : checkOneOf('verdict', filter.verdict, VERDICTS);
+  const offset = checkInt('offset', filter.offset, 0);
+  const limit = checkInt('limit', filter.limit, 1, 10_000);
+  const where = 'product_id = @productId AND (@split IS NULL OR split = @split) AND (@verdict IS NULL OR verdict = @verdict)';
+  return p.guard(() => {
+    const { n } = p.statement(`SELECT count(*) AS n FROM images WHERE ${where}`).get({ productId, split, verdict }) as { n: number };
+    const rows = p.statement(
+      `SELECT i.*, EXISTS (SELECT 1 FROM masks m WHERE m.image_id = i.id AND m.kind = 'ground_truth') AS has_gt,
+              EXISTS (SELECT 1 FROM masks m WHERE m.image_id = i.id AND m.kind = 'ignore') AS has_ignore
+       FROM images i WHERE ${where} ORDER BY id LIMIT @limit OFFSET @offset`,
+    ).all({ productId, split, verdict, limit, offset }) as Array<Row & { has_gt: number; has_ignore: number }>;
+    return { total: n, items: rows.map((r) => ({ ...toImage(r), hasGroundTruth: r.has_gt === 1, hasIgnore: r.has_ignore === 1 })) };
+  });
+}
+
+/** The same with one image. */
+export function listed(p: Project, id: number): ListedImage {
+  const image = get(p, id);
+  const kinds = new Set((p.statement('SELECT kind FROM masks WHERE image_id = ?').all(image.id) as { kind: string }[]).map((r) => r.kind));
+  return { ...image, hasGroundTruth: kinds.has('ground_truth'), hasIgnore: kinds.has('ignore') };
+}

@@ -33,25 +33,50 @@ export interface Job {
   readonly createdAt: string;
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
+  /** What the job produced (summary, counts, ids), once it has. */
+  readonly result: unknown;
+  /** The interrupted job this one continues, if any. */
+  readonly resumesJobId: number | null;
 }
 
 interface Row {
   id: number; kind: JobKind; status: JobStatus; product_id: number | null; params_json: string; progress: number;
   step: string; message: string; error: string | null; created_at: string; started_at: string | null; finished_at: string | null;
+  result_json: string | null; resumes_job_id: number | null;
 }
 const toJob = (r: Row): Job => ({
   id: r.id, kind: r.kind, status: r.status, productId: r.product_id, params: JSON.parse(r.params_json) as unknown,
   progress: r.progress, step: r.step, message: r.message, error: r.error, createdAt: r.created_at,
-  startedAt: r.started_at, finishedAt: r.finished_at,
+  startedAt: r.started_at, finishedAt: r.finished_at, result: r.result_json === null ? null : JSON.parse(r.result_json) as unknown,
+  resumesJobId: r.resumes_job_id,
 });
 
-export function create(p: Project, input: { kind: JobKind; productId?: number | null; params?: unknown }): Job {
+export function create(p: Project, input: { kind: JobKind; productId?: number | null; params?: unknown; resumesJobId?: number | null }): Job {
   const kind = checkOneOf('kind', input.kind, JOB_KINDS);
   const productId = checkOptionalId('productId', input.productId);
   const params = toJson('params', input.params ?? {});
-  const id = p.transaction(() => Number(p.statement('INSERT INTO jobs (kind, product_id, params_json, created_at) VALUES (?, ?, ?, ?)')
-    .run(kind, productId, params, nowIso()).lastInsertRowid));
+  const resumes = checkOptionalId('resumesJobId', input.resumesJobId);
+  const id = p.transaction(() => Number(p.statement('INSERT INTO jobs (kind, product_id, params_json, resumes_job_id, created_at) VALUES (?, ?, ?, ?, ?)')
+    .run(kind, productId, params, resumes, nowIso()).lastInsertRowid));
   return get(p, id);
+}
+
+/** Records what a running job has produced so far (replaces the previous record). */
+export function setResult(p: Project, id: number, result: unknown): void {
+  const json = toJson('result', result);
+  const changed = p.transaction(() => p.statement('UPDATE jobs SET result_json = ? WHERE id = ?').run(json, checkId('id', id)).changes);
+  if (changed === 0) throw new StoreError('NOT_FOUND', `no job ${id} in project ${p.dir}`);
+}
+
+/** The chain of jobs this one continues, itself first (for resumable work that skips what is done). */
+export function lineage(p: Project, id: number): number[] {
+  const ids: number[] = [];
+  let next: number | null = checkId('id', id);
+  while (next !== null && !ids.includes(next)) {
+    ids.push(next);
+    next = get(p, next).resumesJobId;
+  }
+  return ids;
 }
 
 export function find(p: Project, id: number): Job | undefined {

@@ -133,3 +133,27 @@ export function readMap(p: Project, result: Result): Buffer | null {
 export function readMask(p: Project, result: Result): Buffer | null {
   return result.maskSha256 === null ? null : readBlob(p, result.maskSha256);
 }
+
+/** A result with its image's label and original path, for review lists. */
+export interface ReviewRow extends Result {
+  readonly imageVerdict: 'good' | 'defective' | 'unlabelled';
+  readonly originalPath: string;
+}
+
+/** One page of a model's results (optionally of one verdict or job), worst score first. */
+export function page(p: Project, filter: { modelId: number; verdict?: ResultVerdict; jobId?: number; offset: number; limit: number }): { total: number; items: ReviewRow[] } {
+  const modelId = checkId('modelId', filter.modelId);
+  const verdict = filter.verdict === undefined ? null : checkOneOf('verdict', filter.verdict, RESULT_VERDICTS);
+  const jobId = checkOptionalId('jobId', filter.jobId);
+  const offset = checkInt('offset', filter.offset, 0);
+  const limit = checkInt('limit', filter.limit, 1, 10_000);
+  const where = `r.model_id = @modelId AND (@verdict IS NULL OR r.verdict = @verdict) AND (@jobId IS NULL OR r.job_id = @jobId)`;
+  return p.guard(() => {
+    const { n } = p.statement(`SELECT count(*) AS n FROM results r WHERE ${where}`).get({ modelId, verdict, jobId }) as { n: number };
+    const rows = p.statement(
+      `SELECT r.*, i.verdict AS image_verdict, i.original_path AS original_path FROM results r JOIN images i ON i.id = r.image_id
+       WHERE ${where} ORDER BY r.score DESC, r.id LIMIT @limit OFFSET @offset`,
+    ).all({ modelId, verdict, jobId, limit, offset }) as Array<Row & { image_verdict: ReviewRow['imageVerdict']; original_path: string }>;
+    return { total: n, items: rows.map((r) => ({ ...toResult(r), imageVerdict: r.image_verdict, originalPath: r.original_path })) };
+  });
+}

@@ -17,3 +17,4 @@ export { type BinaryMask, readMask, resizeMaskNearest, emptyMask } from './mask.
 export { gaussianFilter, gaussianKernel1d } from './gaussian.ts';
 export { type GridAlign, type AxisTable, axisTable, upsampleBilinear, resizeMap, cropMap } from './interpolate.ts';
 export { jet, overlayHeatmap, writePng, type OverlayOptions } from './overlay.ts';
+export { encodePicture, encodePng, toBytes, type EncodedPicture } from './picture.ts';

@@ -3,10 +3,8 @@
  * would leave the other cores idle). Inputs and outputs live in SharedArrayBuffers; the result is
  * the same as gaussiansFromMoments, which is also the fallback when workers cannot start.
  */
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { startTsWorker } from '../../util/ts-worker.ts';
 import { gaussiansFromMoments, type GaussianStats, type PositionRange } from './covariance.ts';
 
 /** A Float64Array whose memory worker threads can share. */
@@ -16,13 +14,7 @@ export function sharedFloat64(length: number): Float64Array {
 
 function runSlice(range: PositionRange): Promise<void> {
   return new Promise((resolve, reject) => {
-    // The worker module is TypeScript: a tiny ESM entry registers tsx in the worker, then imports it.
-    // Both are resolved from here, so any working directory works.
-    // (require.resolve answers with the CommonJS build of tsx/esm/api; its ES module sits beside it)
-    const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-    const entry = new URL('./covariance-worker.ts', import.meta.url).href;
-    const code = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(entry)});`;
-    const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: range });
+    const worker = startTsWorker(new URL('./covariance-worker.ts', import.meta.url), { workerData: range });
     worker.once('message', () => resolve());
     worker.once('error', reject);
     worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`covariance worker exited with code ${code}`))));

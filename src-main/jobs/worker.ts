@@ -1,0 +1,109 @@
+/**
+ * Compute worker: fits a method or scores images off the main thread, so the station stays
+ * responsive while ONNX Runtime works. Started by jobs/worker-host.ts with one WorkerTask.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { imageBatches, loadBatches } from '../datasets/loader.ts';
+import type { DatasetImage } from '../datasets/mvtec.ts';
+import { getMethod } from '../methods/index.ts';
+import { decodeModel, encodeModel } from '../methods/persistence.ts';
+import { cropMap } from '../vision/index.ts';
+import type { FitTask, FromWorker, PredictTask, ScoredImage, ToWorker, WorkerTask } from './worker-protocol.ts';
+
+const port = parentPort!;
+let cancelled = false;
+let acks = 0;
+let ackWaiter: (() => void) | null = null;
+port.on('message', (m: ToWorker) => {
+  if (m.type === 'cancel') cancelled = true;
+  if (m.type === 'ack') acks++;
+  ackWaiter?.();
+});
+
+class Cancelled extends Error {}
+
+function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
+
+function checkCancelled(): void {
+  if (cancelled) throw new Cancelled('cancelled');
+}
+
+function entry(path: string): DatasetImage {
+  return { path, split: 'test', defectType: '', defective: false };
+}
+
+async function fit(t: FitTask): Promise<void> {
+  const method = getMethod(t.method);
+  const config = { ...method.defaults, ...t.config };
+  const input = method.input(config);
+  const start = performance.now();
+  const onSkip = (issue: { path: string; problem: string }) => post({ type: 'skipped', path: issue.path, problem: issue.problem, imageId: null });
+  async function* checked() {
+    for await (const batch of imageBatches(loadBatches(t.images.map(entry), input, { batchSize: t.batchSize, onSkip }))) {
+      checkCancelled();
+      yield batch;
+    }
+  }
+  const model = await method.fit(checked(), t.images.length, config, {
+    onProgress: (p) => {
+      checkCancelled();
+      const elapsed = (performance.now() - start) / 1000;
+      const eta = p.etaSeconds ?? (p.done > 0 ? (elapsed / p.done) * (p.total - p.done) : null);
+      post({ type: 'progress', done: p.done, total: p.total, stage: p.stage, loss: p.loss ?? null, etaSeconds: eta });
+    },
+  });
+  checkCancelled();
+  const bytes = encodeModel(model);
+  post({ type: 'fitted', model: bytes, description: model.describe(), backbone: model.backbone, trainCount: t.images.length }, [bytes.buffer as ArrayBuffer]);
+}
+
+async function waitForAcks(sent: number, maxInFlight: number): Promise<void> {
+  while (sent - acks >= maxInFlight && !cancelled) await new Promise<void>((resolve) => (ackWaiter = resolve));
+  ackWaiter = null;
+}
+
+async function predict(t: PredictTask): Promise<void> {
+  const model = await decodeModel(t.model);
+  const byPath = new Map(t.images.map((i) => [i.path, i.id]));
+  const onSkip = (issue: { path: string; problem: string }) => post({ type: 'skipped', path: issue.path, problem: issue.problem, imageId: byPath.get(issue.path) ?? null });
+  const start = performance.now();
+  let done = 0;
+  let sent = 0;
+  for await (const loaded of loadBatches(t.images.map((i) => entry(i.path)), model.input, { batchSize: t.batchSize, onSkip })) {
+    checkCancelled();
+    const predictions = await model.predict(loaded.batch);
+    const items: ScoredImage[] = predictions.map((p, i) => {
+      const box = loaded.content[i]!;
+      const size = loaded.sizes[i]!;
+      return {
+        imageId: byPath.get(loaded.entries[i]!.path)!, score: p.score,
+        map: cropMap(p.map, model.input.width, box.width, box.height), mapWidth: box.width, mapHeight: box.height,
+        width: size.width, height: size.height,
+      };
+    });
+    await waitForAcks(sent, t.maxInFlight);
+    checkCancelled();
+    post({ type: 'scored', items }, items.map((it) => it.map.buffer as ArrayBuffer));
+    sent++;
+    done += items.length;
+    const elapsed = (performance.now() - start) / 1000;
+    post({ type: 'progress', done, total: t.images.length, stage: 'inspect', loss: null, etaSeconds: (elapsed / done) * (t.images.length - done) });
+  }
+}
+
+async function main(task: WorkerTask): Promise<void> {
+  try {
+    if (task.task === 'fit') await fit(task);
+    else await predict(task);
+    post({ type: 'done' });
+  } catch (err) {
+    if (err instanceof Cancelled) post({ type: 'done' });
+    else post({ type: 'error', message: err instanceof Error ? err.message : String(err), name: err instanceof Error ? err.name : 'Error' });
+  }
+  port.close();
+}
+
+void main(workerData as WorkerTask);

@@ -1,0 +1,138 @@
+/**
+ * The contract's methods, each mapped onto the store and the services. Requests arrive validated
+ * (api/dispatch.ts); what is left to check here is what only the project knows (ids exist, belong
+ * together, a job may change state).
+ */
+import type { Handlers } from '../api/dispatch.ts';
+import { ApiError, type Job, type Model, type Product } from '../api/contract.ts';
+import { f1Max } from '../metrics/index.ts';
+import { images, jobs, masks, models, products, reports, results, thresholds, type Project } from '../store/index.ts';
+import { pictureOrError } from './picture-errors.ts';
+import { imagePicture, maskContent, resultOverlay } from './pictures.ts';
+import { createReport, MEDIA_TYPES } from './reports.ts';
+import { checkInspectRequest } from './inspection.ts';
+import { checkTrainRequest } from './training.ts';
+import type { StationContext } from './station.ts';
+
+function toProduct(p: Project, product: products.Product): Product {
+  return { ...product, imageCount: images.count(p, product.id) };
+}
+
+function toModel(model: models.Model): Model {
+  const { blobs: _blobs, ...rest } = model;
+  return { ...rest, config: (rest.config ?? {}) as Record<string, unknown>, metrics: (rest.metrics ?? null) as Record<string, unknown> | null };
+}
+
+export function toJob(job: jobs.Job): Job {
+  const { result: _r, resumesJobId: _j, ...rest } = job;
+  return rest;
+}
+
+function toReport(p: Project, r: reports.Report): import('../api/contract.ts').Report {
+  return {
+    id: r.id, productId: r.productId, modelId: r.modelId, thresholdId: r.thresholdId, kind: r.kind, format: r.format, title: r.title,
+    byteSize: reports.readBytes(p, r).length, createdAt: r.createdAt,
+  };
+}
+
+export interface JobSubmitter {
+  submit(kind: jobs.JobKind, params: unknown, productId: number | null, resumesJobId?: number | null): jobs.Job;
+  cancel(jobId: number): boolean;
+}
+
+export function buildHandlers(station: StationContext & { openProject(dir: string, create?: { name: string }): Promise<import('../api/contract.ts').ProjectInfo>; closeProject(): Promise<void>; info(): import('../api/contract.ts').ProjectInfo | null; jobs(): JobSubmitter }): Handlers {
+  const p = () => station.project();
+  return {
+    'project.create': ({ dir, name }) => station.openProject(dir, { name }),
+    'project.open': ({ dir }) => station.openProject(dir),
+    'project.close': async () => {
+      await station.closeProject();
+      return null;
+    },
+    'project.current': () => station.info(),
+
+    'products.list': () => products.list(p()).map((x) => toProduct(p(), x)),
+    'products.create': ({ name, description }) => toProduct(p(), products.add(p(), { name, description })),
+
+    'images.import': (req) => {
+      products.get(p(), req.productId);
+      return toJob(station.jobs().submit('import', req, req.productId));
+    },
+    'images.list': (req) => images.page(p(), req),
+    'images.get': ({ id }) => images.listed(p(), id),
+    'images.picture': ({ id, maxSide }) => pictureOrError(() => imagePicture(p(), id, maxSide)),
+    'images.label': ({ ids, verdict, defectType }) => {
+      const project = p();
+      const changed = project.transaction(() => ids.map((id) => images.setLabel(project, id, { verdict, defectType: verdict === 'defective' ? defectType ?? null : null })));
+      return changed.map((i) => images.listed(project, i.id));
+    },
+    'images.setSplit': ({ ids, split }) => ({ changed: images.setSplit(p(), ids, split) }),
+
+    'masks.set': ({ imageId, kind, png }) => masks.set(p(), { imageId, kind, png: Buffer.from(png, 'base64') }),
+    'masks.get': ({ imageId, kind }) => maskContent(p(), imageId, kind),
+    'masks.delete': ({ imageId, kind }) => ({ deleted: masks.remove(p(), imageId, kind) }),
+
+    'models.train': (req) => {
+      checkTrainRequest(p(), req);
+      return toJob(station.jobs().submit('train', req, req.productId));
+    },
+    'models.list': ({ productId }) => models.list(p(), productId).map(toModel),
+    'models.get': ({ id }) => toModel(models.get(p(), id)),
+    'models.evaluate': ({ modelId }) => {
+      const model = models.get(p(), modelId);
+      return toJob(station.jobs().submit('evaluate', { modelId }, model.productId));
+    },
+    'models.scores': ({ modelId }) => {
+      const project = p();
+      models.get(project, modelId);
+      const rows = results.list(project, { modelId }).map((r) => {
+        const image = images.get(project, r.imageId);
+        return { imageId: r.imageId, score: r.score, verdict: image.verdict, split: image.split };
+      });
+      const labelled = rows.filter((r) => r.verdict !== 'unlabelled');
+      const good = labelled.filter((r) => r.verdict === 'good').map((r) => r.score);
+      const bad = labelled.filter((r) => r.verdict === 'defective').map((r) => r.score);
+      const f1 = good.length > 0 && bad.length > 0 ? f1Max(labelled.map((r) => r.score), labelled.map((r) => (r.verdict === 'defective' ? 1 : 0))) : null;
+      return {
+        modelId, scores: rows, f1Threshold: f1?.threshold ?? null,
+        maxGoodScore: good.length ? Math.max(...good) : null, minDefectiveScore: bad.length ? Math.min(...bad) : null,
+      };
+    },
+
+    'thresholds.list': ({ modelId }) => thresholds.list(p(), models.get(p(), modelId).id),
+    'thresholds.set': (req) => thresholds.add(p(), { ...req, modelId: models.get(p(), req.modelId).id }),
+
+    'inspection.run': (req) => {
+      checkInspectRequest(p(), req);
+      const model = models.get(p(), req.modelId);
+      return toJob(station.jobs().submit('inspect', req, model.productId));
+    },
+    'results.list': (req) => {
+      const page = results.page(p(), req);
+      return { total: page.total, items: page.items.map(({ mapSha256, maskSha256: _m, ...r }) => ({ ...r, hasMap: mapSha256 !== null })) };
+    },
+    'results.overlay': ({ id, maxSide }) => pictureOrError(() => resultOverlay(p(), id, maxSide)),
+
+    'reports.create': async (req) => toReport(p(), await createReport(p(), req)),
+    'reports.list': ({ productId }) => reports.list(p(), products.get(p(), productId).id).map((r) => toReport(p(), r)),
+    'reports.content': ({ id }) => {
+      const report = reports.get(p(), id);
+      return { report: toReport(p(), report), mediaType: MEDIA_TYPES[report.format] ?? 'application/octet-stream', base64: reports.readBytes(p(), report).toString('base64') };
+    },
+
+    'jobs.list': ({ status }) => jobs.list(p(), status ? { status } : {}).map(toJob),
+    'jobs.get': ({ id }) => toJob(jobs.get(p(), id)),
+    'jobs.cancel': ({ id }) => {
+      jobs.get(p(), id);
+      return { cancelled: station.jobs().cancel(id) };
+    },
+    'jobs.resume': ({ id }) => {
+      const job = jobs.get(p(), id);
+      if (job.status !== 'interrupted') throw new ApiError('CONFLICT', `job ${id} is ${job.status}; only interrupted jobs can be resumed`);
+      if (job.kind !== 'import' && job.kind !== 'inspect' && job.kind !== 'train' && job.kind !== 'evaluate') {
+        throw new ApiError('CONFLICT', `${job.kind} jobs cannot be resumed`);
+      }
+      return toJob(station.jobs().submit(job.kind, job.params, job.productId, job.id));
+    },
+  };
+}

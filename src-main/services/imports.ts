@@ -1,0 +1,193 @@
+/**
+ * Import: files and folders (or MVTec-layout datasets) into a product. Every file is checked on its
+ * own — read, format sniffed, fully decoded (truncated and corrupt files fail here, enormous ones are
+ * refused by the decoder's limits), hashed against the product's images — and committed in its own
+ * transaction, so a bad file is one line in the summary and a kill loses at most the file in hand.
+ * Running the same import again (or resuming it) skips what is already in the product.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
+import type { ApiRequest } from '../api/contract.ts';
+import { IMAGE_EXTENSIONS, scanMvtec } from '../datasets/mvtec.ts';
+import type { JobContext } from '../jobs/queue.ts';
+import { images, jobs, masks, products, sha256Hex, StoreError, type Project } from '../store/index.ts';
+import { decodeImageBuffer, ImageReadError, MAX_IMAGE_FILE_BYTES, sniffImageFormat } from '../vision/image.ts';
+import { encodePng } from '../vision/picture.ts';
+import { readMask } from '../vision/mask.ts';
+
+export type ImportParams = ApiRequest<'images.import'>;
+
+interface ImportEntry {
+  readonly path: string;
+  readonly split: images.Split;
+  readonly verdict: images.Verdict;
+  readonly defectType: string | null;
+  readonly maskPath?: string;
+}
+
+export interface ImportSummary {
+  imported: number;
+  duplicates: number;
+  failed: number;
+  problems: Array<{ path: string; problem: string }>;
+}
+
+const MAX_PROBLEMS_KEPT = 1000;
+/** Folders are walked to this depth; deeper trees are almost always a wrong pick. */
+const MAX_DEPTH = 12;
+
+function walk(dir: string, depth: number, out: string[], problems: ImportSummary['problems']): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => !n.startsWith('.')).sort();
+  } catch (err) {
+    problems.push({ path: dir, problem: `cannot list folder: ${(err as Error).message}` });
+    return;
+  }
+  for (const name of names) {
+    const path = join(dir, name);
+    let st;
+    try {
+      st = statSync(path);
+    } catch (err) {
+      problems.push({ path, problem: `cannot read: ${(err as Error).message}` });
+      continue;
+    }
+    if (st.isDirectory()) {
+      if (depth < MAX_DEPTH) walk(path, depth + 1, out, problems);
+      else problems.push({ path, problem: `folder nested deeper than ${MAX_DEPTH} levels, skipped` });
+    } else if (st.isFile() && IMAGE_EXTENSIONS.has(extname(name).toLowerCase())) {
+      out.push(path);
+    }
+  }
+}
+
+/** What the request names, as import entries; listing problems go to `problems`. */
+export function collectEntries(params: ImportParams, problems: ImportSummary['problems']): ImportEntry[] {
+  const entries: ImportEntry[] = [];
+  for (const given of params.paths) {
+    const path = resolve(given);
+    if (params.layout === 'mvtec') {
+      try {
+        const dataset = scanMvtec(path);
+        problems.push(...dataset.issues.filter((i) => !i.problem.endsWith('ignored')));
+        for (const d of dataset.train) entries.push({ path: d.path, split: 'train', verdict: 'good', defectType: null });
+        for (const d of dataset.test) {
+          entries.push({
+            path: d.path, split: 'test', verdict: d.defective ? 'defective' : 'good', defectType: d.defective ? d.defectType : null,
+            ...(d.maskPath ? { maskPath: d.maskPath } : {}),
+          });
+        }
+      } catch (err) {
+        problems.push({ path, problem: `not an MVTec-layout dataset: ${(err as Error).message}` });
+      }
+      continue;
+    }
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      problems.push({ path, problem: 'no such file or folder' });
+      continue;
+    }
+    const files: string[] = [];
+    if (st.isDirectory()) walk(path, 0, files, problems);
+    else files.push(path);
+    for (const f of files) entries.push({ path: f, split: params.split, verdict: params.verdict, defectType: null });
+  }
+  return entries;
+}
+
+/** Reads and checks one file; the bytes, format and size, or an ImageReadError. */
+async function readChecked(path: string): Promise<{ data: Buffer; format: images.NewImage['format']; width: number; height: number }> {
+  let data: Buffer;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size === 0) throw new Error('file is empty (0 bytes)');
+    if (st.size > MAX_IMAGE_FILE_BYTES) throw new Error(`file too large (${st.size} bytes)`);
+    data = readFileSync(path);
+  } catch (err) {
+    throw new ImageReadError(path, (err as Error).message, { cause: err });
+  }
+  const format = sniffImageFormat(data);
+  if (!format) throw new ImageReadError(path, 'unsupported format (not PNG, JPEG, BMP, TIFF or WebP)');
+  const decoded = await decodeImageBuffer(data, path);
+  return { data, format, width: decoded.width, height: decoded.height };
+}
+
+/** A ground-truth mask file as the store's PNG of the image's size (any image format is accepted). */
+async function maskPng(path: string, width: number, height: number): Promise<Buffer> {
+  const mask = await readMask(path);
+  if (mask.width !== width || mask.height !== height) {
+    throw new StoreError('MASK_MISMATCH', `mask is ${mask.width}x${mask.height} but its image is ${width}x${height}`);
+  }
+  const pixels = new Uint8Array(mask.data.length);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = mask.data[i] ? 255 : 0;
+  return (await encodePng(pixels, width, height, 1)).png;
+}
+
+function problem(summary: ImportSummary, path: string, text: string): void {
+  if (summary.problems.length < MAX_PROBLEMS_KEPT) summary.problems.push({ path, problem: text });
+  else if (summary.problems.length === MAX_PROBLEMS_KEPT) summary.problems.push({ path: '-', problem: 'further problems not listed' });
+}
+
+export interface ImportOutcome {
+  readonly summary: ImportSummary;
+  /** Every image the import added or found already in the product, in file order. */
+  readonly imageIds: number[];
+}
+
+/** The import job's handler. */
+export async function runImport(p: Project, ctx: JobContext): Promise<ImportOutcome> {
+  const params = ctx.job.params as ImportParams;
+  const productId = products.get(p, params.productId).id;
+  const summary: ImportSummary = { imported: 0, duplicates: 0, failed: 0, problems: [] };
+  const entries = collectEntries(params, summary.problems);
+  const lineage = new Set(jobs.lineage(p, ctx.job.id));
+  const imageIds: number[] = [];
+  let lastSaved = Date.now();
+  for (const [i, entry] of entries.entries()) {
+    if (ctx.signal.aborted) break;
+    try {
+      const file = await readChecked(entry.path);
+      let image: images.Image;
+      try {
+        image = images.add(p, {
+          productId, originalPath: entry.path, data: file.data, width: file.width, height: file.height, format: file.format,
+          split: entry.split, verdict: entry.verdict, defectType: entry.defectType, jobId: ctx.job.id,
+        });
+        summary.imported++;
+      } catch (err) {
+        if (!(err instanceof StoreError && err.code === 'DUPLICATE_IMAGE')) throw err;
+        const existing = images.findBySha256(p, productId, sha256Hex(file.data))!;
+        // a resumed import finds its own earlier work: that is progress, not a duplicate
+        if (existing.jobId === null || !lineage.has(existing.jobId)) {
+          summary.duplicates++;
+          problem(summary, entry.path, `duplicate of image ${existing.id} (${existing.originalPath}), skipped`);
+        }
+        image = existing;
+      }
+      imageIds.push(image.id);
+      if (entry.maskPath && !masks.find(p, image.id, 'ground_truth')) {
+        try {
+          masks.set(p, { imageId: image.id, kind: 'ground_truth', png: await maskPng(entry.maskPath, image.width, image.height) });
+        } catch (err) {
+          if (!(err instanceof ImageReadError || err instanceof StoreError)) throw err;
+          problem(summary, entry.maskPath, `mask not imported (image kept without it): ${err instanceof ImageReadError ? err.reason : err.message}`);
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof ImageReadError)) throw err;
+      summary.failed++;
+      problem(summary, entry.path, err.reason);
+    }
+    ctx.progress({ fraction: (i + 1) / entries.length, step: 'import', message: `${i + 1} of ${entries.length} files` });
+    if (Date.now() - lastSaved > 1000) {
+      jobs.setResult(p, ctx.job.id, summary);
+      lastSaved = Date.now();
+    }
+  }
+  jobs.setResult(p, ctx.job.id, summary);
+  return { summary, imageIds };
+}

@@ -1,0 +1,107 @@
+/**
+ * Evaluation of a stored model on the product's labelled test and validation images: every image is
+ * scored (and its result stored, as an inspection would), then image AUROC and F1-max, and — over
+ * images with ground truth (good images count as all-normal) — pixel AUROC and AUPRO at the map's
+ * resolution. The metrics land on the model; a model without a threshold gets its F1-optimal one.
+ */
+import type { JobContext } from '../jobs/queue.ts';
+import { aupro, auroc, f1Max, type ScoredMask } from '../metrics/index.ts';
+import { images, jobs, masks, models, results, thresholds, type Project } from '../store/index.ts';
+import { decodeImageBuffer } from '../vision/image.ts';
+import { resizeMaskNearest } from '../vision/mask.ts';
+import { encodeMap } from './anomaly-maps.ts';
+import { judge, scoreImages } from './inspection.ts';
+
+export interface ModelMetrics {
+  readonly evaluatedAt: string;
+  readonly images: number;
+  readonly good: number;
+  readonly defective: number;
+  readonly imageAuroc: number | null;
+  readonly imageF1: number | null;
+  readonly f1Threshold: number | null;
+  readonly pixelAuroc: number | null;
+  readonly aupro: number | null;
+  readonly pixelImages: number;
+}
+
+/** Labelled images a model is evaluated on. */
+export function evaluationImages(p: Project, productId: number): images.Image[] {
+  return images.list(p, { productId }).filter((i) => i.split !== 'train' && i.verdict !== 'unlabelled');
+}
+
+function orNull(f: () => number): number | null {
+  try {
+    const v = f();
+    return Number.isFinite(v) ? v : null;
+  } catch (err) {
+    if (err instanceof RangeError) return null;
+    throw err;
+  }
+}
+
+/** Ground truth at the map's size: all zero for good images, the stored mask for defective ones. */
+async function groundTruth(p: Project, image: images.Image, width: number, height: number): Promise<Uint8Array | null> {
+  if (image.verdict === 'good') return new Uint8Array(width * height);
+  const mask = masks.find(p, image.id, 'ground_truth');
+  if (!mask) return null;
+  const decoded = await decodeImageBuffer(masks.readPng(p, mask), `mask of image ${image.id}`);
+  const data = new Uint8Array(decoded.width * decoded.height);
+  for (let i = 0; i < data.length; i++) data[i] = decoded.data[i * decoded.channels]! > 0.5 ? 1 : 0;
+  return resizeMaskNearest({ width: decoded.width, height: decoded.height, data }, width, height).data;
+}
+
+/** The evaluate job's handler. */
+export async function runModelEvaluation(p: Project, ctx: JobContext): Promise<ModelMetrics> {
+  const { modelId } = ctx.job.params as { modelId: number };
+  const model = models.get(p, modelId);
+  const list = evaluationImages(p, model.productId);
+  if (list.length === 0) throw new RangeError(`product ${model.productId} has no labelled test or validation images to evaluate on`);
+  const byId = new Map(list.map((i) => [i.id, i]));
+  const threshold = thresholds.latest(p, model.id);
+  const scores: number[] = [];
+  const labels: number[] = [];
+  const pixel: ScoredMask[] = [];
+  await scoreImages(p, model, list, ctx, async (items) => {
+    const rows: results.NewResult[] = [];
+    for (const item of items) {
+      const image = byId.get(item.imageId)!;
+      scores.push(item.score);
+      labels.push(image.verdict === 'defective' ? 1 : 0);
+      const mask = await groundTruth(p, image, item.mapWidth, item.mapHeight);
+      if (mask) pixel.push({ map: item.map, mask, width: item.mapWidth, height: item.mapHeight });
+      rows.push({
+        imageId: item.imageId, modelId: model.id, thresholdId: threshold?.id ?? null, jobId: ctx.job.id, score: item.score,
+        verdict: judge(item.score, threshold), map: encodeMap({ width: item.mapWidth, height: item.mapHeight, data: item.map }),
+      });
+    }
+    results.addMany(p, rows);
+  });
+  const defective = labels.filter((l) => l === 1).length;
+  const f1 = defective > 0 && defective < labels.length ? f1Max(scores, labels) : null;
+  const hasPixelDefects = pixel.some((s) => s.mask.includes(1));
+  let pixelAuroc: number | null = null;
+  if (hasPixelDefects) {
+    const total = pixel.reduce((a, s) => a + s.map.length, 0);
+    const ps = new Float32Array(total);
+    const pl = new Uint8Array(total);
+    let o = 0;
+    for (const s of pixel) {
+      ps.set(s.map, o);
+      pl.set(s.mask, o);
+      o += s.map.length;
+    }
+    pixelAuroc = orNull(() => auroc(ps, pl));
+  }
+  const metrics: ModelMetrics = {
+    evaluatedAt: new Date().toISOString(), images: scores.length, good: labels.length - defective, defective,
+    imageAuroc: orNull(() => auroc(scores, labels)), imageF1: f1?.f1 ?? null, f1Threshold: f1?.threshold ?? null,
+    pixelAuroc, aupro: hasPixelDefects ? orNull(() => aupro(pixel)) : null, pixelImages: pixel.length,
+  };
+  models.setMetrics(p, model.id, metrics);
+  if (!threshold && metrics.f1Threshold !== null) {
+    thresholds.add(p, { modelId: model.id, imageThreshold: metrics.f1Threshold, note: 'suggested by evaluation: the F1-optimal image threshold' });
+  }
+  jobs.setResult(p, ctx.job.id, metrics);
+  return metrics;
+}

@@ -1,0 +1,72 @@
+/**
+ * Training: fits a method on a product's normal training images in a worker thread and stores the
+ * result as the product's next model version, together with the manifest of the data it saw.
+ */
+import { createHash } from 'node:crypto';
+import type { ApiRequest } from '../api/contract.ts';
+import { ApiError } from '../api/contract.ts';
+import type { JobContext } from '../jobs/queue.ts';
+import { runWorkerTask } from '../jobs/worker-host.ts';
+import { getMethod } from '../methods/index.ts';
+import { images, jobs, models, products, type Project } from '../store/index.ts';
+
+export type TrainParams = ApiRequest<'models.train'>;
+
+/** The images a model of this product trains on: the train split, less anything labelled defective. */
+export function trainingImages(p: Project, productId: number): images.Image[] {
+  return images.list(p, { productId, split: 'train' }).filter((i) => i.verdict !== 'defective');
+}
+
+/** sha256 over the ordered image hashes and the configuration: same data and settings, same hash. */
+export function dataManifestSha256(list: readonly images.Image[], config: unknown): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ config, images: list.map((i) => i.sha256) }));
+  return h.digest('hex');
+}
+
+/** Checks a training request before it is queued (so the screen hears about it at once). */
+export function checkTrainRequest(p: Project, params: TrainParams): void {
+  products.get(p, params.productId);
+  const method = getMethod(params.method);
+  for (const key of Object.keys(params.config)) {
+    if (!(key in method.defaults)) throw new ApiError('INVALID_REQUEST', `${params.method} has no setting '${key}'; settings: ${Object.keys(method.defaults).join(', ')}`);
+  }
+  if (trainingImages(p, params.productId).length === 0) {
+    throw new ApiError('BAD_INPUT', `product ${params.productId} has no training images (split 'train', not labelled defective)`);
+  }
+}
+
+/** The train job's handler. */
+export async function runTraining(p: Project, ctx: JobContext): Promise<models.Model | null> {
+  const params = ctx.job.params as TrainParams;
+  const list = trainingImages(p, params.productId);
+  const method = getMethod(params.method);
+  const config = { ...method.defaults, ...params.config, ...(params.backbone ? { backbone: params.backbone } : {}) };
+  const skipped: Array<{ path: string; problem: string }> = [];
+  let fitted: { model: Uint8Array; description: Record<string, unknown>; backbone: { id: string; sha256: string } } | null = null;
+  const run = runWorkerTask(
+    { task: 'fit', method: params.method, config, images: list.map((i) => images.filePath(p, i)), batchSize: 8 },
+    (m) => {
+      if (m.type === 'progress') {
+        const fraction = m.total > 0 ? Math.min(1, m.done / m.total) : 0;
+        ctx.progress({ fraction, step: m.stage, message: `${m.done} / ${m.total}`, etaSeconds: m.etaSeconds, loss: m.loss });
+      } else if (m.type === 'skipped') {
+        skipped.push({ path: m.path, problem: m.problem });
+      } else if (m.type === 'fitted') {
+        fitted = m;
+      }
+    },
+    ctx.signal,
+  );
+  await run.done;
+  if (ctx.signal.aborted || !fitted) return null;
+  const result = fitted as { model: Uint8Array; description: Record<string, unknown>; backbone: { id: string; sha256: string } };
+  const model = models.add(p, {
+    productId: params.productId, method: params.method, backboneId: result.backbone.id, backboneSha256: result.backbone.sha256,
+    config: { ...config, trained: result.description },
+    dataManifestSha256: dataManifestSha256(list, config), jobId: ctx.job.id,
+    blobs: { model: result.model },
+  });
+  jobs.setResult(p, ctx.job.id, { modelId: model.id, version: model.version, trainImages: list.length - skipped.length, skipped });
+  return model;
+}

@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ApiInput, ApiMethod, ApiOutput, Job, StationEvent } from '../../src-main/api/contract.ts';
+import { Station } from '../../src-main/services/station.ts';
+import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
+
+/** Calls the station and unwraps the answer; failures carry their API code. */
+async function call<M extends ApiMethod>(station: Station, method: M, input: ApiInput<M>): Promise<ApiOutput<M>> {
+  const r = await station.handle(method, input);
+  if (!r.ok) throw Object.assign(new Error(`${method}: ${r.error.code} ${r.error.message}`), { code: r.error.code });
+  return r.value as ApiOutput<M>;
+}
+
+async function finished(station: Station, job: Job): Promise<Job> {
+  for (;;) {
+    const j = await call(station, 'jobs.get', { id: job.id });
+    if (!['queued', 'running'].includes(j.status)) return j;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('the station workflow on real metal-plate images', () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'argus-station-')), 'project');
+  const data = subsetDataset(sharedDataset('mpdd_metal_plate'), { train: 10, testGood: 4, testDefect: 6 });
+  const station = new Station();
+  const events: StationEvent[] = [];
+  station.subscribe((e) => events.push(e));
+  afterAll(async () => {
+    await station.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('imports, trains, evaluates, thresholds, inspects a folder and reports, all through the API', async () => {
+    await call(station, 'project.create', { dir, name: 'Plates' });
+    const product = await call(station, 'products.create', { name: 'PN-7' });
+
+    const imported = await finished(station, await call(station, 'images.import', { productId: product.id, paths: [data], layout: 'mvtec' }));
+    expect(imported.status).toBe('succeeded');
+    const list = await call(station, 'images.list', { productId: product.id });
+    expect(list.total).toBe(20);
+    expect(list.items.filter((i) => i.hasGroundTruth)).toHaveLength(6);
+
+    const train = await finished(station, await call(station, 'models.train', { productId: product.id, method: 'patchcore', config: { height: 128, width: 128 } }));
+    expect(train.status, train.error ?? '').toBe('succeeded');
+    expect(events.some((e) => e.type === 'progress' && e.jobId === train.id)).toBe(true);
+    const [model] = await call(station, 'models.list', { productId: product.id });
+    expect(model!.version).toBe(1);
+
+    const evaluated = await finished(station, await call(station, 'models.evaluate', { modelId: model!.id }));
+    expect(evaluated.status, evaluated.error ?? '').toBe('succeeded');
+    const metrics = (await call(station, 'models.get', { id: model!.id })).metrics!;
+    expect(metrics['imageAuroc']).toBeGreaterThan(0.8);
+    expect(metrics['pixelAuroc']).toBeGreaterThan(0.8);
+    // evaluation leaves an F1-optimal threshold behind
+    const scores = await call(station, 'models.scores', { modelId: model!.id });
+    expect(scores.scores).toHaveLength(10);
+    const [suggested] = await call(station, 'thresholds.list', { modelId: model!.id });
+    expect(suggested!.imageThreshold).toBe(scores.f1Threshold);
+
+    const t = await call(station, 'thresholds.set', {
+      modelId: model!.id, imageThreshold: scores.f1Threshold!, pixelThreshold: scores.f1Threshold!,
+      reviewLow: scores.f1Threshold! * 0.9, reviewHigh: scores.f1Threshold! * 1.1, note: 'tuned',
+    });
+    expect(t.version).toBe(2);
+
+    const inspected = await finished(station, await call(station, 'inspection.run', { modelId: model!.id, folder: join(data, 'test') }));
+    expect(inspected.status, inspected.error ?? '').toBe('succeeded');
+    const page = await call(station, 'results.list', { modelId: model!.id, jobId: inspected.id });
+    expect(page.total).toBe(10);
+    expect(new Set(page.items.map((r) => r.verdict)).has('unjudged')).toBe(false);
+    const worst = page.items[0]!;
+    const overlay = await call(station, 'results.overlay', { id: worst.id, maxSide: 256 });
+    expect(Buffer.from(overlay.base64, 'base64').subarray(1, 4).toString()).toBe('PNG');
+
+    const csv = await call(station, 'reports.create', { modelId: model!.id, format: 'csv' });
+    const content = await call(station, 'reports.content', { id: csv.id });
+    expect(Buffer.from(content.base64, 'base64').toString().split('\r\n')[0]).toContain('score');
+    const html = await call(station, 'reports.create', { modelId: model!.id, format: 'html' });
+    expect(html.byteSize).toBeGreaterThan(1000);
+  });
+
+  it('answers invalid requests with INVALID_REQUEST and unknown ids with NOT_FOUND', async () => {
+    expect(await station.handle('images.list', { productId: -1 })).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST' } });
+    expect(await station.handle('images.get', { id: 99999 })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    expect(await station.handle('no.such', {})).toMatchObject({ ok: false, error: { code: 'UNKNOWN_METHOD' } });
+    expect(await station.handle('products.create', { name: 'PN-7' })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+  });
+});
