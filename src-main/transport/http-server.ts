@@ -26,7 +26,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { ApiErrorCode, ApiResponse } from '../api/contract.ts';
 import type { ApiHost } from '../api/dispatch.ts';
 import { contentSecurityPolicy } from './csp.ts';
-import { INDEX_FILE, resolveStaticFile } from './static.ts';
+import { INDEX_FILE, RENDERER_NOT_BUILT_PAGE, resolveStaticFile } from './static.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
 /** A WebSocket client further behind than this is disconnected rather than buffered without end. */
@@ -54,15 +54,6 @@ export interface BrowserServer {
   /** Stops listening and drops every connection; does not close the host. */
   close(): Promise<void>;
 }
-
-const NOT_BUILT_PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Argus</title></head>
-<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
-<h1>Argus</h1>
-<p>The station is running, but its user interface has not been built yet.</p>
-<p>Run <code>npm run build:renderer</code> in the Argus folder, then reload this page.</p>
-</body></html>
-`;
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
@@ -191,7 +182,7 @@ export async function startBrowserServer(host: ApiHost, options: BrowserServerOp
       const path = rawPath.split(/[?#]/, 1)[0];
       if ((path === '/' || path === `/${INDEX_FILE}`) && !existsSync(join(rendererDir, INDEX_FILE))) {
         res.writeHead(200, { ...headers, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
-        res.end(req.method === 'HEAD' ? undefined : NOT_BUILT_PAGE);
+        res.end(req.method === 'HEAD' ? undefined : RENDERER_NOT_BUILT_PAGE);
         return;
       }
       return sendText(res, 404, 'not found', headers);

@@ -9,6 +9,16 @@ import { extname, isAbsolute, join, relative, sep } from 'node:path';
 
 export const INDEX_FILE = 'index.html';
 
+/** What `/` shows while the renderer has not been built (the API works without it). */
+export const RENDERER_NOT_BUILT_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Argus</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
+<h1>Argus</h1>
+<p>The station is running, but its user interface has not been built yet.</p>
+<p>Run <code>npm run build:renderer</code> in the Argus folder, then reload this page.</p>
+</body></html>
+`;
+
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',

@@ -8,53 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ApiResponse, ProjectInfo, StationEvent } from '../../src-main/api/contract.ts';
-import { dispatch, type ApiHost, type Handlers } from '../../src-main/api/dispatch.ts';
-import { createProject, openProject, schemaVersion, type Project } from '../../src-main/store/index.ts';
+import type { ApiResponse, StationEvent } from '../../src-main/api/contract.ts';
+import { Station } from '../../src-main/services/station.ts';
 import { startBrowserServer, type BrowserServer } from '../../src-main/transport/http-server.ts';
-
-/** A small real ApiHost over the real dispatcher and store (project calls only). */
-class ProjectHost implements ApiHost {
-  #project: Project | null = null;
-  readonly #listeners = new Set<(event: StationEvent) => void>();
-  readonly #handlers = {
-    'project.create': ({ dir, name }: { dir: string; name: string }) => this.#open(createProject(dir, name)),
-    'project.open': ({ dir }: { dir: string }) => this.#open(openProject(dir)),
-    'project.current': () => this.#info(),
-    'project.close': () => {
-      this.close();
-      return null;
-    },
-  } as unknown as Handlers;
-
-  handle(method: string, input: unknown): Promise<ApiResponse<unknown>> {
-    return dispatch(this.#handlers, method, input);
-  }
-  subscribe(listener: (event: StationEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-  close(): void {
-    this.#project?.close();
-    this.#project = null;
-  }
-  #open(project: Project): ProjectInfo {
-    this.close();
-    this.#project = project;
-    const info = this.#info()!;
-    for (const listener of this.#listeners) listener({ type: 'project', project: info });
-    return info;
-  }
-  #info(): ProjectInfo | null {
-    const p = this.#project;
-    return p ? { dir: p.dir, name: p.name, schemaVersion: schemaVersion(p.db), readonly: p.readonly, interruptedJobs: [], provider: 'cpu' } : null;
-  }
-}
 
 const MAX_BODY = 64 * 1024;
 let work: string;
 let rendererDir: string;
-let host: ProjectHost;
+let host: Station;
 let server: BrowserServer;
 
 beforeAll(async () => {
@@ -66,13 +27,13 @@ beforeAll(async () => {
   writeFileSync(join(rendererDir, 'assets', 'app.css'), 'body{}');
   writeFileSync(join(rendererDir, '.hidden'), 'secret');
   writeFileSync(join(work, 'secret.txt'), 'outside the renderer');
-  host = new ProjectHost();
+  host = new Station();
   server = await startBrowserServer(host, { port: 0, rendererDir, maxBodyBytes: MAX_BODY });
 });
 
 afterAll(async () => {
   await server?.close();
-  host?.close();
+  await host?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -203,6 +164,9 @@ describe('browser-mode server', () => {
     expect(event).toMatchObject({ type: 'project', project: { dir, name: 'Brackets' } });
     ws.close();
 
+    const product = await callJson('products.create', { name: 'PN-1042' });
+    expect(product).toMatchObject({ ok: true, value: { name: 'PN-1042', description: '', imageCount: 0 } });
+    expect(await callJson('products.list', {})).toMatchObject({ ok: true, value: [{ name: 'PN-1042' }] });
     expect(await callJson('project.create', { dir, name: 'Again' })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
   });
 
