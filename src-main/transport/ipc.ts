@@ -1,0 +1,45 @@
+/**
+ * Electron IPC, main-process side: `argus:call` invocations from our own page go to the station,
+ * station events go to the page as `argus:event` messages. Electron's objects come in as
+ * parameters, so this runs (and is tested) without Electron.
+ *
+ *   const dispose = connectIpc(station, { ipcMain, webContents: win.webContents, isTrustedUrl: isAppUrl });
+ */
+import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
+import type { ApiResponse } from '../api/contract.ts';
+import type { ApiHost } from '../api/dispatch.ts';
+import { CALL_CHANNEL, EVENT_CHANNEL } from './channels.ts';
+
+export interface IpcOptions {
+  readonly ipcMain: Pick<IpcMain, 'handle' | 'removeHandler'>;
+  /** The window's contents: the only sender answered, the only receiver of events. */
+  readonly webContents: Pick<WebContents, 'send' | 'isDestroyed'>;
+  /** Whether a frame URL is our own page (see window.ts isAppUrl). */
+  readonly isTrustedUrl: (url: string) => boolean;
+}
+
+const UNTRUSTED: ApiResponse<never> = { ok: false, error: { code: 'UNAUTHORIZED', message: 'IPC from a frame other than the Argus page' } };
+
+/** Wires the host to the window; returns the function that unwires it. */
+export function connectIpc(host: ApiHost, options: IpcOptions): () => void {
+  const { ipcMain, webContents, isTrustedUrl } = options;
+  const trusted = (event: IpcMainInvokeEvent): boolean => {
+    const frame = event.senderFrame;
+    return event.sender === webContents && frame !== null && frame.parent === null && isTrustedUrl(frame.url);
+  };
+  ipcMain.handle(CALL_CHANNEL, async (event: IpcMainInvokeEvent, method: unknown, input: unknown): Promise<ApiResponse<unknown>> => {
+    if (!trusted(event)) return UNTRUSTED;
+    if (typeof method !== 'string') return { ok: false, error: { code: 'UNKNOWN_METHOD', message: 'the method name must be a string' } };
+    return host.handle(method, input);
+  });
+  const unsubscribe = host.subscribe((event) => {
+    if (!webContents.isDestroyed()) webContents.send(EVENT_CHANNEL, event);
+  });
+  let connected = true;
+  return () => {
+    if (!connected) return;
+    connected = false;
+    unsubscribe();
+    ipcMain.removeHandler(CALL_CHANNEL);
+  };
+}
