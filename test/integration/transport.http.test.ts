@@ -2,14 +2,17 @@
  * Browser mode over real sockets: a real server on port 0 in front of a real station, driven with
  * Node's fetch, raw node:http requests (for paths and headers fetch would normalise) and the ws client.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { ApiResponse, StationEvent } from '../../src-main/api/contract.ts';
 import { Station } from '../../src-main/services/station.ts';
+import { createProject, openProject } from '../../src-main/store/index.ts';
 import { startBrowserServer, type BrowserServer } from '../../src-main/transport/http-server.ts';
 
 const MAX_BODY = 64 * 1024;
@@ -227,5 +230,56 @@ describe('browser-mode server', () => {
     await given.close();
     expect(given.url.endsWith(`#token=${token}`)).toBe(true);
     await expect(startBrowserServer(host, { token: 'short' })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('npm start in browser mode', () => {
+  const repoRoot = join(import.meta.dirname, '..', '..');
+
+  it('prints the URL, serves the API with the printed token, and closes the project on SIGTERM', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'argus-start-'));
+    try {
+      const dir = join(base, 'project');
+      createProject(dir, 'Start').close();
+      const child = spawn(process.execPath, ['bin/start.js', '--browser', '--port', '0', '--project', dir, '--no-build'], {
+        cwd: repoRoot,
+        env: { ...process.env, ARGUS_PROJECT: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        const line = await new Promise<string>((resolve, reject) => {
+          const lines = createInterface({ input: child.stdout });
+          lines.on('line', (l) => {
+            if (l.startsWith('Argus is running in browser mode: ')) resolve(l);
+          });
+          void exited.then((code) => reject(new Error(`start.js exited with ${code}: ${stderr}`)));
+        });
+        const url = new URL(line.slice('Argus is running in browser mode: '.length));
+        expect(url.hostname).toBe('127.0.0.1');
+        const token = new URLSearchParams(url.hash.slice(1)).get('token') ?? '';
+        expect(token).toMatch(/^[0-9a-f]{64}$/);
+
+        const res = await fetch(`${url.origin}/api/project.current`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+        expect(await res.json()).toMatchObject({ ok: true, value: { dir, name: 'Start', readonly: false } });
+        expect(() => openProject(dir)).toThrow(expect.objectContaining({ code: 'PROJECT_BUSY' }));
+        expect((await fetch(`${url.origin}/`)).status).toBe(200);
+      } finally {
+        child.kill('SIGTERM');
+      }
+      expect(await exited).toBe(0);
+      openProject(dir).close();
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a bad option with its usage', async () => {
+    const result = spawnSync(process.execPath, ['bin/start.js', '--port', 'eighty'], { cwd: repoRoot, encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('--port');
+    expect(result.stderr).toContain('usage: npm start');
   });
 });
