@@ -1,16 +1,21 @@
 /** The `argus` command line: the same services the station uses, scriptable. */
 import { runEval, EVAL_USAGE } from './cli/eval.ts';
 import { runInfer, INFER_USAGE } from './cli/infer.ts';
+import { PROJECT_COMMANDS, PROJECT_USAGE, runProjectCommand } from './cli/project.ts';
 
 const USAGE = `argus <command> [options]
 
 Commands:
   eval      fit a method on a dataset's normal images and measure it on its test set
   infer     score images with a saved model and write heatmap overlays
+  project, import, train, evaluate, inspect, results, report, jobs
+            the station's workflow on a project folder (see below)
 
 ${EVAL_USAGE}
 
-${INFER_USAGE}`;
+${INFER_USAGE}
+
+${PROJECT_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -26,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return command === undefined ? 2 : 0;
     default:
+      if (PROJECT_COMMANDS.includes(command)) return runProjectCommand(command, rest);
       console.error(`unknown command '${command}'\n\n${USAGE}`);
       return 2;
   }

@@ -143,10 +143,12 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
       job = jobs.start(p, jobId);
       this.emit('status', job);
       let lastWrite = 0;
+      let lastMessage: string | undefined;
       const ctx: JobContext = {
         job, signal: controller.signal,
         progress: (update) => {
           this.emit('progress', jobId, update);
+          if (update.message !== undefined) lastMessage = update.message;
           const now = Date.now();
           if (now - lastWrite >= this.#interval && !controller.signal.aborted) {
             lastWrite = now;
@@ -158,7 +160,8 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
       try {
         if (!handler) throw new Error(`no handler for ${job.kind} jobs`);
         await handler(ctx);
-        final = controller.signal.aborted ? jobs.finish(p, jobId, 'cancelled') : jobs.finish(p, jobId, 'succeeded');
+        const detail = lastMessage === undefined ? {} : { message: lastMessage };
+        final = controller.signal.aborted ? jobs.finish(p, jobId, 'cancelled', detail) : jobs.finish(p, jobId, 'succeeded', detail);
       } catch (err) {
         final = controller.signal.aborted
           ? jobs.finish(p, jobId, 'cancelled')

@@ -12,7 +12,7 @@ import { dispatch, type ApiHost } from '../api/dispatch.ts';
 import { ApiError, type ApiResponse, type ProjectInfo, type StationEvent } from '../api/contract.ts';
 import { activeProvider } from '../engine/session.ts';
 import { JobQueue } from '../jobs/queue.ts';
-import { createProject, openProject, schemaVersion, type Project } from '../store/index.ts';
+import { createProject, jobs as jobStore, openProject, schemaVersion, type Project } from '../store/index.ts';
 import { buildHandlers, toJob, type JobSubmitter } from './handlers.ts';
 import { runImport } from './imports.ts';
 import { runInspection } from './inspection.ts';
@@ -69,6 +69,11 @@ export class Station implements ApiHost, StationContext {
   /** Runs before the project closes (the job runner stops its workers here). */
   onClose(hook: () => Promise<void> | void): void {
     this.#closeHooks.push(hook);
+  }
+
+  /** What a job produced (its summary), or null. */
+  jobResult(jobId: number): unknown {
+    return jobStore.get(this.project(), jobId).result;
   }
 
   /** The open project's job queue. */

@@ -1,0 +1,192 @@
+/**
+ * Project commands: the station's workflow from a terminal or a script, on the same project folder
+ * the screens open (create, import, train, evaluate, inspect, results, reports, jobs).
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ApiError, type Job, type Model, type Product } from '../api/contract.ts';
+import { METHOD_NAMES } from '../methods/index.ts';
+import { CliStation, withProject } from './station-client.ts';
+import { formatTable } from './table.ts';
+
+export const PROJECT_USAGE = `argus project create <dir> [--name <name>]
+argus import   --project <dir> --product <name|id> [--mvtec] [--split train|validation|test]
+               [--verdict good|defective|unlabelled] <file or folder>...
+argus train    --project <dir> --product <name|id> [--method ${METHOD_NAMES.join('|')}] [--set key=value]...
+argus evaluate --project <dir> (--model <id> | --product <name|id>)
+argus inspect  --project <dir> (--model <id> | --product <name|id>) <folder>
+argus results  --project <dir> (--model <id> | --product <name|id>) [--verdict pass|review|fail|unjudged] [--limit n] [--json]
+argus report   --project <dir> (--model <id> | --product <name|id>) [--format html|csv] --out <file>
+argus jobs     --project <dir> [--resume <job id>] [--cancel <job id>]
+
+A project is a folder (created empty by 'project create'); the same folder opens in the station
+(npm start). --product takes a name or an id; 'import' creates the product when the name is new.
+--model defaults to the product's newest model. Jobs show a progress bar on a terminal; a job that
+fails or is interrupted makes the command exit 1.`;
+
+const common = {
+  project: { type: 'string' },
+  product: { type: 'string' },
+  model: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function need(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') throw new RangeError(`${flag} is required\n\n${PROJECT_USAGE}`);
+  return value;
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${flag} expects a positive whole number, received '${value}'`);
+  return n;
+}
+
+async function findProduct(s: CliStation, ref: string, createIfMissing = false): Promise<Product> {
+  const all = await s.call('products.list', {});
+  const found = /^\d+$/.test(ref) ? all.find((p) => p.id === Number(ref)) : all.find((p) => p.name === ref);
+  if (found) return found;
+  if (createIfMissing && !/^\d+$/.test(ref)) return s.call('products.create', { name: ref });
+  throw new ApiError('NOT_FOUND', `no product '${ref}' in this project (products: ${all.map((p) => `${p.id} ${p.name}`).join(', ') || 'none'})`);
+}
+
+async function findModel(s: CliStation, values: { model?: string | undefined; product?: string | undefined }): Promise<Model> {
+  if (values.model) return s.call('models.get', { id: positiveInt(values.model, '--model') });
+  const product = await findProduct(s, need(values.product, '--model or --product'));
+  const list = await s.call('models.list', { productId: product.id });
+  const newest = list[list.length - 1];
+  if (!newest) throw new ApiError('NOT_FOUND', `product '${product.name}' has no model yet: run argus train first`);
+  return newest;
+}
+
+function jobExit(job: Job): number {
+  if (job.status === 'succeeded') return 0;
+  console.error(`job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}`);
+  return 1;
+}
+
+/** 'key=value' settings: numbers and booleans as such, anything else as text. */
+function parseSettings(pairs: readonly string[]): Record<string, number | string | boolean> {
+  const out: Record<string, number | string | boolean> = {};
+  for (const pair of pairs) {
+    const m = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(pair);
+    if (!m) throw new RangeError(`--set expects key=value, received '${pair}'`);
+    const v = m[2]!;
+    out[m[1]!] = v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+  }
+  return out;
+}
+
+export async function runProjectCommand(command: string, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      ...common,
+      name: { type: 'string' }, mvtec: { type: 'boolean' }, split: { type: 'string' }, verdict: { type: 'string' },
+      method: { type: 'string', default: 'patchcore' }, set: { type: 'string', multiple: true }, limit: { type: 'string' },
+      json: { type: 'boolean' }, format: { type: 'string', default: 'html' }, out: { type: 'string' },
+      resume: { type: 'string' }, cancel: { type: 'string' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    console.log(PROJECT_USAGE);
+    return 0;
+  }
+  if (command === 'project') {
+    const [sub, dir] = positionals;
+    if (sub !== 'create' || !dir) throw new RangeError(`expected 'argus project create <dir>'\n\n${PROJECT_USAGE}`);
+    const s = new CliStation();
+    try {
+      const info = await s.call('project.create', { dir, name: values.name ?? dir.split(/[\\/]/).filter(Boolean).pop() ?? 'project' });
+      console.log(`created project '${info.name}' in ${info.dir}`);
+    } finally {
+      await s.close();
+    }
+    return 0;
+  }
+  const dir = need(values.project, '--project');
+  return withProject(dir, async (s) => {
+    switch (command) {
+      case 'import': {
+        if (positionals.length === 0) throw new RangeError(`argus import needs files or folders\n\n${PROJECT_USAGE}`);
+        const product = await findProduct(s, need(values.product, '--product'), true);
+        const job = await s.follow(await s.call('images.import', {
+          productId: product.id, paths: positionals, layout: values.mvtec ? 'mvtec' : 'files',
+          ...(values.split ? { split: values.split as 'train' } : {}), ...(values.verdict ? { verdict: values.verdict as 'good' } : {}),
+        }), 'import');
+        const summary = (await s.station.jobResult(job.id)) as { imported: number; duplicates: number; failed: number; problems: Array<{ path: string; problem: string }> } | null;
+        if (summary) {
+          console.log(`imported ${summary.imported}, duplicates ${summary.duplicates}, failed ${summary.failed} (product '${product.name}', job ${job.id})`);
+          for (const p of summary.problems) console.error(`  ${p.path}: ${p.problem}`);
+        }
+        return jobExit(job);
+      }
+      case 'train': {
+        const product = await findProduct(s, need(values.product, '--product'));
+        const job = await s.follow(await s.call('models.train', { productId: product.id, method: values.method as 'patchcore', config: parseSettings(values.set ?? []) }), 'train');
+        if (job.status === 'succeeded') {
+          const list = await s.call('models.list', { productId: product.id });
+          const m = list[list.length - 1]!;
+          console.log(`model ${m.id}: '${product.name}' v${m.version} (${m.method}, ${m.backboneId})`);
+        }
+        return jobExit(job);
+      }
+      case 'evaluate': {
+        const model = await findModel(s, values);
+        const job = await s.follow(await s.call('models.evaluate', { modelId: model.id }), 'evaluate');
+        const m = (await s.call('models.get', { id: model.id })).metrics ?? {};
+        const pctOf = (k: string) => (typeof m[k] === 'number' ? (100 * (m[k] as number)).toFixed(2) : '-');
+        console.log(formatTable(['model', 'images', 'image AUROC', 'pixel AUROC', 'AUPRO', 'image F1'], [[`${model.id} v${model.version}`, String(m['images'] ?? '-'), pctOf('imageAuroc'), pctOf('pixelAuroc'), pctOf('aupro'), pctOf('imageF1')]]));
+        return jobExit(job);
+      }
+      case 'inspect': {
+        const [folder] = positionals;
+        if (!folder) throw new RangeError(`argus inspect needs a folder\n\n${PROJECT_USAGE}`);
+        const model = await findModel(s, values);
+        const job = await s.follow(await s.call('inspection.run', { modelId: model.id, folder }), 'inspect');
+        const summary = (await s.station.jobResult(job.id)) as { inspected: number; pass: number; review: number; fail: number; unjudged: number } | null;
+        if (summary) console.log(`inspected ${summary.inspected}: pass ${summary.pass}, review ${summary.review}, fail ${summary.fail}, unjudged ${summary.unjudged} (model ${model.id}, job ${job.id})`);
+        return jobExit(job);
+      }
+      case 'results': {
+        const model = await findModel(s, values);
+        const page = await s.call('results.list', {
+          modelId: model.id, limit: values.limit ? positiveInt(values.limit, '--limit') : 1000,
+          ...(values.verdict ? { verdict: values.verdict as 'pass' } : {}),
+        });
+        if (values.json) console.log(JSON.stringify(page, null, 1));
+        else {
+          console.log(formatTable(['result', 'image', 'score', 'verdict', 'defect px', 'file'], page.items.map((r) => [String(r.id), String(r.imageId), r.score.toFixed(4), r.verdict, r.defectAreaPx === null ? '-' : String(r.defectAreaPx), r.originalPath])));
+          console.log(`${page.items.length} of ${page.total} result(s) of model ${model.id}, highest score first`);
+        }
+        return 0;
+      }
+      case 'report': {
+        const model = await findModel(s, values);
+        const out = need(values.out, '--out');
+        if (values.format !== 'html' && values.format !== 'csv') throw new RangeError(`--format expects html or csv, received '${values.format}'`);
+        const report = await s.call('reports.create', { modelId: model.id, format: values.format });
+        const content = await s.call('reports.content', { id: report.id });
+        writeFileSync(out, Buffer.from(content.base64, 'base64'));
+        console.log(`report ${report.id} (${report.format}, ${report.byteSize} bytes) written to ${out}`);
+        return 0;
+      }
+      case 'jobs': {
+        if (values.cancel) console.log(JSON.stringify(await s.call('jobs.cancel', { id: positiveInt(values.cancel, '--cancel') })));
+        if (values.resume) {
+          const job = await s.follow(await s.call('jobs.resume', { id: positiveInt(values.resume, '--resume') }), 'resume');
+          return jobExit(job);
+        }
+        const list = await s.call('jobs.list', {});
+        console.log(formatTable(['job', 'kind', 'status', 'progress', 'created', 'message'], list.map((j) => [String(j.id), j.kind, j.status, `${Math.round(j.progress * 100)}%`, j.createdAt, (j.error ?? j.message).slice(0, 80)])));
+        return 0;
+      }
+      default:
+        throw new RangeError(`unknown command '${command}'`);
+    }
+  });
+}
+
+export const PROJECT_COMMANDS = ['project', 'import', 'train', 'evaluate', 'inspect', 'results', 'report', 'jobs'];
