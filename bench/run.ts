@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: per method, fit seconds (and training seconds per epoch for trained methods), model
  * milliseconds per image at batch 1 and 8, and peak RSS, on a fixed dataset (magnetic_tile, the reference's 120-image training cap, 16 timed images).
- * Each method runs in a fresh process. Never part of the test run.
+ * Then inspection throughput of a 500-image folder through the station (bench/inspect.ts;
+ * ARGUS_BENCH_INSPECT=0 skips it). Each run is a fresh process. Never part of the test run.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -21,3 +22,18 @@ for (const method of methods) {
   rows.push([r.method, r.dataset, String(r.nTrain), num(r.fitSeconds), r.trainSecondsPerEpoch === null ? '-' : num(r.trainSecondsPerEpoch), num(r.msPerImageBs1), num(r.msPerImageBs8), num(r.peakRssMb, 0), r.provider]);
 }
 console.log(formatTable(['method', 'dataset', 'train', 'fit s', 'train s/epoch', 'ms/img bs1', 'ms/img bs8', 'peak RSS MB', 'provider'], rows));
+
+// Inspection throughput through the station: import, features, scoring and result writes of a folder.
+if (process.env['ARGUS_BENCH_INSPECT'] !== '0') {
+  const images = process.env['ARGUS_BENCH_INSPECT_IMAGES'] ?? '500';
+  process.stderr.write(`bench: inspection of a ${images}-image folder ...\n`);
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'inspect.ts'), '--data', data, '--images', images], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const r = JSON.parse(out.trim().split('\n').pop()!);
+  console.log('');
+  console.log(formatTable(['inspection', 'dataset', 'images', 'total s', 'images/s', 'import s', 'scoring s', 'peak RSS MB', 'provider'], [[
+    r.method, r.dataset, String(r.results), num(r.seconds), num(r.imagesPerSecond, 2), num(r.importSeconds ?? NaN), num(r.scoringSeconds ?? NaN), num(r.peakRssMb, 0), r.provider,
+  ]]));
+}
