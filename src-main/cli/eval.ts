@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util';
 import { evaluateDataset, type EvaluationResult } from '../services/evaluation.ts';
 import { PROJECT_ROOT } from '../features/backbones.ts';
 import { METHOD_NAMES } from '../methods/index.ts';
+import type { FittedModel } from '../methods/method.ts';
+import { writeModelFile } from '../methods/persistence.ts';
 import { createProgress } from './progress.ts';
 import { formatTable, num, pct } from './table.ts';
 
@@ -31,7 +33,8 @@ Without --data: ../shared/data/magnetic_tile with the reference's 120-image trai
   --epochs <n>          SimpleNet training passes (default 8; the official run trains 160)
   --steps-per-call <k>  SimpleNet training steps per ONNX Runtime call (ONNX Loop; default 1)
   --checkpoint <file>   SimpleNet checkpoint, written every epoch and resumed from when present
-  --save-model <file>   save the fitted SimpleNet model (for argus infer; the last dataset's)
+  --save-model <file>   save the fitted model, any method (for argus infer; with several
+                        datasets, the last one's)
   --no-align            ignore the backbone's measured cell offsets (the reference code's geometry)
   --seed <n>            random seed (PaDiM: draws its channels with it)
   --json <file>         write all results (per-image scores included) as JSON`;
@@ -102,12 +105,12 @@ export async function runEval(argv: string[]): Promise<number> {
   set('epochs', parseNumber('epochs', values.epochs));
   set('stepsPerCall', parseNumber('steps-per-call', values['steps-per-call']));
   if (values.checkpoint !== undefined) config['checkpoint'] = values.checkpoint;
-  if (values['save-model'] !== undefined) config['saveModel'] = values['save-model'];
   if (values.seed !== undefined && values.method === 'padim') config['channelIndices'] = 'seeded';
   if (values['no-align']) config['alignOffsets'] = false;
   const maxTrain = parseNumber('max-train', values['max-train']) ?? (builtInDefault ? 120 : undefined);
   const maxTest = parseNumber('max-test', values['max-test']);
   const batchSize = parseNumber('batch', values.batch);
+  const saveModel = values['save-model'];
   const at = values['pixel-metrics-at'];
   if (at !== undefined && at !== 'model' && at !== 'original') throw new RangeError(`--pixel-metrics-at expects model or original, received '${at}'`);
 
@@ -121,6 +124,7 @@ export async function runEval(argv: string[]): Promise<number> {
       ...(maxTrain !== undefined ? { maxTrain } : {}),
       ...(maxTest !== undefined ? { maxTest } : {}),
       ...(at !== undefined ? { pixelMetricsAt: at } : {}),
+      ...(saveModel !== undefined ? { onFitted: (model: FittedModel) => writeModelFile(saveModel, model) } : {}),
       onProgress: (p) => progress.update(`${data.split('/').pop()} ${p.phase}: ${p.stage}`, p.done, p.total),
     });
     progress.stop();
@@ -131,6 +135,7 @@ export async function runEval(argv: string[]): Promise<number> {
     }
   }
   console.log(resultsTable(results));
+  if (saveModel !== undefined) console.error(`model written to ${saveModel}`);
   if (values.json) {
     writeFileSync(values.json, JSON.stringify(results, null, 1));
     console.error(`results written to ${values.json}`);

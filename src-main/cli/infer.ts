@@ -5,19 +5,40 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { loadBatches } from '../datasets/loader.ts';
 import type { DatasetImage } from '../datasets/mvtec.ts';
+import type { FittedModel, Prediction } from '../methods/method.ts';
+import { readModelFile } from '../methods/persistence.ts';
 import { SimpleNetModel } from '../methods/simplenet/model.ts';
 import { cropMap, overlayHeatmap, readImage, resizeMap, writePng } from '../vision/index.ts';
 
 export const INFER_USAGE = `argus infer --model <file> [--out <dir>] [--batch n] <image>...
 
-Scores images with a model saved by \`argus eval --method simplenet --save-model <file>\`, writes
-<out>/<name>.heatmap.png per image (the anomaly map over the image at its own size; colours from
-blue at -margin to red at +margin of the discriminator, i.e. normal to anomalous) and prints each
-image score and the model time per image (decoding and PNG writing excluded).
+Scores images with a model saved by \`argus eval --save-model <file>\` (any method), writes
+<out>/<name>.heatmap.png per image (the anomaly map over the image at its own size, blue = normal to
+red = anomalous) and prints each image score and the model time per image (decoding and PNG writing
+excluded). Colour range: SimpleNet, -margin to +margin of the discriminator; PatchCore and PaDiM, from
+the median pixel score of the training images (blue) to twice their largest pixel score's distance
+above it (red), so the training images' worst pixel sits mid-scale.
 
-  --model <file>   saved model (Argus tensor file, see src-main/engine/training/tensor-file.ts)
+  --model <file>   saved model (Argus tensor file, see src-main/methods/model-file.ts)
   --out <dir>      output folder (default: heatmaps)
   --batch <n>      images per model call (default 1)`;
+
+/**
+ * The heatmap colour range of a model: SimpleNet's discriminator margins; otherwise from the training
+ * scores recorded at fit time; for a model without them, this prediction's own map range.
+ */
+export function heatmapRange(model: FittedModel, prediction: Prediction): { low: number; high: number } {
+  if (model instanceof SimpleNetModel) return { low: -model.config.margin, high: model.config.margin };
+  const t = model.trainingScores;
+  if (t) return { low: t.pixelMedian, high: t.pixelMedian + 2 * (t.pixelMax - t.pixelMedian) };
+  let low = Infinity;
+  let high = -Infinity;
+  for (const v of prediction.map) {
+    if (v < low) low = v;
+    if (v > high) high = v;
+  }
+  return { low, high };
+}
 
 export async function runInfer(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -36,8 +57,7 @@ export async function runInfer(argv: string[]): Promise<number> {
   }
   const batchSize = Number(values.batch);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`--batch expects a positive integer, received '${values.batch}'`);
-  const model = await SimpleNetModel.load(values.model);
-  const margin = model.config.margin;
+  const model = await readModelFile(values.model);
   mkdirSync(values.out!, { recursive: true });
   const entries: DatasetImage[] = positionals.map((path) => ({ path, split: 'test', defectType: '', defective: false }));
   let modelMs = 0;
@@ -59,7 +79,7 @@ export async function runInfer(argv: string[]): Promise<number> {
       while (seen.has(name)) name += '_';
       seen.add(name);
       const out = join(values.out!, `${name}.heatmap.png`);
-      await writePng(out, overlayHeatmap(image, map, { low: -margin, high: margin }), width, height);
+      await writePng(out, overlayHeatmap(image, map, heatmapRange(model, p)), width, height);
       console.log(`${entry.path}\tscore ${p.score.toFixed(4)}\t${(ms / predictions.length).toFixed(1)} ms\t${out}`);
       scored++;
     }

@@ -1,6 +1,7 @@
 /**
  * The one interface every anomaly-detection method implements (fit on normal images, then predict).
  */
+import type { NamedTensor } from '../engine/training/tensor-file.ts';
 import type { ResampleFilter } from '../vision/index.ts';
 
 /** A batch of preprocessed images: planar RGB in [0, 1], [n, 3, height, width]. */
@@ -22,6 +23,10 @@ export interface FitProgress {
   readonly stage: string;
   readonly done: number;
   readonly total: number;
+  /** Training loss of the latest step, for methods that train. */
+  readonly loss?: number;
+  /** The method's own estimate of the seconds left in this stage. */
+  readonly etaSeconds?: number;
 }
 
 export interface FitEvents {
@@ -39,12 +44,56 @@ export interface InputSpec {
   readonly resize: ResizeMode;
 }
 
+/** The backbone a model was fitted on: its id in models/manifest.json and the sha256 of its ONNX file. */
+export interface BackboneRef {
+  readonly id: string;
+  readonly sha256: string;
+}
+
+/**
+ * Scores of a few training images (evenly spaced, at most TRAINING_SCORE_IMAGES), recorded at fit time
+ * so that a stored model carries a scale for its own scores: a default decision threshold and a
+ * heatmap colour range. In-sample: the images helped fit the model, so held-out normal images
+ * typically score somewhat higher (PatchCore most of all: part of each image's patches sit in the bank).
+ */
+export interface TrainingScores {
+  /** Training images scored. */
+  readonly images: number;
+  readonly imageMean: number;
+  readonly imageMax: number;
+  /** Percentiles and maximum over every pixel of those images' anomaly maps. */
+  readonly pixelMedian: number;
+  readonly pixelP99: number;
+  readonly pixelMax: number;
+}
+
 export interface FittedModel {
   readonly method: string;
   readonly input: InputSpec;
+  readonly backbone: BackboneRef;
+  /** Present on every model fitted by this version; absent only when a stored model lacks it. */
+  readonly trainingScores?: TrainingScores;
   predict(batch: ImageBatch): Promise<Prediction[]>;
   /** Configuration and sizes worth recording with results. */
   describe(): Record<string, unknown>;
+  /**
+   * The whole model as one self-describing byte string (an Argus tensor file with meta.kind
+   * 'argus-model'); methods/persistence.ts decodeModel turns it back into an equal model.
+   */
+  serialize(): Uint8Array;
+}
+
+/** A decoded model file, checked by methods/persistence.ts up to the method-specific part. */
+export interface StoredModel<Config> {
+  /** The stored configuration merged over the method's defaults. */
+  readonly config: Config;
+  /** The whole meta object (method-specific fields included). */
+  readonly meta: Readonly<Record<string, unknown>>;
+  readonly tensors: ReadonlyMap<string, NamedTensor>;
+  readonly backbone: BackboneRef;
+  readonly trainingScores?: TrainingScores;
+  /** Where the bytes came from, for error messages. */
+  readonly source: string;
 }
 
 export interface Method<Config> {
@@ -54,4 +103,9 @@ export interface Method<Config> {
   input(config: Config): InputSpec;
   /** Fits on batches of normal images; the iterable is consumed once. */
   fit(train: AsyncIterable<ImageBatch>, trainCount: number, config: Config, events?: FitEvents): Promise<FittedModel>;
+  /**
+   * Rebuilds a model from its stored form (see FittedModel.serialize). Checks the method-specific
+   * meta fields and every tensor's presence and shape; throws ModelFormatError (methods/model-file.ts).
+   */
+  deserialize(stored: StoredModel<Config>): Promise<FittedModel>;
 }

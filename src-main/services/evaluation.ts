@@ -26,6 +26,8 @@ export interface EvaluationOptions {
    */
   readonly pixelMetricsAt?: 'model' | 'original';
   readonly onProgress?: (p: EvaluationProgress) => void;
+  /** Called with the fitted model before testing (e.g. to save it). */
+  readonly onFitted?: (model: FittedModel) => void | Promise<void>;
 }
 
 export interface EvaluationProgress {
@@ -110,6 +112,7 @@ export async function evaluateDataset(root: string, options: EvaluationOptions):
   const fitStart = performance.now();
   const model: FittedModel = await method.fit(imageBatches(loadBatches(train, input, { batchSize, onSkip })), train.length, config, { onProgress: progress('fit') });
   const fitSeconds = (performance.now() - fitStart) / 1000;
+  await options.onFitted?.(model);
 
   const images: ImageResult[] = [];
   const scored: ScoredMask[] = [];

@@ -8,6 +8,7 @@ import { setSessionLogger } from '../../src-main/engine/session.ts';
 import { getMethod } from '../../src-main/methods/index.ts';
 import { SIMPLENET_DEFAULTS, simplenetInput, type SimpleNetConfig } from '../../src-main/methods/simplenet/defaults.ts';
 import { fitSimpleNet, SimpleNetModel } from '../../src-main/methods/simplenet/model.ts';
+import { readModelFile, writeModelFile } from '../../src-main/methods/persistence.ts';
 import { evaluateDataset } from '../../src-main/services/evaluation.ts';
 import { readImage } from '../../src-main/vision/index.ts';
 import { runInfer } from '../../src-main/cli/infer.ts';
@@ -49,11 +50,12 @@ describe('SimpleNet on real metal-plate images (MPDD subset)', () => {
 
     // a saved model predicts exactly what the fitted one does
     const path = join(mkdtempSync(join(tmpdir(), 'argus-sn-')), 'model.argus');
-    model.save(path);
-    const loaded = await SimpleNetModel.load(path);
+    writeModelFile(path, model);
+    const loaded = await readModelFile(path);
+    expect(loaded).toBeInstanceOf(SimpleNetModel);
     const again = await loaded.predict(test.value!.batch);
     again.forEach((p, i) => expect(p.score).toBe(predictions[i]!.score));
-    expect(loaded.training?.steps).toBe(9);
+    expect((loaded as SimpleNetModel).training?.steps).toBe(9);
     savedModel = path;
   });
 

@@ -27,6 +27,10 @@ export interface TensorFile {
 
 export class TensorFileError extends Error {
   readonly code = 'TENSOR_FILE';
+  /** 'magic': not a tensor file at all; 'format': another format version; 'damaged': truncated or malformed. */
+  constructor(message: string, readonly reason: 'magic' | 'format' | 'damaged' = 'damaged') {
+    super(message);
+  }
 }
 
 const count = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
@@ -53,37 +57,64 @@ export function encodeTensorFile(file: TensorFile): Uint8Array {
 }
 
 export function decodeTensorFile(bytes: Uint8Array, source = 'tensor file'): TensorFile {
-  if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) {
-    throw new TensorFileError(`${source} is not an Argus tensor file (bad magic)`);
-  }
+  const magic = new TextDecoder().decode(bytes.subarray(0, 8));
+  if (bytes.length < 12 && MAGIC.startsWith(magic)) throw new TensorFileError(`${source} is truncated (${bytes.length} bytes)`);
+  if (magic !== MAGIC) throw new TensorFileError(`${source} is not an Argus tensor file (bad magic)`, 'magic');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getUint32(8, true);
   if (12 + headerLength > bytes.length) throw new TensorFileError(`${source} is truncated (header)`);
-  let header: { format: number; meta: Record<string, unknown>; tensors: { name: string; dims: number[]; offset: number }[] };
+  let header: unknown;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
   } catch {
     throw new TensorFileError(`${source} has an unreadable header`);
   }
-  if (header.format !== FORMAT) throw new TensorFileError(`${source} has format ${header.format}; this version reads ${FORMAT}`);
+  if (!isObject(header)) throw new TensorFileError(`${source} has an unreadable header`);
+  if (header['format'] !== FORMAT) throw new TensorFileError(`${source} has format ${JSON.stringify(header['format'])}; this version reads ${FORMAT}`, 'format');
+  const meta = header['meta'] ?? {};
+  const entries = header['tensors'];
+  if (!isObject(meta) || !Array.isArray(entries)) throw new TensorFileError(`${source} has a malformed header (meta or tensor list)`);
   const dataStart = Math.ceil((12 + headerLength) / 8) * 8;
   const tensors = new Map<string, NamedTensor>();
-  for (const e of header.tensors) {
-    const n = count(e.dims);
-    const start = dataStart + e.offset;
-    if (start + 4 * n > bytes.length) throw new TensorFileError(`${source} is truncated (tensor '${e.name}')`);
+  for (const e of entries as unknown[]) {
+    if (!isObject(e) || typeof e['name'] !== 'string' || !isDims(e['dims']) || !isCount(e['offset'])) {
+      throw new TensorFileError(`${source} has a malformed tensor entry ${JSON.stringify(e)?.slice(0, 200)}`);
+    }
+    const name = e['name'];
+    const dims = e['dims'];
+    if (tensors.has(name)) throw new TensorFileError(`${source} lists tensor '${name}' twice`);
+    const n = count(dims);
+    const start = dataStart + e['offset'];
+    if (start + 4 * n > bytes.length) throw new TensorFileError(`${source} is truncated (tensor '${name}')`);
     // copy: the values must be aligned and must not alias the file buffer
     const data = new Float32Array(n);
     new Uint8Array(data.buffer).set(bytes.subarray(start, start + 4 * n));
-    tensors.set(e.name, { dims: e.dims, data });
+    tensors.set(name, { dims, data });
   }
-  return { meta: header.meta ?? {}, tensors };
+  return { meta, tensors };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function isDims(v: unknown): v is number[] {
+  return Array.isArray(v) && v.every(isCount) && Number.isSafeInteger(count(v as number[]));
+}
+
+/** Writes bytes to a temporary name beside `path`, then renames: readers never see a half-written file. */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, path);
 }
 
 export function writeTensorFile(path: string, file: TensorFile): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, encodeTensorFile(file));
-  renameSync(tmp, path);
+  writeFileAtomic(path, encodeTensorFile(file));
 }
 
 export function readTensorFile(path: string): TensorFile {

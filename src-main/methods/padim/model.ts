@@ -8,10 +8,12 @@
  */
 import { Backbone } from '../../features/extractor.ts';
 import { alignmentFeeds } from '../../features/tap-alignment.ts';
-import { f32, pooledSession, type Session } from '../../engine/session.ts';
+import { f32, type ort, pooledSession, type Session } from '../../engine/session.ts';
 import { Random } from '../../util/random.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
-import type { FitEvents, FittedModel, ImageBatch, InputSpec, Prediction } from '../method.ts';
+import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
+import { encodeModelFile, ModelFormatError, requireCount, requireTensor } from '../model-file.ts';
+import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 import type { GaussianStats } from './covariance.ts';
 import { gaussiansFromMomentsParallel, sharedFloat64 } from './covariance-parallel.ts';
 import { padimInput, type PadimConfig } from './defaults.ts';
@@ -45,6 +47,10 @@ class PadimEmbedder {
 
   get sha256(): string {
     return this.backbone.spec.sha256;
+  }
+
+  get backboneRef(): BackboneRef {
+    return { id: this.backbone.spec.id, sha256: this.backbone.spec.sha256 };
   }
 
   async embed(batch: ImageBatch) {
@@ -84,6 +90,9 @@ export async function fitPadim(train: AsyncIterable<ImageBatch>, trainCount: num
   let n = 0;
   let pending: Float32Array[] = [];
   let pendingImages = 0;
+  // embeddings of a few training images, scored once the model exists (FittedModel.trainingScores)
+  const sample = new Set(trainingSample(trainCount));
+  const sampled: Float32Array[] = [];
   const flush = async () => {
     if (!acc || pendingImages === 0) return;
     const x = new Float32Array(pendingImages * d * acc.P);
@@ -111,6 +120,8 @@ export async function fitPadim(train: AsyncIterable<ImageBatch>, trainCount: num
       for (let c = 0; c < d; c++) for (let p = 0; p < P; p++) shift[p * d + c] = data[c * P + p]!;
       acc = { shift, sum: sharedFloat64(P * d), cross: sharedFloat64(P * d * d), P };
     }
+    const per = data.length / batch.n;
+    for (let i = 0; i < batch.n; i++) if (sample.has(n + i)) sampled.push(data.slice(i * per, (i + 1) * per));
     pending.push(data);
     pendingImages += batch.n;
     n += batch.n;
@@ -122,11 +133,36 @@ export async function fitPadim(train: AsyncIterable<ImageBatch>, trainCount: num
   events.onProgress?.({ stage: 'covariance', done: 0, total: 1 });
   const { stats } = await gaussiansFromMomentsParallel(acc.sum, acc.cross, acc.shift, n, d, config.epsilon);
   events.onProgress?.({ stage: 'covariance', done: 1, total: 1 });
-  return new PadimModel(config, embedder, stats, grid);
+  const model = new PadimModel(config, embedder, stats, grid);
+  const scored: Prediction[] = [];
+  for (const e of sampled) scored.push(...(await model.scoreEmbedding(f32(e, [1, d, grid.h * grid.w]), 1, grid.h, grid.w)));
+  model.trainingScores = summarizeTrainingScores(scored);
+  return model;
+}
+
+/**
+ * Stored: the mean [P, d] and whitening factor [P, d, d]; meta.grid; the configuration with the
+ * channels actually used as explicit channelIndices (so a 'seeded' draw never has to be repeated).
+ */
+export async function deserializePadim(stored: StoredModel<PadimConfig>): Promise<PadimModel> {
+  const g = stored.meta['grid'];
+  if (typeof g !== 'object' || g === null) throw new ModelFormatError('meta', `${stored.source}: meta field 'grid' must be { h, w }`);
+  const grid = { h: requireCount(stored, 'grid.h', (g as Record<string, unknown>)['h']), w: requireCount(stored, 'grid.w', (g as Record<string, unknown>)['w']) };
+  const P = grid.h * grid.w;
+  const d = stored.config.channels;
+  if (!Array.isArray(stored.config.channelIndices)) throw new ModelFormatError('meta', `${stored.source}: config.channelIndices must list the channels used`);
+  const mean = requireTensor(stored, 'mean', [P, d]);
+  const whitening = requireTensor(stored, 'whitening', [P, d, d]);
+  const embedder = await PadimEmbedder.open(stored.config);
+  const model = new PadimModel(stored.config, embedder, { mean, whitening }, grid);
+  model.trainingScores = stored.trainingScores;
+  return model;
 }
 
 export class PadimModel implements FittedModel {
   readonly method = 'padim';
+  /** Set once, at fit or load. */
+  trainingScores: TrainingScores | undefined;
 
   constructor(
     readonly config: PadimConfig,
@@ -139,18 +175,52 @@ export class PadimModel implements FittedModel {
     return padimInput(this.config);
   }
 
+  get backbone(): BackboneRef {
+    return this.embedder.backboneRef;
+  }
+
   describe(): Record<string, unknown> {
-    return { ...this.config, grid: [this.grid.h, this.grid.w], channelIndices: this.embedder.channels, backboneSha256: this.embedder.sha256 };
+    return {
+      ...this.config,
+      grid: [this.grid.h, this.grid.w],
+      channelIndices: this.embedder.channels,
+      backboneSha256: this.embedder.sha256,
+      trainingScores: this.trainingScores,
+    };
+  }
+
+  serialize(): Uint8Array {
+    const P = this.grid.h * this.grid.w;
+    const d = this.config.channels;
+    return encodeModelFile({
+      method: this.method,
+      config: { ...this.config, channelIndices: this.embedder.channels },
+      backbone: this.backbone,
+      trainingScores: this.trainingScores,
+      extra: { grid: { h: this.grid.h, w: this.grid.w } },
+      tensors: new Map([
+        ['mean', { dims: [P, d], data: this.stats.mean }],
+        ['whitening', { dims: [P, d, d], data: this.stats.whitening }],
+      ]),
+    });
   }
 
   async predict(batch: ImageBatch): Promise<Prediction[]> {
     const { tensor, gridH, gridW } = await this.embedder.embed(batch);
+    return this.scoreEmbedding(tensor, batch.n, gridH, gridW);
+  }
+
+  /** Predictions from embeddings [n, d, gridH·gridW]. */
+  async scoreEmbedding(tensor: ort.Tensor, n: number, gridH: number, gridW: number): Promise<Prediction[]> {
+    if (gridH !== this.grid.h || gridW !== this.grid.w) {
+      throw new RangeError(`PaDiM model was fitted on a ${this.grid.h}x${this.grid.w} feature grid; these images give ${gridH}x${gridW}`);
+    }
     const P = gridH * gridW;
     const d = this.config.channels;
     const scorer = await pooledSession('graph:padim_mahalanobis', buildMahalanobisGraph);
     const out = await scorer.run({ x: tensor, mean: f32(this.stats.mean, [P, d]), whitening: f32(this.stats.whitening, [P, d, d]) });
     const dist = out['distance']!.data as Float32Array;
-    return Array.from({ length: batch.n }, (_, i) => {
+    return Array.from({ length: n }, (_, i) => {
       const map = anomalyMapFromPatches(dist.subarray(i * P, (i + 1) * P), gridW, gridH, this.config, this.embedder.stride, this.embedder.offset);
       let score = -Infinity;
       for (let k = 0; k < map.length; k++) if (map[k]! > score) score = map[k]!;

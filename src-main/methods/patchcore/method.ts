@@ -1,10 +1,11 @@
 import type { Method } from '../method.ts';
 import { PATCHCORE_DEFAULTS, patchcoreInput, type PatchCoreConfig } from './defaults.ts';
-import { fitPatchCore } from './model.ts';
+import { fitPatchCore, deserializePatchCore } from './model.ts';
 
 export const patchcore: Method<PatchCoreConfig> = {
   name: 'patchcore',
   defaults: PATCHCORE_DEFAULTS,
   input: patchcoreInput,
   fit: fitPatchCore,
+  deserialize: deserializePatchCore,
 };

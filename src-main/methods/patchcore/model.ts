@@ -11,8 +11,10 @@ import { Random } from '../../util/random.ts';
 import { approximateGreedyCoreset } from './coreset.ts';
 import { MemoryBankIndex } from './nn-search.ts';
 import { patchcoreInput, type PatchCoreConfig } from './defaults.ts';
-import type { FitEvents, FittedModel, ImageBatch, InputSpec, Prediction } from '../method.ts';
+import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
+import { encodeModelFile, ModelFormatError, requireCount, requireTensor } from '../model-file.ts';
+import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 
 /** Backbone plus the embedding graph: images in, [n, gridH·gridW, targetDim] patch features out. */
 export class PatchEmbedder {
@@ -44,6 +46,10 @@ export class PatchEmbedder {
     return this.backbone.spec.sha256;
   }
 
+  get backboneRef(): BackboneRef {
+    return { id: this.backbone.spec.id, sha256: this.backbone.spec.sha256 };
+  }
+
   async embed(batch: ImageBatch): Promise<{ features: Float32Array; gridH: number; gridW: number }> {
     const taps = await this.backbone.run(batch, this.config.taps);
     const align = alignmentFeeds(this.config.taps.map((t) => this.backbone.tap(t)), batch.height, batch.width, 'bilinear', this.config.alignOffsets);
@@ -59,8 +65,10 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
   let all: Float32Array | undefined;
   let rows = 0;
   let images = 0;
+  let grid = { h: 0, w: 0 };
   for await (const batch of train) {
-    const { features } = await embedder.embed(batch);
+    const { features, gridH, gridW } = await embedder.embed(batch);
+    grid = { h: gridH, w: gridW };
     all ??= new Float32Array((features.length / batch.n) * trainCount);
     all.set(features, rows * D);
     rows += features.length / D;
@@ -85,11 +93,56 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
       });
   const bank = new Float32Array(selected.length * D);
   selected.forEach((r, i) => bank.set(features.subarray(r * D, (r + 1) * D), i * D));
-  return new PatchCoreModel(config, embedder, await MemoryBankIndex.withPruning(bank, D), rows);
+  const model = new PatchCoreModel(config, embedder, await MemoryBankIndex.withPruning(bank, D), rows);
+  // in-sample scores of a few training images, from the features already at hand
+  const per = grid.h * grid.w * D;
+  const scored: Prediction[] = [];
+  for (const i of trainingSample(images)) scored.push(...(await model.scoreFeatures(features.subarray(i * per, (i + 1) * per), 1, grid.h, grid.w)));
+  model.trainingScores = summarizeTrainingScores(scored);
+  return model;
+}
+
+/**
+ * Stored: the memory bank [N, D] and, when the index prunes, its principal basis [D, r] (1 MB at the
+ * defaults; recomputing it from the bank takes seconds). The rest of the index is rebuilt from them.
+ */
+export async function deserializePatchCore(stored: StoredModel<PatchCoreConfig>): Promise<PatchCoreModel> {
+  const D = stored.config.targetDim;
+  const bank = requireTensor(stored, 'memory_bank', [null, D]);
+  const trainPatches = requireCount(stored, 'trainPatches');
+  const embedder = await PatchEmbedder.open(stored.config);
+  let index: MemoryBankIndex;
+  if (stored.tensors.has('pruning_basis')) {
+    const rank = stored.tensors.get('pruning_basis')!.dims[1] ?? 0;
+    if (rank < 1 || rank >= D) throw new ModelFormatError('tensor', `${stored.source}: tensor 'pruning_basis' must have 1 to ${D - 1} columns`);
+    const basis = requireTensor(stored, 'pruning_basis', [D, rank]);
+    const candidates = requireCount(stored, 'pruningCandidates');
+    if (candidates < 1) throw new ModelFormatError('meta', `${stored.source}: meta field 'pruningCandidates' must be positive`);
+    // the search is exact only over an orthonormal basis
+    if ((await orthonormalityError(basis, D, rank)) > 1e-4) throw new ModelFormatError('tensor', `${stored.source}: tensor 'pruning_basis' is not orthonormal`);
+    index = await MemoryBankIndex.withBasis(bank, D, basis, candidates);
+  } else {
+    index = await MemoryBankIndex.withPruning(bank, D);
+  }
+  const model = new PatchCoreModel(stored.config, embedder, index, trainPatches);
+  model.trainingScores = stored.trainingScores;
+  return model;
+}
+
+/** max |BᵀB − I| of a [dim, rank] matrix. */
+async function orthonormalityError(basis: Float32Array, dim: number, rank: number): Promise<number> {
+  const t = new Float32Array(rank * dim);
+  for (let r = 0; r < dim; r++) for (let c = 0; c < rank; c++) t[c * dim + r] = basis[r * rank + c]!;
+  const gram = (await matmul(t, [rank, dim], basis, [dim, rank])).data;
+  let worst = 0;
+  for (let i = 0; i < rank; i++) for (let j = 0; j < rank; j++) worst = Math.max(worst, Math.abs(gram[i * rank + j]! - (i === j ? 1 : 0)));
+  return Number.isNaN(worst) ? Infinity : worst;
 }
 
 export class PatchCoreModel implements FittedModel {
   readonly method = 'patchcore';
+  /** Set once, at fit or load. */
+  trainingScores: TrainingScores | undefined;
 
   constructor(
     readonly config: PatchCoreConfig,
@@ -102,17 +155,47 @@ export class PatchCoreModel implements FittedModel {
     return patchcoreInput(this.config);
   }
 
+  get backbone(): BackboneRef {
+    return this.embedder.backboneRef;
+  }
+
   describe(): Record<string, unknown> {
-    return { ...this.config, memoryBank: [this.index.size, this.index.dim], trainPatches: this.trainPatches, backboneSha256: this.embedder.sha256 };
+    return {
+      ...this.config,
+      memoryBank: [this.index.size, this.index.dim],
+      trainPatches: this.trainPatches,
+      backboneSha256: this.embedder.sha256,
+      trainingScores: this.trainingScores,
+    };
+  }
+
+  serialize(): Uint8Array {
+    const pruning = this.index.pruningBasis;
+    return encodeModelFile({
+      method: this.method,
+      config: this.config,
+      backbone: this.backbone,
+      trainingScores: this.trainingScores,
+      extra: { trainPatches: this.trainPatches, ...(pruning ? { pruningCandidates: pruning.candidates } : {}) },
+      tensors: new Map([
+        ['memory_bank', { dims: [this.index.size, this.index.dim], data: this.index.bank }],
+        ...(pruning ? [['pruning_basis', { dims: [this.index.dim, pruning.rank], data: pruning.basis }] as const] : []),
+      ]),
+    });
   }
 
   async predict(batch: ImageBatch): Promise<Prediction[]> {
     const { features, gridH, gridW } = await this.embedder.embed(batch);
+    return this.scoreFeatures(features, batch.n, gridH, gridW);
+  }
+
+  /** Predictions from patch features [n·gridH·gridW, D] of n images. */
+  async scoreFeatures(features: Float32Array, n: number, gridH: number, gridW: number): Promise<Prediction[]> {
     const cells = gridH * gridW;
     const k = Math.max(1, this.config.numNeighbours);
     const nn = await this.index.search(features, k);
     const predictions: Prediction[] = [];
-    for (let i = 0; i < batch.n; i++) {
+    for (let i = 0; i < n; i++) {
       const patchScores = new Float32Array(cells);
       let worst = 0;
       for (let c = 0; c < cells; c++) {

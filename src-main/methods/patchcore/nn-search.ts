@@ -140,7 +140,7 @@ export class MemoryBankIndex {
   private readonly bankSqTensor: ort.Tensor;
   private readonly bankSq: Float32Array;
   private readonly bankSqMax: number;
-  private pruning?: { basis: ort.Tensor; bankAug: ort.Tensor; candidates: number };
+  private pruning?: { basis: ort.Tensor; basisData: Float32Array; bankAug: ort.Tensor; candidates: number };
   /** Queries answered, and how many needed the brute-force fallback. */
   readonly stats = { queries: 0, fallbacks: 0 };
 
@@ -153,10 +153,19 @@ export class MemoryBankIndex {
 
   /** An index that searches with the certified lower bound (exact results, fewer FLOPs). */
   static async withPruning(bank: Float32Array, dim: number, options: PruningOptions = DEFAULT_PRUNING): Promise<MemoryBankIndex> {
-    const index = new MemoryBankIndex(bank, dim);
     const rank = Math.min(options.rank, dim - 1);
-    if (index.size <= options.candidates || rank < 1) return index;
-    const basis = await principalBasis(bank, dim, rank);
+    if (bank.length / dim <= options.candidates || rank < 1) return new MemoryBankIndex(bank, dim);
+    return MemoryBankIndex.withBasis(bank, dim, await principalBasis(bank, dim, rank), options.candidates);
+  }
+
+  /**
+   * The pruned index over a given orthonormal basis [dim, rank] (the one withPruning computed, kept
+   * with a stored model: computing it again costs seconds at full bank size).
+   */
+  static async withBasis(bank: Float32Array, dim: number, basis: Float32Array, candidates: number = DEFAULT_PRUNING.candidates): Promise<MemoryBankIndex> {
+    const index = new MemoryBankIndex(bank, dim);
+    const rank = basis.length / dim;
+    if (!Number.isInteger(rank) || rank < 1 || rank >= dim) throw new RangeError(`pruning basis of ${basis.length} values does not fit dimension ${dim}`);
     const projected = (await matmul(bank, [index.size, dim], basis, [dim, rank])).data;
     const aug = new Float32Array(index.size * (rank + 1));
     for (let m = 0; m < index.size; m++) {
@@ -168,8 +177,14 @@ export class MemoryBankIndex {
       }
       aug[m * (rank + 1) + rank] = Math.sqrt(Math.max(index.bankSq[m]! - pp, 0));
     }
-    index.pruning = { basis: f32(basis, [dim, rank]), bankAug: f32(aug, [index.size, rank + 1]), candidates: options.candidates };
+    index.pruning = { basis: f32(basis, [dim, rank]), basisData: basis, bankAug: f32(aug, [index.size, rank + 1]), candidates };
     return index;
+  }
+
+  /** The pruning basis [dim, rank] and candidate count, when the index prunes. */
+  get pruningBasis(): { readonly basis: Float32Array; readonly rank: number; readonly candidates: number } | undefined {
+    const p = this.pruning;
+    return p && { basis: p.basisData, rank: p.basisData.length / this.dim, candidates: p.candidates };
   }
 
   get size(): number {

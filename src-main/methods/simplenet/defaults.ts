@@ -35,8 +35,6 @@ export interface SimpleNetConfig extends PatchFeatureConfig {
   readonly featureCacheMb: number;
   /** Checkpoint file written after every epoch and resumed from when present ('' = none). */
   readonly checkpoint: string;
-  /** Save the fitted model to this file (see SimpleNetModel.save; '' = don't). */
-  readonly saveModel: string;
 }
 
 /** The official configuration trains 160 passes; this default trains in a few minutes on a small CPU. */
@@ -65,7 +63,6 @@ export const SIMPLENET_DEFAULTS: SimpleNetConfig = {
   stepsPerCall: 1,
   featureCacheMb: 1024,
   checkpoint: '',
-  saveModel: '',
 };
 
 /** SimpleNet reads images resized with PIL-style bilinear filtering (torchvision's default). */

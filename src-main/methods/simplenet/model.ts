@@ -6,10 +6,12 @@
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { f32, openSession, type Session } from '../../engine/session.ts';
-import { type NamedTensor, readTensorFile, stepRandom, Trainer, writeTensorFile } from '../../engine/training/index.ts';
+import { type NamedTensor, stepRandom, Trainer } from '../../engine/training/index.ts';
 import { PatchEmbedder } from '../patchcore/model.ts';
-import type { FitEvents, FittedModel, ImageBatch, InputSpec, Prediction } from '../method.ts';
+import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
+import { encodeModelFile, ModelFormatError, requireTensor } from '../model-file.ts';
+import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 import type { Random } from '../../util/random.ts';
 import { SIMPLENET_DEFAULTS, simplenetInput, type SimpleNetConfig } from './defaults.ts';
 import { buildScoringGraph, initialWeights, P, trainingModel } from './graphs.ts';
@@ -149,14 +151,38 @@ export async function fitSimpleNet(train: AsyncIterable<ImageBatch>, trainCount:
     images: n, epochs: c.epochs, steps: trainer.step, stepsPerEpoch, epochLosses, epochSeconds, featureSeconds, cachedFeatures: set.cached, provider: trainer.provider,
   };
   const model = await SimpleNetModel.create(c, trainer.weights(), record, embedder);
-  if (c.saveModel) model.save(c.saveModel);
+  const scored: Prediction[] = [];
+  for (const i of trainingSample(n)) scored.push(...(await model.scoreFeatures(await set.gather([i]), 1, set.gridH, set.gridW)));
+  model.trainingScores = summarizeTrainingScores(scored);
   return model;
 }
 
-const MODEL_KIND = 'argus-model';
+/** Weight shapes (PyTorch layouts), as initialWeights makes them. */
+function weightDims(c: SimpleNetConfig): Record<string, readonly number[]> {
+  const D = c.targetDim;
+  const H = c.hidden;
+  return {
+    [P.adaptorW]: [D, D], [P.adaptorB]: [D], [P.fc1W]: [H, D], [P.fc1B]: [H], [P.bnW]: [H], [P.bnB]: [H], [P.tailW]: [1, H], [P.runMean]: [H], [P.runVar]: [H],
+  };
+}
+
+/** Stored: the weights (BatchNorm running statistics included) and meta.training, the training record. */
+export async function deserializeSimpleNet(stored: StoredModel<SimpleNetConfig>): Promise<SimpleNetModel> {
+  const weights = new Map<string, NamedTensor>();
+  for (const [name, dims] of Object.entries(weightDims(stored.config))) weights.set(name, { dims, data: requireTensor(stored, name, dims) });
+  const training = stored.meta['training'];
+  if (training !== undefined && training !== null && (typeof training !== 'object' || Array.isArray(training))) {
+    throw new ModelFormatError('meta', `${stored.source}: meta field 'training' must be an object`);
+  }
+  const model = await SimpleNetModel.create(stored.config, weights, (training as TrainingRecord | null | undefined) ?? undefined);
+  model.trainingScores = stored.trainingScores;
+  return model;
+}
 
 export class SimpleNetModel implements FittedModel {
   readonly method = 'simplenet';
+  /** Set once, at fit or load. */
+  trainingScores: TrainingScores | undefined;
 
   private constructor(
     readonly config: SimpleNetConfig,
@@ -175,22 +201,37 @@ export class SimpleNetModel implements FittedModel {
     return simplenetInput(this.config);
   }
 
-  describe(): Record<string, unknown> {
-    return { ...this.config, training: this.training, backboneSha256: this.embedder.sha256 };
+  get backbone(): BackboneRef {
+    return this.embedder.backboneRef;
   }
 
-  /** Patch scores [n, cells] on the feature grid. */
-  async patchScores(batch: ImageBatch): Promise<{ scores: Float32Array; gridH: number; gridW: number }> {
-    const { features, gridH, gridW } = await this.embedder.embed(batch);
-    const out = await this.scorer.run({ features: f32(features, [batch.n, gridH * gridW, this.config.targetDim]) });
-    return { scores: out['scores']!.data as Float32Array, gridH, gridW };
+  describe(): Record<string, unknown> {
+    return { ...this.config, training: this.training, backboneSha256: this.embedder.sha256, trainingScores: this.trainingScores };
+  }
+
+  serialize(): Uint8Array {
+    return encodeModelFile({
+      method: this.method,
+      config: this.config,
+      backbone: this.backbone,
+      trainingScores: this.trainingScores,
+      extra: { training: this.training ?? null },
+      tensors: this.weights,
+    });
   }
 
   async predict(batch: ImageBatch): Promise<Prediction[]> {
-    const { scores, gridH, gridW } = await this.patchScores(batch);
+    const { features, gridH, gridW } = await this.embedder.embed(batch);
+    return this.scoreFeatures(features, batch.n, gridH, gridW);
+  }
+
+  /** Predictions from patch features [n·gridH·gridW, D] of n images. */
+  async scoreFeatures(features: Float32Array, n: number, gridH: number, gridW: number): Promise<Prediction[]> {
     const cells = gridH * gridW;
+    const out = await this.scorer.run({ features: f32(features, [n, cells, this.config.targetDim]) });
+    const scores = out['scores']!.data as Float32Array;
     const predictions: Prediction[] = [];
-    for (let i = 0; i < batch.n; i++) {
+    for (let i = 0; i < n; i++) {
       const grid = scores.subarray(i * cells, (i + 1) * cells);
       let score = -Infinity;
       for (const s of grid) if (s > score) score = s;
@@ -198,24 +239,5 @@ export class SimpleNetModel implements FittedModel {
       predictions.push({ score, map });
     }
     return predictions;
-  }
-
-  /**
-   * Saves configuration, training record and weights (PyTorch layouts, BatchNorm running statistics
-   * included) as an Argus tensor file (engine/training/tensor-file.ts) with meta.kind 'argus-model'.
-   */
-  save(path: string): void {
-    writeTensorFile(path, {
-      meta: { kind: MODEL_KIND, method: this.method, config: this.config, training: this.training ?? null, backboneSha256: this.embedder.sha256 },
-      tensors: this.weights,
-    });
-  }
-
-  static async load(path: string): Promise<SimpleNetModel> {
-    const file = readTensorFile(path);
-    if (file.meta['kind'] !== MODEL_KIND || file.meta['method'] !== 'simplenet') throw new RangeError(`${path} is not a saved SimpleNet model`);
-    const config = { ...SIMPLENET_DEFAULTS, ...(file.meta['config'] as Partial<SimpleNetConfig>) };
-    for (const name of Object.values(P)) if (!file.tensors.has(name)) throw new RangeError(`${path} lacks weight '${name}'`);
-    return SimpleNetModel.create(config, file.tensors, (file.meta['training'] as TrainingRecord | null) ?? undefined);
   }
 }
