@@ -22,6 +22,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type SharpOptions } from 'sharp';
+import { Budget } from '../util/budget.ts';
 import { decodeBmp, isBmp, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './bmp.ts';
 
 export { MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './bmp.ts';
@@ -150,6 +151,29 @@ function reasonOf(err: unknown): string {
 }
 
 /**
+ * Pixels being decoded at once, process-wide. A decode holds about 16 bytes a pixel at its peak (the
+ * decoder's buffer plus the float image), so this keeps concurrent decodes near 2.4 GB however many
+ * callers (batch loading, prefetch, thumbnails) ask at once; one image at the pixel limit runs alone.
+ */
+const decoding = new Budget(1.5 * MAX_IMAGE_PIXELS);
+
+/** Width × height from the header (0 when the header cannot tell; the decoder then reports why). */
+async function headerPixels(buf: Uint8Array, format: ImageFormat): Promise<number> {
+  try {
+    if (format === 'bmp') {
+      const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+      const headerSize = view.getUint32(14, true);
+      return headerSize === 12 ? view.getUint16(18, true) * view.getUint16(20, true) : Math.abs(view.getInt32(18, true) * view.getInt32(22, true));
+    }
+    const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    const meta = await sharp(b, SHARP_INPUT_OPTIONS).metadata();
+    return (meta.width ?? 0) * (meta.height ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/**
  * Decodes an image already held in memory. `source` is only used in error messages (ImageReadError.path).
  */
 export async function decodeImageBuffer(buf: Uint8Array, source = '<buffer>'): Promise<RasterImage> {
@@ -159,9 +183,12 @@ export async function decodeImageBuffer(buf: Uint8Array, source = '<buffer>'): P
     throw new ImageReadError(source, 'unrecognised image format (not PNG, JPEG, BMP, TIFF or WebP)');
   }
   try {
-    if (format === 'bmp') return decodeBmp(buf);
-    const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-    return await decodeWithSharp(b, format);
+    const pixels = await headerPixels(buf, format);
+    return await decoding.use(Math.min(pixels, MAX_IMAGE_PIXELS), async () => {
+      if (format === 'bmp') return decodeBmp(buf);
+      const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+      return decodeWithSharp(b, format);
+    });
   } catch (err) {
     if (err instanceof ImageReadError) throw err;
     throw new ImageReadError(source, `${format}: ${reasonOf(err)}`, { cause: err });
