@@ -144,8 +144,7 @@ export async function startBrowserServer(host: ApiHost, options: BrowserServerOp
   async function handleApi(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
     if (!originAllowed(req)) return sendError(res, 403, 'UNAUTHORIZED', 'cross-origin requests are refused');
     if (req.method !== 'POST') return sendError(res, 405, 'INVALID_REQUEST', 'use POST', { Allow: 'POST' });
-    const auth = req.headers.authorization;
-    const given = auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : null;
+    const given = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
     if (!tokenMatches(given, expected)) {
       req.resume();
       return sendError(res, 401, 'UNAUTHORIZED', 'missing or wrong token', { 'WWW-Authenticate': 'Bearer' });

@@ -13,7 +13,7 @@ import { CALL_CHANNEL, EVENT_CHANNEL } from './channels.ts';
 export interface IpcOptions {
   readonly ipcMain: Pick<IpcMain, 'handle' | 'removeHandler'>;
   /** The window's contents: the only sender answered, the only receiver of events. */
-  readonly webContents: Pick<WebContents, 'send' | 'isDestroyed'>;
+  readonly webContents: Pick<WebContents, 'id' | 'send' | 'isDestroyed'>;
   /** Whether a frame URL is our own page (see window.ts isAppUrl). */
   readonly isTrustedUrl: (url: string) => boolean;
 }
@@ -25,7 +25,7 @@ export function connectIpc(host: ApiHost, options: IpcOptions): () => void {
   const { ipcMain, webContents, isTrustedUrl } = options;
   const trusted = (event: IpcMainInvokeEvent): boolean => {
     const frame = event.senderFrame;
-    return event.sender === webContents && frame !== null && frame.parent === null && isTrustedUrl(frame.url);
+    return event.sender.id === webContents.id && frame !== null && frame.parent === null && isTrustedUrl(frame.url);
   };
   ipcMain.handle(CALL_CHANNEL, async (event: IpcMainInvokeEvent, method: unknown, input: unknown): Promise<ApiResponse<unknown>> => {
     if (!trusted(event)) return UNTRUSTED;

@@ -114,6 +114,8 @@ describe('browser-mode server', () => {
     const foreign = await call('project.current', '{}', { Origin: 'http://evil.example' });
     expect(foreign.status).toBe(403);
     expect(await foreign.json()).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
+    const lower = await call('project.current', '{}', { Authorization: `bearer ${server.token}` });
+    expect(lower.status).toBe(200);
     const own = await call('project.current', '{}', { Origin: server.origin });
     expect(own.status).toBe(200);
   });

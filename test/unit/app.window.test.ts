@@ -71,7 +71,7 @@ function fakeElectronMain() {
     handle: (channel: string, fn: (event: IpcMainInvokeEvent, ...args: unknown[]) => unknown) => void handlers.set(channel, fn),
     removeHandler: (channel: string) => void handlers.delete(channel),
   };
-  const webContents = { send: (channel: string, payload: unknown) => void sent.push([channel, payload]), isDestroyed: () => destroyed };
+  const webContents = { id: 7, send: (channel: string, payload: unknown) => void sent.push([channel, payload]), isDestroyed: () => destroyed };
   const invoke = (sender: unknown, frame: { url: string; parent: unknown } | null, ...args: unknown[]) =>
     handlers.get(CALL_CHANNEL)!({ sender, senderFrame: frame } as unknown as IpcMainInvokeEvent, ...args);
   return { handlers, sent, ipcMain, webContents, invoke, destroy: () => (destroyed = true) };
@@ -87,7 +87,7 @@ describe('IPC wiring', () => {
     expect(await e.invoke(e.webContents, top, 'project.current', {})).toEqual({ ok: true, value: { method: 'project.current' } });
     expect(host.calls).toEqual([['project.current', {}]]);
     const refusals = [
-      await e.invoke({}, top, 'project.current', {}),
+      await e.invoke({ id: 8 }, top, 'project.current', {}),
       await e.invoke(e.webContents, { url: 'https://evil.example/', parent: null }, 'project.current', {}),
       await e.invoke(e.webContents, { url: APP_URL, parent: top }, 'project.current', {}),
       await e.invoke(e.webContents, null, 'project.current', {}),
