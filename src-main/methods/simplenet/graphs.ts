@@ -72,9 +72,13 @@ export function trainingModel(c: SimpleNetConfig, weights: ReadonlyMap<string, N
     forward(b: GraphBuilder) {
       const k = (v: number) => b.constF32([v], []);
       const q = b.op('Gemm', ['features', P.adaptorW, P.adaptorB], { transB: int(1) });
-      const fake = b.op('Add', [q, 'noise']);
-      const both = b.op('Concat', [q, fake], { axis: int(0) });
-      const h = b.op('Gemm', [both, P.fc1W, P.fc1B], { transB: int(1) });
+      // W1·[q; q + ε] + b1 computed as [W1 q; W1 q + W1 ε] + b1: the same values, but the gradient
+      // reaching the adaptor is (∂h_true + ∂h_fake)·W1 over n rows instead of a 2n-row product
+      // followed by a sum (one sixth fewer discriminator FLOPs per step).
+      const hq = b.op('Gemm', [q, P.fc1W], { transB: int(1) });
+      const hNoise = b.op('Gemm', ['noise', P.fc1W], { transB: int(1) });
+      const both = b.op('Concat', [hq, b.op('Add', [hq, hNoise])], { axis: int(0) });
+      const h = b.op('Add', [both, P.fc1B]);
       // BatchNorm1d in training mode: batch mean and (biased) variance over all 2n rows
       const mean = b.op('ReduceMean', [h], { axes: ints([0]), keepdims: int(1) });
       const centred = b.op('Sub', [h, mean]);
