@@ -8,6 +8,7 @@
  *   await station.close();
  */
 import { EventEmitter } from 'node:events';
+import { resolve } from 'node:path';
 import { dispatch, type ApiHost } from '../api/dispatch.ts';
 import { ApiError, type ApiResponse, type ProjectInfo, type StationEvent } from '../api/contract.ts';
 import { activeProvider } from '../engine/session.ts';
@@ -29,6 +30,16 @@ export interface StationContext {
   /** The open project; ApiError NO_PROJECT when none is. */
   project(): Project;
   emit(event: StationEvent): void;
+}
+
+/**
+ * A folder the file system will not let us use (no permission, read-only, a file in the way, a name
+ * too long, a full disk) is the caller's problem to fix: BAD_INPUT with the system's reason.
+ */
+function unreachable(dir: string, creating: boolean, err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !(/^E[A-Z]+$/.test(code) || /^SQLITE_(CANTOPEN|READONLY|IOERR|PERM|FULL|AUTH)/.test(code))) return err;
+  return new ApiError('BAD_INPUT', `cannot ${creating ? 'create' : 'open'} a project in ${dir}: ${(err as Error).message}`);
 }
 
 export class Station implements ApiHost, StationContext {
@@ -82,9 +93,25 @@ export class Station implements ApiHost, StationContext {
     return this.#queue!;
   }
 
+  /**
+   * Opens (or creates) the project in `dir` and makes it the current one. The current project stays
+   * open until the new one has opened, so a failed open or create changes nothing.
+   */
   async openProject(dir: string, create?: { name: string }): Promise<ProjectInfo> {
-    await this.closeProject();
-    const project = create ? createProject(dir, create.name) : openProject(dir);
+    const current = this.currentProject;
+    if (!create && current && current.dir === resolve(dir)) return this.info()!;
+    let project: Project;
+    try {
+      project = create ? createProject(dir, create.name) : openProject(dir);
+    } catch (err) {
+      throw unreachable(dir, create !== undefined, err);
+    }
+    try {
+      await this.closeProject();
+    } catch (err) {
+      project.close();
+      throw err;
+    }
     this.#project = project;
     this.#queue = this.#startQueue(project);
     const info = this.info()!;

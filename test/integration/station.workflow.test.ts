@@ -88,3 +88,27 @@ describe('the station workflow on real metal-plate images', () => {
     expect(await station.handle('products.create', { name: 'PN-7' })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
   });
 });
+
+describe('switching projects', () => {
+  it('keeps the open project when opening or creating another one fails', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'argus-switch-'));
+    const station = new Station();
+    try {
+      await call(station, 'project.create', { dir: join(root, 'a'), name: 'A' });
+      expect(await station.handle('project.open', { dir: join(root, 'missing') })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+      expect(await station.handle('project.create', { dir: join(root, 'a'), name: 'again' })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+      expect((await call(station, 'project.current', {}))?.name).toBe('A');
+      // opening the project that is already open is a no-op, not PROJECT_BUSY
+      expect((await call(station, 'project.open', { dir: join(root, 'a') })).name).toBe('A');
+      await call(station, 'project.create', { dir: join(root, 'b'), name: 'B' });
+      expect((await call(station, 'project.current', {}))?.name).toBe('B');
+      // A was closed, so another station can open it
+      const other = new Station();
+      expect((await call(other, 'project.open', { dir: join(root, 'a') })).name).toBe('A');
+      await other.close();
+    } finally {
+      await station.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
