@@ -206,6 +206,10 @@ describe('the station UI in Chromium', () => {
     const rows = page.locator('tr[data-result-id]');
     await expect.poll(() => rows.count()).toBe(7);
     expect(await page.locator('tr[data-result-id] .badge.unjudged').count()).toBe(0);
+    // the saved threshold outlines defects: failing images have a measured defect area
+    const failed = page.locator('tr[data-result-id]', { has: page.locator('.badge.fail') });
+    expect(await failed.count()).toBeGreaterThan(0);
+    expect(Number((await failed.first().locator('td.num').last().textContent())!.replace(/,/g, ''))).toBeGreaterThan(0);
 
     await rows.first().click();
     const overlay = page.getByTestId('result-overlay');

@@ -3,6 +3,7 @@
  * product, the jobs and their live progress, and which screen is showing. One mutable object,
  * updated by station events and by the refresh functions below; screens read it and call `api`.
  */
+import { SvelteSet } from 'svelte/reactivity';
 import { api, type Connection } from './api.ts';
 import type { Job, JobProgress, Model, Product, ProjectInfo, StationEvent } from './contract.ts';
 import { forgetPictures } from './pictures.ts';
@@ -129,11 +130,24 @@ export function setProject(project: ProjectInfo | null): void {
   station.project = project;
   if (changed) {
     forgetPictures();
+    resumed.clear();
     station.productId = null;
     station.progress = {};
     station.losses = {};
     void refreshAll();
   }
+}
+
+/**
+ * Interrupted jobs resumed from this page. A resumed job stays 'interrupted' (a new job continues its
+ * work), and the contract does not say which job continues which, so the page remembers.
+ */
+export const resumed = new SvelteSet<number>();
+
+export async function resumeJob(id: number): Promise<void> {
+  const job = await api.call('jobs.resume', { id });
+  resumed.add(id);
+  trackJob(job);
 }
 
 const finishedListeners = new Set<(job: Job) => void>();
@@ -148,9 +162,12 @@ export function jobById(id: number | null): Job | null {
   return id === null ? null : (station.jobs.find((j) => j.id === id) ?? null);
 }
 
-/** Records a job the screens just started (the event may come later than the call's answer). */
+/**
+ * Records a job the screens just started. Its events may arrive before the call's answer (a job can
+ * be running, or done, by then), so a job already known is left as the events made it.
+ */
 export function trackJob(job: Job): void {
-  upsertJob(job);
+  if (!jobById(job.id)) upsertJob(job);
 }
 
 function upsertJob(job: Job): void {
