@@ -86,8 +86,9 @@ export function readVerified(root: string, relPath: string, sha: string): Buffer
   try {
     data = readFileSync(abs);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('BLOB_MISSING', `stored file ${relPath} is missing`, { cause: err });
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new StoreError('BLOB_MISSING', `stored file ${relPath} is missing`, { cause: err });
+    throw new StoreError('BLOB_CORRUPT', `stored file ${relPath} cannot be read (${code ?? (err as Error).message})`, { cause: err });
   }
   const actual = sha256Hex(data);
   if (actual !== sha) throw new StoreError('BLOB_CORRUPT', `stored file ${relPath} hashes to ${actual}, expected ${sha}`);

@@ -47,6 +47,12 @@ export function isBusyError(err: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
+/** SQLite result codes that mean the database file is damaged or is no database at all. */
+export function isCorruptionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB'));
+}
+
 /** A SQLite constraint failure (UNIQUE, FOREIGN KEY, CHECK, NOT NULL) as a StoreError CONSTRAINT. */
 export function constraintError(err: unknown): StoreError | null {
   const code = (err as { code?: unknown } | null)?.code;

@@ -12,10 +12,10 @@
  * partial files are removed. A second read-write opener gets StoreError PROJECT_BUSY.
  */
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { BLOBS_DIR, cleanTemp, IMAGES_DIR, TMP_DIR } from './blobs.ts';
-import { constraintError, isBusyError, StoreError } from './errors.ts';
+import { constraintError, isBusyError, isCorruptionError, StoreError } from './errors.ts';
 import { latestSchemaVersion, migrate, schemaVersion } from './migrate.ts';
 import { nowIso } from './time.ts';
 
@@ -97,6 +97,7 @@ export class Project {
       return fn();
     } catch (err) {
       if (isBusyError(err)) throw busyError(this.dir, err);
+      if (isCorruptionError(err)) throw corruptError(join(this.dir, DB_FILE), err);
       throw constraintError(err) ?? err;
     }
   }
@@ -120,6 +121,10 @@ export class Project {
 
 function busyError(dir: string, cause?: unknown): StoreError {
   return new StoreError('PROJECT_BUSY', `project ${dir} is busy: another Argus process or window is writing to it`, { cause });
+}
+
+function corruptError(dbPath: string, cause: unknown): StoreError {
+  return new StoreError('PROJECT_CORRUPT', `${dbPath} is damaged: ${(cause as Error).message}`, { cause });
 }
 
 function acquireWriterLock(dir: string): Database.Database {
@@ -215,6 +220,7 @@ function openDatabase(dir: string, options: OpenOptions, create: { name: string 
     db?.close();
     lock?.close();
     if (isBusyError(err)) throw busyError(dir, err);
+    if (isCorruptionError(err)) throw corruptError(dbPath, err);
     throw err;
   }
 }
@@ -229,6 +235,20 @@ export function openProject(dir: string, options: OpenOptions = {}): Project {
   const abs = resolve(dir);
   if (!existsSync(join(abs, DB_FILE))) throw new StoreError('PROJECT_NOT_FOUND', `no Argus project in ${abs} (${DB_FILE} is missing)`);
   return openDatabase(abs, options, null);
+}
+
+/**
+ * `mkdir -p` one level at a time. Node's recursive mkdirSync never returns where mkdir fails with
+ * ENOENT below a parent that exists (as anywhere under /proc), which would hang the station; here
+ * such a folder is an ordinary error (ENOENT, ENOTDIR, EACCES, ...).
+ */
+function makeFolders(abs: string): void {
+  const missing: string[] = [];
+  for (let p = abs; !existsSync(p); p = dirname(p)) {
+    missing.unshift(p);
+    if (dirname(p) === p) break;
+  }
+  for (const folder of missing) mkdirSync(folder);
 }
 
 /**
@@ -247,6 +267,6 @@ export function createProject(dir: string, name: string, options: Omit<OpenOptio
     if (entries.includes(DB_FILE)) throw new StoreError('PROJECT_EXISTS', `${abs} already holds an Argus project`);
     if (entries.length > 0) throw new StoreError('PROJECT_EXISTS', `${abs} is not empty; a new project needs an empty folder`);
   }
-  mkdirSync(abs, { recursive: true });
+  makeFolders(abs);
   return openDatabase(abs, options, { name: trimmed });
 }
