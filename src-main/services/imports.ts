@@ -5,7 +5,7 @@
  * transaction, so a bad file is one line in the summary and a kill loses at most the file in hand.
  * Running the same import again (or resuming it) skips what is already in the product.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import type { ApiRequest } from '../api/contract.ts';
 import { IMAGE_EXTENSIONS, scanMvtec } from '../datasets/mvtec.ts';
@@ -36,9 +36,16 @@ const MAX_PROBLEMS_KEPT = 1000;
 /** Folders are walked to this depth; deeper trees are almost always a wrong pick. */
 const MAX_DEPTH = 12;
 
-function walk(dir: string, depth: number, out: string[], problems: ImportSummary['problems']): void {
+function walk(dir: string, depth: number, out: string[], problems: ImportSummary['problems'], visited: Set<string>): void {
   let names: string[];
   try {
+    // a folder reached again through a symbolic link (a loop, or two links to one place) is listed once
+    const real = realpathSync(dir);
+    if (visited.has(real)) {
+      problems.push({ path: dir, problem: `folder ${real} was already listed (a symbolic link loop?), skipped` });
+      return;
+    }
+    visited.add(real);
     names = readdirSync(dir).filter((n) => !n.startsWith('.')).sort();
   } catch (err) {
     problems.push({ path: dir, problem: `cannot list folder: ${(err as Error).message}` });
@@ -54,10 +61,12 @@ function walk(dir: string, depth: number, out: string[], problems: ImportSummary
       continue;
     }
     if (st.isDirectory()) {
-      if (depth < MAX_DEPTH) walk(path, depth + 1, out, problems);
+      if (depth < MAX_DEPTH) walk(path, depth + 1, out, problems, visited);
       else problems.push({ path, problem: `folder nested deeper than ${MAX_DEPTH} levels, skipped` });
     } else if (st.isFile() && IMAGE_EXTENSIONS.has(extname(name).toLowerCase())) {
       out.push(path);
+    } else if (st.isFile()) {
+      problems.push({ path, problem: `not an image file (${extname(name) || 'no extension'}), skipped` });
     }
   }
 }
@@ -65,6 +74,7 @@ function walk(dir: string, depth: number, out: string[], problems: ImportSummary
 /** What the request names, as import entries; listing problems go to `problems`. */
 export function collectEntries(params: ImportParams, problems: ImportSummary['problems']): ImportEntry[] {
   const entries: ImportEntry[] = [];
+  const visited = new Set<string>();
   for (const given of params.paths) {
     const path = resolve(given);
     if (params.layout === 'mvtec') {
@@ -91,7 +101,7 @@ export function collectEntries(params: ImportParams, problems: ImportSummary['pr
       continue;
     }
     const files: string[] = [];
-    if (st.isDirectory()) walk(path, 0, files, problems);
+    if (st.isDirectory()) walk(path, 0, files, problems, visited);
     else files.push(path);
     for (const f of files) entries.push({ path: f, split: params.split, verdict: params.verdict, defectType: null });
   }
@@ -134,7 +144,7 @@ function problem(summary: ImportSummary, path: string, text: string): void {
 
 export interface ImportOutcome {
   readonly summary: ImportSummary;
-  /** Every image the import added or found already in the product, in file order. */
+  /** Every image the import added or found already in the product, each once, in file order. */
   readonly imageIds: number[];
 }
 
@@ -144,8 +154,14 @@ export async function runImport(p: Project, ctx: JobContext): Promise<ImportOutc
   const productId = products.get(p, params.productId).id;
   const summary: ImportSummary = { imported: 0, duplicates: 0, failed: 0, problems: [] };
   const entries = collectEntries(params, summary.problems);
-  const lineage = new Set(jobs.lineage(p, ctx.job.id));
+  if (summary.problems.length > MAX_PROBLEMS_KEPT) {
+    summary.problems.length = MAX_PROBLEMS_KEPT;
+    summary.problems.push({ path: '-', problem: 'further problems not listed' });
+  }
+  // the interrupted runs this one continues: what they imported is progress, not a duplicate
+  const earlier = new Set(jobs.lineage(p, ctx.job.id).slice(1));
   const imageIds: number[] = [];
+  const seen = new Set<number>();
   let lastSaved = Date.now();
   for (const [i, entry] of entries.entries()) {
     if (ctx.signal.aborted) break;
@@ -161,15 +177,20 @@ export async function runImport(p: Project, ctx: JobContext): Promise<ImportOutc
       } catch (err) {
         if (!(err instanceof StoreError && err.code === 'DUPLICATE_IMAGE')) throw err;
         const existing = images.findBySha256(p, productId, sha256Hex(file.data))!;
-        // a resumed import finds its own earlier work: that is progress, not a duplicate
-        if (existing.jobId === null || !lineage.has(existing.jobId)) {
+        // a resumed import finds its own earlier work: that is progress, not a duplicate (unless this
+        // run has met the same bytes already, under another name)
+        if (seen.has(existing.id) || existing.jobId === null || !earlier.has(existing.jobId)) {
           summary.duplicates++;
           problem(summary, entry.path, `duplicate of image ${existing.id} (${existing.originalPath}), skipped`);
         }
         image = existing;
       }
-      imageIds.push(image.id);
-      if (entry.maskPath && !masks.find(p, image.id, 'ground_truth')) {
+      const first = !seen.has(image.id);
+      if (first) {
+        seen.add(image.id);
+        imageIds.push(image.id);
+      }
+      if (first && entry.maskPath && !masks.find(p, image.id, 'ground_truth')) {
         try {
           masks.set(p, { imageId: image.id, kind: 'ground_truth', png: await maskPng(entry.maskPath, image.width, image.height) });
         } catch (err) {
