@@ -55,7 +55,13 @@ export function isApiMethod(name: unknown): name is ApiMethod {
 /** Validates and runs one call. Never throws: every outcome is an ApiResponse. */
 export async function dispatch(handlers: Handlers, method: string, input: unknown, onInternal?: (err: unknown) => void): Promise<ApiResponse<unknown>> {
   if (!isApiMethod(method)) return { ok: false, error: { code: 'UNKNOWN_METHOD', message: `unknown API method '${String(method).slice(0, 100)}'` } };
-  const parsed = API[method].input.safeParse(input ?? {});
+  let parsed: z.ZodSafeParseResult<unknown>;
+  try {
+    parsed = API[method].input.safeParse(input ?? {});
+  } catch (err) {
+    // only in-process callers can pass objects whose getters or proxy traps throw; transports carry JSON
+    return { ok: false, error: { code: 'INVALID_REQUEST', message: `${method}: the request cannot be read: ${err instanceof Error ? err.message : String(err)}` } };
+  }
   if (!parsed.success) return { ok: false, error: { code: 'INVALID_REQUEST', message: `${method}: ${describeIssues(parsed.error)}` } };
   try {
     const handler = handlers[method] as (request: unknown) => unknown;

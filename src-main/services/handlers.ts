@@ -7,6 +7,7 @@ import type { Handlers } from '../api/dispatch.ts';
 import { ApiError, type Job, type Model, type Product } from '../api/contract.ts';
 import { f1Max } from '../metrics/index.ts';
 import { images, jobs, masks, models, products, reports, results, thresholds, type Project } from '../store/index.ts';
+import { decodeImageBuffer, ImageReadError } from '../vision/image.ts';
 import { pictureOrError } from './picture-errors.ts';
 import { imagePicture, maskContent, resultOverlay } from './pictures.ts';
 import { createReport, MEDIA_TYPES } from './reports.ts';
@@ -33,6 +34,24 @@ function toReport(p: Project, r: reports.Report): import('../api/contract.ts').R
     id: r.id, productId: r.productId, modelId: r.modelId, thresholdId: r.thresholdId, kind: r.kind, format: r.format, title: r.title,
     byteSize: reports.readBytes(p, r).length, createdAt: r.createdAt,
   };
+}
+
+/**
+ * Sets a mask from PNG bytes. The store checks the PNG header's size against the image; a PNG of the
+ * right size must also decode (a header with junk after it is BAD_INPUT, not a mask).
+ */
+async function setMask(p: Project, imageId: number, kind: masks.MaskKind, png: Buffer): Promise<masks.Mask> {
+  const image = images.get(p, imageId);
+  const size = masks.pngSize(png);
+  if (size && size.width === image.width && size.height === image.height) {
+    try {
+      await decodeImageBuffer(png, `the ${kind} mask`);
+    } catch (err) {
+      if (err instanceof ImageReadError) throw new ApiError('BAD_INPUT', `the ${kind} mask for image ${imageId} is not a readable PNG: ${err.reason}`);
+      throw err;
+    }
+  }
+  return masks.set(p, { imageId, kind, png });
 }
 
 export interface JobSubmitter {
@@ -68,7 +87,7 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
     },
     'images.setSplit': ({ ids, split }) => ({ changed: images.setSplit(p(), ids, split) }),
 
-    'masks.set': ({ imageId, kind, png }) => masks.set(p(), { imageId, kind, png: Buffer.from(png, 'base64') }),
+    'masks.set': ({ imageId, kind, png }) => setMask(p(), imageId, kind, Buffer.from(png, 'base64')),
     'masks.get': ({ imageId, kind }) => maskContent(p(), imageId, kind),
     'masks.delete': ({ imageId, kind }) => ({ deleted: masks.remove(p(), imageId, kind) }),
 

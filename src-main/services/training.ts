@@ -24,12 +24,25 @@ export function dataManifestSha256(list: readonly images.Image[], config: unknow
   return h.digest('hex');
 }
 
+/** Model input sizes a training request may ask for (a larger input multiplies memory and time). */
+export const MIN_INPUT_SIDE = 32;
+export const MAX_INPUT_SIDE = 1024;
+
 /** Checks a training request before it is queued (so the screen hears about it at once). */
 export function checkTrainRequest(p: Project, params: TrainParams): void {
   products.get(p, params.productId);
   const method = getMethod(params.method);
-  for (const key of Object.keys(params.config)) {
-    if (!(key in method.defaults)) throw new ApiError('INVALID_REQUEST', `${params.method} has no setting '${key}'; settings: ${Object.keys(method.defaults).join(', ')}`);
+  const defaults = method.defaults as Record<string, unknown>;
+  for (const [key, value] of Object.entries(params.config)) {
+    // own settings only: 'constructor' or 'toString' are no settings of any method
+    if (!Object.hasOwn(defaults, key)) throw new ApiError('INVALID_REQUEST', `${params.method} has no setting '${key}'; settings: ${Object.keys(defaults).join(', ')}`);
+    const expected = typeof defaults[key];
+    if ((expected === 'number' || expected === 'boolean' || expected === 'string') && typeof value !== expected) {
+      throw new ApiError('INVALID_REQUEST', `${params.method} setting '${key}' must be a ${expected}, received ${JSON.stringify(value)}`);
+    }
+    if ((key === 'height' || key === 'width') && !(Number.isInteger(value) && (value as number) >= MIN_INPUT_SIDE && (value as number) <= MAX_INPUT_SIDE)) {
+      throw new ApiError('INVALID_REQUEST', `${params.method} setting '${key}' must be a whole number of pixels from ${MIN_INPUT_SIDE} to ${MAX_INPUT_SIDE}, received ${JSON.stringify(value)}`);
+    }
   }
   if (trainingImages(p, params.productId).length === 0) {
     throw new ApiError('BAD_INPUT', `product ${params.productId} has no training images (split 'train', not labelled defective)`);
