@@ -68,6 +68,10 @@ export const Job = z.object({
   id: Id, kind: JobKind, status: JobStatus, productId: Id.nullable(), params: z.unknown(), progress: z.number(),
   step: z.string(), message: z.string(), error: z.string().nullable(), createdAt: z.string(),
   startedAt: z.string().nullable(), finishedAt: z.string().nullable(),
+  /** What the job produced: an import's summary (ImportSummary), an inspection's counts, the model a training made. */
+  result: z.unknown(),
+  /** The interrupted job this one continues. */
+  resumesJobId: Id.nullable(),
 });
 
 export const Result = z.object({

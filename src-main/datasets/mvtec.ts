@@ -42,7 +42,15 @@ function listFiles(dir: string, issues: DatasetIssue[]): string[] {
     .sort()
     .map((f) => join(dir, f))
     .filter((p) => {
-      if (!statSync(p).isFile()) {
+      let isFile: boolean;
+      try {
+        isFile = statSync(p).isFile();
+      } catch (err) {
+        // a dangling or looping link is one bad entry, not a bad dataset
+        issues.push({ path: p, problem: `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}), ignored` });
+        return false;
+      }
+      if (!isFile) {
         issues.push({ path: p, problem: 'unexpected folder, ignored' });
         return false;
       }

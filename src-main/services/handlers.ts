@@ -4,7 +4,7 @@
  * together, a job may change state).
  */
 import type { Handlers } from '../api/dispatch.ts';
-import { ApiError, type Job, type Model, type Product } from '../api/contract.ts';
+import { ApiError, type Model, type Product } from '../api/contract.ts';
 import { f1Max } from '../metrics/index.ts';
 import { images, jobs, masks, models, products, reports, results, thresholds, type Project } from '../store/index.ts';
 import { decodeImageBuffer, ImageReadError } from '../vision/image.ts';
@@ -22,11 +22,6 @@ function toProduct(p: Project, product: products.Product): Product {
 function toModel(model: models.Model): Model {
   const { blobs: _blobs, ...rest } = model;
   return { ...rest, config: (rest.config ?? {}) as Record<string, unknown>, metrics: (rest.metrics ?? null) as Record<string, unknown> | null };
-}
-
-export function toJob(job: jobs.Job): Job {
-  const { result: _r, resumesJobId: _j, ...rest } = job;
-  return rest;
 }
 
 function toReport(p: Project, r: reports.Report): import('../api/contract.ts').Report {
@@ -75,7 +70,7 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
 
     'images.import': (req) => {
       products.get(p(), req.productId);
-      return toJob(station.jobs().submit('import', req, req.productId));
+      return station.jobs().submit('import', req, req.productId);
     },
     'images.list': (req) => images.page(p(), req),
     'images.get': ({ id }) => images.listed(p(), id),
@@ -93,13 +88,13 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
 
     'models.train': (req) => {
       checkTrainRequest(p(), req);
-      return toJob(station.jobs().submit('train', req, req.productId));
+      return station.jobs().submit('train', req, req.productId);
     },
     'models.list': ({ productId }) => models.list(p(), productId).map(toModel),
     'models.get': ({ id }) => toModel(models.get(p(), id)),
     'models.evaluate': ({ modelId }) => {
       const model = models.get(p(), modelId);
-      return toJob(station.jobs().submit('evaluate', { modelId }, model.productId));
+      return station.jobs().submit('evaluate', { modelId }, model.productId);
     },
     'models.scores': ({ modelId }) => {
       const project = p();
@@ -124,7 +119,7 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
     'inspection.run': (req) => {
       checkInspectRequest(p(), req);
       const model = models.get(p(), req.modelId);
-      return toJob(station.jobs().submit('inspect', req, model.productId));
+      return station.jobs().submit('inspect', req, model.productId);
     },
     'results.list': (req) => {
       const page = results.page(p(), req);
@@ -139,8 +134,8 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
       return { report: toReport(p(), report), mediaType: MEDIA_TYPES[report.format] ?? 'application/octet-stream', base64: reports.readBytes(p(), report).toString('base64') };
     },
 
-    'jobs.list': ({ status }) => jobs.list(p(), status ? { status } : {}).map(toJob),
-    'jobs.get': ({ id }) => toJob(jobs.get(p(), id)),
+    'jobs.list': ({ status }) => jobs.list(p(), status ? { status } : {}),
+    'jobs.get': ({ id }) => jobs.get(p(), id),
     'jobs.cancel': ({ id }) => {
       jobs.get(p(), id);
       return { cancelled: station.jobs().cancel(id) };
@@ -151,7 +146,7 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
       if (job.kind !== 'import' && job.kind !== 'inspect' && job.kind !== 'train' && job.kind !== 'evaluate') {
         throw new ApiError('CONFLICT', `${job.kind} jobs cannot be resumed`);
       }
-      return toJob(station.jobs().submit(job.kind, job.params, job.productId, job.id));
+      return station.jobs().submit(job.kind, job.params, job.productId, job.id);
     },
   };
 }

@@ -14,7 +14,7 @@ import { ApiError, type ApiResponse, type ProjectInfo, type StationEvent } from 
 import { activeProvider } from '../engine/session.ts';
 import { JobQueue } from '../jobs/queue.ts';
 import { createProject, jobs as jobStore, openProject, schemaVersion, type Project } from '../store/index.ts';
-import { buildHandlers, toJob, type JobSubmitter } from './handlers.ts';
+import { buildHandlers, type JobSubmitter } from './handlers.ts';
 import { runImport } from './imports.ts';
 import { runInspection } from './inspection.ts';
 import { runModelEvaluation } from './model-evaluation.ts';
@@ -128,7 +128,7 @@ export class Station implements ApiHost, StationContext {
         inspect: async (ctx) => void (await runInspection(project, ctx)),
       },
     });
-    queue.on('status', (job) => this.emit({ type: 'job', job: toJob(job) }));
+    queue.on('status', (job) => this.emit({ type: 'job', job }));
     queue.on('progress', (jobId, u) => this.emit({
       type: 'progress', jobId,
       progress: { fraction: u.fraction, step: u.step ?? '', message: u.message ?? '', etaSeconds: u.etaSeconds ?? null, loss: u.loss ?? null },
