@@ -116,8 +116,9 @@ class HttpClient implements StationClient {
     } catch {
       body = null;
     }
-    if (body && typeof body === 'object' && 'ok' in body) return unwrap<ApiOutput<M>>(body as ApiResponse<unknown>, method);
     const known = HTTP_ERRORS[res.status];
+    if (res.status === 401 && known) throw new ApiError(known[0], known[1]);
+    if (body && typeof body === 'object' && 'ok' in body) return unwrap<ApiOutput<M>>(body as ApiResponse<unknown>, method);
     if (known) throw new ApiError(known[0], known[1]);
     throw new ApiError('INTERNAL', `${method}: the station answered HTTP ${res.status} without an API response`);
   }
