@@ -114,6 +114,7 @@ describe('the station UI in Chromium', () => {
     await page.getByRole('button', { name: /^Import/ }).click();
     const form = page.getByRole('form', { name: 'Import images' });
     await form.locator('.badge.succeeded').waitFor({ timeout: 120_000 });
+    await expect.poll(() => form.locator('[aria-label="Import summary"] .tile.ok .n').textContent()).toBe('17');
     const tiles = page.getByRole('region', { name: 'Images' }).locator('[data-image-id]');
     await expect.poll(() => tiles.count()).toBe(17);
     await expect.poll(() => page.getByRole('region', { name: 'Images' }).getByText('1–17 of 17').isVisible()).toBe(true);
@@ -203,6 +204,7 @@ describe('the station UI in Chromium', () => {
     await page.getByRole('button', { name: 'Inspect the test split' }).click();
     const run = page.getByRole('region', { name: 'Run an inspection' });
     await run.locator('.badge.succeeded').waitFor({ timeout: 240_000 });
+    await run.getByText('7 inspected').waitFor();
     const rows = page.locator('tr[data-result-id]');
     await expect.poll(() => rows.count()).toBe(7);
     expect(await page.locator('tr[data-result-id] .badge.unjudged').count()).toBe(0);

@@ -3,7 +3,7 @@
  * schemas and ApiError. That file imports only zod, so Vite bundles it; nothing else under src-main
  * may be imported by the renderer.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ImportSummary as ImportSummarySchema } from '../../../src-main/api/contract.ts';
 
 export { ApiError } from '../../../src-main/api/contract.ts';
@@ -14,8 +14,21 @@ export type {
 export { ImportSummarySchema };
 export type ImportSummary = z.output<typeof ImportSummarySchema>;
 
-/** What an import job produced, once it has (the job's `result`; not yet in the contract's Job type). */
-export function importSummaryOf(job: { readonly result?: unknown }): ImportSummary | null {
+/** What an import job produced, once it has (the job's `result`). */
+export function importSummaryOf(job: { readonly result: unknown }): ImportSummary | null {
   const parsed = ImportSummarySchema.safeParse(job.result);
+  return parsed.success ? parsed.data : null;
+}
+
+/** An inspection job's result (src-main/services/inspection.ts; the contract leaves it `unknown`). */
+const InspectionSummarySchema = z.object({
+  inspected: z.number(), pass: z.number(), review: z.number(), fail: z.number(), unjudged: z.number(),
+  skipped: z.array(z.object({ path: z.string(), problem: z.string() })),
+  import: ImportSummarySchema.optional(),
+});
+export type InspectionSummary = z.output<typeof InspectionSummarySchema>;
+
+export function inspectionSummaryOf(job: { readonly result: unknown }): InspectionSummary | null {
+  const parsed = InspectionSummarySchema.safeParse(job.result);
   return parsed.success ? parsed.data : null;
 }

@@ -3,7 +3,6 @@
  * product, the jobs and their live progress, and which screen is showing. One mutable object,
  * updated by station events and by the refresh functions below; screens read it and call `api`.
  */
-import { SvelteSet } from 'svelte/reactivity';
 import { api, type Connection } from './api.ts';
 import type { Job, JobProgress, Model, Product, ProjectInfo, StationEvent } from './contract.ts';
 import { forgetPictures } from './pictures.ts';
@@ -130,7 +129,6 @@ export function setProject(project: ProjectInfo | null): void {
   station.project = project;
   if (changed) {
     forgetPictures();
-    resumed.clear();
     station.productId = null;
     station.progress = {};
     station.losses = {};
@@ -138,16 +136,13 @@ export function setProject(project: ProjectInfo | null): void {
   }
 }
 
-/**
- * Interrupted jobs resumed from this page. A resumed job stays 'interrupted' (a new job continues its
- * work), and the contract does not say which job continues which, so the page remembers.
- */
-export const resumed = new SvelteSet<number>();
+/** A resumed job stays 'interrupted'; another job continues its work. */
+export function isResumed(id: number): boolean {
+  return station.jobs.some((j) => j.resumesJobId === id);
+}
 
 export async function resumeJob(id: number): Promise<void> {
-  const job = await api.call('jobs.resume', { id });
-  resumed.add(id);
-  trackJob(job);
+  trackJob(await api.call('jobs.resume', { id }));
 }
 
 const finishedListeners = new Set<(job: Job) => void>();
