@@ -96,14 +96,28 @@ export const ScoreSet = z.object({
   scores: z.array(z.object({ imageId: Id, score: z.number(), verdict: Verdict, split: Split })),
   /** Threshold that maximises image F1 on the labelled images (null without both classes). */
   f1Threshold: z.number().nullable(),
-  /** Highest score of a good image (a zero-escape threshold sits just above it). */
+  /** Highest score of a good image: a threshold just above it rejects no good image. */
   maxGoodScore: z.number().nullable(),
+  /** Lowest score of a defective image: a threshold at it lets no defective image pass. */
   minDefectiveScore: z.number().nullable(),
+  /**
+   * A pixel threshold for outlining defects: the pixel F1-optimal one from the model's evaluation
+   * (ground-truth masks), else the 99th percentile of the training images' pixel scores; null when
+   * neither is known.
+   */
+  suggestedPixelThreshold: z.number().nullable(),
 });
 
 export const ImportSummary = z.object({
   imported: z.number().int(), duplicates: z.number().int(), failed: z.number().int(),
   problems: z.array(z.object({ path: z.string(), problem: z.string() })),
+});
+
+/** What an inspection job reports in its result (Job.result). */
+export const InspectionSummary = z.object({
+  inspected: z.number().int(), pass: z.number().int(), review: z.number().int(), fail: z.number().int(), unjudged: z.number().int(),
+  skipped: z.array(z.object({ path: z.string(), problem: z.string() })),
+  import: ImportSummary.optional(),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -200,6 +214,8 @@ export type Result = z.output<typeof Result>;
 export type Report = z.output<typeof Report>;
 export type Picture = z.output<typeof Picture>;
 export type ScoreSet = z.output<typeof ScoreSet>;
+export type ImportSummary = z.output<typeof ImportSummary>;
+export type InspectionSummary = z.output<typeof InspectionSummary>;
 
 // ---------------------------------------------------------------------------------------------
 // Events pushed from the station (job progress and status changes)

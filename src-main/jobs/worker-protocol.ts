@@ -1,3 +1,5 @@
+import type { TrainingScores } from '../methods/method.ts';
+
 /**
  * Messages between the job runner (main thread) and a compute worker thread. Heavy arrays travel as
  * transferred buffers, never copied through JSON.
@@ -37,10 +39,19 @@ export interface ScoredImage {
 }
 
 export type FromWorker =
-  | { readonly type: 'progress'; readonly done: number; readonly total: number; readonly stage: string; readonly loss: number | null; readonly etaSeconds: number | null }
+  | {
+    readonly type: 'progress'; readonly done: number; readonly total: number; readonly stage: string;
+    /** The whole task's fraction done, 0..1, never decreasing. */
+    readonly fraction: number;
+    readonly loss: number | null; readonly etaSeconds: number | null;
+  }
   | { readonly type: 'skipped'; readonly path: string; readonly problem: string; readonly imageId: number | null }
   | { readonly type: 'scored'; readonly items: readonly ScoredImage[] }
-  | { readonly type: 'fitted'; readonly model: Uint8Array; readonly description: Record<string, unknown>; readonly backbone: { readonly id: string; readonly sha256: string }; readonly trainCount: number }
+  | {
+    readonly type: 'fitted'; readonly model: Uint8Array; readonly description: Record<string, unknown>;
+    readonly backbone: { readonly id: string; readonly sha256: string }; readonly trainCount: number;
+    readonly trainingScores: TrainingScores | null;
+  }
   | { readonly type: 'done' }
   | { readonly type: 'error'; readonly message: string; readonly name: string };
 

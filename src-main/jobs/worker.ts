@@ -41,6 +41,15 @@ async function fit(t: FitTask): Promise<void> {
   const input = method.input(config);
   const start = performance.now();
   const onSkip = (issue: { path: string; problem: string }) => post({ type: 'skipped', path: issue.path, problem: issue.problem, imageId: null });
+  let fraction = 0;
+  const overall = (stage: string, done: number, total: number): number => {
+    let before = 0;
+    for (const s of method.fitStages) {
+      if (stage === s.stage || stage.startsWith(`${s.stage} `)) return before + s.share * (total > 0 ? Math.min(1, done / total) : 0);
+      before += s.share;
+    }
+    return fraction; // a stage the method did not declare: hold the bar where it is
+  };
   async function* checked() {
     for await (const batch of imageBatches(loadBatches(t.images.map(entry), input, { batchSize: t.batchSize, onSkip }))) {
       checkCancelled();
@@ -51,13 +60,14 @@ async function fit(t: FitTask): Promise<void> {
     onProgress: (p) => {
       checkCancelled();
       const elapsed = (performance.now() - start) / 1000;
-      const eta = p.etaSeconds ?? (p.done > 0 ? (elapsed / p.done) * (p.total - p.done) : null);
-      post({ type: 'progress', done: p.done, total: p.total, stage: p.stage, loss: p.loss ?? null, etaSeconds: eta });
+      fraction = Math.max(fraction, overall(p.stage, p.done, p.total));
+      const eta = p.etaSeconds ?? (fraction > 0 ? (elapsed / fraction) * (1 - fraction) : null);
+      post({ type: 'progress', done: p.done, total: p.total, stage: p.stage, fraction, loss: p.loss ?? null, etaSeconds: eta });
     },
   });
   checkCancelled();
   const bytes = encodeModel(model);
-  post({ type: 'fitted', model: bytes, description: model.describe(), backbone: model.backbone, trainCount: t.images.length }, [bytes.buffer as ArrayBuffer]);
+  post({ type: 'fitted', model: bytes, description: model.describe(), backbone: model.backbone, trainCount: t.images.length, trainingScores: model.trainingScores ?? null }, [bytes.buffer as ArrayBuffer]);
 }
 
 async function waitForAcks(sent: number, maxInFlight: number): Promise<void> {
@@ -90,7 +100,7 @@ async function predict(t: PredictTask): Promise<void> {
     sent++;
     done += items.length;
     const elapsed = (performance.now() - start) / 1000;
-    post({ type: 'progress', done, total: t.images.length, stage: 'inspect', loss: null, etaSeconds: (elapsed / done) * (t.images.length - done) });
+    post({ type: 'progress', done, total: t.images.length, stage: 'inspect', fraction: done / t.images.length, loss: null, etaSeconds: (elapsed / done) * (t.images.length - done) });
   }
 }
 

@@ -20,6 +20,7 @@ export interface Prediction {
 }
 
 export interface FitProgress {
+  /** One of the method's fitStages names (any further detail goes into the job message, not here). */
   readonly stage: string;
   readonly done: number;
   readonly total: number;
@@ -97,6 +98,11 @@ export interface StoredModel<Config> {
 }
 
 export interface Method<Config> {
+  /**
+   * The stages fit() reports, in order, with the share of the fit's time each takes (about; they add
+   * up to 1): job progress turns per-stage counts into one fraction that never goes back.
+   */
+  readonly fitStages: ReadonlyArray<{ readonly stage: string; readonly share: number }>;
   readonly name: string;
   readonly defaults: Config;
   /** Input requirements for a configuration (decides the data loader's resize). */

@@ -49,6 +49,13 @@ async function setMask(p: Project, imageId: number, kind: masks.MaskKind, png: B
   return masks.set(p, { imageId, kind, png });
 }
 
+/** The pixel F1-optimal threshold from evaluation, else the training images' pixel 99th percentile. */
+function suggestedPixelThreshold(model: models.Model): number | null {
+  const metrics = (model.metrics ?? {}) as { pixelF1Threshold?: unknown; trainingScores?: { pixelP99?: unknown } };
+  if (typeof metrics.pixelF1Threshold === 'number') return metrics.pixelF1Threshold;
+  return typeof metrics.trainingScores?.pixelP99 === 'number' ? metrics.trainingScores.pixelP99 : null;
+}
+
 export interface JobSubmitter {
   submit(kind: jobs.JobKind, params: unknown, productId: number | null, resumesJobId?: number | null): jobs.Job;
   cancel(jobId: number): boolean;
@@ -110,6 +117,7 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
       return {
         modelId, scores: rows, f1Threshold: f1?.threshold ?? null,
         maxGoodScore: good.length ? Math.max(...good) : null, minDefectiveScore: bad.length ? Math.min(...bad) : null,
+        suggestedPixelThreshold: suggestedPixelThreshold(models.get(project, modelId)),
       };
     },
 
@@ -143,6 +151,8 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
     'jobs.resume': ({ id }) => {
       const job = jobs.get(p(), id);
       if (job.status !== 'interrupted') throw new ApiError('CONFLICT', `job ${id} is ${job.status}; only interrupted jobs can be resumed`);
+      const continuation = jobs.resumedBy(p(), id);
+      if (continuation) throw new ApiError('CONFLICT', `job ${id} was already resumed by job ${continuation.id} (${continuation.status})`);
       if (job.kind !== 'import' && job.kind !== 'inspect' && job.kind !== 'train' && job.kind !== 'evaluate') {
         throw new ApiError('CONFLICT', `${job.kind} jobs cannot be resumed`);
       }

@@ -5,7 +5,8 @@
  * keeps every finished batch. The worker waits for each batch to be written before running ahead
  * (back-pressure), and a resumed inspection skips the images its earlier run finished.
  */
-import type { ApiRequest } from '../api/contract.ts';
+import { statSync } from 'node:fs';
+import type { ApiRequest, InspectionSummary } from '../api/contract.ts';
 import { ApiError } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
 import { runWorkerTask } from '../jobs/worker-host.ts';
@@ -14,19 +15,11 @@ import { images, jobs, models, results, thresholds, type Project } from '../stor
 import { encodePng } from '../vision/picture.ts';
 import { resizeMap } from '../vision/index.ts';
 import { encodeMap } from './anomaly-maps.ts';
-import { runImport, type ImportSummary } from './imports.ts';
+import { runImport } from './imports.ts';
 
 export type InspectParams = ApiRequest<'inspection.run'>;
 
-export interface InspectionSummary {
-  inspected: number;
-  pass: number;
-  review: number;
-  fail: number;
-  unjudged: number;
-  skipped: Array<{ path: string; problem: string }>;
-  import?: ImportSummary;
-}
+type Counts = { -readonly [K in keyof InspectionSummary]: InspectionSummary[K] };
 
 /** pass / review / fail under the threshold (store's rule), unjudged without one. */
 export function judge(score: number, threshold: thresholds.Threshold | undefined): results.ResultVerdict {
@@ -50,6 +43,15 @@ export async function predictedMask(item: ScoredImage, pixelThreshold: number): 
 /** Checks an inspection request before it is queued. */
 export function checkInspectRequest(p: Project, params: InspectParams): void {
   const model = models.get(p, params.modelId);
+  if (params.folder !== undefined) {
+    let isFolder = false;
+    try {
+      isFolder = statSync(params.folder).isDirectory();
+    } catch {
+      throw new ApiError('NOT_FOUND', `no folder ${params.folder}`);
+    }
+    if (!isFolder) throw new ApiError('BAD_INPUT', `${params.folder} is not a folder`);
+  }
   for (const id of params.imageIds ?? []) {
     if (images.get(p, id).productId !== model.productId) throw new ApiError('BAD_INPUT', `image ${id} belongs to another product than model ${model.id}`);
   }
@@ -73,7 +75,7 @@ export async function scoreImages(p: Project, model: models.Model, list: readonl
     { task: 'predict', model: new Uint8Array(bytes), images: list.map((i) => ({ id: i.id, path: images.filePath(p, i) })), batchSize: 8, maxInFlight: 2 },
     (m) => {
       if (m.type === 'progress') {
-        ctx.progress({ fraction: progressBase + (1 - progressBase) * (m.done / m.total), step: 'inspect', message: `${m.done} / ${m.total} images`, etaSeconds: m.etaSeconds });
+        ctx.progress({ fraction: progressBase + (1 - progressBase) * m.fraction, step: 'inspect', message: `${m.done} / ${m.total} images`, etaSeconds: m.etaSeconds });
       } else if (m.type === 'skipped') {
         skipped.push({ path: m.path, problem: m.problem });
       } else if (m.type === 'scored') {
@@ -98,10 +100,10 @@ export async function scoreImages(p: Project, model: models.Model, list: readonl
 }
 
 /** The inspect job's handler. */
-export async function runInspection(p: Project, ctx: JobContext): Promise<InspectionSummary> {
+export async function runInspection(p: Project, ctx: JobContext): Promise<Counts> {
   const params = ctx.job.params as InspectParams;
   const model = models.get(p, params.modelId);
-  const summary: InspectionSummary = { inspected: 0, pass: 0, review: 0, fail: 0, unjudged: 0, skipped: [] };
+  const summary: Counts = { inspected: 0, pass: 0, review: 0, fail: 0, unjudged: 0, skipped: [] };
   let list: images.Image[];
   let base = 0;
   if (params.folder !== undefined) {

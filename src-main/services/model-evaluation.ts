@@ -22,6 +22,9 @@ export interface ModelMetrics {
   readonly f1Threshold: number | null;
   readonly pixelAuroc: number | null;
   readonly aupro: number | null;
+  /** Best pixel F1 over the ground-truth masks and the pixel threshold that reaches it. */
+  readonly pixelF1: number | null;
+  readonly pixelF1Threshold: number | null;
   readonly pixelImages: number;
 }
 
@@ -81,6 +84,7 @@ export async function runModelEvaluation(p: Project, ctx: JobContext): Promise<M
   const f1 = defective > 0 && defective < labels.length ? f1Max(scores, labels) : null;
   const hasPixelDefects = pixel.some((s) => s.mask.includes(1));
   let pixelAuroc: number | null = null;
+  let pixelF1: { f1: number; threshold: number } | null = null;
   if (hasPixelDefects) {
     const total = pixel.reduce((a, s) => a + s.map.length, 0);
     const ps = new Float32Array(total);
@@ -92,15 +96,21 @@ export async function runModelEvaluation(p: Project, ctx: JobContext): Promise<M
       o += s.map.length;
     }
     pixelAuroc = orNull(() => auroc(ps, pl));
+    pixelF1 = f1Max(ps, pl);
   }
   const metrics: ModelMetrics = {
     evaluatedAt: new Date().toISOString(), images: scores.length, good: labels.length - defective, defective,
     imageAuroc: orNull(() => auroc(scores, labels)), imageF1: f1?.f1 ?? null, f1Threshold: f1?.threshold ?? null,
-    pixelAuroc, aupro: hasPixelDefects ? orNull(() => aupro(pixel)) : null, pixelImages: pixel.length,
+    pixelAuroc, aupro: hasPixelDefects ? orNull(() => aupro(pixel)) : null,
+    pixelF1: pixelF1?.f1 ?? null, pixelF1Threshold: pixelF1?.threshold ?? null, pixelImages: pixel.length,
   };
-  models.setMetrics(p, model.id, metrics);
+  const earlier = (model.metrics ?? {}) as Record<string, unknown>;
+  models.setMetrics(p, model.id, { ...earlier, ...metrics });
   if (!threshold && metrics.f1Threshold !== null) {
-    thresholds.add(p, { modelId: model.id, imageThreshold: metrics.f1Threshold, note: 'suggested by evaluation: the F1-optimal image threshold' });
+    thresholds.add(p, {
+      modelId: model.id, imageThreshold: metrics.f1Threshold, pixelThreshold: metrics.pixelF1Threshold,
+      note: 'suggested by evaluation: the F1-optimal image threshold (and pixel threshold, where masks allowed)',
+    });
   }
   jobs.setResult(p, ctx.job.id, metrics);
   return metrics;

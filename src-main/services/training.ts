@@ -8,6 +8,7 @@ import { ApiError } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
 import { runWorkerTask } from '../jobs/worker-host.ts';
 import { getMethod } from '../methods/index.ts';
+import type { TrainingScores } from '../methods/method.ts';
 import { images, jobs, models, products, type Project } from '../store/index.ts';
 
 export type TrainParams = ApiRequest<'models.train'>;
@@ -56,13 +57,13 @@ export async function runTraining(p: Project, ctx: JobContext): Promise<models.M
   const method = getMethod(params.method);
   const config = { ...method.defaults, ...params.config, ...(params.backbone ? { backbone: params.backbone } : {}) };
   const skipped: Array<{ path: string; problem: string }> = [];
-  let fitted: { model: Uint8Array; description: Record<string, unknown>; backbone: { id: string; sha256: string } } | null = null;
+  type Fitted = { model: Uint8Array; description: Record<string, unknown>; backbone: { id: string; sha256: string }; trainingScores: TrainingScores | null };
+  let fitted: Fitted | null = null;
   const run = runWorkerTask(
     { task: 'fit', method: params.method, config, images: list.map((i) => images.filePath(p, i)), batchSize: 8 },
     (m) => {
       if (m.type === 'progress') {
-        const fraction = m.total > 0 ? Math.min(1, m.done / m.total) : 0;
-        ctx.progress({ fraction, step: m.stage, message: `${m.done} / ${m.total}`, etaSeconds: m.etaSeconds, loss: m.loss });
+        ctx.progress({ fraction: m.fraction, step: m.stage, message: `${m.stage}: ${m.done} / ${m.total}`, etaSeconds: m.etaSeconds, loss: m.loss });
       } else if (m.type === 'skipped') {
         skipped.push({ path: m.path, problem: m.problem });
       } else if (m.type === 'fitted') {
@@ -73,11 +74,13 @@ export async function runTraining(p: Project, ctx: JobContext): Promise<models.M
   );
   await run.done;
   if (ctx.signal.aborted || !fitted) return null;
-  const result = fitted as { model: Uint8Array; description: Record<string, unknown>; backbone: { id: string; sha256: string } };
+  const result = fitted as Fitted;
   const model = models.add(p, {
     productId: params.productId, method: params.method, backboneId: result.backbone.id, backboneSha256: result.backbone.sha256,
     config: { ...config, trained: result.description },
     dataManifestSha256: dataManifestSha256(list, config), jobId: ctx.job.id,
+    // in-sample score scales (methods/method.ts TrainingScores); evaluation adds held-out metrics beside them
+    metrics: result.trainingScores ? { trainingScores: result.trainingScores } : null,
     blobs: { model: result.model },
   });
   jobs.setResult(p, ctx.job.id, { modelId: model.id, version: model.version, trainImages: list.length - skipped.length, skipped });

@@ -68,6 +68,12 @@ export function setResult(p: Project, id: number, result: unknown): void {
   if (changed === 0) throw new StoreError('NOT_FOUND', `no job ${id} in project ${p.dir}`);
 }
 
+/** The job that continues `id`, if one was started. */
+export function resumedBy(p: Project, id: number): Job | undefined {
+  const r = p.guard(() => p.statement('SELECT * FROM jobs WHERE resumes_job_id = ? ORDER BY id LIMIT 1').get(checkId('id', id)) as Row | undefined);
+  return r && toJob(r);
+}
+
 /** The chain of jobs this one continues, itself first (for resumable work that skips what is done). */
 export function lineage(p: Project, id: number): number[] {
   const ids: number[] = [];

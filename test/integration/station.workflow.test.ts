@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ApiInput, ApiMethod, ApiOutput, Job, StationEvent } from '../../src-main/api/contract.ts';
 import { Station } from '../../src-main/services/station.ts';
+import { createProject, jobs, products } from '../../src-main/store/index.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 
 /** Calls the station and unwraps the answer; failures carry their API code. */
@@ -44,7 +45,10 @@ describe('the station workflow on real metal-plate images', () => {
 
     const train = await finished(station, await call(station, 'models.train', { productId: product.id, method: 'patchcore', config: { height: 128, width: 128 } }));
     expect(train.status, train.error ?? '').toBe('succeeded');
-    expect(events.some((e) => e.type === 'progress' && e.jobId === train.id)).toBe(true);
+    const fractions = events.flatMap((e) => (e.type === 'progress' && e.jobId === train.id ? [e.progress.fraction] : []));
+    expect(fractions.length).toBeGreaterThan(2);
+    // one bar for the whole training: it never goes back when the method moves to its next stage
+    expect(fractions.every((f, i) => i === 0 || f >= fractions[i - 1]!)).toBe(true);
     const [model] = await call(station, 'models.list', { productId: product.id });
     expect(model!.version).toBe(1);
 
@@ -58,9 +62,11 @@ describe('the station workflow on real metal-plate images', () => {
     expect(scores.scores).toHaveLength(10);
     const [suggested] = await call(station, 'thresholds.list', { modelId: model!.id });
     expect(suggested!.imageThreshold).toBe(scores.f1Threshold);
+    expect(suggested!.pixelThreshold).toBe(scores.suggestedPixelThreshold);
+    expect(scores.suggestedPixelThreshold).not.toBeNull();
 
     const t = await call(station, 'thresholds.set', {
-      modelId: model!.id, imageThreshold: scores.f1Threshold!, pixelThreshold: scores.f1Threshold!,
+      modelId: model!.id, imageThreshold: scores.f1Threshold!, pixelThreshold: scores.suggestedPixelThreshold!,
       reviewLow: scores.f1Threshold! * 0.9, reviewHigh: scores.f1Threshold! * 1.1, note: 'tuned',
     });
     expect(t.version).toBe(2);
@@ -70,6 +76,9 @@ describe('the station workflow on real metal-plate images', () => {
     const page = await call(station, 'results.list', { modelId: model!.id, jobId: inspected.id });
     expect(page.total).toBe(10);
     expect(new Set(page.items.map((r) => r.verdict)).has('unjudged')).toBe(false);
+    // defective images that fail are outlined: the pixel threshold marks some of their area
+    expect(page.items.some((r) => r.verdict === 'fail' && r.imageVerdict === 'defective' && (r.defectAreaPx ?? 0) > 0)).toBe(true);
+    expect(inspected.result).toMatchObject({ inspected: 10 });
     const worst = page.items[0]!;
     const overlay = await call(station, 'results.overlay', { id: worst.id, maxSide: 256 });
     expect(Buffer.from(overlay.base64, 'base64').subarray(1, 4).toString()).toBe('PNG');
@@ -86,6 +95,7 @@ describe('the station workflow on real metal-plate images', () => {
     expect(await station.handle('images.get', { id: 99999 })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
     expect(await station.handle('no.such', {})).toMatchObject({ ok: false, error: { code: 'UNKNOWN_METHOD' } });
     expect(await station.handle('products.create', { name: 'PN-7' })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+    expect(await station.handle('inspection.run', { modelId: 1, folder: join(dir, 'no-such-folder') })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
   });
 });
 
@@ -106,6 +116,28 @@ describe('switching projects', () => {
       const other = new Station();
       expect((await call(other, 'project.open', { dir: join(root, 'a') })).name).toBe('A');
       await other.close();
+    } finally {
+      await station.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('resuming', () => {
+  it('resumes an interrupted job once; a second resume of the same job is a CONFLICT', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'argus-resume-'));
+    const dir = join(root, 'p');
+    // a job left running by a process that died: the next open marks it interrupted
+    const project = createProject(dir, 'R');
+    const product = products.add(project, { name: 'PN' });
+    const job = jobs.start(project, jobs.create(project, { kind: 'import', productId: product.id, params: { productId: product.id, paths: [root], layout: 'files', split: 'train', verdict: 'unlabelled' } }).id);
+    project.close();
+    const station = new Station();
+    try {
+      expect((await call(station, 'project.open', { dir })).interruptedJobs).toEqual([job.id]);
+      const resumed = await finished(station, await call(station, 'jobs.resume', { id: job.id }));
+      expect(resumed).toMatchObject({ status: 'succeeded', resumesJobId: job.id });
+      expect(await station.handle('jobs.resume', { id: job.id })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
     } finally {
       await station.close();
       rmSync(root, { recursive: true, force: true });

@@ -6,6 +6,7 @@ export const padim: Method<PadimConfig> = {
   name: 'padim',
   defaults: PADIM_DEFAULTS,
   input: padimInput,
+  fitStages: [{ stage: 'features', share: 0.85 }, { stage: 'covariance', share: 0.15 }],
   fit: fitPadim,
   deserialize: deserializePadim,
 };

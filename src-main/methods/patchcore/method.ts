@@ -6,6 +6,7 @@ export const patchcore: Method<PatchCoreConfig> = {
   name: 'patchcore',
   defaults: PATCHCORE_DEFAULTS,
   input: patchcoreInput,
+  fitStages: [{ stage: 'features', share: 0.6 }, { stage: 'coreset', share: 0.4 }],
   fit: fitPatchCore,
   deserialize: deserializePatchCore,
 };

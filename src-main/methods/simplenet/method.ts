@@ -6,6 +6,7 @@ export const simplenet: Method<SimpleNetConfig> = {
   name: 'simplenet',
   defaults: SIMPLENET_DEFAULTS,
   input: simplenetInput,
+  fitStages: [{ stage: 'features', share: 0.1 }, { stage: 'train', share: 0.9 }],
   fit: fitSimpleNet,
   deserialize: deserializeSimpleNet,
 };
