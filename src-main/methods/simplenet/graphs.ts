@@ -79,18 +79,21 @@ export function trainingModel(c: SimpleNetConfig, weights: ReadonlyMap<string, N
       //    n = 8·1024 rows of a 256-px step, and its gradient rules give ∂W1 and ∂Wa from one n-row
       //    product G = ∂hᵀx (∂W1 = G Waᵀ, ∂Wa = W1ᵀ G).
       // Per step 4·n·D·H + 3·H·D² MACs instead of 6·n·D·H + 2·n·D² (official formulation).
+      // Biases: W1 ba + b1 shifts every row of both halves alike, and BatchNorm in training mode removes
+      // any per-channel shift, so they change no score and get no gradient (PyTorch's are zero up to
+      // rounding); they enter the running mean only, where inference-mode BatchNorm needs them.
       const fused = b.op('Gemm', [P.fc1W, P.adaptorW]);
-      const fusedBias = b.op('Gemm', [b.op('Unsqueeze', [P.adaptorB, b.constI64([0])]), P.fc1W], { transB: int(1) });
-      const hq = b.op('Gemm', ['features', fused, fusedBias], { transB: int(1) });
+      const hq = b.op('Gemm', ['features', fused], { transB: int(1) });
       const hNoise = b.op('Gemm', ['noise', P.fc1W], { transB: int(1) });
-      const both = b.op('Concat', [hq, b.op('Add', [hq, hNoise])], { axis: int(0) });
-      const h = b.op('Add', [both, P.fc1B]);
-      // BatchNorm1d in training mode: batch mean and (biased) variance over all 2n rows
+      const h = b.op('Concat', [hq, b.op('Add', [hq, hNoise])], { axis: int(0) });
+      const shift = b.op('Add', [b.op('Gemm', [b.op('Unsqueeze', [P.adaptorB, b.constI64([0])]), P.fc1W], { transB: int(1) }), P.fc1B]);
+      // BatchNorm1d in training mode: batch mean and (biased) variance over all 2n rows, applied as one
+      // per-channel scale γ/sqrt(σ² + eps) and offset β
       const mean = b.op('ReduceMean', [h], { axes: ints([0]), keepdims: int(1) });
       const centred = b.op('Sub', [h, mean]);
       const variance = b.op('ReduceMean', [b.op('Mul', [centred, centred])], { axes: ints([0]), keepdims: int(1) });
-      const normed = b.op('Div', [centred, b.op('Sqrt', [b.op('Add', [variance, k(c.bnEps)])])]);
-      const bn = b.op('Add', [b.op('Mul', [normed, P.bnW]), P.bnB]);
+      const scale = b.op('Mul', [P.bnW, b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, k(c.bnEps)])])])]);
+      const bn = b.op('Add', [b.op('Mul', [centred, scale]), P.bnB]);
       const act = b.op('LeakyRelu', [bn], { alpha: float(c.leakySlope) });
       const scores = b.op('Reshape', [b.op('Gemm', [act, P.tailW], { transB: int(1) }), b.constI64([2, -1])]);
       // truncated L1: row 0 (true) max(0, m − s), row 1 (fake) max(0, s + m); mean per row, summed
@@ -103,7 +106,7 @@ export function trainingModel(c: SimpleNetConfig, weights: ReadonlyMap<string, N
       const unbias = b.op('Div', [rows, b.op('Sub', [rows, k(1)])]);
       const flat = (t: string) => b.op('Reshape', [t, b.constI64([-1])]);
       const ema = (run: string, batch: string) => b.op('Add', [b.op('Mul', [run, k(1 - c.bnMomentum)]), b.op('Mul', [batch, k(c.bnMomentum)])]);
-      const runMean = ema(P.runMean, flat(mean));
+      const runMean = ema(P.runMean, flat(b.op('Add', [mean, shift])));
       const runVar = ema(P.runVar, b.op('Mul', [flat(variance), unbias]));
 
       const row = (i: number) => b.op('Gather', [scores, b.constI64([i], [])], { axis: int(0) });
