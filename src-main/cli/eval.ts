@@ -32,6 +32,9 @@ Without --data: ../shared/data/magnetic_tile with the reference's 120-image trai
   --channels <d>        PaDiM random channels (default: the reference code's 100-channel draw)
   --epochs <n>          SimpleNet training passes (default 8; the official run trains 160)
   --steps-per-call <k>  SimpleNet training steps per ONNX Runtime call (ONNX Loop; default 1)
+  --noise-relative <r>  SimpleNet noise σ = r × the training features' spread (RMS per-dimension
+                        standard deviation, measured at fit; default 0.5); 0 = use --noise-std
+  --noise-std <σ>       SimpleNet absolute noise σ instead (official: --noise-std 0.015)
   --checkpoint <file>   SimpleNet checkpoint, written every epoch and resumed from when present
   --save-model <file>   save the fitted model, any method (for argus infer; with several
                         datasets, the last one's)
@@ -73,6 +76,8 @@ export async function runEval(argv: string[]): Promise<number> {
       channels: { type: 'string' },
       epochs: { type: 'string' },
       'steps-per-call': { type: 'string' },
+      'noise-relative': { type: 'string' },
+      'noise-std': { type: 'string' },
       checkpoint: { type: 'string' },
       'save-model': { type: 'string' },
       'no-align': { type: 'boolean' },
@@ -104,6 +109,9 @@ export async function runEval(argv: string[]): Promise<number> {
   set('seed', parseNumber('seed', values.seed));
   set('epochs', parseNumber('epochs', values.epochs));
   set('stepsPerCall', parseNumber('steps-per-call', values['steps-per-call']));
+  set('noiseStd', parseNumber('noise-std', values['noise-std']));
+  // an absolute σ alone means the absolute σ (the official setting), unless a relative one is also given
+  set('noiseRelative', parseNumber('noise-relative', values['noise-relative']) ?? (values['noise-std'] !== undefined ? 0 : undefined));
   if (values.checkpoint !== undefined) config['checkpoint'] = values.checkpoint;
   if (values.seed !== undefined && values.method === 'padim') config['channelIndices'] = 'seeded';
   if (values['no-align']) config['alignOffsets'] = false;

@@ -7,7 +7,7 @@ import { scanMvtec } from '../../src-main/datasets/mvtec.ts';
 import { setSessionLogger } from '../../src-main/engine/session.ts';
 import { getMethod } from '../../src-main/methods/index.ts';
 import { SIMPLENET_DEFAULTS, simplenetInput, type SimpleNetConfig } from '../../src-main/methods/simplenet/defaults.ts';
-import { fitSimpleNet, SimpleNetModel } from '../../src-main/methods/simplenet/model.ts';
+import { fitSimpleNet, openEmbedder, SimpleNetModel } from '../../src-main/methods/simplenet/model.ts';
 import { readModelFile, writeModelFile } from '../../src-main/methods/persistence.ts';
 import { evaluateDataset } from '../../src-main/services/evaluation.ts';
 import { readImage } from '../../src-main/vision/index.ts';
@@ -36,6 +36,28 @@ describe('SimpleNet on real metal-plate images (MPDD subset)', () => {
     expect(t.epochLosses.length).toBe(3);
     expect(t.epochLosses[2]!).toBeLessThan(t.epochLosses[0]!);
     expect(stages.some((s) => s.startsWith('train epoch 3/3'))).toBe(true);
+    expect(t.epochPTrue?.length).toBe(3);
+    expect(t.patchesPerImage).toBe(16 * 16);
+
+    // the noise σ is noiseRelative × the RMS per-dimension standard deviation of the training patch features
+    const embedder = await openEmbedder(small);
+    const D = small.targetDim;
+    const sum = new Float64Array(D);
+    const sumSq = new Float64Array(D);
+    let rows = 0;
+    for await (const b of loadBatches(ds.train, input, { batchSize: 4 })) {
+      const { features } = await embedder.embed(b.batch);
+      for (let r = 0; r < features.length; r += D, rows++) {
+        for (let j = 0; j < D; j++) {
+          sum[j]! += features[r + j]!;
+          sumSq[j]! += features[r + j]! ** 2;
+        }
+      }
+    }
+    let variance = 0;
+    for (let j = 0; j < D; j++) variance += (sumSq[j]! / rows - (sum[j]! / rows) ** 2) / D;
+    expect(t.featureSpread).toBeCloseTo(Math.sqrt(variance), 4);
+    expect(t.noiseStd).toBeCloseTo(small.noiseRelative * Math.sqrt(variance), 4);
 
     const test = await loadBatches(ds.test.slice(0, 3), input, { batchSize: 3 }).next();
     const predictions = await model.predict(test.value!.batch);

@@ -4,7 +4,7 @@ import { f32, openSession, setSessionLogger } from '../../src-main/engine/sessio
 import { stepRandom, Trainer } from '../../src-main/engine/training/index.ts';
 import { SIMPLENET_DEFAULTS, type SimpleNetConfig } from '../../src-main/methods/simplenet/defaults.ts';
 import { buildScoringGraph, initialWeights, P, trainingModel } from '../../src-main/methods/simplenet/graphs.ts';
-import { gaussianNoise } from '../../src-main/methods/simplenet/model.ts';
+import { gaussianNoise, noiseStdFor } from '../../src-main/methods/simplenet/model.ts';
 import { Random } from '../../src-main/util/random.ts';
 
 beforeAll(() => setSessionLogger(() => {}));
@@ -127,5 +127,32 @@ describe('SimpleNet training graph', () => {
       expect(out.data[i]).toBeCloseTo(-s, 5);
     }
     await session.release();
+  });
+});
+
+describe('SimpleNet anomalous-feature noise', () => {
+  it('draws N(0, σ²) values (ziggurat): moments, tail mass and reproducibility from the seed', () => {
+    const n = 1 << 20;
+    const x = gaussianNoise(n, 0.5, new Random(11));
+    let [mean, second, fourth, beyond1, tail] = [0, 0, 0, 0, 0];
+    for (const v of x) {
+      const z = v / 0.5;
+      mean += z / n;
+      second += (z * z) / n;
+      fourth += z ** 4 / n;
+      if (Math.abs(z) > 1) beyond1 += 1 / n;
+      if (Math.abs(z) > 3.442619855899) tail += 1 / n;
+    }
+    expect(Math.abs(mean)).toBeLessThan(0.005);
+    expect(Math.abs(second - 1)).toBeLessThan(0.005);
+    expect(Math.abs(fourth - 3)).toBeLessThan(0.05);
+    expect(Math.abs(beyond1 - 0.3173105)).toBeLessThan(0.002); // 2(1 − Φ(1))
+    expect(Math.abs(tail - 5.7609e-4)).toBeLessThan(1e-4); // beyond the ziggurat's base strip
+    expect(gaussianNoise(1000, 1, new Random(4))).toEqual(gaussianNoise(1000, 1, new Random(4)));
+  });
+
+  it('uses the absolute noiseStd when noiseRelative is 0 (official), else noiseRelative × the feature spread', () => {
+    expect(noiseStdFor({ ...SIMPLENET_DEFAULTS, noiseStd: 0.015, noiseRelative: 0 }, 0.4)).toBe(0.015);
+    expect(noiseStdFor({ ...SIMPLENET_DEFAULTS, noiseStd: 0.015, noiseRelative: 0.5 }, 0.4)).toBeCloseTo(0.2, 12);
   });
 });

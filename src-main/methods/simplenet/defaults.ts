@@ -9,8 +9,17 @@ import { PATCH_FEATURE_DEFAULTS, type PatchFeatureConfig } from '../../features/
 export interface SimpleNetConfig extends PatchFeatureConfig {
   /** Discriminator hidden width ("dsc_hidden"). */
   readonly hidden: number;
-  /** Standard deviation of the Gaussian noise that makes anomalous features ("noise_std"). */
+  /**
+   * Standard deviation of the Gaussian noise that makes anomalous features ("noise_std"; official
+   * 0.015, chosen for WideResNet50 features). Used as is when `noiseRelative` is 0.
+   */
   readonly noiseStd: number;
+  /**
+   * When > 0, σ = noiseRelative × the training features' spread (the RMS over dimensions of each
+   * dimension's standard deviation, measured at fit time), so the noise keeps the same proportion to
+   * the features whatever the backbone. 0 = the absolute `noiseStd` (the official behaviour).
+   */
+  readonly noiseRelative: number;
   /** Truncated-L1 margin: true features are pushed above +margin, fake ones below −margin ("dsc_margin"). */
   readonly margin: number;
   /** Passes over the training set (official: 160). */
@@ -46,6 +55,7 @@ export const SIMPLENET_DEFAULTS: SimpleNetConfig = {
   targetDim: 1536,
   hidden: 1024,
   noiseStd: 0.015,
+  noiseRelative: 0.5,
   margin: 0.5,
   epochs: 8,
   batchSize: 8,

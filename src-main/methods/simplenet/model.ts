@@ -21,16 +21,17 @@ export function openEmbedder(c: SimpleNetConfig): Promise<PatchEmbedder> {
   return PatchEmbedder.open(c);
 }
 
-/** σ·N(0, 1) values, both Box–Muller outputs used. */
+/** σ·N(0, 1) values (Random.fillNormal, a ziggurat: Box–Muller cost ~0.5 s per 256-px step). */
 export function gaussianNoise(length: number, std: number, rng: Random): Float32Array {
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i += 2) {
-    const r = std * Math.sqrt(-2 * Math.log(1 - rng.next()));
-    const t = 2 * Math.PI * rng.next();
-    out[i] = r * Math.cos(t);
-    if (i + 1 < length) out[i + 1] = r * Math.sin(t);
-  }
-  return out;
+  return rng.fillNormal(new Float32Array(length), std);
+}
+
+/**
+ * The noise σ of a fit: `noiseStd` as is when `noiseRelative` is 0 (the official setting), else
+ * `noiseRelative` × the features' spread (see TrainingSet.spread).
+ */
+export function noiseStdFor(c: SimpleNetConfig, featureSpread: number): number {
+  return c.noiseRelative > 0 ? c.noiseRelative * featureSpread : c.noiseStd;
 }
 
 export interface TrainingRecord {
@@ -38,10 +39,19 @@ export interface TrainingRecord {
   readonly epochs: number;
   readonly steps: number;
   readonly stepsPerEpoch: number;
+  /** Patch features per image (the feature grid's cells). */
+  readonly patchesPerImage?: number;
   /** Mean loss of each epoch trained in this fit. */
   readonly epochLosses: readonly number[];
   /** Wall-clock seconds of each epoch trained in this fit. */
   readonly epochSeconds: readonly number[];
+  /** Mean fraction of true (fake) patches beyond the margin in each epoch (the official p_true, p_fake). */
+  readonly epochPTrue?: readonly number[];
+  readonly epochPFake?: readonly number[];
+  /** RMS per-dimension standard deviation of the training patch features (TrainingSet.spread). */
+  readonly featureSpread?: number;
+  /** The noise σ used. */
+  readonly noiseStd?: number;
   readonly featureSeconds: number;
   readonly cachedFeatures: boolean;
   readonly provider: string;
@@ -55,8 +65,29 @@ class TrainingSet {
   cells = 0;
   gridH = 0;
   gridW = 0;
+  /** Per-dimension sums and sums of squares of every training patch feature (float64). */
+  private readonly sum: Float64Array;
+  private readonly sumSq: Float64Array;
 
-  constructor(private readonly embedder: PatchEmbedder, private readonly c: SimpleNetConfig, private readonly capacity: number) {}
+  constructor(private readonly embedder: PatchEmbedder, private readonly c: SimpleNetConfig, private readonly capacity: number) {
+    this.sum = new Float64Array(c.targetDim);
+    this.sumSq = new Float64Array(c.targetDim);
+  }
+
+  /**
+   * sqrt(mean over dimensions of each dimension's variance over all training patches): the expected
+   * per-dimension standard deviation of the adapted features at initialisation, since the Xavier-normal
+   * D×D adaptor has weight variance 1/D (E[Var(W o)_i] = Σ_j Var(o_j)/D).
+   */
+  get spread(): number {
+    const rows = this.n * this.cells;
+    let total = 0;
+    for (let j = 0; j < this.sum.length; j++) {
+      const mean = this.sum[j]! / rows;
+      total += Math.max(0, this.sumSq[j]! / rows - mean * mean);
+    }
+    return Math.sqrt(total / this.sum.length);
+  }
 
   get cached(): boolean {
     return this.features !== undefined;
@@ -72,6 +103,13 @@ class TrainingSet {
       else this.images = new Float32Array(this.capacity * 3 * batch.height * batch.width);
     }
     if (this.n + batch.n > this.capacity) throw new RangeError(`more training images than announced (${this.capacity})`);
+    for (let r = 0; r < features.length; r += D) {
+      for (let j = 0; j < D; j++) {
+        const v = features[r + j]!;
+        this.sum[j]! += v;
+        this.sumSq[j]! += v * v;
+      }
+    }
     if (this.features) this.features.set(features, this.n * cells * D);
     else this.images!.set(batch.data, this.n * 3 * batch.height * batch.width);
     this.n += batch.n;
@@ -115,18 +153,24 @@ export async function fitSimpleNet(train: AsyncIterable<ImageBatch>, trainCount:
   const orders = new Map<number, number[]>();
   const order = (epoch: number) => orders.get(epoch) ?? orders.set(epoch, stepRandom(c.seed ^ 0x5eed, epoch).sample(n, n)).get(epoch)!;
   const D = c.targetDim;
+  const featureSpread = set.spread;
+  const noiseStd = noiseStdFor(c, featureSpread);
   const source = async (step: number, rng: Random) => {
     const epoch = Math.floor(step / stepsPerEpoch);
     const j = step % stepsPerEpoch;
     const images = order(epoch).slice(j * batchSize, (j + 1) * batchSize);
     const features = await set.gather(images);
     const rows = features.length / D;
-    return { features: f32(features, [rows, D]), noise: f32(gaussianNoise(features.length, c.noiseStd, rng), [rows, D]) };
+    return { features: f32(features, [rows, D]), noise: f32(gaussianNoise(features.length, noiseStd, rng), [rows, D]) };
   };
 
   const epochLosses: number[] = [];
   const epochSeconds: number[] = [];
+  const epochPTrue: number[] = [];
+  const epochPFake: number[] = [];
   let epochLoss = 0;
+  let pTrue = 0;
+  let pFake = 0;
   let epochStart = performance.now();
   try {
     await trainer.run(source, {
@@ -134,11 +178,16 @@ export async function fitSimpleNet(train: AsyncIterable<ImageBatch>, trainCount:
       ...(c.checkpoint ? { checkpoint: { path: c.checkpoint, everySteps: stepsPerEpoch } } : {}),
       onProgress: (p) => {
         epochLoss += p.loss;
+        pTrue += p.metrics['p_true'] ?? Number.NaN;
+        pFake += p.metrics['p_fake'] ?? Number.NaN;
         const epoch = Math.ceil(p.step / stepsPerEpoch);
         if (p.step % stepsPerEpoch === 0 || p.step === totalSteps) {
-          epochLosses.push(epochLoss / (p.step - (epoch - 1) * stepsPerEpoch));
+          const steps = p.step - (epoch - 1) * stepsPerEpoch;
+          epochLosses.push(epochLoss / steps);
+          epochPTrue.push(pTrue / steps);
+          epochPFake.push(pFake / steps);
           epochSeconds.push((performance.now() - epochStart) / 1000);
-          epochLoss = 0;
+          epochLoss = pTrue = pFake = 0;
           epochStart = performance.now();
         }
         events.onProgress?.({ stage: `train epoch ${epoch}/${c.epochs} loss ${p.loss.toFixed(4)} eta ${Math.round(p.etaSeconds)}s`, done: p.step, total: totalSteps });
@@ -148,7 +197,8 @@ export async function fitSimpleNet(train: AsyncIterable<ImageBatch>, trainCount:
     await trainer.release();
   }
   const record: TrainingRecord = {
-    images: n, epochs: c.epochs, steps: trainer.step, stepsPerEpoch, epochLosses, epochSeconds, featureSeconds, cachedFeatures: set.cached, provider: trainer.provider,
+    images: n, epochs: c.epochs, steps: trainer.step, stepsPerEpoch, patchesPerImage: set.cells, epochLosses, epochSeconds, epochPTrue, epochPFake, featureSpread, noiseStd,
+    featureSeconds, cachedFeatures: set.cached, provider: trainer.provider,
   };
   const model = await SimpleNetModel.create(c, trainer.weights(), record, embedder);
   const scored: Prediction[] = [];
