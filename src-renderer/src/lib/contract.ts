@@ -3,16 +3,16 @@
  * schemas and ApiError. That file imports only zod, so Vite bundles it; nothing else under src-main
  * may be imported by the renderer.
  */
-import { z } from 'zod';
-import { ImportSummary as ImportSummarySchema } from '../../../src-main/api/contract.ts';
+import {
+  ImportSummary as ImportSummarySchema, InspectionSummary as InspectionSummarySchema,
+  type ImportSummary, type InspectionSummary,
+} from '../../../src-main/api/contract.ts';
 
 export { ApiError } from '../../../src-main/api/contract.ts';
 export type {
-  ApiErrorCode, ApiInput, ApiMethod, ApiOutput, ApiResponse, ArgusApi, Image, Job, JobProgress, Mask, Model,
-  Picture, Product, ProjectInfo, Report, Result, ScoreSet, StationEvent, Threshold,
+  ApiErrorCode, ApiInput, ApiMethod, ApiOutput, ApiResponse, ArgusApi, Image, ImportSummary, InspectionSummary, Job,
+  JobProgress, Mask, Model, Picture, Product, ProjectInfo, Report, Result, ScoreSet, StationEvent, Threshold,
 } from '../../../src-main/api/contract.ts';
-export { ImportSummarySchema };
-export type ImportSummary = z.output<typeof ImportSummarySchema>;
 
 /** What an import job produced, once it has (the job's `result`). */
 export function importSummaryOf(job: { readonly result: unknown }): ImportSummary | null {
@@ -20,14 +20,7 @@ export function importSummaryOf(job: { readonly result: unknown }): ImportSummar
   return parsed.success ? parsed.data : null;
 }
 
-/** An inspection job's result (src-main/services/inspection.ts; the contract leaves it `unknown`). */
-const InspectionSummarySchema = z.object({
-  inspected: z.number(), pass: z.number(), review: z.number(), fail: z.number(), unjudged: z.number(),
-  skipped: z.array(z.object({ path: z.string(), problem: z.string() })),
-  import: ImportSummarySchema.optional(),
-});
-export type InspectionSummary = z.output<typeof InspectionSummarySchema>;
-
+/** What an inspection job produced, once it has (the job's `result`). */
 export function inspectionSummaryOf(job: { readonly result: unknown }): InspectionSummary | null {
   const parsed = InspectionSummarySchema.safeParse(job.result);
   return parsed.success ? parsed.data : null;
