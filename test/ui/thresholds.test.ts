@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { decide as stationDecide, type Threshold } from '../../src-main/store/thresholds.ts';
 import {
-  count, decide, falseRejectThreshold, goodPercentile, histogram, justAbove, scoreRange, zeroEscapeThreshold, type LabelledScore, type Policy,
+  count, decide, falseRejectThreshold, goodPercentile, histogram, justAbove, pixelModeOf, pixelSuggestion, pixelThresholdOf, scoreRange,
+  zeroEscapeThreshold, type LabelledScore, type Policy,
 } from '../../src-renderer/src/lib/thresholds.ts';
 import { lcg } from '../fixtures/lcg.ts';
 
@@ -100,5 +101,27 @@ describe('histogram() and scoreRange()', () => {
   it('gives the percentile of a score among good images', () => {
     expect(goodPercentile(scores, 3)).toBe(50);
     expect(goodPercentile([], 3)).toBeNull();
+  });
+});
+
+describe('the pixel threshold', () => {
+  it('names where the suggestion comes from: evaluation, else the training pixel scores', () => {
+    expect(pixelSuggestion(null, { pixelF1Threshold: 0.4 })).toBeNull();
+    expect(pixelSuggestion(0.4, { pixelF1Threshold: 0.4, pixelImages: 7, trainingScores: { pixelP99: 0.3 } })!.source).toMatch(/pixel F1.*7 evaluated images/);
+    expect(pixelSuggestion(0.3, { pixelF1Threshold: null, trainingScores: { pixelP99: 0.3 } })!.source).toMatch(/99th percentile/);
+    expect(pixelSuggestion(0.3, null)).toEqual({ value: 0.3, source: expect.any(String) as string });
+  });
+
+  it('maps a saved version back to its choice, and a choice to the value saved', () => {
+    expect(pixelModeOf(null, 5, 0.4)).toBe('none');
+    expect(pixelModeOf(0.4, 5, 0.4)).toBe('suggested');
+    expect(pixelModeOf(5, 5, 0.4)).toBe('image');
+    expect(pixelModeOf(5, 5, 5)).toBe('suggested');
+    expect(pixelModeOf(2, 5, null)).toBe('custom');
+    expect(pixelThresholdOf('suggested', 5, 0.4, null)).toBe(0.4);
+    expect(pixelThresholdOf('image', 5, 0.4, 2)).toBe(5);
+    expect(pixelThresholdOf('custom', 5, 0.4, 2)).toBe(2);
+    expect(pixelThresholdOf('custom', 5, 0.4, null)).toBeNull();
+    expect(pixelThresholdOf('none', 5, 0.4, 2)).toBeNull();
   });
 });

@@ -140,3 +140,47 @@ export function scoreRange(scores: readonly LabelledScore[]): { lo: number; hi: 
   const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
   return { lo: lo - pad, hi: hi + pad };
 }
+
+/**
+ * The pixel threshold outlines defects on inspection (and measures their area): a pixel of the
+ * anomaly map at or above it is defect. Without one, inspections draw no outlines.
+ */
+export type PixelMode = 'suggested' | 'image' | 'custom' | 'none';
+
+export interface PixelSuggestion {
+  readonly value: number;
+  /** Where the value comes from, as a phrase ("the best pixel F1 …"). */
+  readonly source: string;
+}
+
+/**
+ * ScoreSet.suggestedPixelThreshold with where it comes from, read off the model's metrics: the pixel
+ * F1-optimal threshold of its evaluation, else its training images' pixel 99th percentile.
+ */
+export function pixelSuggestion(suggested: number | null, metrics: Readonly<Record<string, unknown>> | null): PixelSuggestion | null {
+  if (suggested === null || !Number.isFinite(suggested)) return null;
+  const m = metrics ?? {};
+  if (m['pixelF1Threshold'] === suggested) {
+    const n = typeof m['pixelImages'] === 'number' ? m['pixelImages'] : null;
+    return { value: suggested, source: `best pixel F1 on the ground-truth masks${n === null ? '' : ` of ${n} evaluated image${n === 1 ? '' : 's'}`}` };
+  }
+  const training = m['trainingScores'] as { pixelP99?: unknown } | undefined;
+  if (training?.pixelP99 === suggested) return { value: suggested, source: "99th percentile of the training images' pixel scores" };
+  return { value: suggested, source: "suggested by the model's scores" };
+}
+
+/** Which choice a saved pixel threshold corresponds to (the suggestion wins a tie with the image threshold). */
+export function pixelModeOf(pixel: number | null, image: number, suggested: number | null): PixelMode {
+  if (pixel === null) return 'none';
+  if (pixel === suggested) return 'suggested';
+  if (pixel === image) return 'image';
+  return 'custom';
+}
+
+/** The pixel threshold a choice stands for (null: no outlines). */
+export function pixelThresholdOf(mode: PixelMode, image: number, suggested: number | null, custom: number | null): number | null {
+  if (mode === 'suggested') return suggested;
+  if (mode === 'image') return image;
+  if (mode === 'custom') return custom !== null && Number.isFinite(custom) ? custom : null;
+  return null;
+}
