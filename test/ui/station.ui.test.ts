@@ -158,16 +158,37 @@ describe('the station UI in Chromium', () => {
     await page.locator('select[name="size"]').selectOption('224');
     await page.locator('input[name="coresetRatio"]').fill('0.02');
     await page.getByRole('button', { name: 'Start training' }).click();
-    await page.getByRole('region', { name: 'Training progress' }).locator('.badge.running, .badge.succeeded').first().waitFor();
+    const progress = page.getByRole('region', { name: 'Training progress' });
+    await progress.locator('.badge.running, .badge.succeeded').first().waitFor();
+    // one overall percentage, then the stage's own count, the stage named once ('features: 3 / 10')
+    await expect.poll(async () => (await progress.locator('.badge.running').count()) === 0 || (await progress.getByTestId('job-progress-detail').count()) > 0, { timeout: 120_000 }).toBe(true);
+    for (const detail of await progress.getByTestId('job-progress-detail').allTextContents()) expect(detail).toMatch(/^(features|coreset): \d+ \/ \d+$/);
     await shot('05-training');
     await page.locator('tr[data-model-version="1"]').waitFor({ timeout: 240_000 });
-    expect(await page.getByRole('region', { name: 'Training progress' }).locator('.badge').textContent()).toBe('succeeded');
+    expect(await progress.locator('.badge').textContent()).toBe('succeeded');
+    // PatchCore has no loss: no chart; not yet evaluated, though training recorded its score scales
+    expect(await progress.getByRole('img', { name: 'Training loss' }).count()).toBe(0);
+    expect(await page.locator('tr[data-model-version="1"]').getByRole('button', { name: 'Evaluate', exact: true }).count()).toBe(1);
   }, 300_000);
+
+  it('charts a training loss as soon as progress events carry one', async () => {
+    // SimpleNet's progress events carry its loss; sent here through the station for the job shown
+    const progress = page.getByRole('region', { name: 'Training progress' });
+    const jobId = Number((await progress.locator('article').getAttribute('aria-label'))!.match(/job (\d+)/)![1]);
+    for (const [i, loss] of [0.9, 0.6, 0.45, 0.41].entries()) {
+      station.emit({ type: 'progress', jobId, progress: { fraction: 0.1 + i * 0.2, step: 'train', message: `train: ${i + 1} / 4`, etaSeconds: 4 - i, loss } });
+    }
+    await progress.getByRole('img', { name: 'Training loss' }).waitFor();
+    await progress.getByText('latest 0.4100').waitFor();
+    // events trailing the job's end are not live progress: the card keeps the job's own last message
+    await progress.getByText(/^(features|coreset): \d+ \/ \d+$/).waitFor();
+    await shot('05b-training-loss');
+  });
 
   it('evaluates the model and shows its metrics', async () => {
     const row = page.locator('tr[data-model-version="1"]');
-    await row.getByRole('button', { name: 'Evaluate' }).click();
-    await row.getByRole('button', { name: 'Re-evaluate' }).waitFor({ timeout: 240_000 });
+    await row.getByRole('button', { name: 'Evaluate', exact: true }).click();
+    await row.getByRole('button', { name: 'Re-evaluate', exact: true }).waitFor({ timeout: 240_000 });
     const auroc = await row.locator('td.num').first().textContent();
     expect(Number(auroc)).toBeGreaterThan(50);
     await shot('06-models');
@@ -177,8 +198,23 @@ describe('the station UI in Chromium', () => {
     await nav('Thresholds');
     const studio = page.getByRole('region', { name: 'Threshold studio' });
     await studio.getByRole('slider', { name: 'Image threshold' }).waitFor();
-    // evaluation left its F1-optimal threshold as version 1
-    await page.getByRole('region', { name: 'Threshold versions' }).getByText('v1').waitFor();
+    // evaluation left its F1-optimal threshold as version 1, outlining defects at the pixel F1-optimal threshold
+    const versions = page.getByRole('region', { name: 'Threshold versions' });
+    await versions.getByText('v1').waitFor();
+    const pixel = page.getByRole('group', { name: 'Pixel threshold' });
+    const suggested = pixel.getByRole('radio', { name: /^Suggested/ });
+    expect(await suggested.isChecked()).toBe(true);
+    await pixel.getByText(/best pixel F1 on the ground-truth masks/).waitFor();
+    const suggestedValue = (await suggested.locator('xpath=..').locator('strong').textContent())!;
+    expect(await versions.locator('tbody tr').first().locator('td').nth(2).textContent()).toBe(suggestedValue);
+    expect(await page.getByTestId('pixel-summary').textContent()).toMatch(new RegExp(`Pixel threshold\\s+${suggestedValue.replace('.', '\\.')}\\s+\\(suggested\\)`));
+    // no pixel threshold: said to draw no outlines; custom starts from the version's value
+    await pixel.getByRole('radio', { name: 'None' }).check();
+    await pixel.getByText('inspections draw no outlines').waitFor();
+    await studio.getByText('no pixel threshold: no outlines').waitFor();
+    await pixel.getByRole('radio', { name: 'Custom' }).check();
+    expect(Number(await pixel.getByRole('spinbutton', { name: 'Custom pixel threshold' }).inputValue()).toPrecision(4)).toBe(suggestedValue);
+    await suggested.check();
 
     await studio.getByRole('button', { name: 'Zero escapes' }).click();
     await expect.poll(() => page.locator('[data-kpi="escapes"] .n').textContent()).toBe('0');
@@ -195,7 +231,9 @@ describe('the station UI in Chromium', () => {
     await studio.getByRole('slider', { name: 'Review band end' }).waitFor();
     await page.locator('textarea[name="threshold-note"]').fill('zero escapes on the labelled test images, review band around it');
     await page.getByRole('button', { name: 'Save threshold v2' }).click();
-    await page.getByRole('region', { name: 'Threshold versions' }).getByText('zero escapes on the labelled').waitFor();
+    await versions.getByText('zero escapes on the labelled').waitFor();
+    // v2 keeps the suggested pixel threshold
+    expect(await versions.locator('tbody tr').first().locator('td').nth(2).textContent()).toBe(suggestedValue);
     await shot('07-thresholds');
   });
 

@@ -6,6 +6,7 @@
 import { api, type Connection } from './api.ts';
 import type { Job, JobProgress, Model, Product, ProjectInfo, StationEvent } from './contract.ts';
 import { forgetPictures } from './pictures.ts';
+import { appendToSeries, newSeries, type Series } from './progress.ts';
 import { toApiError } from './action.svelte.ts';
 import type { ApiError } from './contract.ts';
 
@@ -33,8 +34,8 @@ export const station = $state({
   jobs: [] as Job[],
   /** Latest progress event per running job. */
   progress: {} as Record<number, JobProgress>,
-  /** Training losses seen per job, in order (for the live loss chart). */
-  losses: {} as Record<number, number[]>,
+  /** Training losses seen per job, in order and bounded (for the live loss chart). */
+  losses: {} as Record<number, Series>,
   connection: 'connecting' as Connection,
   screen: 'projects' as Screen,
   /** The image the mask screen should open (set by the dataset grid). */
@@ -175,9 +176,14 @@ function applyEvent(event: StationEvent): void {
   if (event.type === 'project') {
     setProject(event.project);
   } else if (event.type === 'progress') {
-    station.progress[event.jobId] = event.progress;
+    // a progress event that trails its job's end is no longer live (the loss still joins the chart)
+    const job = jobById(event.jobId);
+    if (!job || !FINAL_STATUSES.has(job.status)) station.progress[event.jobId] = event.progress;
     const loss = event.progress.loss;
-    if (loss !== null && Number.isFinite(loss)) (station.losses[event.jobId] ??= []).push(loss);
+    if (loss !== null && Number.isFinite(loss)) {
+      station.losses[event.jobId] ??= newSeries();
+      appendToSeries(station.losses[event.jobId]!, loss); // through the state proxy, so the chart follows
+    }
   } else if (event.type === 'job') {
     const before = jobById(event.job.id);
     upsertJob(event.job);
