@@ -5,6 +5,7 @@ import { stepRandom, Trainer } from '../../src-main/engine/training/index.ts';
 import { SIMPLENET_DEFAULTS, type SimpleNetConfig } from '../../src-main/methods/simplenet/defaults.ts';
 import { buildScoringGraph, initialWeights, P, trainingModel } from '../../src-main/methods/simplenet/graphs.ts';
 import { gaussianNoise, noiseStdFor } from '../../src-main/methods/simplenet/model.ts';
+import { NoiseSource } from '../../src-main/methods/simplenet/noise.ts';
 import { Random } from '../../src-main/util/random.ts';
 
 beforeAll(() => setSessionLogger(() => {}));
@@ -149,6 +150,18 @@ describe('SimpleNet anomalous-feature noise', () => {
     expect(Math.abs(beyond1 - 0.3173105)).toBeLessThan(0.002); // 2(1 − Φ(1))
     expect(Math.abs(tail - 5.7609e-4)).toBeLessThan(1e-4); // beyond the ziggurat's base strip
     expect(gaussianNoise(1000, 1, new Random(4))).toEqual(gaussianNoise(1000, 1, new Random(4)));
+  });
+
+  it('draws the same values with a worker thread (NoiseSource) as on the calling thread', async () => {
+    const source = new NoiseSource();
+    try {
+      for (const length of [1, 7, 100_003]) {
+        const a = await source.draw(length, 0.3, stepRandom(8, length));
+        expect(a).toEqual(gaussianNoise(length, 0.3, stepRandom(8, length)));
+      }
+    } finally {
+      await source.close();
+    }
   });
 
   it('uses the absolute noiseStd when noiseRelative is 0 (official), else noiseRelative × the feature spread', () => {

@@ -15,15 +15,13 @@ import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 import type { Random } from '../../util/random.ts';
 import { SIMPLENET_DEFAULTS, simplenetInput, type SimpleNetConfig } from './defaults.ts';
 import { buildScoringGraph, initialWeights, P, trainingModel } from './graphs.ts';
+import { NoiseSource } from './noise.ts';
+
+export { gaussianNoise } from './noise.ts';
 
 /** The patch embedder SimpleNet shares with PatchCore (same machinery, its own dimensions). */
 export function openEmbedder(c: SimpleNetConfig): Promise<PatchEmbedder> {
   return PatchEmbedder.open(c);
-}
-
-/** σ·N(0, 1) values (Random.fillNormal, a ziggurat: Box–Muller cost ~0.5 s per 256-px step). */
-export function gaussianNoise(length: number, std: number, rng: Random): Float32Array {
-  return rng.fillNormal(new Float32Array(length), std);
 }
 
 /**
@@ -155,13 +153,14 @@ export async function fitSimpleNet(train: AsyncIterable<ImageBatch>, trainCount:
   const D = c.targetDim;
   const featureSpread = set.spread;
   const noiseStd = noiseStdFor(c, featureSpread);
+  const noise = new NoiseSource();
   const source = async (step: number, rng: Random) => {
     const epoch = Math.floor(step / stepsPerEpoch);
     const j = step % stepsPerEpoch;
     const images = order(epoch).slice(j * batchSize, (j + 1) * batchSize);
     const features = await set.gather(images);
     const rows = features.length / D;
-    return { features: f32(features, [rows, D]), noise: f32(gaussianNoise(features.length, noiseStd, rng), [rows, D]) };
+    return { features: f32(features, [rows, D]), noise: f32(await noise.draw(features.length, noiseStd, rng), [rows, D]) };
   };
 
   const epochLosses: number[] = [];
@@ -195,6 +194,7 @@ export async function fitSimpleNet(train: AsyncIterable<ImageBatch>, trainCount:
     });
   } finally {
     await trainer.release();
+    await noise.close();
   }
   const record: TrainingRecord = {
     images: n, epochs: c.epochs, steps: trainer.step, stepsPerEpoch, patchesPerImage: set.cells, epochLosses, epochSeconds, epochPTrue, epochPFake, featureSpread, noiseStd,
