@@ -8,6 +8,8 @@ import { setSessionLogger } from '../../src-main/engine/session.ts';
 import { getMethod } from '../../src-main/methods/index.ts';
 import { SIMPLENET_DEFAULTS, simplenetInput, type SimpleNetConfig } from '../../src-main/methods/simplenet/defaults.ts';
 import { fitSimpleNet, openEmbedder, SimpleNetModel } from '../../src-main/methods/simplenet/model.ts';
+import { simplenet } from '../../src-main/methods/simplenet/method.ts';
+import type { FitProgress } from '../../src-main/methods/method.ts';
 import { readModelFile, writeModelFile } from '../../src-main/methods/persistence.ts';
 import { evaluateDataset } from '../../src-main/services/evaluation.ts';
 import { readImage } from '../../src-main/vision/index.ts';
@@ -26,16 +28,20 @@ describe('SimpleNet on real metal-plate images (MPDD subset)', () => {
   it('trains a few steps with decreasing loss and produces finite maps of the right size', async () => {
     const ds = scanMvtec(data);
     const input = simplenetInput(small);
-    const stages: string[] = [];
+    const progress: FitProgress[] = [];
     const model = await fitSimpleNet(imageBatches(loadBatches(ds.train, input, { batchSize: 4 })), ds.train.length, small, {
-      onProgress: (p) => stages.push(p.stage),
+      onProgress: (p) => progress.push(p),
     });
     const t = model.training!;
     expect(t.steps).toBe(9);
     expect(t.stepsPerEpoch).toBe(3);
     expect(t.epochLosses.length).toBe(3);
     expect(t.epochLosses[2]!).toBeLessThan(t.epochLosses[0]!);
-    expect(stages.some((s) => s.startsWith('train epoch 3/3'))).toBe(true);
+    // the declared stages, in order; training steps carry their loss and the time left
+    const training = progress.filter((p) => p.stage === 'train');
+    expect(new Set(progress.map((p) => p.stage))).toEqual(new Set(simplenet.fitStages.map((s) => s.stage)));
+    expect(training.at(-1)).toMatchObject({ done: 9, total: 9 });
+    expect(training.every((p) => Number.isFinite(p.loss) && (p.etaSeconds ?? -1) >= 0)).toBe(true);
     expect(t.epochPTrue?.length).toBe(3);
     expect(t.patchesPerImage).toBe(16 * 16);
 

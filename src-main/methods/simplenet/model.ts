@@ -189,7 +189,7 @@ export async function fitSimpleNet(train: AsyncIterable<ImageBatch>, trainCount:
           epochLoss = pTrue = pFake = 0;
           epochStart = performance.now();
         }
-        events.onProgress?.({ stage: `train epoch ${epoch}/${c.epochs} loss ${p.loss.toFixed(4)} eta ${Math.round(p.etaSeconds)}s`, done: p.step, total: totalSteps });
+        events.onProgress?.({ stage: 'train', done: p.step, total: totalSteps, loss: p.loss, etaSeconds: p.etaSeconds });
       },
     });
   } finally {
