@@ -30,7 +30,7 @@ Without --data: ../shared/data/magnetic_tile with the reference's 120-image trai
   --knn <k>             PatchCore neighbours averaged per patch (default 1)
   --reweight <b>        PatchCore paper re-weighting over b neighbours (default off)
   --channels <d>        PaDiM random channels (default: the reference code's 100-channel draw)
-  --epochs <n>          SimpleNet training passes (default 8; the official run trains 160)
+  --epochs <n>          SimpleNet training passes (default 16; the official run trains 160)
   --steps-per-call <k>  SimpleNet training steps per ONNX Runtime call (ONNX Loop; default 1)
   --noise-relative <r>  SimpleNet noise σ = r × the training features' spread (RMS per-dimension
                         standard deviation, measured at fit; default 0.5); 0 = use --noise-std
