@@ -4,10 +4,16 @@
  * Then inspection throughput of a 500-image folder through the station (bench/inspect.ts;
  * ARGUS_BENCH_INSPECT=0 skips it). Each run is a fresh process. Never part of the test run.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../src-main/features/backbones.ts';
 import { formatTable, num } from '../src-main/cli/table.ts';
+
+if (process.argv[2] === 'simplenet-torch') {
+  // `npm run bench -- simplenet-torch [options]`: SimpleNet training time beside PyTorch
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'simplenet-torch.ts'), ...process.argv.slice(3)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
 
 const data = process.env['ARGUS_BENCH_DATA'] ?? join(PROJECT_ROOT, '..', 'shared', 'data', 'magnetic_tile');
 const methods = (process.env['ARGUS_BENCH_METHODS'] ?? 'patchcore,padim,simplenet').split(',');
