@@ -6,13 +6,16 @@ import { parseArgs } from 'node:util';
 import { loadBatches } from '../datasets/loader.ts';
 import type { DatasetImage } from '../datasets/mvtec.ts';
 import type { FittedModel, Prediction } from '../methods/method.ts';
-import { readModelFile } from '../methods/persistence.ts';
+import { decodeModel, readModelFile } from '../methods/persistence.ts';
+import { models, openProject } from '../store/index.ts';
 import { SimpleNetModel } from '../methods/simplenet/model.ts';
 import { cropMap, overlayHeatmap, readImage, resizeMap, writePng } from '../vision/index.ts';
 
 export const INFER_USAGE = `argus infer --model <file> [--out <dir>] [--batch n] <image>...
+argus infer --project <dir> --model <id> [--out <dir>] [--batch n] <image>...
 
-Scores images with a model saved by \`argus eval --save-model <file>\` (any method), writes
+Scores images with a model saved by \`argus eval --save-model <file>\` (any method), or with model <id>
+of a project (as \`argus train\` made it; the project is only read), writes
 <out>/<name>.heatmap.png per image (the anomaly map over the image at its own size, blue = normal to
 red = anomalous) and prints each image score and the model time per image (decoding and PNG writing
 excluded). Colour range: SimpleNet, -margin to +margin of the discriminator; PatchCore and PaDiM, from
@@ -20,6 +23,7 @@ the median pixel score of the training images (blue) to twice their largest pixe
 above it (red), so the training images' worst pixel sits mid-scale.
 
   --model <file>   saved model (Argus tensor file, see src-main/methods/model-file.ts)
+  --project <dir>  read model <id> from this project instead of a file
   --out <dir>      output folder (default: heatmaps)
   --batch <n>      images per model call (default 1)`;
 
@@ -40,10 +44,22 @@ export function heatmapRange(model: FittedModel, prediction: Prediction): { low:
   return { low, high };
 }
 
+/** Model `id` of the project in `dir`, read without taking the project's writer lock. */
+async function readProjectModel(dir: string, id: string): Promise<FittedModel> {
+  if (!/^\d+$/.test(id)) throw new RangeError(`with --project, --model expects a model id, received '${id}'`);
+  const project = openProject(dir, { readonly: true });
+  try {
+    const stored = models.get(project, Number(id));
+    return await decodeModel(models.readModelBlob(project, stored, 'model'), `model ${id} of ${project.dir}`);
+  } finally {
+    project.close();
+  }
+}
+
 export async function runInfer(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { model: { type: 'string' }, out: { type: 'string', default: 'heatmaps' }, batch: { type: 'string', default: '1' }, help: { type: 'boolean', short: 'h' } },
+    options: { model: { type: 'string' }, project: { type: 'string' }, out: { type: 'string', default: 'heatmaps' }, batch: { type: 'string', default: '1' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
     strict: true,
   });
@@ -57,7 +73,7 @@ export async function runInfer(argv: string[]): Promise<number> {
   }
   const batchSize = Number(values.batch);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`--batch expects a positive integer, received '${values.batch}'`);
-  const model = await readModelFile(values.model);
+  const model = values.project === undefined ? await readModelFile(values.model) : await readProjectModel(values.project, values.model);
   mkdirSync(values.out!, { recursive: true });
   const entries: DatasetImage[] = positionals.map((path) => ({ path, split: 'test', defectType: '', defective: false }));
   let modelMs = 0;

@@ -3,7 +3,7 @@
  * same HTTP API the screens use) and a project made there is read by the CLI.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -61,5 +61,12 @@ describe('projects shared by the CLI and the station', () => {
     expect(jobs).toContain('kind');
     expect(() => argus('results', '--project', dir, '--product', 'PN-2')).toThrow(/no model yet/);
     expect(argus('import', '--project', dir, '--product', 'PN-2', join(data, 'train', 'good'))).toContain('imported 3');
+    expect(argus('train', '--project', dir, '--product', 'PN-2', '--set', 'height=128', '--set', 'width=128')).toContain('model 1:');
+    // a stored model scores images straight from the project (read-only), heatmaps beside
+    const out = join(work, 'heatmaps');
+    const defect = join(data, 'test', 'defect');
+    const infer = argus('infer', '--project', dir, '--model', '1', '--out', out, ...readdirSync(defect).map((f) => join(defect, f)));
+    expect(infer).toMatch(/score \d+\.\d+/);
+    expect(infer).toContain('.heatmap.png');
   });
 });
