@@ -6,6 +6,7 @@
  *
  * Screenshots of every screen land in $ARGUS_UI_SHOTS (default /tmp/argus-ui).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,6 +21,7 @@ const REPO = resolve(import.meta.dirname, '../..');
 const RENDERER = join(REPO, 'dist/renderer');
 const CHROMIUM = process.env['ARGUS_CHROMIUM'] ?? '/usr/bin/chromium';
 const SHOTS = process.env['ARGUS_UI_SHOTS'] ?? join(tmpdir(), 'argus-ui');
+const argus = (...args: string[]) => execFileSync(process.execPath, [join(REPO, 'bin/argus.js'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 function newestMtime(path: string): number {
   const s = statSync(path);
@@ -286,4 +288,24 @@ describe('the station UI in Chromium', () => {
     await expect.poll(() => jobs.locator('.badge.succeeded').count()).toBeGreaterThanOrEqual(4);
     expect(problems).toEqual([]);
   });
+
+  it('the project made in the UI is read by the CLI, and a project made with the CLI opens in the UI', async () => {
+    // the station lets go of its project (its writer lock) when the page opens another one; first close it
+    expect(await station.handle('project.close', {})).toMatchObject({ ok: true });
+    const results = argus('results', '--project', projectDir, '--product', 'PN-7 bracket');
+    expect(results).toContain('result(s) of model');
+
+    const cliDir = join(work, 'made-on-the-cli');
+    argus('project', 'create', cliDir, '--name', 'From the CLI');
+    expect(argus('import', '--project', cliDir, '--product', 'PN-CLI', join(data, 'train', 'good'))).toContain('imported 10');
+    await nav('Projects');
+    await page.locator('input[name="open-dir"]').fill(cliDir);
+    await page.getByRole('button', { name: 'Open project' }).click();
+    await page.getByRole('region', { name: 'Open project' }).getByRole('heading', { name: 'From the CLI' }).waitFor();
+    await expect.poll(() => page.locator('#side-product option:checked').textContent()).toBe('PN-CLI');
+    await nav('Dataset');
+    await expect.poll(() => page.getByText('10 images').first().isVisible()).toBe(true);
+    await shot('10-cli-project');
+    expect(problems).toEqual([]);
+  }, 120_000);
 });
