@@ -27,7 +27,7 @@ function toModel(model: models.Model): Model {
 function toReport(p: Project, r: reports.Report): import('../api/contract.ts').Report {
   return {
     id: r.id, productId: r.productId, modelId: r.modelId, thresholdId: r.thresholdId, kind: r.kind, format: r.format, title: r.title,
-    byteSize: reports.readBytes(p, r).length, createdAt: r.createdAt,
+    byteSize: reports.byteSize(p, r), createdAt: r.createdAt,
   };
 }
 
@@ -106,10 +106,7 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
     'models.scores': ({ modelId }) => {
       const project = p();
       models.get(project, modelId);
-      const rows = results.list(project, { modelId }).map((r) => {
-        const image = images.get(project, r.imageId);
-        return { imageId: r.imageId, score: r.score, verdict: image.verdict, split: image.split };
-      });
+      const rows = results.scoresWithLabels(project, modelId);
       const labelled = rows.filter((r) => r.verdict !== 'unlabelled');
       const good = labelled.filter((r) => r.verdict === 'good').map((r) => r.score);
       const bad = labelled.filter((r) => r.verdict === 'defective').map((r) => r.score);

@@ -82,6 +82,13 @@ export function list(p: Project, productId: number): Report[] {
   return p.guard(() => (p.statement('SELECT * FROM reports WHERE product_id = ? ORDER BY id').all(checkId('productId', productId)) as Row[]).map(toReport));
 }
 
+/** The report's size in bytes, from the blob record (without reading the file). */
+export function byteSize(p: Project, report: Report): number {
+  const r = p.guard(() => p.statement('SELECT byte_size FROM blobs WHERE sha256 = ?').get(report.sha256) as { byte_size: number } | undefined);
+  if (!r) throw new StoreError('BLOB_MISSING', `report ${report.id} names blob ${report.sha256}, which is not recorded`);
+  return r.byte_size;
+}
+
 export function readBytes(p: Project, report: Report): Buffer {
   return readBlob(p, report.sha256);
 }

@@ -157,3 +157,11 @@ export function page(p: Project, filter: { modelId: number; verdict?: ResultVerd
     return { total: n, items: rows.map((r) => ({ ...toResult(r), imageVerdict: r.image_verdict, originalPath: r.original_path })) };
   });
 }
+
+/** Every result's score of a model with its image's label and split (threshold tuning), in id order. */
+export function scoresWithLabels(p: Project, modelId: number): Array<{ imageId: number; score: number; verdict: 'good' | 'defective' | 'unlabelled'; split: 'train' | 'validation' | 'test' }> {
+  return p.guard(() => (p.statement(
+    `SELECT r.image_id AS imageId, r.score AS score, i.verdict AS verdict, i.split AS split
+     FROM results r JOIN images i ON i.id = r.image_id WHERE r.model_id = ? ORDER BY r.id`,
+  ).all(checkId('modelId', modelId)) as Array<{ imageId: number; score: number; verdict: 'good' | 'defective' | 'unlabelled'; split: 'train' | 'validation' | 'test' }>));
+}
