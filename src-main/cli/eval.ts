@@ -133,7 +133,7 @@ export async function runEval(argv: string[]): Promise<number> {
       ...(maxTest !== undefined ? { maxTest } : {}),
       ...(at !== undefined ? { pixelMetricsAt: at } : {}),
       ...(saveModel !== undefined ? { onFitted: (model: FittedModel) => writeModelFile(saveModel, model) } : {}),
-      onProgress: (p) => progress.update(`${data.split('/').pop()} ${p.phase}: ${p.stage}`, p.done, p.total),
+      onProgress: (p) => progress.update(`${data.split('/').pop()} ${p.phase}: ${p.stage}`, p.done, p.total, p.loss === undefined ? '' : `loss ${p.loss.toFixed(3)}`),
     });
     progress.stop();
     results.push(result);

@@ -22,8 +22,7 @@ export class CliStation {
     const off = this.station.subscribe((e) => {
       if (e.type === 'progress' && e.jobId === job.id) {
         const p = e.progress;
-        const loss = p.loss !== null ? ` loss ${p.loss.toFixed(4)}` : '';
-        progress.update(`${label} ${p.step}${loss}`.slice(0, 40), Math.round(p.fraction * 1000), 1000);
+        progress.update(`${label} ${p.step}`.slice(0, 40), Math.round(p.fraction * 1000), 1000, p.loss !== null ? `loss ${p.loss.toFixed(4)}` : '');
       }
     });
     try {

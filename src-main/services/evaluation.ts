@@ -35,6 +35,8 @@ export interface EvaluationProgress {
   readonly stage: string;
   readonly done: number;
   readonly total: number;
+  /** Training loss of the latest step, for methods that train. */
+  readonly loss?: number;
 }
 
 export interface ImageResult {
