@@ -3,13 +3,15 @@
  * result as the product's next model version, together with the manifest of the data it saw.
  */
 import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ApiRequest } from '../api/contract.ts';
 import { ApiError } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
 import { runWorkerTask } from '../jobs/worker-host.ts';
 import { getMethod } from '../methods/index.ts';
 import type { TrainingScores } from '../methods/method.ts';
-import { images, jobs, models, products, type Project } from '../store/index.ts';
+import { images, insideProject, jobs, models, products, type Project } from '../store/index.ts';
 
 export type TrainParams = ApiRequest<'models.train'>;
 
@@ -25,6 +27,15 @@ export function dataManifestSha256(list: readonly images.Image[], config: unknow
   return h.digest('hex');
 }
 
+/**
+ * Settings the station manages itself: a method's checkpoint file lives inside the project
+ * (checkpoints/), never where a request points.
+ */
+export const STATION_SETTINGS: ReadonlySet<string> = new Set(['checkpoint']);
+
+/** Where training state of a method that checkpoints is kept, per data manifest (see runTraining). */
+export const CHECKPOINT_DIR = 'checkpoints';
+
 /** Model input sizes a training request may ask for (a larger input multiplies memory and time). */
 export const MIN_INPUT_SIDE = 32;
 export const MAX_INPUT_SIDE = 1024;
@@ -36,7 +47,10 @@ export function checkTrainRequest(p: Project, params: TrainParams): void {
   const defaults = method.defaults as Record<string, unknown>;
   for (const [key, value] of Object.entries(params.config)) {
     // own settings only: 'constructor' or 'toString' are no settings of any method
-    if (!Object.hasOwn(defaults, key)) throw new ApiError('INVALID_REQUEST', `${params.method} has no setting '${key}'; settings: ${Object.keys(defaults).join(', ')}`);
+    if (!Object.hasOwn(defaults, key) || STATION_SETTINGS.has(key)) {
+      const settings = Object.keys(defaults).filter((k) => !STATION_SETTINGS.has(k));
+      throw new ApiError('INVALID_REQUEST', `${params.method} has no setting '${key}' a request may set; settings: ${settings.join(', ')}`);
+    }
     const expected = typeof defaults[key];
     if ((expected === 'number' || expected === 'boolean' || expected === 'string') && typeof value !== expected) {
       throw new ApiError('INVALID_REQUEST', `${params.method} setting '${key}' must be a ${expected}, received ${JSON.stringify(value)}`);
@@ -55,7 +69,16 @@ export async function runTraining(p: Project, ctx: JobContext): Promise<models.M
   const params = ctx.job.params as TrainParams;
   const list = trainingImages(p, params.productId);
   const method = getMethod(params.method);
-  const config = { ...method.defaults, ...params.config, ...(params.backbone ? { backbone: params.backbone } : {}) };
+  const settings = { ...method.defaults, ...params.config, ...(params.backbone ? { backbone: params.backbone } : {}) };
+  const manifest = dataManifestSha256(list, settings);
+  // A method that checkpoints (SimpleNet) keeps its state per data manifest inside the project: an
+  // interrupted or cancelled training of the same images and settings continues from its last epoch.
+  let checkpoint: string | null = null;
+  if (Object.hasOwn(method.defaults as object, 'checkpoint')) {
+    mkdirSync(join(p.dir, CHECKPOINT_DIR), { recursive: true });
+    checkpoint = insideProject(p.dir, `${CHECKPOINT_DIR}/${params.method}-${manifest}.ckpt`, 'training checkpoint');
+  }
+  const config = checkpoint ? { ...settings, checkpoint } : settings;
   const skipped: Array<{ path: string; problem: string }> = [];
   type Fitted = { model: Uint8Array; description: Record<string, unknown>; backbone: { id: string; sha256: string }; trainingScores: TrainingScores | null };
   let fitted: Fitted | null = null;
@@ -77,12 +100,14 @@ export async function runTraining(p: Project, ctx: JobContext): Promise<models.M
   const result = fitted as Fitted;
   const model = models.add(p, {
     productId: params.productId, method: params.method, backboneId: result.backbone.id, backboneSha256: result.backbone.sha256,
-    config: { ...config, trained: result.description },
-    dataManifestSha256: dataManifestSha256(list, config), jobId: ctx.job.id,
+    config: { ...settings, trained: result.description },
+    dataManifestSha256: manifest, jobId: ctx.job.id,
     // in-sample score scales (methods/method.ts TrainingScores); evaluation adds held-out metrics beside them
     metrics: result.trainingScores ? { trainingScores: result.trainingScores } : null,
     blobs: { model: result.model },
   });
   jobs.setResult(p, ctx.job.id, { modelId: model.id, version: model.version, trainImages: list.length - skipped.length, skipped });
+  // the model is stored: its training state is no longer needed
+  if (checkpoint) rmSync(checkpoint, { force: true });
   return model;
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -141,6 +141,48 @@ describe('resuming', () => {
     } finally {
       await station.close();
       rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('training that can checkpoint', () => {
+  it('continues a cancelled SimpleNet training of the same images and settings from its last epoch', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'argus-ckpt-'));
+    const data = subsetDataset(sharedDataset('mpdd_metal_plate'), { train: 6, testGood: 1, testDefect: 1 });
+    const station = new Station();
+    try {
+      await call(station, 'project.create', { dir: join(root, 'p'), name: 'C' });
+      const product = await call(station, 'products.create', { name: 'PN' });
+      await finished(station, await call(station, 'images.import', { productId: product.id, paths: [join(data, 'train')], split: 'train', verdict: 'good' }));
+      const request = { productId: product.id, method: 'simplenet' as const, config: { height: 64, width: 64, epochs: 6, batchSize: 2 } };
+      // a request may not point the checkpoint anywhere: the station keeps it inside the project
+      expect(await station.handle('models.train', { ...request, config: { ...request.config, checkpoint: '/tmp/elsewhere' } })).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST' } });
+
+      const first = await call(station, 'models.train', request);
+      let cancelled = false;
+      const off = station.subscribe((e) => {
+        // after two of six epochs (3 steps each), the checkpoint holds them: stop there
+        if (!cancelled && e.type === 'progress' && e.jobId === first.id && e.progress.step === 'train' && /^train: ([7-9]|1\d) \//.test(e.progress.message)) {
+          cancelled = true;
+          void station.handle('jobs.cancel', { id: first.id });
+        }
+      });
+      expect((await finished(station, first)).status).toBe('cancelled');
+      off();
+      expect(readdirSync(join(root, 'p', 'checkpoints'))).toHaveLength(1);
+
+      const second = await finished(station, await call(station, 'models.train', request));
+      expect(second.status, second.error ?? '').toBe('succeeded');
+      const [model] = await call(station, 'models.list', { productId: product.id });
+      const training = (model!.config['trained'] as { training: { steps: number; epochLosses: number[] } }).training;
+      expect(training.steps).toBe(18);
+      // only the epochs after the checkpoint were trained in the second run
+      expect(training.epochLosses.length).toBeLessThan(6);
+      expect(readdirSync(join(root, 'p', 'checkpoints'))).toHaveLength(0);
+    } finally {
+      await station.close();
+      rmSync(root, { recursive: true, force: true });
+      rmSync(data, { recursive: true, force: true });
     }
   });
 });
