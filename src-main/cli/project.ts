@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ApiError, type Job, type Model, type Product } from '../api/contract.ts';
+import { ApiError, ImportSummary, InspectionSummary, type Job, type Model, type Product } from '../api/contract.ts';
 import { METHOD_NAMES } from '../methods/index.ts';
 import { CliStation, withProject } from './station-client.ts';
 import { formatTable } from './table.ts';
@@ -116,7 +116,7 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
           productId: product.id, paths: positionals, layout: values.mvtec ? 'mvtec' : 'files',
           ...(values.split ? { split: values.split as 'train' } : {}), ...(values.verdict ? { verdict: values.verdict as 'good' } : {}),
         }), 'import');
-        const summary = (await s.station.jobResult(job.id)) as { imported: number; duplicates: number; failed: number; problems: Array<{ path: string; problem: string }> } | null;
+        const summary = ImportSummary.safeParse(job.result).data;
         if (summary) {
           console.log(`imported ${summary.imported}, duplicates ${summary.duplicates}, failed ${summary.failed} (product '${product.name}', job ${job.id})`);
           for (const p of summary.problems) console.error(`  ${p.path}: ${p.problem}`);
@@ -146,7 +146,7 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
         if (!folder) throw new RangeError(`argus inspect needs a folder\n\n${PROJECT_USAGE}`);
         const model = await findModel(s, values);
         const job = await s.follow(await s.call('inspection.run', { modelId: model.id, folder }), 'inspect');
-        const summary = (await s.station.jobResult(job.id)) as { inspected: number; pass: number; review: number; fail: number; unjudged: number } | null;
+        const summary = InspectionSummary.safeParse(job.result).data;
         if (summary) console.log(`inspected ${summary.inspected}: pass ${summary.pass}, review ${summary.review}, fail ${summary.fail}, unjudged ${summary.unjudged} (model ${model.id}, job ${job.id})`);
         return jobExit(job);
       }

@@ -130,3 +130,16 @@ function walkProCurve(inputs: ProInputs, visit: (fpr: number, pro: number) => bo
   }
   visit(1, 1);
 }
+
+/** Every pixel of the images, map values and mask labels, one after another (for pixel AUROC / F1). */
+export function pooledPixels(images: readonly ScoredMask[]): { scores: Float32Array; labels: Uint8Array } {
+  const scores = new Float32Array(images.reduce((a, s) => a + s.map.length, 0));
+  const labels = new Uint8Array(scores.length);
+  let offset = 0;
+  for (const s of images) {
+    scores.set(s.map, offset);
+    labels.set(s.mask, offset);
+    offset += s.map.length;
+  }
+  return { scores, labels };
+}

@@ -7,7 +7,7 @@ import { scanMvtec, evenlySpaced, type DatasetImage, type DatasetIssue } from '.
 import { imageBatches, loadBatches } from '../datasets/loader.ts';
 import { getMethod } from '../methods/index.ts';
 import type { FitProgress, FittedModel } from '../methods/method.ts';
-import { aupro, auroc, f1Max, type ScoredMask } from '../metrics/index.ts';
+import { aupro, auroc, f1Max, pooledPixels, type ScoredMask } from '../metrics/index.ts';
 import { activeProvider } from '../engine/session.ts';
 import { cropMap, readMask, resizeMap, resizeMaskNearest, ImageReadError } from '../vision/index.ts';
 
@@ -140,14 +140,7 @@ export async function evaluateDataset(root: string, options: EvaluationOptions):
 
   const scores = Float64Array.from(images, (r) => r.score);
   const labels = Uint8Array.from(images, (r) => (r.defective ? 1 : 0));
-  const pixelScores = new Float32Array(scored.reduce((a, s) => a + s.map.length, 0));
-  const pixelLabels = new Uint8Array(pixelScores.length);
-  let offset = 0;
-  for (const s of scored) {
-    pixelScores.set(s.map, offset);
-    pixelLabels.set(s.mask, offset);
-    offset += s.map.length;
-  }
+  const { scores: pixelScores, labels: pixelLabels } = pooledPixels(scored);
   const noF1 = { f1: Number.NaN, threshold: Number.NaN };
   const imageF1 = images.length ? f1Max(scores, labels) : noF1;
   const pixelF1 = pixelScores.length && pixelLabels.includes(1) ? f1Max(pixelScores, pixelLabels) : noF1;

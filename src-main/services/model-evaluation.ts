@@ -5,10 +5,9 @@
  * resolution. The metrics land on the model; a model without a threshold gets its F1-optimal one.
  */
 import type { JobContext } from '../jobs/queue.ts';
-import { aupro, auroc, f1Max, type ScoredMask } from '../metrics/index.ts';
+import { aupro, auroc, f1Max, pooledPixels, type ScoredMask } from '../metrics/index.ts';
 import { images, jobs, masks, models, results, thresholds, type Project } from '../store/index.ts';
-import { decodeImageBuffer } from '../vision/image.ts';
-import { resizeMaskNearest } from '../vision/mask.ts';
+import { decodeMask, resizeMaskNearest } from '../vision/mask.ts';
 import { encodeMap } from './anomaly-maps.ts';
 import { judge, scoreImages } from './inspection.ts';
 
@@ -48,10 +47,7 @@ async function groundTruth(p: Project, image: images.Image, width: number, heigh
   if (image.verdict === 'good') return new Uint8Array(width * height);
   const mask = masks.find(p, image.id, 'ground_truth');
   if (!mask) return null;
-  const decoded = await decodeImageBuffer(masks.readPng(p, mask), `mask of image ${image.id}`);
-  const data = new Uint8Array(decoded.width * decoded.height);
-  for (let i = 0; i < data.length; i++) data[i] = decoded.data[i * decoded.channels]! > 0.5 ? 1 : 0;
-  return resizeMaskNearest({ width: decoded.width, height: decoded.height, data }, width, height).data;
+  return resizeMaskNearest(await decodeMask(masks.readPng(p, mask), `mask of image ${image.id}`), width, height).data;
 }
 
 /** The evaluate job's handler. */
@@ -86,15 +82,7 @@ export async function runModelEvaluation(p: Project, ctx: JobContext): Promise<M
   let pixelAuroc: number | null = null;
   let pixelF1: { f1: number; threshold: number } | null = null;
   if (hasPixelDefects) {
-    const total = pixel.reduce((a, s) => a + s.map.length, 0);
-    const ps = new Float32Array(total);
-    const pl = new Uint8Array(total);
-    let o = 0;
-    for (const s of pixel) {
-      ps.set(s.map, o);
-      pl.set(s.mask, o);
-      o += s.map.length;
-    }
+    const { scores: ps, labels: pl } = pooledPixels(pixel);
     pixelAuroc = orNull(() => auroc(ps, pl));
     pixelF1 = f1Max(ps, pl);
   }

@@ -7,6 +7,7 @@ import { images, masks, results, thresholds, type Project } from '../store/index
 import { decodeImageBuffer, type RasterImage } from '../vision/image.ts';
 import { overlayHeatmap, resizeMap } from '../vision/index.ts';
 import { encodePicture, encodePng } from '../vision/picture.ts';
+import { decodeMask } from '../vision/mask.ts';
 import { decodeMap } from './anomaly-maps.ts';
 
 async function decodeStored(p: Project, image: images.Image): Promise<RasterImage> {
@@ -60,10 +61,8 @@ export async function resultOverlay(p: Project, id: number, maxSide: number): Pr
   const rgb = overlayHeatmap(image, full, { low, high, alpha: 0.45 });
   const maskBytes = results.readMask(p, result);
   if (maskBytes) {
-    const mask = await decodeImageBuffer(maskBytes, `predicted mask of result ${id}`);
-    const on = new Uint8Array(mask.width * mask.height);
-    for (let i = 0; i < on.length; i++) on[i] = mask.data[i * mask.channels]! > 0.5 ? 1 : 0;
-    const edge = outline(on, mask.width, mask.height);
+    const mask = await decodeMask(maskBytes, `predicted mask of result ${id}`);
+    const edge = outline(mask.data, mask.width, mask.height);
     for (let i = 0; i < edge.length; i++) if (edge[i]) rgb.set([255, 255, 255], i * 3);
   }
   const encoded = await encodePng(rgb, image.width, image.height, 3, maxSide);

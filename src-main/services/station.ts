@@ -13,7 +13,7 @@ import { dispatch, type ApiHost } from '../api/dispatch.ts';
 import { ApiError, type ApiResponse, type ProjectInfo, type StationEvent } from '../api/contract.ts';
 import { activeProvider } from '../engine/session.ts';
 import { JobQueue } from '../jobs/queue.ts';
-import { createProject, jobs as jobStore, openProject, schemaVersion, type Project } from '../store/index.ts';
+import { createProject, openProject, schemaVersion, type Project } from '../store/index.ts';
 import { buildHandlers, type JobSubmitter } from './handlers.ts';
 import { runImport } from './imports.ts';
 import { runInspection } from './inspection.ts';
@@ -48,7 +48,6 @@ export class Station implements ApiHost, StationContext {
   readonly #events = new EventEmitter<{ event: [StationEvent] }>();
   readonly #onInternal: (err: unknown) => void;
   readonly #handlers = buildHandlers(this);
-  #closeHooks: Array<() => Promise<void> | void> = [];
 
   constructor(options: StationOptions = {}) {
     this.#onInternal = options.onInternalError ?? ((err) => console.error('argus: internal error:', err));
@@ -75,16 +74,6 @@ export class Station implements ApiHost, StationContext {
 
   get currentProject(): Project | null {
     return this.#project?.isOpen ? this.#project : null;
-  }
-
-  /** Runs before the project closes (the job runner stops its workers here). */
-  onClose(hook: () => Promise<void> | void): void {
-    this.#closeHooks.push(hook);
-  }
-
-  /** What a job produced (its summary), or null. */
-  jobResult(jobId: number): unknown {
-    return jobStore.get(this.project(), jobId).result;
   }
 
   /** The open project's job queue. */
@@ -138,9 +127,6 @@ export class Station implements ApiHost, StationContext {
   }
 
   async closeProject(): Promise<void> {
-    const hooks = this.#closeHooks;
-    this.#closeHooks = [];
-    for (const hook of hooks) await hook();
     const queue = this.#queue;
     this.#queue = null;
     if (queue) await queue.stop();

@@ -21,7 +21,7 @@
  *    too large) is reported as an ImageReadError; nothing here exits or crashes the process.
  */
 import { readFile, stat } from 'node:fs/promises';
-import sharp, { type SharpOptions } from 'sharp';
+import sharp, { type Metadata, type SharpOptions } from 'sharp';
 import { Budget } from '../util/budget.ts';
 import { decodeBmp, isBmp, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './bmp.ts';
 
@@ -102,6 +102,11 @@ async function decodeWithSharp(buf: Buffer, format: ImageFormat): Promise<Raster
   if (depth !== 'uchar' && depth !== 'ushort') {
     throw new Error(`unsupported sample format "${String(depth)}" (only 8- and 16-bit integer images are supported)`);
   }
+  // the pixel decode waits for its share of the process-wide budget (the header read above is cheap)
+  return decoding.use(meta.width * meta.height, () => decodePixels(buf, meta, depth));
+}
+
+async function decodePixels(buf: Buffer, meta: Metadata, depth: 'uchar' | 'ushort'): Promise<RasterImage> {
   const sixteen = depth === 'ushort';
   const grey = meta.space === 'b-w' || meta.space === 'grey16' || (meta.space === 'multiband' && meta.channels <= 2);
   // Ask for the image's own colour space so libvips does not convert (grey would otherwise become sRGB,
@@ -151,23 +156,19 @@ function reasonOf(err: unknown): string {
 }
 
 /**
- * Pixels being decoded at once, process-wide. A decode holds about 16 bytes a pixel at its peak (the
- * decoder's buffer plus the float image), so this keeps concurrent decodes near 2.4 GB however many
- * callers (batch loading, prefetch, thumbnails) ask at once; one image at the pixel limit runs alone.
+ * Pixels being decoded at once, process-wide. By estimate (not measured) a decode holds up to about 16
+ * bytes a pixel at its peak (the decoder's buffer plus the float image), so this bounds concurrent
+ * decodes near 2.4 GB however many callers (batch loading, prefetch, thumbnails) ask at once; one
+ * image at the pixel limit runs alone.
  */
 const decoding = new Budget(1.5 * MAX_IMAGE_PIXELS);
 
-/** Width × height from the header (0 when the header cannot tell; the decoder then reports why). */
-async function headerPixels(buf: Uint8Array, format: ImageFormat): Promise<number> {
+/** Width × height from a BMP header (0 when the header cannot tell; the decoder then reports why). */
+function bmpPixels(buf: Uint8Array): number {
   try {
-    if (format === 'bmp') {
-      const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-      const headerSize = view.getUint32(14, true);
-      return headerSize === 12 ? view.getUint16(18, true) * view.getUint16(20, true) : Math.abs(view.getInt32(18, true) * view.getInt32(22, true));
-    }
-    const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-    const meta = await sharp(b, SHARP_INPUT_OPTIONS).metadata();
-    return (meta.width ?? 0) * (meta.height ?? 0);
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const headerSize = view.getUint32(14, true);
+    return headerSize === 12 ? view.getUint16(18, true) * view.getUint16(20, true) : Math.abs(view.getInt32(18, true) * view.getInt32(22, true));
   } catch {
     return 0;
   }
@@ -183,12 +184,9 @@ export async function decodeImageBuffer(buf: Uint8Array, source = '<buffer>'): P
     throw new ImageReadError(source, 'unrecognised image format (not PNG, JPEG, BMP, TIFF or WebP)');
   }
   try {
-    const pixels = await headerPixels(buf, format);
-    return await decoding.use(Math.min(pixels, MAX_IMAGE_PIXELS), async () => {
-      if (format === 'bmp') return decodeBmp(buf);
-      const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-      return decodeWithSharp(b, format);
-    });
+    if (format === 'bmp') return await decoding.use(Math.min(bmpPixels(buf), MAX_IMAGE_PIXELS), async () => decodeBmp(buf));
+    const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    return await decodeWithSharp(b, format);
   } catch (err) {
     if (err instanceof ImageReadError) throw err;
     throw new ImageReadError(source, `${format}: ${reasonOf(err)}`, { cause: err });

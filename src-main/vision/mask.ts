@@ -1,7 +1,7 @@
 /**
  * Binary ground-truth masks (0/1 per pixel).
  */
-import { readImage } from './image.ts';
+import { decodeImageBuffer, readImage, type RasterImage } from './image.ts';
 
 export interface BinaryMask {
   readonly width: number;
@@ -16,7 +16,15 @@ export interface BinaryMask {
  * Throws ImageReadError like readImage().
  */
 export async function readMask(path: string): Promise<BinaryMask> {
-  const img = await readImage(path);
+  return toBinaryMask(await readImage(path));
+}
+
+/** The same for a mask already in memory (a stored PNG); `source` names it in errors. */
+export async function decodeMask(buf: Uint8Array, source: string): Promise<BinaryMask> {
+  return toBinaryMask(await decodeImageBuffer(buf, source));
+}
+
+function toBinaryMask(img: RasterImage): BinaryMask {
   const n = img.width * img.height;
   const data = new Uint8Array(n);
   const c = img.channels;

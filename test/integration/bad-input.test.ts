@@ -170,7 +170,7 @@ describe('an import batch with bad files', () => {
     const { folder, extra, good, bad } = await badBatch(root);
     const job = await finished(s, await call(s, 'images.import', { productId: product.id, paths: [folder, ...extra] }));
     expect(job.status, job.error ?? '').toBe('succeeded');
-    const summary = s.jobResult(job.id) as Summary;
+    const summary = job.result as Summary;
     expect(summary).toMatchObject({ imported: good, duplicates: 2, failed: 8 });
     expectProblems(summary, bad);
     const list = await call(s, 'images.list', { productId: product.id });
@@ -195,7 +195,7 @@ describe('an import batch with bad files', () => {
     const product = await call(s, 'products.create', { name: 'PN-2' });
     const job = await finished(s, await call(s, 'images.import', { productId: product.id, paths: [data], layout: 'mvtec' }));
     expect(job.status, job.error ?? '').toBe('succeeded');
-    const summary = s.jobResult(job.id) as Summary;
+    const summary = job.result as Summary;
     expect(summary).toMatchObject({ imported: 7, duplicates: 0, failed: 0 });
     expect(summary.problems).toEqual([
       { path: join(maskDir, small!), problem: expect.stringMatching(/mask is 100x60 but its image is 512x512/) },
