@@ -15,6 +15,18 @@ if (process.argv[2] === 'simplenet-torch') {
   process.exit(r.status ?? 1);
 }
 
+if (process.argv[2] === 'pfm-torch') {
+  // `npm run bench -- pfm-torch [options]`: PFM / PEFM training and mapping time beside PyTorch
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'pfm-torch.ts'), ...process.argv.slice(3)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+
+if (process.argv[2] === 'cflow-torch') {
+  // `npm run bench -- cflow-torch [options]`: CFLOW-AD training and inference time beside PyTorch
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'cflow-torch.ts'), ...process.argv.slice(3)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+
 const data = process.env['ARGUS_BENCH_DATA'] ?? join(PROJECT_ROOT, '..', 'shared', 'data', 'magnetic_tile');
 const methods = (process.env['ARGUS_BENCH_METHODS'] ?? 'patchcore,padim,simplenet').split(',');
 const rows: string[][] = [];

@@ -1,6 +1,8 @@
 /** The `argus` command line: the same services the station uses, scriptable. */
 import { runEval, EVAL_USAGE } from './cli/eval.ts';
 import { runInfer, INFER_USAGE } from './cli/infer.ts';
+import { runF2padEval, F2PAD_EVAL_USAGE } from './cli/f2pad-eval.ts';
+import { runCutpaste, CUTPASTE_USAGE } from './cli/cutpaste.ts';
 import { PROJECT_COMMANDS, PROJECT_USAGE, runProjectCommand } from './cli/project.ts';
 
 const USAGE = `argus <command> [options]
@@ -8,12 +10,18 @@ const USAGE = `argus <command> [options]
 Commands:
   eval      fit a method on a dataset's normal images and measure it on its test set
   infer     score images with a saved model and write heatmap overlays
+  f2pad-eval  measure F2PAD pixel-accurate refinement of patchcore/padim on a cut-paste set
+  cutpaste  write that cut-paste set as an MVTec-layout folder
   project, import, train, evaluate, inspect, results, report, jobs
             the station's workflow on a project folder (see below)
 
 ${EVAL_USAGE}
 
 ${INFER_USAGE}
+
+${F2PAD_EVAL_USAGE}
+
+${CUTPASTE_USAGE}
 
 ${PROJECT_USAGE}`;
 
@@ -24,6 +32,10 @@ async function main(argv: string[]): Promise<number> {
       return runEval(rest);
     case 'infer':
       return runInfer(rest);
+    case 'f2pad-eval':
+      return runF2padEval(rest);
+    case 'cutpaste':
+      return runCutpaste(rest);
     case undefined:
     case 'help':
     case '--help':

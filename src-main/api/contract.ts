@@ -21,7 +21,7 @@ export const MaskKind = z.enum(['ground_truth', 'ignore']);
 export const ResultVerdict = z.enum(['pass', 'review', 'fail', 'unjudged']);
 export const JobKind = z.enum(['import', 'train', 'evaluate', 'refine', 'inspect', 'report']);
 export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted']);
-export const MethodName = z.enum(['patchcore', 'padim', 'simplenet']);
+export const MethodName = z.enum(['patchcore', 'padim', 'simplenet', 'pfm', 'pefm', 'cflow']);
 export const ReportFormat = z.enum(['html', 'csv']);
 /** An absolute or relative file-system path as the user typed or picked it. */
 export const FsPath = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'path contains a NUL byte');
@@ -159,7 +159,8 @@ export const API = {
   // models: training runs as a job; the model appears when it succeeds
   'models.train': method(z.object({
     productId: Id, method: MethodName, backbone: z.string().min(1).max(200).optional(),
-    config: z.record(z.string(), z.union([z.number().finite(), z.string().max(200), z.boolean()])).default({}),
+    // settings are scalars, or short lists of numbers (per-level values such as PFM's levels)
+    config: z.record(z.string(), z.union([z.number().finite(), z.string().max(200), z.boolean(), z.array(z.number().finite()).max(16)])).default({}),
   }).strict(), Job),
   'models.list': method(z.object({ productId: Id }).strict(), z.array(Model)),
   'models.get': method(z.object({ id: Id }).strict(), Model),

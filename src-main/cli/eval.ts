@@ -30,12 +30,20 @@ Without --data: ../shared/data/magnetic_tile with the reference's 120-image trai
   --knn <k>             PatchCore neighbours averaged per patch (default 1)
   --reweight <b>        PatchCore paper re-weighting over b neighbours (default off)
   --channels <d>        PaDiM random channels (default: the reference code's 100-channel draw)
-  --epochs <n>          SimpleNet training passes (default 16; the official run trains 160)
-  --steps-per-call <k>  SimpleNet training steps per ONNX Runtime call (ONNX Loop; default 1)
+  --epochs <n>          SimpleNet training passes (default 16; the official run trains 160);
+                        PFM / PEFM passes (default 10; the papers train 200)
+  --steps-per-call <k>  SimpleNet / CFLOW-AD training steps per ONNX Runtime call (ONNX Loop; default 1)
+  --sub-epochs <n>      CFLOW-AD passes over the fibres per meta-epoch (--epochs counts meta-epochs;
+                        default 4 × 1; the official run trains 25 × 8)
+  --blocks <k>          CFLOW-AD coupling blocks per flow (default 8)
   --noise-relative <r>  SimpleNet noise σ = r × the training features' spread (RMS per-dimension
                         standard deviation, measured at fit; default 0.5); 0 = use --noise-std
   --noise-std <σ>       SimpleNet absolute noise σ instead (official: --noise-std 0.015)
-  --checkpoint <file>   SimpleNet checkpoint, written every epoch and resumed from when present
+  --checkpoint <file>   SimpleNet / PFM / PEFM / CFLOW-AD checkpoint, written every epoch and resumed from when present
+  --levels <list>       PFM / PEFM feature levels, e.g. 1,2,3 (default, MB-PFM) or 3
+  --direction <d>       PFM / PEFM mappings: both (default) | s2t | t2s
+  --fusion <f>          PFM / PEFM level fusion: add (mean, default) | multiply (product)
+  --no-pe               PEFM without the position encoding (ablation)
   --save-model <file>   save the fitted model, any method (for argus infer; with several
                         datasets, the last one's)
   --no-align            ignore the backbone's measured cell offsets (the reference code's geometry)
@@ -76,11 +84,17 @@ export async function runEval(argv: string[]): Promise<number> {
       channels: { type: 'string' },
       epochs: { type: 'string' },
       'steps-per-call': { type: 'string' },
+      'sub-epochs': { type: 'string' },
+      blocks: { type: 'string' },
       'noise-relative': { type: 'string' },
       'noise-std': { type: 'string' },
       checkpoint: { type: 'string' },
       'save-model': { type: 'string' },
       'no-align': { type: 'boolean' },
+      levels: { type: 'string' },
+      direction: { type: 'string' },
+      fusion: { type: 'string' },
+      'no-pe': { type: 'boolean' },
       seed: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -109,10 +123,26 @@ export async function runEval(argv: string[]): Promise<number> {
   set('seed', parseNumber('seed', values.seed));
   set('epochs', parseNumber('epochs', values.epochs));
   set('stepsPerCall', parseNumber('steps-per-call', values['steps-per-call']));
+  set('subEpochs', parseNumber('sub-epochs', values['sub-epochs']));
+  set('blocks', parseNumber('blocks', values.blocks));
   set('noiseStd', parseNumber('noise-std', values['noise-std']));
   // an absolute σ alone means the absolute σ (the official setting), unless a relative one is also given
   set('noiseRelative', parseNumber('noise-relative', values['noise-relative']) ?? (values['noise-std'] !== undefined ? 0 : undefined));
   if (values.checkpoint !== undefined) config['checkpoint'] = values.checkpoint;
+  if (values.levels !== undefined) {
+    const levels = values.levels.split(',').map((v) => Number(v.trim()));
+    if (levels.some((l) => ![1, 2, 3].includes(l))) throw new RangeError(`--levels expects a list of 1, 2, 3, received '${values.levels}'`);
+    config['levels'] = levels;
+  }
+  if (values.direction !== undefined) {
+    if (!['both', 's2t', 't2s'].includes(values.direction)) throw new RangeError(`--direction expects both, s2t or t2s, received '${values.direction}'`);
+    config['direction'] = values.direction;
+  }
+  if (values.fusion !== undefined) {
+    if (values.fusion !== 'add' && values.fusion !== 'multiply') throw new RangeError(`--fusion expects add or multiply, received '${values.fusion}'`);
+    config['fusion'] = values.fusion;
+  }
+  if (values['no-pe']) config['positionEncoding'] = false;
   if (values.seed !== undefined && values.method === 'padim') config['channelIndices'] = 'seeded';
   if (values['no-align']) config['alignOffsets'] = false;
   const maxTrain = parseNumber('max-train', values['max-train']) ?? (builtInDefault ? 120 : undefined);

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ApiError, ImportSummary, InspectionSummary, type Job, type Model, type Product } from '../api/contract.ts';
-import { METHOD_NAMES } from '../methods/index.ts';
+import { getMethod, METHOD_NAMES } from '../methods/index.ts';
 import { CliStation, withProject } from './station-client.ts';
 import { formatTable } from './table.ts';
 
@@ -66,13 +66,22 @@ function jobExit(job: Job): number {
 }
 
 /** 'key=value' settings: numbers and booleans as such, anything else as text. */
-function parseSettings(pairs: readonly string[]): Record<string, number | string | boolean> {
-  const out: Record<string, number | string | boolean> = {};
+/** key=value pairs; a setting whose default is a list (PFM's levels) takes comma-separated numbers. */
+function parseSettings(pairs: readonly string[], method: string): Record<string, number | string | boolean | number[]> {
+  const defaults = getMethod(method).defaults as Record<string, unknown>;
+  const out: Record<string, number | string | boolean | number[]> = {};
+  const scalar = (v: string) => (v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v);
   for (const pair of pairs) {
     const m = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(pair);
     if (!m) throw new RangeError(`--set expects key=value, received '${pair}'`);
-    const v = m[2]!;
-    out[m[1]!] = v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+    const [key, v] = [m[1]!, m[2]!];
+    if (Array.isArray(defaults[key])) {
+      const list = v.split(',').map((x) => Number(x.trim()));
+      if (v.trim() === '' || list.some((x) => !Number.isFinite(x))) throw new RangeError(`--set ${key} expects comma-separated numbers (e.g. ${key}=${(defaults[key] as unknown[]).join(',')}), received '${v}'`);
+      out[key] = list;
+    } else {
+      out[key] = scalar(v);
+    }
   }
   return out;
 }
@@ -125,7 +134,7 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
       }
       case 'train': {
         const product = await findProduct(s, need(values.product, '--product'));
-        const job = await s.follow(await s.call('models.train', { productId: product.id, method: values.method as 'patchcore', config: parseSettings(values.set ?? []) }), 'train');
+        const job = await s.follow(await s.call('models.train', { productId: product.id, method: values.method as 'patchcore', config: parseSettings(values.set ?? [], values.method!) }), 'train');
         if (job.status === 'succeeded') {
           const list = await s.call('models.list', { productId: product.id });
           const m = list[list.length - 1]!;

@@ -1,7 +1,9 @@
 /** The method registry: every method by name. */
 import type { Method } from './method.ts';
+import { cflow } from './cflow/method.ts';
 import { padim } from './padim/method.ts';
 import { patchcore } from './patchcore/method.ts';
+import { pefm, pfm } from './pfm/method.ts';
 import { simplenet } from './simplenet/method.ts';
 
 /**
@@ -11,7 +13,7 @@ import { simplenet } from './simplenet/method.ts';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 export type AnyMethod = Method<any>;
 
-const METHODS = { patchcore, padim, simplenet } as const satisfies Record<string, AnyMethod>;
+const METHODS = { patchcore, padim, simplenet, pfm, pefm, cflow } as const satisfies Record<string, AnyMethod>;
 
 export type MethodName = keyof typeof METHODS;
 export const METHOD_NAMES = Object.keys(METHODS) as MethodName[];

@@ -107,6 +107,11 @@ export interface Method<Config> {
   readonly defaults: Config;
   /** Input requirements for a configuration (decides the data loader's resize). */
   input(config: Config): InputSpec;
+  /**
+   * Throws a RangeError naming the problem when a configuration (merged over the defaults) cannot be
+   * fitted, so that a request is refused before it is queued rather than failing minutes later.
+   */
+  validate?(config: Config): void;
   /** Fits on batches of normal images; the iterable is consumed once. */
   fit(train: AsyncIterable<ImageBatch>, trainCount: number, config: Config, events?: FitEvents): Promise<FittedModel>;
   /**

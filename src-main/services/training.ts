@@ -55,9 +55,19 @@ export function checkTrainRequest(p: Project, params: TrainParams): void {
     if ((expected === 'number' || expected === 'boolean' || expected === 'string') && typeof value !== expected) {
       throw new ApiError('INVALID_REQUEST', `${params.method} setting '${key}' must be a ${expected}, received ${JSON.stringify(value)}`);
     }
+    const list = Array.isArray(defaults[key]);
+    if (list !== Array.isArray(value) || (list && !(defaults[key] as unknown[]).every((d) => typeof d === 'number'))) {
+      throw new ApiError('INVALID_REQUEST', `${params.method} setting '${key}' must be ${list ? 'a list of numbers' : `a ${expected}`}, received ${JSON.stringify(value)}`);
+    }
     if ((key === 'height' || key === 'width') && !(Number.isInteger(value) && (value as number) >= MIN_INPUT_SIDE && (value as number) <= MAX_INPUT_SIDE)) {
       throw new ApiError('INVALID_REQUEST', `${params.method} setting '${key}' must be a whole number of pixels from ${MIN_INPUT_SIDE} to ${MAX_INPUT_SIDE}, received ${JSON.stringify(value)}`);
     }
+  }
+  try {
+    method.validate?.({ ...method.defaults, ...params.config });
+  } catch (err) {
+    if (err instanceof RangeError) throw new ApiError('INVALID_REQUEST', `${params.method}: ${err.message}`);
+    throw err;
   }
   if (trainingImages(p, params.productId).length === 0) {
     throw new ApiError('BAD_INPUT', `product ${params.productId} has no training images (split 'train', not labelled defective)`);

@@ -119,6 +119,52 @@ export function upsampleBilinear(
 }
 
 /**
+ * PyTorch F.interpolate(mode='bilinear', align_corners=True) (CFLOW-AD's map upsampling, METHODS.md
+ * §1.3): output index d reads the input at s = d·(n − 1)/(m − 1) (s = 0 when m = 1), so the corner
+ * pixels of input and output coincide; then interpolated as above.
+ */
+export function upsampleBilinearAlignCorners(grid: Float32Array, gridW: number, gridH: number, outW: number, outH: number): Float32Array {
+  checkDims('upsampleBilinearAlignCorners: grid size', gridW, gridH);
+  checkDims('upsampleBilinearAlignCorners: output size', outW, outH);
+  if (grid.length !== gridW * gridH) {
+    throw new RangeError(`upsampleBilinearAlignCorners: grid length ${grid.length} does not match ${gridW}x${gridH}`);
+  }
+  const table = (n: number, m: number): AxisTable => {
+    const i0 = new Int32Array(m);
+    const i1 = new Int32Array(m);
+    const l0 = new Float64Array(m);
+    const l1 = new Float64Array(m);
+    const ratio = m > 1 ? (n - 1) / (m - 1) : 0;
+    for (let d = 0; d < m; d++) {
+      const s = Math.min(d * ratio, n - 1);
+      const a = Math.floor(s);
+      i0[d] = a;
+      i1[d] = Math.min(a + 1, n - 1);
+      l1[d] = s - a;
+      l0[d] = 1 - (s - a);
+    }
+    return { i0, i1, l0, l1 };
+  };
+  const tx = table(gridW, outW);
+  const ty = table(gridH, outH);
+  const out = new Float32Array(outW * outH);
+  for (let y = 0; y < outH; y++) {
+    const r0 = ty.i0[y]! * gridW;
+    const r1 = ty.i1[y]! * gridW;
+    const h0 = ty.l0[y]!;
+    const h1 = ty.l1[y]!;
+    for (let x = 0; x < outW; x++) {
+      const a = tx.i0[x]!;
+      const b = tx.i1[x]!;
+      const w0 = tx.l0[x]!;
+      const w1 = tx.l1[x]!;
+      out[y * outW + x] = h0 * (w0 * grid[r0 + a]! + w1 * grid[r0 + b]!) + h1 * (w0 * grid[r1 + a]! + w1 * grid[r1 + b]!);
+    }
+  }
+  return out;
+}
+
+/**
  * Resizes a w x h map to outW x outH with PyTorch bilinear align_corners=False semantics, e.g. to bring a
  * model-size anomaly map back to an image's original size. Same function as upsampleBilinear without align.
  */

@@ -39,6 +39,9 @@ const CONFIGS: Record<MethodName, Record<string, unknown>> = {
   patchcore: { height: 128, width: 128 },
   padim: { height: 128, width: 128, channels: 20, channelIndices: 'seeded' },
   simplenet: { height: 128, width: 128, epochs: 1, batchSize: 2, hidden: 64 },
+  pfm: { height: 128, width: 128, epochs: 1, batchSize: 2, latent: [8, 16, 24] },
+  pefm: { height: 128, width: 128, epochs: 1, batchSize: 2, latent: [8, 16, 24], fusion: 'multiply' },
+  cflow: { height: 128, width: 128, epochs: 1, subEpochs: 1, blocks: 2 },
 };
 
 describe('every fitted model survives serialize → decodeModel', () => {

@@ -283,6 +283,47 @@ describe('the station UI in Chromium', () => {
     await shot('09-reports');
   });
 
+  it('offers every method with a line on what it suits and costs, and its own settings', async () => {
+    await nav('Train');
+    const form = page.getByRole('form', { name: 'Train a model' });
+    const about = form.getByTestId('method-about');
+    const seen = new Set<string>();
+    const expected: Record<string, string[]> = {
+      patchcore: ['coresetRatio', 'numNeighbours'], padim: ['channels'], simplenet: ['epochs'],
+      pfm: ['epochs', 'levels', 'direction'], pefm: ['epochs', 'fusion', 'positionEncoding'], cflow: ['epochs'],
+    };
+    for (const [method, fields] of Object.entries(expected)) {
+      await form.locator('select[name="method"]').selectOption(method);
+      const text = (await about.textContent()) ?? '';
+      expect(text.length).toBeGreaterThan(40);
+      seen.add(text);
+      for (const f of fields) expect(await form.locator(`[name="${f}"]`).count(), `${method}: ${f}`).toBe(1);
+    }
+    expect(seen.size).toBe(Object.keys(expected).length);
+    // PEFM's position encoding is built for the feature grids of its own input sizes
+    await form.locator('select[name="method"]').selectOption('pefm');
+    expect(await form.locator('select[name="size"] option').allTextContents()).toEqual(['128', '256', '512']);
+    await shot('11-train-methods');
+  });
+
+  it('trains PFM on its deepest level from the screen, with a live loss, as model version 2', async () => {
+    const form = page.getByRole('form', { name: 'Train a model' });
+    await form.locator('select[name="method"]').selectOption('pfm');
+    await form.locator('select[name="size"]').selectOption('128');
+    await form.locator('input[name="epochs"]').fill('2');
+    await form.locator('select[name="levels"]').selectOption({ label: 'deepest only' });
+    await form.getByRole('button', { name: 'Start training' }).click();
+    const progress = page.getByRole('region', { name: 'Training progress' });
+    const row = page.locator('tr[data-model-version="2"]');
+    await row.waitFor({ timeout: 240_000 });
+    expect(await row.textContent()).toContain('PFM');
+    await progress.getByRole('img', { name: 'Training loss' }).waitFor();
+    const model = (await station.handle('models.list', { productId: 1 })) as { ok: true; value: Array<{ version: number; method: string; config: Record<string, unknown> }> };
+    const v2 = model.value.find((m) => m.version === 2)!;
+    expect(v2).toMatchObject({ method: 'pfm', config: { levels: [3], epochs: 2, height: 128 } });
+    await shot('12-train-pfm');
+  }, 300_000);
+
   it('lists the finished jobs in the jobs panel and logged no page errors', async () => {
     const jobs = page.getByRole('complementary', { name: 'Jobs' });
     await expect.poll(() => jobs.locator('.badge.succeeded').count()).toBeGreaterThanOrEqual(4);

@@ -58,6 +58,17 @@ const CASES: Record<string, Case> = {
   Cos: unary('Cos'),
   Reciprocal: unary('Reciprocal', {}, values([2, 3, 4], 0.3, 2)),
   Abs: unary('Abs', {}, values([2, 3, 4], -1, 1, [0])),
+  'Split axis 1 into unequal parts, every part used': {
+    inputs: [x('x', [2, 5, 3])],
+    build: (b, [v]) => {
+      const [p, q] = b.node('Split', [v!, b.constI64([2, 3])], { axis: int(1) }, 2) as [string, string];
+      return b.op('Concat', [b.op('Mul', [p, p]), b.op('Exp', [q])], { axis: int(1) });
+    },
+  },
+  'Split axis -1 with one part unused (its gradient is zero)': {
+    inputs: [x('x', [3, 4])],
+    build: (b, [v]) => b.op('Tanh', [b.node('Split', [v!, b.constI64([1, 3])], { axis: int(-1) }, 2)[1]!]),
+  },
   'Clip with min and max as inputs (opset 13)': {
     opset: 13,
     inputs: [x('x', [2, 3, 4], values([2, 3, 4], -1, 1, [-0.4, 0.6])), x('lo', [], [-0.4]), x('hi', [], [0.6])],
@@ -85,6 +96,9 @@ const CASES: Record<string, Case> = {
   'ReduceSum over all axes': { inputs: [x('x', [2, 3])], build: (b, [v]) => b.op('ReduceSum', [v!], { keepdims: int(0) }) },
   'ReduceMean axes attribute (opset 13) keepdims 0': { opset: 13, inputs: [x('x', [2, 3, 4])], build: (b, [v]) => b.op('ReduceMean', [v!], { axes: ints([1, 2]), keepdims: int(0) }) },
   'ReduceMean over all axes': { inputs: [x('x', [2, 3, 4])], build: (b, [v]) => b.op('ReduceMean', [v!]) },
+  'ReduceSumSquare axes attribute [0] keepdims 1 (opset 17)': { inputs: [x('x', [3, 4])], build: (b, [v]) => b.op('ReduceSumSquare', [v!], { axes: ints([0]), keepdims: int(1) }) },
+  'ReduceSumSquare axes input [1, 2] keepdims 0 (opset 18)': { opset: 18, inputs: [x('x', [2, 3, 4])], build: (b, [v]) => b.op('ReduceSumSquare', [v!, b.constI64([1, 2])], { keepdims: int(0) }) },
+  'ReduceSumSquare over all axes': { inputs: [x('x', [2, 3])], build: (b, [v]) => b.op('ReduceSumSquare', [v!], { keepdims: int(0) }) },
   Reshape: { inputs: [x('x', [2, 3, 4])], build: (b, [v]) => b.op('Reshape', [v!, b.constI64([4, -1])]) },
   'Transpose perm [2,0,1]': { inputs: [x('x', [2, 3, 4])], build: (b, [v]) => b.op('Transpose', [v!], { perm: ints([2, 0, 1]) }) },
   'Concat axis 1 of three inputs': { inputs: [x('a', [2, 1, 3]), x('b', [2, 2, 3]), x('c', [2, 3, 3])], build: (b, p) => b.op('Concat', [...p], { axis: int(1) }) },
@@ -141,6 +155,7 @@ const FLOAT32_CASES: Record<string, Case> = {
   'AveragePool 3x3 stride 1 pad 1, padding counted': pool('AveragePool', [1, 2, 5, 5], { kernel_shape: ints([3, 3]), pads: ints([1, 1, 1, 1]), count_include_pad: int(1) }),
   'AveragePool 2x2 stride 2 SAME_UPPER': pool('AveragePool', [2, 2, 5, 6], { kernel_shape: ints([2, 2]), strides: ints([2, 2]), auto_pad: str('SAME_UPPER') }),
   GlobalAveragePool: pool('GlobalAveragePool', [2, 3, 4, 5], {}),
+  'Softplus over a wide range': { dtype: 'float32', inputs: [x('x', [2, 3, 4], values([2, 3, 4], -6, 6))], build: (b, [v]) => b.op('Softplus', [v!]) },
   'Resize bilinear half_pixel up to sizes [7, 9]': resize([1, 2, 3, 4], [1, 2, 7, 9], undefined, 'half_pixel'),
   'Resize bilinear half_pixel down by scales 0.5': resize([1, 2, 8, 6], undefined, [1, 1, 0.5, 0.5], 'half_pixel'),
   'Resize bilinear align_corners up x2': resize([2, 1, 3, 4], undefined, [1, 1, 2, 2], 'align_corners'),

@@ -91,6 +91,11 @@ describe('decodeModel', () => {
       tensors: new Map([['dsc.fc1.bias', t([4])]]),
     });
     await rejects(simplenet, 'tensor', /lacks tensor 'adaptor.weight'/);
+    const pfm = encodeTensorFile({
+      meta: { kind: MODEL_KIND, formatVersion: 1, method: 'pfm', backbone: { id: DEFAULT_BACKBONE, sha256: SHA }, config: { levels: [3], latent: [4, 4, 4] }, training: null },
+      tensors: new Map([['l3.enc_s.0.bias', t([292])]]),
+    });
+    await rejects(pfm, 'tensor', /lacks tensor 'l3.enc_s.0.weight'/);
     // a basis that is not orthonormal would make the pruned search silently inexact
     await rejects(patchcoreBytes({ pruningCandidates: 4 }, { pruning_basis: t([D, 8]) }), 'tensor', /'pruning_basis' is not orthonormal/);
   });

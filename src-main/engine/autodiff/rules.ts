@@ -67,6 +67,8 @@ export const GRADIENT_RULES: Readonly<Record<string, GradRule>> = {
   Cos: (g) => { const { x, dy, b } = io(g); return [b.op('Neg', [b.op('Mul', [dy, b.op('Sin', [x[0]!])])])]; },
   Reciprocal: (g) => { const { y, dy, b } = io(g); return [b.op('Neg', [b.op('Mul', [dy, b.op('Mul', [y, y])])])]; },
   Abs: (g) => { const { x, dy, b } = io(g); return [b.op('Mul', [dy, b.op('Sign', [x[0]!])])]; },
+  // d/dx ln(1 + eˣ) = σ(x)
+  Softplus: (g) => { const { x, dy, b } = io(g); return [b.op('Mul', [dy, b.op('Sigmoid', [x[0]!])])]; },
 
   MatMul: (g) => matMulGrad(g),
   Gemm: (g) => {
@@ -88,6 +90,12 @@ export const GRADIENT_RULES: Readonly<Record<string, GradRule>> = {
     const axes = g.opset >= 18 ? optionalInput(g.node, 1) : intsAttr(g.node, 'axes') && b.constI64(intsAttr(g.node, 'axes')!);
     return [b.op('Mul', [reduceGrad(g, axes), b.op('Div', [sizeAsFloat(g, y), sizeAsFloat(g, x[0]!)])])];
   },
+  // Σ x²: 2 x ⊙ dy broadcast back (axes an attribute before opset 18, an input from 18)
+  ReduceSumSquare: (g) => {
+    const { x, b } = io(g);
+    const axes = g.opset >= 18 ? optionalInput(g.node, 1) : intsAttr(g.node, 'axes') && b.constI64(intsAttr(g.node, 'axes')!);
+    return [b.op('Mul', [reduceGrad(g, axes), b.op('Add', [x[0]!, x[0]!])]), ...x.slice(1).map(() => null)];
+  },
   GlobalAveragePool: (g) => {
     const { x, y, dy, b } = io(g);
     return [b.op('Mul', [b.op('Expand', [dy, shapeOf(b, x[0]!)]), b.op('Div', [sizeAsFloat(g, y), sizeAsFloat(g, x[0]!)])])];
@@ -104,6 +112,7 @@ export const GRADIENT_RULES: Readonly<Record<string, GradRule>> = {
     const inverse = perm.map((_, i) => perm.indexOf(i));
     return [b.op('Transpose', [dy], { perm: ints(inverse) })];
   },
+  Split: (g) => splitGrad(g),
   Concat: (g) => {
     const { x, dy, b } = io(g);
     const axis = intAttr(g.node, 'axis', 0);
@@ -142,6 +151,15 @@ export const GRADIENT_RULES: Readonly<Record<string, GradRule>> = {
   Resize: (g) => { const { x, y, dy } = io(g); return [resizeGrad(g, dy, x[0]!, y, g.node), ...x.slice(1).map(() => null)]; },
   BatchNormalization: (g) => batchNormGrad(g),
 };
+
+/** Split's adjoint: the parts' gradients concatenated back along the axis, zeros for parts without one. */
+function splitGrad(g: GradContext): (string | null)[] {
+  const { b } = g;
+  const axis = intAttr(g.node, 'axis', 0);
+  const zero = { tensor: { dtype: g.dtype, dims: [1], data: g.dtype === 'float64' ? Float64Array.of(0) : Float32Array.of(0) } } as const;
+  const parts = g.node.outputs.map((y, i) => g.dy[i] ?? b.op('ConstantOfShape', [shapeOf(b, y)], { value: zero }));
+  return [parts.length === 1 ? parts[0]! : b.op('Concat', parts, { axis: int(axis) }), ...g.node.inputs.slice(1).map(() => null)];
+}
 
 function reshapeBack(g: GradContext): (string | null)[] {
   const { x, dy, b } = io(g);

@@ -1,0 +1,286 @@
+/**
+ * PFM / MB-PFM and PEFM (METHODS.md §2, §3): two frozen backbones see each image; per level a small
+ * 1×1-conv network learns to map the normalised features of S into those of T and back (network.ts),
+ * trained on engine/training with one Adam per level; a pixel's score is the mapping error, upsampled
+ * to the input size and fused over levels; the image's score is the map's maximum.
+ */
+import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { getBackbone } from '../../features/backbones.ts';
+import { f32, openSession, type Session } from '../../engine/session.ts';
+import { type NamedTensor, stepRandom, Trainer } from '../../engine/training/index.ts';
+import { upsampleBilinear } from '../../vision/index.ts';
+import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
+import { encodeModelFile, ModelFormatError, requireTensor } from '../model-file.ts';
+import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
+import { checkPfmConfig, pfmInput, type PfmConfig } from './defaults.ts';
+import { type LevelFeatures, levelSpecs, PfmFeatures } from './features.ts';
+import { bufferDims, buildScoringGraph, errorOutput, initialWeights, type MappingSpec, parameterDims, sourceFeed, targetFeed, trainingModel } from './network.ts';
+
+export type PfmMethodName = 'pfm' | 'pefm';
+
+export interface PfmTrainingRecord {
+  readonly images: number;
+  readonly epochs: number;
+  readonly steps: number;
+  readonly stepsPerEpoch: number;
+  /** Mean loss (summed over levels) of each epoch trained in this fit. */
+  readonly epochLosses: readonly number[];
+  /** Mean loss of each level in each epoch trained in this fit ([epoch][level in config order]). */
+  readonly epochLevelLosses: readonly (readonly number[])[];
+  /** Wall-clock seconds of each epoch trained in this fit. */
+  readonly epochSeconds: readonly number[];
+  /** Epochs completed before this fit started (resumed from a checkpoint). */
+  readonly resumedAtEpoch: number;
+  readonly featureSeconds: number;
+  readonly cachedFeatures: boolean;
+  readonly provider: string;
+}
+
+export function mappingSpec(c: PfmConfig): MappingSpec {
+  checkPfmConfig(c);
+  return {
+    levels: levelSpecs(c),
+    direction: c.direction,
+    positionEncoding: c.positionEncoding,
+    bnEps: c.bnEps,
+    bnMomentum: c.bnMomentum,
+    lr: c.levels.map((l) => c.lr[l - 1]!),
+    weightDecay: c.weightDecay,
+  };
+}
+
+/** Training features of every image, kept from the single pass over the training images. */
+class TrainingSet {
+  private cache: { s: Float32Array; t: Float32Array }[] | undefined;
+  private images: Float32Array | undefined;
+  n = 0;
+
+  constructor(private readonly features: PfmFeatures, private readonly c: PfmConfig, private readonly capacity: number) {}
+
+  get cached(): boolean {
+    return this.cache !== undefined;
+  }
+
+  private get levels() {
+    return this.features.levels;
+  }
+
+  async add(batch: ImageBatch): Promise<void> {
+    if (this.n + batch.n > this.capacity) throw new RangeError(`more training images than announced (${this.capacity})`);
+    if (this.n === 0) {
+      const perImage = this.levels.reduce((a, l) => a + l.gridH * l.gridW * (l.cs + l.ct), 0);
+      if (this.capacity * perImage * 4 <= this.c.featureCacheMb * 2 ** 20) {
+        this.cache = this.levels.map((l) => ({ s: new Float32Array(this.capacity * l.gridH * l.gridW * l.cs), t: new Float32Array(this.capacity * l.gridH * l.gridW * l.ct) }));
+      } else {
+        this.images = new Float32Array(this.capacity * 3 * batch.height * batch.width);
+      }
+    }
+    if (this.cache) {
+      const f = await this.features.extract(batch);
+      this.levels.forEach((l, i) => {
+        const hw = l.gridH * l.gridW;
+        this.cache![i]!.s.set(f[i]!.s, this.n * hw * l.cs);
+        this.cache![i]!.t.set(f[i]!.t, this.n * hw * l.ct);
+      });
+    } else {
+      this.images!.set(batch.data, this.n * 3 * batch.height * batch.width);
+    }
+    this.n += batch.n;
+  }
+
+  /** Per level the S and T rows of the given images, in that order. */
+  async gather(indices: readonly number[]): Promise<LevelFeatures[]> {
+    if (this.cache) {
+      return this.levels.map((l, i) => {
+        const hw = l.gridH * l.gridW;
+        const pick = (all: Float32Array, ch: number) => {
+          const out = new Float32Array(indices.length * hw * ch);
+          indices.forEach((img, k) => out.set(all.subarray(img * hw * ch, (img + 1) * hw * ch), k * hw * ch));
+          return out;
+        };
+        return { s: pick(this.cache![i]!.s, l.cs), t: pick(this.cache![i]!.t, l.ct) };
+      });
+    }
+    const plane = 3 * this.c.height * this.c.width;
+    const data = new Float32Array(indices.length * plane);
+    indices.forEach((i, k) => data.set(this.images!.subarray(i * plane, (i + 1) * plane), k * plane));
+    return this.features.extract({ data, n: indices.length, height: this.c.height, width: this.c.width });
+  }
+}
+
+export async function fitPfm(name: PfmMethodName, defaults: PfmConfig, train: AsyncIterable<ImageBatch>, trainCount: number, config: PfmConfig, events: FitEvents = {}): Promise<PfmModel> {
+  const c: PfmConfig = { ...defaults, ...config };
+  const spec = mappingSpec(c);
+  const features = await PfmFeatures.open(c);
+  const featureStart = performance.now();
+  const set = new TrainingSet(features, c, trainCount);
+  for await (const batch of train) {
+    await set.add(batch);
+    events.onProgress?.({ stage: 'features', done: set.n, total: trainCount });
+  }
+  if (set.n === 0) throw new RangeError(`${name} needs at least one training image`);
+  const featureSeconds = (performance.now() - featureStart) / 1000;
+
+  const n = set.n;
+  const batchSize = Math.max(1, Math.min(c.batchSize, n));
+  const stepsPerEpoch = Math.ceil(n / batchSize);
+  const totalSteps = c.epochs * stepsPerEpoch;
+  const trainer = await Trainer.create(trainingModel(spec, initialWeights(spec, c.seed)), { seed: c.seed });
+  if (c.checkpoint && existsSync(c.checkpoint)) trainer.loadCheckpoint(c.checkpoint);
+  const resumedAtEpoch = Math.floor(trainer.step / stepsPerEpoch);
+
+  // each epoch's shuffle depends on (seed, epoch) only, so a resumed run draws the same batches
+  const orders = new Map<number, number[]>();
+  const order = (epoch: number) => orders.get(epoch) ?? orders.set(epoch, stepRandom(c.seed ^ 0x5eed, epoch).sample(n, n)).get(epoch)!;
+  const source = async (step: number) => {
+    const epoch = Math.floor(step / stepsPerEpoch);
+    const j = step % stepsPerEpoch;
+    const images = order(epoch).slice(j * batchSize, (j + 1) * batchSize);
+    const f = await set.gather(images);
+    const feeds: Record<string, ReturnType<typeof f32>> = {};
+    spec.levels.forEach((l, i) => {
+      const rows = images.length * l.gridH * l.gridW;
+      feeds[sourceFeed(l.level)] = f32(f[i]!.s, [rows, l.cs]);
+      feeds[targetFeed(l.level)] = f32(f[i]!.t, [rows, l.ct]);
+    });
+    return feeds;
+  };
+
+  const epochLosses: number[] = [];
+  const epochLevelLosses: number[][] = [];
+  const epochSeconds: number[] = [];
+  let loss = 0;
+  let levelLoss = spec.levels.map(() => 0);
+  let epochStart = performance.now();
+  try {
+    await trainer.run(source, {
+      until: totalSteps,
+      ...(c.checkpoint ? { checkpoint: { path: c.checkpoint, everySteps: stepsPerEpoch } } : {}),
+      onProgress: (p) => {
+        loss += p.loss;
+        levelLoss = levelLoss.map((v, i) => v + (p.metrics[`loss_l${spec.levels[i]!.level}`] ?? Number.NaN));
+        if (p.step % stepsPerEpoch === 0 || p.step === totalSteps) {
+          const steps = p.step - (Math.ceil(p.step / stepsPerEpoch) - 1) * stepsPerEpoch;
+          epochLosses.push(loss / steps);
+          epochLevelLosses.push(levelLoss.map((v) => v / steps));
+          epochSeconds.push((performance.now() - epochStart) / 1000);
+          loss = 0;
+          levelLoss = levelLoss.map(() => 0);
+          epochStart = performance.now();
+        }
+        events.onProgress?.({ stage: 'train', done: p.step, total: totalSteps, loss: p.loss, etaSeconds: p.etaSeconds });
+      },
+    });
+  } finally {
+    await trainer.release();
+  }
+  const record: PfmTrainingRecord = {
+    images: n, epochs: c.epochs, steps: trainer.step, stepsPerEpoch, epochLosses, epochLevelLosses, epochSeconds, resumedAtEpoch,
+    featureSeconds, cachedFeatures: set.cached, provider: trainer.provider,
+  };
+  const model = await PfmModel.create(name, c, trainer.weights(), record, features);
+  const scored: Prediction[] = [];
+  for (const i of trainingSample(n)) scored.push(...(await model.scoreFeatures(await set.gather([i]), 1)));
+  model.trainingScores = summarizeTrainingScores(scored);
+  return model;
+}
+
+/** Stored: the weights (BatchNorm running statistics included), meta.training and the target backbone's sha256. */
+export async function deserializePfm(name: PfmMethodName, stored: StoredModel<PfmConfig>): Promise<PfmModel> {
+  const spec = mappingSpec(stored.config);
+  const weights = new Map<string, NamedTensor>();
+  for (const { name: t, dims } of [...parameterDims(spec), ...bufferDims(spec)]) weights.set(t, { dims, data: requireTensor(stored, t, dims) });
+  const training = stored.meta['training'];
+  if (training !== undefined && training !== null && (typeof training !== 'object' || Array.isArray(training))) {
+    throw new ModelFormatError('meta', `${stored.source}: meta field 'training' must be an object`);
+  }
+  const targetSha = stored.meta['targetBackboneSha256'];
+  const installed = getBackbone(stored.config.targetBackbone).sha256;
+  if (targetSha !== installed) {
+    throw new ModelFormatError('backbone', `${stored.source} was fitted on target backbone '${stored.config.targetBackbone}' with sha256 ${String(targetSha)}, but the installed one is ${installed}`);
+  }
+  const model = await PfmModel.create(name, stored.config, weights, (training as PfmTrainingRecord | null | undefined) ?? undefined);
+  model.trainingScores = stored.trainingScores;
+  return model;
+}
+
+export class PfmModel implements FittedModel {
+  /** Set once, at fit or load. */
+  trainingScores: TrainingScores | undefined;
+
+  private constructor(
+    readonly method: PfmMethodName,
+    readonly config: PfmConfig,
+    readonly spec: MappingSpec,
+    readonly weights: ReadonlyMap<string, NamedTensor>,
+    readonly training: PfmTrainingRecord | undefined,
+    private readonly features: PfmFeatures,
+    private readonly scorer: Session,
+  ) {}
+
+  static async create(method: PfmMethodName, config: PfmConfig, weights: ReadonlyMap<string, NamedTensor>, training?: PfmTrainingRecord, features?: PfmFeatures): Promise<PfmModel> {
+    const spec = mappingSpec(config);
+    const scorer = await openSession(buildScoringGraph(spec, weights));
+    return new PfmModel(method, config, spec, weights, training, features ?? (await PfmFeatures.open(config)), scorer);
+  }
+
+  get input(): InputSpec {
+    return pfmInput(this.config);
+  }
+
+  get backbone(): BackboneRef {
+    return { id: this.config.backbone, sha256: this.features.sourceSha256 };
+  }
+
+  describe(): Record<string, unknown> {
+    return {
+      ...this.config, training: this.training, latentUsed: this.spec.levels.map((l) => l.d),
+      backboneSha256: this.features.sourceSha256, targetBackboneSha256: this.features.targetSha256, trainingScores: this.trainingScores,
+    };
+  }
+
+  serialize(): Uint8Array {
+    return encodeModelFile({
+      method: this.method,
+      config: this.config,
+      backbone: this.backbone,
+      trainingScores: this.trainingScores,
+      extra: { training: this.training ?? null, targetBackboneSha256: this.features.targetSha256 },
+      tensors: this.weights,
+    });
+  }
+
+  async predict(batch: ImageBatch): Promise<Prediction[]> {
+    return this.scoreFeatures(await this.features.extract(batch), batch.n);
+  }
+
+  /** Predictions of n images from their per-level features (PfmFeatures.extract). */
+  async scoreFeatures(f: readonly LevelFeatures[], n: number): Promise<Prediction[]> {
+    const feeds: Record<string, ReturnType<typeof f32>> = {};
+    this.spec.levels.forEach((l, i) => {
+      const rows = n * l.gridH * l.gridW;
+      feeds[sourceFeed(l.level)] = f32(f[i]!.s, [rows, l.cs]);
+      feeds[targetFeed(l.level)] = f32(f[i]!.t, [rows, l.ct]);
+    });
+    const out = await this.scorer.run(feeds);
+    const { height, width } = this.config;
+    const predictions: Prediction[] = [];
+    for (let img = 0; img < n; img++) {
+      let map: Float32Array | undefined;
+      for (const l of this.spec.levels) {
+        const cells = l.gridH * l.gridW;
+        const grid = (out[errorOutput(l.level)]!.data as Float32Array).subarray(img * cells, (img + 1) * cells);
+        const up = upsampleBilinear(Float32Array.from(grid), l.gridW, l.gridH, width, height);
+        if (!map) map = up;
+        else if (this.config.fusion === 'multiply') for (let p = 0; p < map.length; p++) map[p]! *= up[p]!;
+        else for (let p = 0; p < map.length; p++) map[p]! += up[p]!;
+      }
+      if (this.config.fusion === 'add') for (let p = 0; p < map!.length; p++) map![p]! /= this.spec.levels.length;
+      let score = -Infinity;
+      for (const v of map!) if (v > score) score = v;
+      predictions.push({ score, map: map! });
+    }
+    return predictions;
+  }
+}
