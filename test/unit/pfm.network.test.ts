@@ -5,7 +5,7 @@ import {
   BN_B, BN_MEAN, BN_VAR, BN_W, branchLayers, buildScoringGraph, errorOutput, initialWeights, type LayerSpec, type LevelSpec, type MappingSpec,
   sourceFeed, targetFeed, trainingModel,
 } from '../../src-main/methods/pfm/network.ts';
-import { positionEncodingRows } from '../../src-main/methods/pfm/position-encoding.ts';
+import { positionEncodingRows } from '../../src-main/features/position-encoding.ts';
 import { normalisedRows } from '../../src-main/methods/pfm/features.ts';
 import { Random } from '../../src-main/util/random.ts';
 

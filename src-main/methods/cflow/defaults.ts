@@ -72,3 +72,18 @@ export const CFLOW_DEFAULTS: CflowConfig = {
 export function cflowInput(c: CflowConfig): InputSpec {
   return { height: c.height, width: c.width, filter: 'lanczos', resize: c.resize };
 }
+
+/** Throws RangeError for settings a flow cannot be built or trained with. */
+export function checkCflowConfig(c: CflowConfig): void {
+  if (c.taps.length === 0) throw new RangeError('CFLOW-AD needs at least one backbone tap');
+  const positiveIntegers = { blocks: c.blocks, epochs: c.epochs, subEpochs: c.subEpochs, fibersPerStep: c.fibersPerStep, stepsPerCall: c.stepsPerCall };
+  for (const [name, value] of Object.entries(positiveIntegers)) {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer; received ${value}`);
+  }
+  if (!Number.isInteger(c.condition) || c.condition < 4 || c.condition % 4 !== 0) throw new RangeError(`condition must be a positive multiple of 4; received ${c.condition}`);
+  if (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0) throw new RangeError(`warmupEpochs must be a non-negative integer; received ${c.warmupEpochs}`);
+  if (!(c.clamp > 0)) throw new RangeError(`clamp must be positive; received ${c.clamp}`);
+  if (!(c.lr > 0)) throw new RangeError(`lr must be positive; received ${c.lr}`);
+  if (!(c.holdout >= 0 && c.holdout < 1)) throw new RangeError(`holdout must be a share in [0, 1); received ${c.holdout}`);
+  if (!Number.isInteger(c.holdoutMin) || c.holdoutMin < 0) throw new RangeError(`holdoutMin must be a non-negative integer; received ${c.holdoutMin}`);
+}

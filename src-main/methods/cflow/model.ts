@@ -15,7 +15,7 @@ import { upsampleBilinearAlignCorners } from '../../vision/interpolate.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { encodeModelFile, ModelFormatError, requireTensor } from '../model-file.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
-import { CFLOW_DEFAULTS, cflowInput, type CflowConfig } from './defaults.ts';
+import { CFLOW_DEFAULTS, cflowInput, checkCflowConfig, type CflowConfig } from './defaults.ts';
 import { buildScoringGraph, flowShape, type FlowShape, flowTrainingModel, initialParams, initialRotations, paramDims, rotationName } from './flow.ts';
 import { learningRate } from './schedule.ts';
 
@@ -156,6 +156,7 @@ export interface CflowFitEvents extends FitEvents {
 
 export async function fitCflow(train: AsyncIterable<ImageBatch>, trainCount: number, config: CflowConfig, events: CflowFitEvents = {}): Promise<CflowModel> {
   const c = { ...CFLOW_DEFAULTS, ...config };
+  checkCflowConfig(c);
   const backbone = await Backbone.open(c.backbone);
   const grids = tapGrids(backbone, c);
   const featureStart = performance.now();

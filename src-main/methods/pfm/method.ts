@@ -1,5 +1,5 @@
 import type { Method } from '../method.ts';
-import { PEFM_DEFAULTS, PFM_DEFAULTS, pfmInput, type PfmConfig } from './defaults.ts';
+import { checkPfmConfig, PEFM_DEFAULTS, PFM_DEFAULTS, pfmInput, type PfmConfig } from './defaults.ts';
 import { deserializePfm, fitPfm } from './model.ts';
 
 const FIT_STAGES = [{ stage: 'features', share: 0.05 }, { stage: 'train', share: 0.95 }] as const;
@@ -9,6 +9,7 @@ export const pfm: Method<PfmConfig> = {
   name: 'pfm',
   defaults: PFM_DEFAULTS,
   input: pfmInput,
+  validate: checkPfmConfig,
   fitStages: FIT_STAGES,
   fit: (train, count, config, events) => fitPfm('pfm', PFM_DEFAULTS, train, count, config, events),
   deserialize: (stored) => deserializePfm('pfm', stored),
@@ -19,6 +20,7 @@ export const pefm: Method<PfmConfig> = {
   name: 'pefm',
   defaults: PEFM_DEFAULTS,
   input: pfmInput,
+  validate: checkPfmConfig,
   fitStages: FIT_STAGES,
   fit: (train, count, config, events) => fitPfm('pefm', PEFM_DEFAULTS, train, count, config, events),
   deserialize: (stored) => deserializePfm('pefm', stored),

@@ -17,7 +17,7 @@ import { adam } from '../../engine/optim/index.ts';
 import type { NamedTensor, ParamDecl, ParamGroup, TrainableModel } from '../../engine/training/index.ts';
 import { Random } from '../../util/random.ts';
 import type { PfmDirection } from './defaults.ts';
-import { positionEncodingRows } from './position-encoding.ts';
+import { positionEncodingRows } from '../../features/position-encoding.ts';
 
 /** One level's geometry: channel counts, latent size and feature grid. */
 export interface LevelSpec {

@@ -66,7 +66,7 @@ export const METHODS: readonly MethodInfo[] = [
   {
     name: 'cflow', label: 'CFLOW-AD', sizes: SIZES,
     about: 'Normalizing flows that learn how likely each feature is at each position: sharp localisation of small defects; the longest training (tens of minutes), moderate to run.',
-    settings: [epochs(8)],
+    settings: [epochs(4, 25), { kind: 'number', key: 'subEpochs', label: 'Passes per epoch', value: 2, min: 1, max: 8, step: 1 }],
   },
 ];
 
