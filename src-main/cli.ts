@@ -12,7 +12,7 @@ Commands:
   infer     score images with a saved model and write heatmap overlays
   f2pad-eval  measure F2PAD pixel-accurate refinement of patchcore/padim on a cut-paste set
   cutpaste  write that cut-paste set as an MVTec-layout folder
-  project, import, train, evaluate, inspect, results, report, jobs
+  project, import, train, evaluate, inspect, refine, results, report, jobs
             the station's workflow on a project folder (see below)
 
 ${EVAL_USAGE}

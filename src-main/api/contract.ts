@@ -74,13 +74,35 @@ export const Job = z.object({
   resumesJobId: Id.nullable(),
 });
 
+/** A result's F2PAD refinement (its files are read with results.overlay and results.repaired). */
+export const Refinement = z.object({
+  /** Pixels of the refined mask, at the image's own size. */
+  defectAreaPx: z.number().int(),
+  /** The detector map threshold the refinement started from. */
+  detectorThreshold: z.number(),
+  iterations: z.number().int(), seconds: z.number(), jobId: Id.nullable(), createdAt: z.string(),
+  settings: z.record(z.string(), z.unknown()),
+});
+
 export const Result = z.object({
   id: Id, imageId: Id, modelId: Id, thresholdId: Id.nullable(), jobId: Id.nullable(), score: z.number(),
   verdict: ResultVerdict, defectAreaPx: z.number().int().nullable(), createdAt: z.string(),
   hasMap: z.boolean(),
+  /** The F2PAD refinement of this result, if it was refined (its defect area replaces the detector's). */
+  refinement: Refinement.nullable(),
   /** The image's own label and path, for review screens without another call. */
   imageVerdict: Verdict, originalPath: z.string(),
 });
+
+/** What a refinement request may change of F2PAD's defaults (src-main/refine/refine.ts REFINE_DEFAULTS). */
+export const RefineSettings = z.object({
+  /** An ablation of the seed: the initial estimate only, or without the prior, the sparsity or the sharing. */
+  ablation: z.enum(['none', 'init-only', 'no-prior', 'no-sparsity', 'no-sharing']).optional(),
+  /** Mask threshold on the anomaly magnitude ‖A‖ (RGB in [0, 1]). */
+  tau: z.number().positive().max(2).optional(),
+  maxIterations: z.number().int().min(1).max(1000).optional(),
+  inpaint: z.enum(['auto', 'donor', 'diffusion']).optional(),
+}).strict();
 
 export const Report = z.object({
   id: Id, productId: Id, modelId: Id.nullable(), thresholdId: Id.nullable(), kind: z.string(), format: z.string(),
@@ -112,6 +134,13 @@ export const ImportSummary = z.object({
   imported: z.number().int(), duplicates: z.number().int(), failed: z.number().int(),
   problems: z.array(z.object({ path: z.string(), problem: z.string() })),
 });
+
+/** What a refinement job reports in its result (Job.result). */
+export const RefinementSummary = z.object({
+  refined: z.number().int(), resultIds: z.array(Id),
+  skipped: z.array(z.object({ path: z.string(), problem: z.string() })),
+});
+export type RefinementSummary = z.output<typeof RefinementSummary>;
 
 /** What an inspection job reports in its result (Job.result). */
 export const InspectionSummary = z.object({
@@ -182,8 +211,26 @@ export const API = {
   }).strict().refine((v) => (v.imageIds === undefined) !== (v.folder === undefined), 'give imageIds or folder, not both'), Job),
   'results.list': method(z.object({ modelId: Id, verdict: ResultVerdict.optional(), jobId: Id.optional(), ...Page }).strict(),
     z.object({ total: z.number().int(), items: z.array(Result) })),
-  /** The image with the anomaly map laid over it and the predicted defect outline, for review. */
-  'results.overlay': method(z.object({ id: Id, maxSide: z.number().int().min(16).max(4096).default(1024) }).strict(), Picture),
+  /**
+   * The image with the anomaly map laid over it and outlines, for review: the detector's predicted
+   * mask (white), the refined mask (green, when refined) and the ground truth (magenta, when known).
+   */
+  'results.overlay': method(z.object({
+    id: Id, maxSide: z.number().int().min(16).max(4096).default(1024),
+    layers: z.object({
+      heatmap: z.boolean().default(true), detector: z.boolean().default(true), refined: z.boolean().default(true), truth: z.boolean().default(false),
+    }).strict().default({ heatmap: true, detector: true, refined: true, truth: false }),
+  }).strict(), Picture),
+  /** The repaired (defect-free) image of a refined result. */
+  'results.repaired': method(z.object({ id: Id, maxSide: z.number().int().min(16).max(4096).default(1024) }).strict(), Picture),
+
+  /**
+   * F2PAD refinement as a job: one result, or every failing and review result of an inspection job.
+   * Needs a pixel threshold (the model's threshold, else the suggested one).
+   */
+  'refine.run': method(z.object({
+    resultId: Id.optional(), inspectionJobId: Id.optional(), settings: RefineSettings.default({}),
+  }).strict().refine((v) => (v.resultId === undefined) !== (v.inspectionJobId === undefined), 'give resultId or inspectionJobId, not both'), Job),
 
   'reports.create': method(z.object({ modelId: Id, format: ReportFormat, title: Name.optional() }).strict(), Report),
   'reports.list': method(z.object({ productId: Id }).strict(), z.array(Report)),
@@ -213,6 +260,8 @@ export type Threshold = z.output<typeof Threshold>;
 export type Job = z.output<typeof Job>;
 export type Result = z.output<typeof Result>;
 export type Report = z.output<typeof Report>;
+export type Refinement = z.output<typeof Refinement>;
+export type RefineSettings = z.output<typeof RefineSettings>;
 export type Picture = z.output<typeof Picture>;
 export type ScoreSet = z.output<typeof ScoreSet>;
 export type ImportSummary = z.output<typeof ImportSummary>;

@@ -2,11 +2,11 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setSessionLogger } from '../engine/session.ts';
-import { evaluateF2pad, type DatasetF2padResult } from '../refine/evaluate.ts';
+import { evaluateF2pad, F2PAD_DETECTORS, type DatasetF2padResult, type F2padDetector } from '../refine/evaluate.ts';
 import { ABLATIONS, REFINE_DEFAULTS, type Ablation, type RefineOptions } from '../refine/refine.ts';
 import { formatTable, num } from './table.ts';
 
-export const F2PAD_EVAL_USAGE = `argus f2pad-eval --data <dir>... --detector patchcore|padim [options]
+export const F2PAD_EVAL_USAGE = `argus f2pad-eval --data <dir>... --detector patchcore|padim|cflow [options]
 
 Builds a cut-paste test set per dataset (seed §IV-A1: hosts are normal images never fitted on, masks
 are real defect masks randomly resized and placed, anomaly sources a clearly different random colour),
@@ -14,7 +14,9 @@ fits the detector on the rest of train/good, and prints IoU and DICE (x100) of t
 its F1-optimal pixel threshold and with F2PAD refinement, plus seconds per image.
 
   --data <dir>          dataset folder, MVTec layout (repeatable)
-  --detector <name>     patchcore | padim (default patchcore)
+  --detector <name>     patchcore | padim | cflow (default patchcore)
+  --set <key=value>     a detector setting over its defaults (repeatable; numbers or text),
+                        e.g. --set epochs=2 for a shorter CFLOW-AD fit
   --count <n>           cut-paste images per dataset (default 54, as the seed)
   --seed <n>            cut-paste seed (default 0)
   --structural <f>      fraction of images whose anomaly source is the other side of another
@@ -33,6 +35,7 @@ export async function runF2padEval(argv: string[]): Promise<number> {
     options: {
       data: { type: 'string', multiple: true },
       detector: { type: 'string', default: 'patchcore' },
+      set: { type: 'string', multiple: true },
       count: { type: 'string' },
       seed: { type: 'string' },
       structural: { type: 'string' },
@@ -53,8 +56,14 @@ export async function runF2padEval(argv: string[]): Promise<number> {
     console.log(F2PAD_EVAL_USAGE);
     return 0;
   }
-  const detector = values.detector;
-  if (detector !== 'patchcore' && detector !== 'padim') throw new RangeError(`--detector must be patchcore or padim, received '${detector}'`);
+  const detector = values.detector as F2padDetector;
+  if (!F2PAD_DETECTORS.includes(detector)) throw new RangeError(`--detector must be one of ${F2PAD_DETECTORS.join(', ')}, received '${values.detector}'`);
+  const detectorSettings: Record<string, number | string> = {};
+  for (const pair of values.set ?? []) {
+    const m = /^([A-Za-z][A-Za-z0-9]*)=(.+)$/.exec(pair);
+    if (!m) throw new RangeError(`--set expects key=value, received '${pair}'`);
+    detectorSettings[m[1]!] = Number.isFinite(Number(m[2])) ? Number(m[2]) : m[2]!;
+  }
   if (!values.data || values.data.length === 0) throw new RangeError('--data <dir> is required');
   const number = (name: string, v: string | undefined): number | undefined => {
     if (v === undefined) return undefined;
@@ -78,6 +87,7 @@ export async function runF2padEval(argv: string[]): Promise<number> {
     results.push(
       await evaluateF2pad(dir, {
         detector,
+        detectorSettings,
         cutpaste: { count, seed: number('seed', values.seed) ?? 0, structural: number('structural', values.structural) ?? 0 },
         refine,
         ablations,

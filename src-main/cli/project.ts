@@ -1,10 +1,11 @@
 /**
  * Project commands: the station's workflow from a terminal or a script, on the same project folder
- * the screens open (create, import, train, evaluate, inspect, results, reports, jobs).
+ * the screens open (create, import, train, evaluate, inspect, refine, results, reports, jobs).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ApiError, ImportSummary, InspectionSummary, type Job, type Model, type Product } from '../api/contract.ts';
+import { ApiError, ImportSummary, InspectionSummary, RefinementSummary, type Job, type Model, type Product } from '../api/contract.ts';
 import { getMethod, METHOD_NAMES } from '../methods/index.ts';
 import { CliStation, withProject } from './station-client.ts';
 import { formatTable } from './table.ts';
@@ -15,13 +16,16 @@ argus import   --project <dir> --product <name|id> [--mvtec] [--split train|vali
 argus train    --project <dir> --product <name|id> [--method ${METHOD_NAMES.join('|')}] [--set key=value]...
 argus evaluate --project <dir> (--model <id> | --product <name|id>)
 argus inspect  --project <dir> (--model <id> | --product <name|id>) <folder>
+argus refine   --project <dir> (--result <id> | --inspection <job id>) [--ablation none|init-only|no-prior|no-sparsity|no-sharing]
+               [--tau <x>] [--out <dir>]
 argus results  --project <dir> (--model <id> | --product <name|id>) [--verdict pass|review|fail|unjudged] [--limit n] [--json]
 argus report   --project <dir> (--model <id> | --product <name|id>) [--format html|csv] --out <file>
 argus jobs     --project <dir> [--resume <job id>] [--cancel <job id>]
 
 A project is a folder (created empty by 'project create'); the same folder opens in the station
 (npm start). --product takes a name or an id; 'import' creates the product when the name is new.
---model defaults to the product's newest model. Jobs show a progress bar on a terminal; a job that
+--model defaults to the product's newest model. 'refine' runs F2PAD on one result or on every failing
+and review result of an inspection job; --out writes each refined result's repaired image and outlines. Jobs show a progress bar on a terminal; a job that
 fails or is interrupted makes the command exit 1.`;
 
 const common = {
@@ -95,6 +99,7 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
       method: { type: 'string', default: 'patchcore' }, set: { type: 'string', multiple: true }, limit: { type: 'string' },
       json: { type: 'boolean' }, format: { type: 'string', default: 'html' }, out: { type: 'string' },
       resume: { type: 'string' }, cancel: { type: 'string' },
+      result: { type: 'string' }, inspection: { type: 'string' }, ablation: { type: 'string' }, tau: { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
@@ -159,6 +164,31 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
         if (summary) console.log(`inspected ${summary.inspected}: pass ${summary.pass}, review ${summary.review}, fail ${summary.fail}, unjudged ${summary.unjudged} (model ${model.id}, job ${job.id})`);
         return jobExit(job);
       }
+      case 'refine': {
+        if ((values.result === undefined) === (values.inspection === undefined)) throw new RangeError(`argus refine needs --result <id> or --inspection <job id>\n\n${PROJECT_USAGE}`);
+        const ablations = ['none', 'init-only', 'no-prior', 'no-sparsity', 'no-sharing'] as const;
+        const ablation = values.ablation ?? 'none';
+        if (!(ablations as readonly string[]).includes(ablation)) throw new RangeError(`--ablation expects one of ${ablations.join(', ')}, received '${ablation}'`);
+        const tau = values.tau === undefined ? undefined : Number(values.tau);
+        if (tau !== undefined && !(tau > 0)) throw new RangeError(`--tau expects a positive number, received '${values.tau}'`);
+        const target = values.result !== undefined ? { resultId: positiveInt(values.result, '--result') } : { inspectionJobId: positiveInt(values.inspection!, '--inspection') };
+        const settings = { ablation: ablation as (typeof ablations)[number], ...(tau !== undefined ? { tau } : {}) };
+        const job = await s.follow(await s.call('refine.run', { ...target, settings }), 'refine');
+        const summary = RefinementSummary.safeParse(job.result).data;
+        if (summary) {
+          console.log(`refined ${summary.refined} result(s) (job ${job.id})${summary.skipped.length ? `; skipped ${summary.skipped.length}: ${summary.skipped.map((k) => `${k.path}: ${k.problem}`).join('; ')}` : ''}`);
+          if (values.out) mkdirSync(values.out, { recursive: true });
+          for (const id of summary.resultIds) {
+            if (!values.out) continue;
+            const repaired = await s.call('results.repaired', { id, maxSide: 4096 });
+            const outlines = await s.call('results.overlay', { id, maxSide: 4096, layers: { heatmap: false, detector: true, refined: true, truth: true } });
+            writeFileSync(join(values.out, `result-${id}-repaired.png`), Buffer.from(repaired.base64, 'base64'));
+            writeFileSync(join(values.out, `result-${id}-outlines.png`), Buffer.from(outlines.base64, 'base64'));
+          }
+          if (values.out) console.log(`repaired images and outlines (white: detector, green: refined, magenta: ground truth) written to ${values.out}`);
+        }
+        return jobExit(job);
+      }
       case 'results': {
         const model = await findModel(s, values);
         const page = await s.call('results.list', {
@@ -167,7 +197,7 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
         });
         if (values.json) console.log(JSON.stringify(page, null, 1));
         else {
-          console.log(formatTable(['result', 'image', 'score', 'verdict', 'defect px', 'file'], page.items.map((r) => [String(r.id), String(r.imageId), r.score.toFixed(4), r.verdict, r.defectAreaPx === null ? '-' : String(r.defectAreaPx), r.originalPath])));
+          console.log(formatTable(['result', 'image', 'score', 'verdict', 'defect px', 'refined px', 'file'], page.items.map((r) => [String(r.id), String(r.imageId), r.score.toFixed(4), r.verdict, r.defectAreaPx === null ? '-' : String(r.defectAreaPx), r.refinement ? String(r.refinement.defectAreaPx) : '-', r.originalPath])));
           console.log(`${page.items.length} of ${page.total} result(s) of model ${model.id}, highest score first`);
         }
         return 0;
@@ -198,4 +228,4 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
   });
 }
 
-export const PROJECT_COMMANDS = ['project', 'import', 'train', 'evaluate', 'inspect', 'results', 'report', 'jobs'];
+export const PROJECT_COMMANDS = ['project', 'import', 'train', 'evaluate', 'inspect', 'refine', 'results', 'report', 'jobs'];

@@ -24,7 +24,39 @@ export interface PredictTask {
   readonly maxInFlight: number;
 }
 
-export type WorkerTask = FitTask | PredictTask;
+export interface RefineTask {
+  readonly task: 'refine';
+  /** A serialized model (methods/persistence.ts) of a detector F2PAD refines (patchcore, padim, cflow). */
+  readonly model: Uint8Array;
+  /** The model's stored pixel prior (refine/prior.ts encodePrior); null: fit it and post 'prior'. */
+  readonly prior: Uint8Array | null;
+  /** Absolute paths of normal training images (donors for the initial inpainting; the prior's pixels). */
+  readonly training: readonly string[];
+  readonly items: ReadonlyArray<{ readonly resultId: number; readonly path: string }>;
+  /** The detector map threshold the initial mask M0 is cut at. */
+  readonly threshold: number;
+  /** Refinement settings over refine.ts REFINE_DEFAULTS. */
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly maxInFlight: number;
+}
+
+export type WorkerTask = FitTask | PredictTask | RefineTask;
+
+/** One refined image, everything at the image's own size; PNGs encoded in the worker. */
+export interface RefinedImage {
+  readonly resultId: number;
+  readonly width: number;
+  readonly height: number;
+  /** The refined binary mask as a 1-channel PNG (0 / 255). */
+  readonly maskPng: Uint8Array;
+  /** ‖A‖ per pixel. */
+  readonly magnitude: Float32Array;
+  /** The repaired image as an RGB PNG. */
+  readonly repairedPng: Uint8Array;
+  readonly defectAreaPx: number;
+  readonly iterations: number;
+  readonly seconds: number;
+}
 
 /** One scored image: the map is cropped to the picture (letterbox removed) at model resolution. */
 export interface ScoredImage {
@@ -52,6 +84,8 @@ export type FromWorker =
     readonly backbone: { readonly id: string; readonly sha256: string }; readonly trainCount: number;
     readonly trainingScores: TrainingScores | null;
   }
+  | { readonly type: 'prior'; readonly prior: Uint8Array }
+  | { readonly type: 'refined'; readonly item: RefinedImage }
   | { readonly type: 'done' }
   | { readonly type: 'error'; readonly message: string; readonly name: string };
 

@@ -8,8 +8,12 @@ import { imageBatches, loadBatches } from '../datasets/loader.ts';
 import type { DatasetImage } from '../datasets/mvtec.ts';
 import { getMethod } from '../methods/index.ts';
 import { decodeModel, encodeModel } from '../methods/persistence.ts';
-import { cropMap } from '../vision/index.ts';
-import type { FitTask, FromWorker, PredictTask, ScoredImage, ToWorker, WorkerTask } from './worker-protocol.ts';
+import { createRefiner } from '../refine/refine.ts';
+import { decodePrior, encodePrior } from '../refine/prior.ts';
+import { loadTrainingImages } from '../refine/training-images.ts';
+import { cropMap, encodePng, toBytes } from '../vision/index.ts';
+import { ImageReadError, readImage } from '../vision/image.ts';
+import type { FitTask, FromWorker, PredictTask, RefineTask, ScoredImage, ToWorker, WorkerTask } from './worker-protocol.ts';
 
 const port = parentPort!;
 let cancelled = false;
@@ -104,9 +108,53 @@ async function predict(t: PredictTask): Promise<void> {
   }
 }
 
+async function refine(t: RefineTask): Promise<void> {
+  const model = await decodeModel(t.model);
+  const onSkip = (issue: { path: string; problem: string }) => post({ type: 'skipped', path: issue.path, problem: issue.problem, imageId: null });
+  post({ type: 'progress', done: 0, total: t.items.length, stage: 'prepare', fraction: 0, loss: null, etaSeconds: null });
+  const training = await loadTrainingImages(t.training.map(entry), model.input, undefined, onSkip);
+  if (training.length === 0) throw new RangeError('F2PAD needs normal training images of the model (none could be read)');
+  checkCancelled();
+  const prior = t.prior ? decodePrior(t.prior, 'the model\'s pixel prior') : undefined;
+  const refiner = await createRefiner(model, { images: training }, prior ? { prior } : {});
+  if (!prior) post({ type: 'prior', prior: encodePrior(refiner.prior) });
+  try {
+    const start = performance.now();
+    let sent = 0;
+    for (const [done, item] of t.items.entries()) {
+      checkCancelled();
+      let image;
+      try {
+        image = await readImage(item.path);
+      } catch (err) {
+        if (!(err instanceof ImageReadError)) throw err;
+        onSkip({ path: item.path, problem: `unreadable image, skipped: ${err.reason}` });
+        continue;
+      }
+      const r = await refiner.refine(image, t.threshold, t.options);
+      const { width, height } = r.mask;
+      const maskPixels = new Uint8Array(width * height);
+      let area = 0;
+      for (let i = 0; i < maskPixels.length; i++) if (r.mask.data[i]) { maskPixels[i] = 255; area++; }
+      const maskPng = (await encodePng(maskPixels, width, height, 1)).png;
+      const repairedPng = (await encodePng(toBytes(r.repaired), width, height, 3)).png;
+      await waitForAcks(sent, t.maxInFlight);
+      checkCancelled();
+      const refined = { resultId: item.resultId, width, height, maskPng, magnitude: r.magnitude, repairedPng, defectAreaPx: area, iterations: r.iterations, seconds: r.seconds };
+      post({ type: 'refined', item: refined }, [r.magnitude.buffer as ArrayBuffer]);
+      sent++;
+      const elapsed = (performance.now() - start) / 1000;
+      post({ type: 'progress', done: done + 1, total: t.items.length, stage: 'refine', fraction: (done + 1) / t.items.length, loss: null, etaSeconds: (elapsed / (done + 1)) * (t.items.length - done - 1) });
+    }
+  } finally {
+    await refiner.release();
+  }
+}
+
 async function main(task: WorkerTask): Promise<void> {
   try {
     if (task.task === 'fit') await fit(task);
+    else if (task.task === 'refine') await refine(task);
     else await predict(task);
     post({ type: 'done' });
   } catch (err) {

@@ -62,8 +62,13 @@ export interface DatasetF2padResult {
   readonly fitSeconds: number;
 }
 
+export type F2padDetector = 'patchcore' | 'padim' | 'cflow';
+export const F2PAD_DETECTORS: readonly F2padDetector[] = ['patchcore', 'padim', 'cflow'];
+
 export interface F2padEvalOptions {
-  readonly detector: 'patchcore' | 'padim';
+  readonly detector: F2padDetector;
+  /** Settings of the detector over its method's defaults (e.g. CFLOW-AD's epochs). */
+  readonly detectorSettings?: Readonly<Record<string, unknown>>;
   readonly cutpaste: Partial<CutPasteOptions>;
   readonly refine: Partial<RefineOptions>;
   readonly ablations: readonly Ablation[];
@@ -78,10 +83,16 @@ const median = (v: readonly number[]) => {
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-/** Fits the detector on the images and collects them at the model size (prior and inpainting donors). */
-export async function fitDetector(detector: 'patchcore' | 'padim', entries: Parameters<typeof loadBatches>[0]): Promise<{ model: FittedModel; images: PlanarImage[]; seconds: number }> {
+/**
+ * Fits the detector (its method's defaults, `settings` over them) on the images and collects them at
+ * the model size (prior and inpainting donors).
+ */
+export async function fitDetector(detector: F2padDetector, entries: Parameters<typeof loadBatches>[0], settings: Readonly<Record<string, unknown>> = {}): Promise<{ model: FittedModel; images: PlanarImage[]; seconds: number }> {
   const method = getMethod(detector);
-  const config = { ...method.defaults };
+  const defaults = method.defaults as Record<string, unknown>;
+  for (const key of Object.keys(settings)) if (!(key in defaults)) throw new RangeError(`${detector} has no setting '${key}'`);
+  const config = { ...method.defaults, ...settings } as typeof method.defaults;
+  method.validate?.(config);
   const input = method.input(config);
   const start = performance.now();
   const model = await method.fit(imageBatches(loadBatches(entries, input, { batchSize: 8 })), entries.length, config);
@@ -98,7 +109,7 @@ export async function evaluateF2pad(dataDir: string, options: F2padEvalOptions):
   const dataset = scanMvtec(dataDir);
   const { split, samples } = await buildCutPasteSet(dataset, options.cutpaste);
   const fitEntries = options.maxFit ? evenlySpaced(split.fit, options.maxFit) : split.fit;
-  const { model, images, seconds: fitSeconds } = await fitDetector(options.detector, fitEntries);
+  const { model, images, seconds: fitSeconds } = await fitDetector(options.detector, fitEntries, options.detectorSettings);
   const refiner = await createRefiner(model, { images });
   try {
     const { width: W, height: H } = model.input;

@@ -8,8 +8,8 @@
  * bilateral gradient sharing, gradient clipping, the adaptive per-pixel step and one Adan update.
  * One `run` of the session is one iteration; JS only feeds the state back.
  *
- * The detector-specific data term L is a plug-in (`DataTerm`): PatchCore and PaDiM live in
- * data-terms.ts; CFLOW-AD can add its own without touching this file.
+ * The detector-specific data term L is a plug-in (`DataTerm`): PatchCore, PaDiM and CFLOW-AD live in
+ * data-terms.ts.
  */
 import { GraphBuilder, int, ints } from '../engine/onnx/graph.ts';
 import { backward } from '../engine/autodiff/index.ts';
@@ -23,12 +23,16 @@ export interface DataTerm {
   readonly name: string;
   readonly backbone: string;
   readonly taps: readonly string[];
-  /** Stride (input pixels) of the grid the term scores. */
+  /** Stride (input pixels) of the grid the term scores (the finest, when it scores several). */
   readonly stride: number;
+  /** Appends the scalar data term L(Y) from the backbone taps of Y; declares the inputs it needs. */
+  score(g: GraphBuilder, taps: Readonly<Record<string, string>>): string;
+}
+
+/** A data term whose per-position features can be computed alone (PatchCore's candidate search). */
+export interface FeatureTerm extends DataTerm {
   /** Appends the per-position features [P, D] (P = positions of the crop's grid, row-major). */
   features(g: GraphBuilder, taps: Readonly<Record<string, string>>): string;
-  /** Appends the scalar data term from those features; declares the inputs it needs. */
-  loss(g: GraphBuilder, features: string): string;
 }
 
 /** Constants of the objective and solver that are baked into the graph (those tuned per run are inputs). */
@@ -92,7 +96,7 @@ export function buildStepGraph(term: DataTerm, prior: MixturePrior, c: SolverCon
 
   const y = g.op('Sub', [x, g.op('Mul', [a, region])], {}, 'y');
   const taps = appendBackbone(g, term.backbone, term.taps, y);
-  const data = g.op('Identity', [term.loss(g, term.features(g, taps))], {}, 'part_data');
+  const data = g.op('Identity', [term.score(g, taps)], {}, 'part_data');
   const terms = pixelTerms(g, a, y, region, prior, c);
   const total = g.op('Add', [g.op('Add', [data, g.op('Mul', [lambda, terms.sparsity])]), g.op('Add', [g.op('Mul', [gamma, g.op('Add', [terms.mog, g.op('Mul', [beta, terms.tv])])]), g.op('Mul', [k(g, c.rangeWeight), terms.range])])]);
   g.op('Identity', [total], {}, 'loss');
@@ -130,7 +134,7 @@ export function buildStepGraph(term: DataTerm, prior: MixturePrior, c: SolverCon
 }
 
 /** Features only (for the PatchCore candidate sets): input x [1, 3, h, w], output features [P, D]. */
-export function buildFeatureGraph(term: DataTerm): Uint8Array {
+export function buildFeatureGraph(term: FeatureTerm): Uint8Array {
   const g = new GraphBuilder(`f2pad_features_${term.name}`);
   const x = g.input('x', 'float32', IMG(3));
   const y = g.op('Identity', [x]);

@@ -182,3 +182,29 @@ export function mixtureDistance(prior: MixturePrior, y: readonly [number, number
   }
   return best;
 }
+
+/** The prior as JSON bytes (stored with a model as its `pixel_prior` blob). */
+export function encodePrior(prior: MixturePrior): Uint8Array {
+  const json = { kind: 'argus-pixel-prior', k: prior.k, weights: [...prior.weights], means: [...prior.means], covariances: [...prior.covariances], logLikelihood: [...prior.logLikelihood] };
+  return new TextEncoder().encode(JSON.stringify(json));
+}
+
+/** Reads encodePrior's bytes back; throws RangeError naming what is wrong. */
+export function decodePrior(bytes: Uint8Array, source: string): MixturePrior {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new RangeError(`${source} is not a pixel prior (not JSON)`);
+  }
+  const o = json as { kind?: unknown; k?: unknown; weights?: unknown; means?: unknown; covariances?: unknown; logLikelihood?: unknown };
+  const numbers = (v: unknown, n: number, name: string): Float64Array => {
+    if (!Array.isArray(v) || v.length !== n || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new RangeError(`${source}: ${name} must be ${n} finite numbers`);
+    return Float64Array.from(v as number[]);
+  };
+  if (o.kind !== 'argus-pixel-prior') throw new RangeError(`${source} is not a pixel prior`);
+  if (!Number.isInteger(o.k) || (o.k as number) < 1 || (o.k as number) > 64) throw new RangeError(`${source}: k must be an integer in [1, 64]`);
+  const k = o.k as number;
+  const logLikelihood = Array.isArray(o.logLikelihood) ? (o.logLikelihood as unknown[]).filter((x): x is number => typeof x === 'number') : [];
+  return { k, weights: numbers(o.weights, k, 'weights'), means: numbers(o.means, 3 * k, 'means'), covariances: numbers(o.covariances, 9 * k, 'covariances'), logLikelihood };
+}

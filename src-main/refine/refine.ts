@@ -12,13 +12,14 @@
 import { f32, openSession, ort, type Session } from '../engine/session.ts';
 import { PatchCoreModel } from '../methods/patchcore/model.ts';
 import { PadimModel } from '../methods/padim/model.ts';
+import { CflowModel } from '../methods/cflow/model.ts';
 import type { FittedModel } from '../methods/method.ts';
 import { resize, resizeMap, toChw, toRgb } from '../vision/index.ts';
 import type { RasterImage } from '../vision/image.ts';
 import type { BinaryMask } from '../vision/mask.ts';
 import { Random } from '../util/random.ts';
 import { connectedComponents } from '../metrics/connected-components.ts';
-import { alignmentFor, PadimTerm, PatchCoreTerm, type SupportedTerm } from './data-terms.ts';
+import { alignmentFor, CflowTerm, PadimTerm, PatchCoreTerm, type SupportedTerm } from './data-terms.ts';
 import { diffusionFill, dilate, inpaintFromDonors, type Box, type PlanarImage } from './inpaint.ts';
 import { buildFeatureGraph, buildStepGraph, SOLVER_CONSTANTS } from './objective.ts';
 import { fitMixture, type MixturePrior } from './prior.ts';
@@ -106,12 +107,14 @@ export interface TrainingImages {
 }
 
 export interface RefinerSetup {
+  /** A prior fitted earlier (stored with the model); fitted on `training` when absent. */
+  readonly prior?: MixturePrior;
   readonly priorComponents?: number;
   readonly priorPixels?: number;
   readonly seed?: number;
 }
 
-type Detector = PatchCoreModel | PadimModel;
+type Detector = PatchCoreModel | PadimModel | CflowModel;
 
 export class Refiner {
   private constructor(
@@ -127,8 +130,9 @@ export class Refiner {
     let term: SupportedTerm;
     if (model instanceof PatchCoreModel) term = new PatchCoreTerm(model);
     else if (model instanceof PadimModel) term = new PadimTerm(model);
-    else throw new RangeError(`F2PAD refinement supports patchcore and padim models, not '${model.method}'`);
-    const prior = fitPrior(training.images, setup.priorComponents ?? 4, setup.priorPixels ?? 20000, setup.seed ?? 0);
+    else if (model instanceof CflowModel) term = new CflowTerm(model);
+    else throw new RangeError(`F2PAD refinement supports patchcore, padim and cflow models, not '${model.method}'`);
+    const prior = setup.prior ?? fitPrior(training.images, setup.priorComponents ?? 4, setup.priorPixels ?? 20000, setup.seed ?? 0);
     const { model: bytes } = buildStepGraph(term, prior, SOLVER_CONSTANTS);
     const step = await openSession(bytes);
     const featureSession = term instanceof PatchCoreTerm ? await openSession(buildFeatureGraph(term)) : undefined;
@@ -278,23 +282,27 @@ export class Refiner {
     const offset = term.tapSpecs[0]!.offset;
     // feature positions counted: cell centres within positionMargin px of the dilated region
     const near = dilate(context, W, H, o.positionMargin);
+    const dims = [1, 3, ch, cw];
+    // CFLOW-AD scores each tap on its own grid: the same rule per tap (CflowTerm.cropFeeds)
+    const cflow = term instanceof CflowTerm ? term.cropFeeds(crop, near, W, H) : undefined;
     const positions: number[] = [];
-    for (let i = 0; i < gh; i++) {
+    if (!cflow) for (let i = 0; i < gh; i++) {
       for (let j = 0; j < gw; j++) {
         const cy = Math.round(crop.y0 + s * i + (s - 1) / 2 + offset.y);
         const cx = Math.round(crop.x0 + s * j + (s - 1) / 2 + offset.x);
         if (near[Math.min(H - 1, Math.max(0, cy)) * W + Math.min(W - 1, Math.max(0, cx))]) positions.push(i * gw + j);
       }
     }
-    const dims = [1, 3, ch, cw];
     const feeds: Record<string, ort.Tensor> = {
       x: f32(xc, dims),
       region: f32(regionC, [1, 1, ch, cw]),
-      positions: new ort.Tensor('int64', BigInt64Array.from(positions, (p) => BigInt(p)), [positions.length]),
       data_scale: f32(Float32Array.of(1), []),
+      ...(cflow ? cflow.feeds : { positions: new ort.Tensor('int64', BigInt64Array.from(positions, (p) => BigInt(p)), [positions.length]) }),
       ...alignmentFor(term, ch, cw),
     };
-    if (term instanceof PatchCoreTerm) {
+    if (term instanceof CflowTerm) {
+      // conditions and positions only (above)
+    } else if (term instanceof PatchCoreTerm) {
       const all = (await this.featureSession!.run({ x: f32(y0c, dims), ...alignmentFor(term, ch, cw) }))['features']!.data as Float32Array;
       const index = term.model.index;
       const D = index.dim;
@@ -315,10 +323,11 @@ export class Refiner {
     // data scale (ours): stride² / (mean score of the counted positions at Y0), so the data term is an
     // energy per pixel of about 1 at the initial estimate, for every detector
     const probe = await this.step.run({ ...this.initialState(feeds, a0, regionC, o), step: new ort.Tensor('int64', BigInt64Array.of(1n), []) }, ['part_data']);
-    const atY0 = Number(probe['part_data']!.data[0]) / Math.max(positions.length, 1);
+    const counted = cflow ? cflow.counted : positions.length;
+    const atY0 = Number(probe['part_data']!.data[0]) / Math.max(counted, 1);
     feeds['data_scale'] = f32(Float32Array.of((s * s) / Math.max(atY0, 1e-12)), []);
     const first = await this.solve(feeds, a0, regionC, { lambda, gamma, beta: o.beta, share: o.ablation === 'no-sharing' ? 0 : 1 }, o, o.maxIterations);
-    if (process.env['ARGUS_F2PAD_DEBUG']) console.error(`[f2pad] crop ${cw}x${ch} Q ${positions.length} setup ${(first.t0 - start).toFixed(0)} ms, ${first.iterations} it at ${((performance.now() - first.t0) / first.iterations).toFixed(1)} ms`, first.lastLoss);
+    if (process.env['ARGUS_F2PAD_DEBUG']) console.error(`[f2pad] crop ${cw}x${ch} Q ${cflow ? cflow.positions.map((p) => p.length).join('/') : positions.length} at Y0 ${atY0.toPrecision(3)} setup ${(first.t0 - start).toFixed(0)} ms, ${first.iterations} it at ${((performance.now() - first.t0) / first.iterations).toFixed(1)} ms`, first.lastLoss);
     const aC = first.a;
     const magC = new Float32Array(cplane);
     for (let p = 0; p < cplane; p++) magC[p] = Math.sqrt(aC[p]! ** 2 + aC[cplane + p]! ** 2 + aC[2 * cplane + p]! ** 2);

@@ -4,12 +4,14 @@
  * together, a job may change state).
  */
 import type { Handlers } from '../api/dispatch.ts';
-import { ApiError, type Model, type Product } from '../api/contract.ts';
+import { ApiError, type Model, type Product, type Refinement } from '../api/contract.ts';
 import { f1Max } from '../metrics/index.ts';
-import { images, jobs, masks, models, products, reports, results, thresholds, type Project } from '../store/index.ts';
+import { images, jobs, masks, models, products, refinements, reports, results, thresholds, type Project } from '../store/index.ts';
 import { decodeImageBuffer, ImageReadError } from '../vision/image.ts';
 import { pictureOrError } from './picture-errors.ts';
-import { imagePicture, maskContent, resultOverlay } from './pictures.ts';
+import { imagePicture, maskContent, repairedPicture, resultOverlay } from './pictures.ts';
+import { checkRefineRequest } from './refinement.ts';
+import { suggestedPixelThreshold } from './model-evaluation.ts';
 import { createReport, MEDIA_TYPES } from './reports.ts';
 import { checkInspectRequest } from './inspection.ts';
 import { checkTrainRequest } from './training.ts';
@@ -49,11 +51,12 @@ async function setMask(p: Project, imageId: number, kind: masks.MaskKind, png: B
   return masks.set(p, { imageId, kind, png });
 }
 
-/** The pixel F1-optimal threshold from evaluation, else the training images' pixel 99th percentile. */
-function suggestedPixelThreshold(model: models.Model): number | null {
-  const metrics = (model.metrics ?? {}) as { pixelF1Threshold?: unknown; trainingScores?: { pixelP99?: unknown } };
-  if (typeof metrics.pixelF1Threshold === 'number') return metrics.pixelF1Threshold;
-  return typeof metrics.trainingScores?.pixelP99 === 'number' ? metrics.trainingScores.pixelP99 : null;
+function toRefinement(r: refinements.Refinement | undefined): Refinement | null {
+  if (!r) return null;
+  return {
+    defectAreaPx: r.defectAreaPx, detectorThreshold: r.detectorThreshold, iterations: r.iterations, seconds: r.seconds,
+    jobId: r.jobId, createdAt: r.createdAt, settings: (r.options ?? {}) as Record<string, unknown>,
+  };
 }
 
 export interface JobSubmitter {
@@ -127,10 +130,21 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
       return station.jobs().submit('inspect', req, model.productId);
     },
     'results.list': (req) => {
-      const page = results.page(p(), req);
-      return { total: page.total, items: page.items.map(({ mapSha256, maskSha256: _m, ...r }) => ({ ...r, hasMap: mapSha256 !== null })) };
+      const project = p();
+      const page = results.page(project, req);
+      const refined = refinements.forModel(project, req.modelId);
+      return {
+        total: page.total,
+        items: page.items.map(({ mapSha256, maskSha256: _m, ...r }) => ({ ...r, hasMap: mapSha256 !== null, refinement: toRefinement(refined.get(r.id)) })),
+      };
     },
-    'results.overlay': ({ id, maxSide }) => pictureOrError(() => resultOverlay(p(), id, maxSide)),
+    'results.overlay': ({ id, maxSide, layers }) => pictureOrError(() => resultOverlay(p(), id, maxSide, layers)),
+    'results.repaired': ({ id, maxSide }) => pictureOrError(() => repairedPicture(p(), id, maxSide)),
+
+    'refine.run': (req) => {
+      const model = checkRefineRequest(p(), req);
+      return station.jobs().submit('refine', req, model.productId);
+    },
 
     'reports.create': async (req) => toReport(p(), await createReport(p(), req)),
     'reports.list': ({ productId }) => reports.list(p(), products.get(p(), productId).id).map((r) => toReport(p(), r)),
@@ -150,7 +164,7 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
       if (job.status !== 'interrupted') throw new ApiError('CONFLICT', `job ${id} is ${job.status}; only interrupted jobs can be resumed`);
       const continuation = jobs.resumedBy(p(), id);
       if (continuation) throw new ApiError('CONFLICT', `job ${id} was already resumed by job ${continuation.id} (${continuation.status})`);
-      if (job.kind !== 'import' && job.kind !== 'inspect' && job.kind !== 'train' && job.kind !== 'evaluate') {
+      if (job.kind !== 'import' && job.kind !== 'inspect' && job.kind !== 'train' && job.kind !== 'evaluate' && job.kind !== 'refine') {
         throw new ApiError('CONFLICT', `${job.kind} jobs cannot be resumed`);
       }
       return station.jobs().submit(job.kind, job.params, job.productId, job.id);

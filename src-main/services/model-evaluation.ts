@@ -103,3 +103,10 @@ export async function runModelEvaluation(p: Project, ctx: JobContext): Promise<M
   jobs.setResult(p, ctx.job.id, metrics);
   return metrics;
 }
+
+/** The pixel F1-optimal threshold from evaluation, else the training images' pixel 99th percentile. */
+export function suggestedPixelThreshold(model: models.Model): number | null {
+  const metrics = (model.metrics ?? {}) as { pixelF1Threshold?: unknown; trainingScores?: { pixelP99?: unknown } };
+  if (typeof metrics.pixelF1Threshold === 'number') return metrics.pixelF1Threshold;
+  return typeof metrics.trainingScores?.pixelP99 === 'number' ? metrics.trainingScores.pixelP99 : null;
+}

@@ -1,12 +1,14 @@
 /**
  * Pictures for review: a stored image scaled for display, and an inspection result drawn over its
- * image — the anomaly map as a heatmap and the predicted defect outlined in white.
+ * image — the anomaly map as a heatmap, the detector's predicted defect outlined in white, the F2PAD
+ * refined defect in green and the ground truth in magenta — and a refined result's repaired image.
  */
 import type { Picture } from '../api/contract.ts';
-import { images, masks, results, thresholds, type Project } from '../store/index.ts';
+import { ApiError } from '../api/contract.ts';
+import { images, masks, refinements, results, thresholds, type Project } from '../store/index.ts';
 import { decodeImageBuffer, type RasterImage } from '../vision/image.ts';
-import { overlayHeatmap, resizeMap } from '../vision/index.ts';
-import { encodePicture, encodePng } from '../vision/picture.ts';
+import { overlayHeatmap, resizeMap, toRgb } from '../vision/index.ts';
+import { encodePicture, encodePng, toBytes } from '../vision/picture.ts';
 import { decodeMask } from '../vision/mask.ts';
 import { decodeMap } from './anomaly-maps.ts';
 
@@ -36,36 +38,68 @@ function outline(mask: Uint8Array, width: number, height: number): Uint8Array {
   return out;
 }
 
+export interface OverlayLayers {
+  readonly heatmap: boolean;
+  readonly detector: boolean;
+  readonly refined: boolean;
+  readonly truth: boolean;
+}
+
+export const DEFAULT_LAYERS: OverlayLayers = { heatmap: true, detector: true, refined: true, truth: false };
+
+/** Outline colours: detector white, refined green, ground truth magenta (drawn in that order). */
+export const OUTLINE_COLOURS = { detector: [255, 255, 255], refined: [40, 230, 90], truth: [255, 0, 255] } as const;
+
 /**
- * The result's image with its anomaly map blended over it. Colours span from the model's threshold
- * band (or the map's own range without a threshold); the predicted mask's outline is drawn in white.
+ * The result's image with the chosen layers: its anomaly map blended over it (colours span the
+ * model's threshold band, or the map's own range without a threshold) and the outlines of the
+ * detector's mask, the refined mask and the ground truth. A layer that does not exist is left out.
  */
-export async function resultOverlay(p: Project, id: number, maxSide: number): Promise<Picture> {
+export async function resultOverlay(p: Project, id: number, maxSide: number, layers: OverlayLayers = DEFAULT_LAYERS): Promise<Picture> {
   const result = results.get(p, id);
   const image = await decodeStored(p, images.get(p, result.imageId));
   const stored = results.readMap(p, result);
-  if (!stored) return imagePicture(p, result.imageId, maxSide);
-  const map = decodeMap(stored);
-  const full = resizeMap(map.data, map.width, map.height, image.width, image.height);
-  const threshold = result.thresholdId !== null ? thresholds.find(p, result.thresholdId) : thresholds.latest(p, result.modelId);
-  let low = Infinity;
-  let high = -Infinity;
-  for (const v of map.data) {
-    if (v < low) low = v;
-    if (v > high) high = v;
+  let rgb: Uint8Array;
+  if (stored && layers.heatmap) {
+    const map = decodeMap(stored);
+    const full = resizeMap(map.data, map.width, map.height, image.width, image.height);
+    const threshold = result.thresholdId !== null ? thresholds.find(p, result.thresholdId) : thresholds.latest(p, result.modelId);
+    let low = Infinity;
+    let high = -Infinity;
+    for (const v of map.data) {
+      if (v < low) low = v;
+      if (v > high) high = v;
+    }
+    if (threshold?.pixelThreshold != null) {
+      low = Math.min(low, threshold.pixelThreshold * 0.5);
+      high = Math.max(threshold.pixelThreshold * 1.5, low + 1e-6);
+    }
+    rgb = overlayHeatmap(image, full, { low, high, alpha: 0.45 });
+  } else {
+    rgb = toBytes(toRgb(image));
   }
-  if (threshold?.pixelThreshold != null) {
-    low = Math.min(low, threshold.pixelThreshold * 0.5);
-    high = Math.max(threshold.pixelThreshold * 1.5, low + 1e-6);
-  }
-  const rgb = overlayHeatmap(image, full, { low, high, alpha: 0.45 });
-  const maskBytes = results.readMask(p, result);
-  if (maskBytes) {
-    const mask = await decodeMask(maskBytes, `predicted mask of result ${id}`);
+  const draw = async (png: Buffer | null, what: string, colour: readonly number[]) => {
+    if (!png) return;
+    const mask = await decodeMask(png, what);
+    if (mask.width !== image.width || mask.height !== image.height) return;
     const edge = outline(mask.data, mask.width, mask.height);
-    for (let i = 0; i < edge.length; i++) if (edge[i]) rgb.set([255, 255, 255], i * 3);
-  }
+    for (let i = 0; i < edge.length; i++) if (edge[i]) rgb.set(colour, i * 3);
+  };
+  if (layers.detector) await draw(results.readMask(p, result), `predicted mask of result ${id}`, OUTLINE_COLOURS.detector);
+  const refinement = layers.refined ? refinements.findFor(p, id) : undefined;
+  if (refinement) await draw(refinements.readMask(p, refinement), `refined mask of result ${id}`, OUTLINE_COLOURS.refined);
+  const truth = layers.truth ? masks.find(p, result.imageId, 'ground_truth') : undefined;
+  if (truth) await draw(masks.readPng(p, truth), `ground truth of image ${result.imageId}`, OUTLINE_COLOURS.truth);
   const encoded = await encodePng(rgb, image.width, image.height, 3, maxSide);
+  return toPicture(encoded.png, encoded.width, encoded.height);
+}
+
+/** The repaired (defect-free) image of a refined result, scaled to fit maxSide. */
+export async function repairedPicture(p: Project, id: number, maxSide: number): Promise<Picture> {
+  const refinement = refinements.findFor(p, results.get(p, id).id);
+  if (!refinement) throw new ApiError('NOT_FOUND', `result ${id} has not been refined`);
+  const repaired = await decodeImageBuffer(refinements.readRepaired(p, refinement), `repaired image of result ${id}`);
+  const encoded = await encodePicture(repaired, maxSide);
   return toPicture(encoded.png, encoded.width, encoded.height);
 }
 

@@ -2,10 +2,11 @@
  * Inspection reports of a model: CSV (one row per result, for spreadsheets and MES imports) or a
  * self-contained HTML page (summary, metrics, threshold, every result, overlays of the worst images)
  * that opens on any offline PC. Stored as blobs; the manifest hash names the exact results reported.
+ * Where a result was refined (F2PAD), its defect area and outline are the refined mask's.
  */
 import { createHash } from 'node:crypto';
 import { ApiError } from '../api/contract.ts';
-import { images, models, products, reports, results, thresholds, type Project } from '../store/index.ts';
+import { images, models, products, refinements, reports, results, thresholds, type Project } from '../store/index.ts';
 import { resultOverlay } from './pictures.ts';
 
 /** Overlays embedded in an HTML report: the highest-scoring results that did not pass. */
@@ -33,35 +34,40 @@ export async function createReport(p: Project, input: { modelId: number; format:
   const rows = results.list(p, { modelId: model.id });
   if (rows.length === 0) throw new ApiError('BAD_INPUT', `model ${model.id} has no results yet: inspect or evaluate first`);
   const imageOf = new Map(rows.map((r) => [r.imageId, images.get(p, r.imageId)]));
+  const refined = refinements.forModel(p, model.id);
+  const areaOf = (r: results.Result) => refined.get(r.id)?.defectAreaPx ?? r.defectAreaPx;
+  const outlineOf = (r: results.Result) => (refined.has(r.id) ? 'refined' : r.maskSha256 !== null ? 'detector' : '');
   const title = input.title ?? `${product.name}: inspection with model v${model.version} (${model.method})`;
-  const manifest = createHash('sha256').update(JSON.stringify(rows.map((r) => [r.id, r.imageId, r.score, r.verdict, r.createdAt]))).digest('hex');
+  const manifest = createHash('sha256').update(JSON.stringify(rows.map((r) => [r.id, r.imageId, r.score, r.verdict, r.createdAt, refined.get(r.id)?.createdAt ?? null]))).digest('hex');
   const counts = { pass: 0, review: 0, fail: 0, unjudged: 0 };
   for (const r of rows) counts[r.verdict]++;
   const sorted = [...rows].sort((a, b) => b.score - a.score);
   let text: string;
   if (input.format === 'csv') {
-    const header = ['result_id', 'image_id', 'original_path', 'sha256', 'split', 'label', 'score', 'verdict', 'defect_area_px', 'model_version', 'threshold_version', 'inspected_at'];
+    const header = ['result_id', 'image_id', 'original_path', 'sha256', 'split', 'label', 'score', 'verdict', 'defect_area_px', 'model_version', 'threshold_version', 'inspected_at', 'outline', 'detector_defect_area_px'];
     const versionOf = new Map(thresholds.list(p, model.id).map((t) => [t.id, t.version]));
     const lines = sorted.map((r) => {
       const img = imageOf.get(r.imageId)!;
-      return [r.id, r.imageId, img.originalPath, img.sha256, img.split, img.verdict, r.score, r.verdict, r.defectAreaPx, model.version,
-        r.thresholdId === null ? '' : versionOf.get(r.thresholdId), r.createdAt].map(csvField).join(',');
+      return [r.id, r.imageId, img.originalPath, img.sha256, img.split, img.verdict, r.score, r.verdict, areaOf(r), model.version,
+        r.thresholdId === null ? '' : versionOf.get(r.thresholdId), r.createdAt, outlineOf(r), r.defectAreaPx].map(csvField).join(',');
     });
     text = [header.join(','), ...lines].join('\r\n') + '\r\n';
   } else {
     const worst = sorted.filter((r) => r.verdict !== 'pass').slice(0, MAX_OVERLAYS);
     const figures: string[] = [];
     for (const r of worst) {
-      const pic = await resultOverlay(p, r.id, 384);
+      const isRefined = refined.has(r.id);
+      const pic = await resultOverlay(p, r.id, 384, { heatmap: true, detector: !isRefined, refined: true, truth: false });
       const img = imageOf.get(r.imageId)!;
-      figures.push(`<figure><img alt="result ${r.id}" src="data:image/png;base64,${pic.base64}"><figcaption>${escapeHtml(img.originalPath.split(/[\\/]/).pop() ?? '')}<br>score ${fmt(r.score)} · ${r.verdict}${r.defectAreaPx !== null ? ` · ${r.defectAreaPx} px` : ''}</figcaption></figure>`);
+      const area = areaOf(r);
+      figures.push(`<figure><img alt="result ${r.id}" src="data:image/png;base64,${pic.base64}"><figcaption>${escapeHtml(img.originalPath.split(/[\\/]/).pop() ?? '')}<br>score ${fmt(r.score)} · ${r.verdict}${area !== null ? ` · ${area} px${isRefined ? ' (refined outline)' : ''}` : ''}</figcaption></figure>`);
     }
     const metrics = (model.metrics ?? {}) as Record<string, unknown>;
     const metricRows = ['imageAuroc', 'pixelAuroc', 'aupro', 'imageF1', 'images', 'good', 'defective']
       .filter((k) => k in metrics).map((k) => `<tr><th>${k}</th><td>${fmt(metrics[k])}</td></tr>`).join('');
     const resultRows = sorted.map((r) => {
       const img = imageOf.get(r.imageId)!;
-      return `<tr class="${r.verdict}"><td>${r.imageId}</td><td>${escapeHtml(img.originalPath)}</td><td>${img.verdict}</td><td>${fmt(r.score)}</td><td>${r.verdict}</td><td>${fmt(r.defectAreaPx)}</td></tr>`;
+      return `<tr class="${r.verdict}"><td>${r.imageId}</td><td>${escapeHtml(img.originalPath)}</td><td>${img.verdict}</td><td>${fmt(r.score)}</td><td>${r.verdict}</td><td>${fmt(areaOf(r))}${refined.has(r.id) ? ' (refined)' : ''}</td></tr>`;
     }).join('\n');
     text = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">

@@ -16,6 +16,7 @@ import { JobQueue } from '../jobs/queue.ts';
 import { createProject, openProject, schemaVersion, type Project } from '../store/index.ts';
 import { buildHandlers, type JobSubmitter } from './handlers.ts';
 import { runImport } from './imports.ts';
+import { runRefinement } from './refinement.ts';
 import { runInspection } from './inspection.ts';
 import { runModelEvaluation } from './model-evaluation.ts';
 import { runTraining } from './training.ts';
@@ -115,6 +116,7 @@ export class Station implements ApiHost, StationContext {
         train: async (ctx) => void (await runTraining(project, ctx)),
         evaluate: async (ctx) => void (await runModelEvaluation(project, ctx)),
         inspect: async (ctx) => void (await runInspection(project, ctx)),
+        refine: async (ctx) => void (await runRefinement(project, ctx)),
       },
     });
     queue.on('status', (job) => this.emit({ type: 'job', job }));

@@ -20,4 +20,5 @@ export * as models from './models.ts';
 export * as thresholds from './thresholds.ts';
 export * as jobs from './jobs.ts';
 export * as results from './results.ts';
+export * as refinements from './refinements.ts';
 export * as reports from './reports.ts';

@@ -117,6 +117,22 @@ export function setMetrics(p: Project, id: number, metrics: unknown): Model {
   return get(p, id);
 }
 
+/**
+ * Adds a blob derived from the model later (e.g. the F2PAD pixel prior, fitted on first use). The
+ * model's own parameters never change: a name the model already has is refused.
+ */
+export function addBlob(p: Project, id: number, name: string, data: Uint8Array): Model {
+  const model = get(p, id);
+  const blobName = checkString('blob name', name, { min: 1, max: 100 });
+  if (model.blobs[blobName] !== undefined) throw new StoreError('CONSTRAINT', `model ${id} already has a blob '${blobName}'`);
+  const staged = stageBlob(p, checkBytes(`blobs.${blobName}`, data), 'application/octet-stream');
+  p.transaction(() => {
+    registerBlob(p, staged);
+    p.statement('INSERT INTO model_blobs (model_id, name, blob_sha256) VALUES (?, ?, ?)').run(id, blobName, staged.sha256);
+  });
+  return get(p, id);
+}
+
 /** The bytes of the model's blob `name`, checked against its hash. */
 export function readModelBlob(p: Project, model: Model, name: string): Buffer {
   const sha = model.blobs[name];

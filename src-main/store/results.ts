@@ -88,7 +88,10 @@ export function addMany(p: Project, inputs: readonly NewResult[], alsoInTransact
   return p.transaction(() => {
     const ids = prepared.map(({ values, blobs }) => {
       for (const b of blobs) registerBlob(p, b);
-      return (p.statement(UPSERT).get(...values) as { id: number }).id;
+      const id = (p.statement(UPSERT).get(...values) as { id: number }).id;
+      // a replaced result's refinement described the old map and mask
+      p.statement('DELETE FROM refinements WHERE result_id = ?').run(id);
+      return id;
     });
     alsoInTransaction?.();
     return ids;

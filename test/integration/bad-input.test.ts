@@ -373,7 +373,8 @@ function templates(dir: string): Record<ApiMethod, Record<string, unknown>> {
     'thresholds.list': { modelId: 1 },
     'thresholds.set': { modelId: 1, imageThreshold: 1, pixelThreshold: 1, reviewLow: 0.5, reviewHigh: 1.5, note: '' },
     'inspection.run': { modelId: 1, imageIds: [1] },
-    'results.list': { modelId: 1, verdict: 'pass', jobId: 1, offset: 0, limit: 10 }, 'results.overlay': { id: 1, maxSide: 64 },
+    'results.list': { modelId: 1, verdict: 'pass', jobId: 1, offset: 0, limit: 10 }, 'results.overlay': { id: 1, maxSide: 64, layers: { heatmap: true, detector: true, refined: true, truth: true } },
+    'results.repaired': { id: 1, maxSide: 64 }, 'refine.run': { resultId: 1, settings: { ablation: 'none', tau: 0.2 } },
     'reports.create': { modelId: 1, format: 'csv', title: 't' }, 'reports.list': { productId: 1 }, 'reports.content': { id: 1 },
     'jobs.list': { status: 'succeeded' }, 'jobs.get': { id: 1 }, 'jobs.cancel': { id: 1 }, 'jobs.resume': { id: 1 },
   };

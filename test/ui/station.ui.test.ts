@@ -266,6 +266,28 @@ describe('the station UI in Chromium', () => {
     await expect.poll(async () => (await page.locator('tr[data-result-id] .badge.fail').count()) === (await rows.count())).toBe(true);
   }, 300_000);
 
+  it('refines a failing result from the viewer: refined outline, repaired image and the refined defect area', async () => {
+    const rows = page.locator('tr[data-result-id]');
+    await rows.first().click();
+    const viewer = page.getByRole('region', { name: 'Result' });
+    const refined = viewer.getByRole('checkbox', { name: 'Refined' });
+    expect(await refined.isDisabled()).toBe(true);
+    await viewer.getByRole('button', { name: 'Refine outline' }).click();
+    const repaired = viewer.getByTestId('result-repaired');
+    await repaired.waitFor({ timeout: 240_000 });
+    await expect.poll(() => repaired.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(0);
+    expect(await viewer.getByTestId('defect-area').textContent()).toMatch(/defect area [\d,]+ px \(refined/);
+    expect(await refined.isDisabled()).toBe(false);
+    // toggling the ground-truth outline redraws the overlay
+    const overlay = viewer.getByTestId('result-overlay');
+    const before = await overlay.getAttribute('src');
+    await viewer.getByRole('checkbox', { name: 'Ground truth' }).check();
+    await expect.poll(() => overlay.getAttribute('src')).not.toBe(before);
+    await shot('08b-refined');
+    // the inspection offers to refine all its failing and review parts
+    await page.getByRole('region', { name: 'Run an inspection' }).getByRole('button', { name: /^Refine outlines of the \d+ failing and review part/ }).waitFor();
+  }, 300_000);
+
   it('creates HTML and CSV reports and downloads one', async () => {
     await nav('Reports');
     await page.locator('input[name="report-title"]').fill('Line 3 validation');

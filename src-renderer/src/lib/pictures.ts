@@ -4,7 +4,7 @@
  * cleared when the project changes (image ids are per project).
  */
 import { api } from './api.ts';
-import type { Picture } from './contract.ts';
+import type { ApiInput, Picture } from './contract.ts';
 
 const MAX_CACHED = 600;
 const MAX_PARALLEL = 6;
@@ -44,9 +44,19 @@ export function picture(imageId: number, maxSide: number): Promise<string> {
   return found;
 }
 
-/** The result's overlay (anomaly map and predicted outline over the image); not cached. */
-export function overlay(resultId: number, maxSide: number): Promise<string> {
-  return limited(() => api.call('results.overlay', { id: resultId, maxSide })).then(dataUrl);
+export type OverlayLayers = NonNullable<ApiInput<'results.overlay'>['layers']>;
+
+/**
+ * The result's overlay (anomaly map; outlines of the detector's mask, the refined mask and the ground
+ * truth, as `layers` choose); not cached, as a refinement changes it.
+ */
+export function overlay(resultId: number, maxSide: number, layers?: OverlayLayers): Promise<string> {
+  return limited(() => api.call('results.overlay', { id: resultId, maxSide, ...(layers ? { layers } : {}) })).then(dataUrl);
+}
+
+/** A refined result's repaired (defect-free) image. */
+export function repaired(resultId: number, maxSide: number): Promise<string> {
+  return limited(() => api.call('results.repaired', { id: resultId, maxSide })).then(dataUrl);
 }
 
 export function forgetPictures(): void {
