@@ -1,8 +1,12 @@
 /**
- * `npm run bench`: per method, fit seconds (and training seconds per epoch for trained methods), model
- * milliseconds per image at batch 1 and 8, and peak RSS, on a fixed dataset (magnetic_tile, the reference's 120-image training cap, 16 timed images).
- * Then inspection throughput of a 500-image folder through the station (bench/inspect.ts;
- * ARGUS_BENCH_INSPECT=0 skips it). Each run is a fresh process. Never part of the test run.
+ * `npm run bench`: per method, fit seconds (and training seconds per epoch for trained methods; for
+ * CFLOW-AD per pass over the fibres, its sub-epoch), model milliseconds per image at batch 1 and 8,
+ * and peak RSS, on a fixed dataset (magnetic_tile, the reference's 120-image training cap, 16 timed
+ * images; ARGUS_BENCH_METHODS picks methods). Then F2PAD refinement per detector at 256 px: seconds
+ * per image (median, worst) and peak RSS on MPDD's cut-paste set (bench/f2pad.ts; ARGUS_BENCH_F2PAD=0
+ * skips it, ARGUS_BENCH_F2PAD_DETECTORS picks detectors). Then inspection throughput of a 500-image
+ * folder through the station (bench/inspect.ts; ARGUS_BENCH_INSPECT=0 skips it). Each run is a
+ * fresh process. Never part of the test run.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -28,7 +32,7 @@ if (process.argv[2] === 'cflow-torch') {
 }
 
 const data = process.env['ARGUS_BENCH_DATA'] ?? join(PROJECT_ROOT, '..', 'shared', 'data', 'magnetic_tile');
-const methods = (process.env['ARGUS_BENCH_METHODS'] ?? 'patchcore,padim,simplenet').split(',');
+const methods = (process.env['ARGUS_BENCH_METHODS'] ?? 'patchcore,padim,simplenet,pfm,pefm,cflow').split(',').filter(Boolean);
 const rows: string[][] = [];
 for (const method of methods) {
   process.stderr.write(`bench: ${method} on ${data} ...\n`);
@@ -40,6 +44,24 @@ for (const method of methods) {
   rows.push([r.method, r.dataset, String(r.nTrain), num(r.fitSeconds), r.trainSecondsPerEpoch === null ? '-' : num(r.trainSecondsPerEpoch), num(r.msPerImageBs1), num(r.msPerImageBs8), num(r.peakRssMb, 0), r.provider]);
 }
 console.log(formatTable(['method', 'dataset', 'train', 'fit s', 'train s/epoch', 'ms/img bs1', 'ms/img bs8', 'peak RSS MB', 'provider'], rows));
+
+// F2PAD refinement at 256 px per detector, on the seed's cut-paste set of MPDD (exact masks)
+if (process.env['ARGUS_BENCH_F2PAD'] !== '0') {
+  const f2padData = process.env['ARGUS_BENCH_F2PAD_DATA'] ?? join(PROJECT_ROOT, '..', 'shared', 'data', 'mpdd_metal_plate');
+  const detectors = (process.env['ARGUS_BENCH_F2PAD_DETECTORS'] ?? 'patchcore,padim,cflow').split(',').filter(Boolean);
+  const refineRows: string[][] = [];
+  for (const detector of detectors) {
+    process.stderr.write(`bench: F2PAD with ${detector} on ${f2padData} ...\n`);
+    const out = execFileSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'f2pad.ts'), '--detector', detector, '--data', f2padData, '--count', process.env['ARGUS_BENCH_F2PAD_COUNT'] ?? '12'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    refineRows.push([`F2PAD + ${r.detector}`, r.dataset, String(r.images), num(r.secondsMedian, 2), num(r.secondsWorst, 2), num(r.detectorIou), num(r.f2padIou), num(r.peakRssMb, 0), r.provider]);
+  }
+  console.log('');
+  console.log(formatTable(['refinement', 'dataset', 'images', 's/img median', 's/img worst', 'detector IoU', 'F2PAD IoU', 'peak RSS MB', 'provider'], refineRows));
+}
 
 // Inspection throughput through the station: import, features, scoring and result writes of a folder.
 if (process.env['ARGUS_BENCH_INSPECT'] !== '0') {

@@ -4,9 +4,10 @@
  * stored beside the detector's mask, survive a restart, appear in results, overlays and reports.
  * The defective images are the seed's cut-paste set (argus cutpaste), whose masks are exact.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiInput, ApiMethod, ApiOutput, Job, Result } from '../../src-main/api/contract.ts';
 import { scanMvtec } from '../../src-main/datasets/mvtec.ts';
@@ -18,6 +19,9 @@ import { masks, models, openProject, refinements, results } from '../../src-main
 import { decodeImageBuffer } from '../../src-main/vision/image.ts';
 import { decodeMask } from '../../src-main/vision/mask.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
+
+const ARGUS = resolve(import.meta.dirname, '../../bin/argus.js');
+const argus = (...args: string[]) => execFileSync(process.execPath, [ARGUS, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 async function call<M extends ApiMethod>(station: Station, method: M, input: ApiInput<M>): Promise<ApiOutput<M>> {
   const r = await station.handle(method, input);
@@ -169,5 +173,22 @@ describe('F2PAD refinement in the station (real PatchCore on MPDD images)', () =
     expect(ended.status).toBe('cancelled');
     const after = (await call(station, 'results.list', { modelId })).items;
     expect(after.filter((r) => r.refinement?.jobId === cancelled.id)).toHaveLength(0);
+  }, 120_000);
+
+  it('refines from the CLI on the same project, writing the repaired image and the outlines', async () => {
+    await station.close();
+    const out = join(root, 'refined');
+    const target = flagged[flagged.length - 1]!;
+    expect(() => argus('refine', '--project', dir)).toThrow(/--result <id> or --inspection <job id>/);
+    expect(() => argus('refine', '--project', dir, '--result', String(target.id), '--ablation', 'none-such')).toThrow(/--ablation expects one of/);
+    const printed = argus('refine', '--project', dir, '--result', String(target.id), '--tau', '0.25', '--out', out);
+    expect(printed).toContain('refined 1 result(s)');
+    expect(readdirSync(out).sort()).toEqual([`result-${target.id}-outlines.png`, `result-${target.id}-repaired.png`]);
+    const table = argus('results', '--project', dir, '--model', String(modelId));
+    expect(table).toContain('refined px');
+    station = new Station();
+    await call(station, 'project.open', { dir });
+    const listed = (await call(station, 'results.list', { modelId })).items.find((r) => r.id === target.id)!;
+    expect(listed.refinement).toMatchObject({ settings: { ablation: 'none', tau: 0.25 } });
   }, 120_000);
 });
