@@ -53,8 +53,8 @@ describe('F2PAD refinement in the station (real PatchCore on MPDD images)', () =
     await call(station, 'project.create', { dir, name: 'Plates' });
     const product = await call(station, 'products.create', { name: 'PN-7' });
     expect((await finished(station, await call(station, 'images.import', { productId: product.id, paths: [data], layout: 'mvtec' }))).status).toBe('succeeded');
-    const good = { productId: product.id, paths: [join(source, 'test', 'good')], split: 'test', verdict: 'good' } as const;
-    expect((await finished(station, await call(station, 'images.import', good))).status).toBe('succeeded');
+    const good = await call(station, 'images.import', { productId: product.id, paths: [join(source, 'test', 'good')], split: 'test', verdict: 'good' });
+    expect((await finished(station, good)).status).toBe('succeeded');
     const train = await finished(station, await call(station, 'models.train', { productId: product.id, method: 'patchcore' }));
     expect(train.status, train.error ?? '').toBe('succeeded');
     modelId = (await call(station, 'models.list', { productId: product.id }))[0]!.id;
