@@ -22,6 +22,8 @@ export const ResultVerdict = z.enum(['pass', 'review', 'fail', 'unjudged']);
 export const JobKind = z.enum(['import', 'train', 'evaluate', 'refine', 'inspect', 'report']);
 export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted']);
 export const MethodName = z.enum(['patchcore', 'padim', 'simplenet', 'pfm', 'pefm', 'cflow']);
+/** The detectors whose results F2PAD refines (it has a data term for each). */
+export const REFINABLE_METHODS: readonly string[] = ['patchcore', 'padim', 'cflow'];
 export const ReportFormat = z.enum(['html', 'csv']);
 /** An absolute or relative file-system path as the user typed or picked it. */
 export const FsPath = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'path contains a NUL byte');

@@ -56,3 +56,35 @@ export function runWorkerTask(task: WorkerTask, onMessage: (m: FromWorker) => vo
   else signal?.addEventListener('abort', onAbort, { once: true });
   return { ack: () => send({ type: 'ack' }), done };
 }
+
+/**
+ * Handles a worker's acknowledged messages ('scored', 'refined') one at a time and in order, then
+ * acknowledges each, so the worker runs at most its in-flight limit ahead of what is stored. The
+ * first failure is kept (later messages are acknowledged unhandled, so the worker never waits
+ * forever) and thrown by settle().
+ */
+export class InOrder {
+  #chain: Promise<void> = Promise.resolve();
+  #failure: { readonly error: unknown } | null = null;
+
+  constructor(private readonly run: () => WorkerRun) {}
+
+  add(handle: () => Promise<void> | void): void {
+    this.#chain = this.#chain.then(async () => {
+      if (!this.#failure) {
+        try {
+          await handle();
+        } catch (error) {
+          this.#failure = { error };
+        }
+      }
+      this.run().ack();
+    });
+  }
+
+  /** Waits for every handled message; throws the first failure. */
+  async settle(): Promise<void> {
+    await this.#chain;
+    if (this.#failure) throw this.#failure.error;
+  }
+}

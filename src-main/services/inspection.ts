@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import type { ApiRequest, InspectionSummary } from '../api/contract.ts';
 import { ApiError } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
-import { runWorkerTask } from '../jobs/worker-host.ts';
+import { InOrder, runWorkerTask } from '../jobs/worker-host.ts';
 import type { ScoredImage } from '../jobs/worker-protocol.ts';
 import { images, jobs, models, results, thresholds, type Project } from '../store/index.ts';
 import { encodePng } from '../vision/picture.ts';
@@ -69,8 +69,7 @@ export async function scoreImages(p: Project, model: models.Model, list: readonl
   const skipped: Array<{ path: string; problem: string }> = [];
   if (list.length === 0) return skipped;
   const bytes = models.readModelBlob(p, model, 'model');
-  let chain = Promise.resolve();
-  let failure: unknown = null;
+  const inOrder = new InOrder(() => run);
   const run = runWorkerTask(
     { task: 'predict', model: new Uint8Array(bytes), images: list.map((i) => ({ id: i.id, path: images.filePath(p, i) })), batchSize: 8, maxInFlight: 2 },
     (m) => {
@@ -79,23 +78,13 @@ export async function scoreImages(p: Project, model: models.Model, list: readonl
       } else if (m.type === 'skipped') {
         skipped.push({ path: m.path, problem: m.problem });
       } else if (m.type === 'scored') {
-        chain = chain.then(async () => {
-          if (failure) return;
-          try {
-            await onBatch(m.items);
-            run.ack();
-          } catch (err) {
-            failure = err;
-            run.ack();
-          }
-        });
+        inOrder.add(() => onBatch(m.items));
       }
     },
     ctx.signal,
   );
   await run.done;
-  await chain;
-  if (failure) throw failure;
+  await inOrder.settle();
   return skipped;
 }
 

@@ -9,18 +9,15 @@
  * blob `pixel_prior`), so every later refinement with that model uses the same prior.
  */
 import type { ApiRequest, RefinementSummary } from '../api/contract.ts';
-import { ApiError } from '../api/contract.ts';
+import { ApiError, REFINABLE_METHODS } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
-import { runWorkerTask } from '../jobs/worker-host.ts';
+import { InOrder, runWorkerTask } from '../jobs/worker-host.ts';
 import { images, jobs, models, refinements, results, thresholds, type Project } from '../store/index.ts';
 import { encodeMap } from './anomaly-maps.ts';
 import { suggestedPixelThreshold } from './model-evaluation.ts';
 import { trainingImages } from './training.ts';
 
 export type RefineParams = ApiRequest<'refine.run'>;
-
-/** Detectors F2PAD has a data term for (METHODS.md §8.4). */
-export const REFINABLE_METHODS: ReadonlySet<string> = new Set(['patchcore', 'padim', 'cflow']);
 
 /** The model blob that holds the fitted pixel prior. */
 export const PRIOR_BLOB = 'pixel_prior';
@@ -48,8 +45,8 @@ export function refineTargets(p: Project, params: RefineParams): { model: models
     if (resultIds.length === 0) throw new ApiError('BAD_INPUT', `inspection ${job.id} has no failing or review results to refine`);
   }
   const model = models.get(p, modelId);
-  if (!REFINABLE_METHODS.has(model.method)) {
-    throw new ApiError('BAD_INPUT', `F2PAD refines ${[...REFINABLE_METHODS].join(', ')} results; model ${model.id} is ${model.method}`);
+  if (!REFINABLE_METHODS.includes(model.method)) {
+    throw new ApiError('BAD_INPUT', `F2PAD refines ${REFINABLE_METHODS.join(', ')} results; model ${model.id} is ${model.method}`);
   }
   return { model, resultIds };
 }
@@ -80,8 +77,7 @@ export async function runRefinement(p: Project, ctx: JobContext): Promise<Refine
   const pathOf = new Map(todo.map((r) => [r.id, images.filePath(p, images.get(p, r.imageId))]));
   const training = trainingImages(p, model.productId).map((i) => images.filePath(p, i));
   const prior = model.blobs[PRIOR_BLOB] !== undefined ? models.readModelBlob(p, model, PRIOR_BLOB) : null;
-  let chain = Promise.resolve();
-  let failure: unknown = null;
+  const inOrder = new InOrder(() => run);
   const run = runWorkerTask(
     {
       task: 'refine', model: new Uint8Array(models.readModelBlob(p, model, 'model')), prior: prior && new Uint8Array(prior), training,
@@ -95,29 +91,22 @@ export async function runRefinement(p: Project, ctx: JobContext): Promise<Refine
       } else if (m.type === 'prior') {
         if (models.get(p, model.id).blobs[PRIOR_BLOB] === undefined) models.addBlob(p, model.id, PRIOR_BLOB, m.prior);
       } else if (m.type === 'refined') {
-        chain = chain.then(() => {
-          if (failure) return;
-          try {
-            const it = m.item;
-            summary.refined++;
-            summary.resultIds.push(it.resultId);
-            refinements.set(p, {
-              resultId: it.resultId, jobId: ctx.job.id, mask: it.maskPng, repaired: it.repairedPng,
-              magnitude: encodeMap({ width: it.width, height: it.height, data: it.magnitude }),
-              defectAreaPx: it.defectAreaPx, detectorThreshold: threshold, iterations: it.iterations, seconds: it.seconds, options: params.settings,
-            }, () => jobs.setResult(p, ctx.job.id, summary));
-          } catch (err) {
-            failure = err;
-          }
-          run.ack();
+        inOrder.add(() => {
+          const it = m.item;
+          summary.refined++;
+          summary.resultIds.push(it.resultId);
+          refinements.set(p, {
+            resultId: it.resultId, jobId: ctx.job.id, mask: it.maskPng, repaired: it.repairedPng,
+            magnitude: encodeMap({ width: it.width, height: it.height, data: it.magnitude }),
+            defectAreaPx: it.defectAreaPx, detectorThreshold: threshold, iterations: it.iterations, seconds: it.seconds, options: params.settings,
+          }, () => jobs.setResult(p, ctx.job.id, summary));
         });
       }
     },
     ctx.signal,
   );
   await run.done;
-  await chain;
-  if (failure) throw failure;
+  await inOrder.settle();
   jobs.setResult(p, ctx.job.id, summary);
   return summary;
 }

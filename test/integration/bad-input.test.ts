@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { API, API_METHODS, type ApiInput, type ApiMethod, type ApiOutput, type ApiResponse, type Job } from '../../src-main/api/contract.ts';
+import { API, API_METHODS, type ApiMethod, type ApiResponse } from '../../src-main/api/contract.ts';
 import { Station } from '../../src-main/services/station.ts';
 import { images, models, results } from '../../src-main/store/index.ts';
 import { encodePng } from '../../src-main/vision/picture.ts';
@@ -18,6 +18,7 @@ import { runCli } from '../fixtures/cli.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 import { lcg } from '../fixtures/lcg.ts';
 import { tempDir } from '../fixtures/store.ts';
+import { call, finished } from '../fixtures/station.ts';
 
 const MPDD = sharedDataset('mpdd_metal_plate');
 const TILE = sharedDataset('magnetic_tile');
@@ -47,11 +48,6 @@ function station(): Station {
   return s.station;
 }
 
-async function call<M extends ApiMethod>(s: Station, method: M, input: ApiInput<M>): Promise<ApiOutput<M>> {
-  const r = await s.handle(method, input);
-  if (!r.ok) throw new Error(`${method}: ${r.error.code} ${r.error.message}`);
-  return r.value as ApiOutput<M>;
-}
 
 async function failure(s: Station, method: string, input: unknown): Promise<Failure> {
   const r = await s.handle(method, input);
@@ -59,13 +55,6 @@ async function failure(s: Station, method: string, input: unknown): Promise<Fail
   return r.error;
 }
 
-async function finished(s: Station, job: Job): Promise<Job> {
-  for (;;) {
-    const j = await call(s, 'jobs.get', { id: job.id });
-    if (j.status !== 'queued' && j.status !== 'running') return j;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Summary { imported: number; duplicates: number; failed: number; problems: Array<{ path: string; problem: string }> }
 

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiInput, ApiMethod, ApiOutput, Job, Result } from '../../src-main/api/contract.ts';
+import type { Result } from '../../src-main/api/contract.ts';
 import { scanMvtec } from '../../src-main/datasets/mvtec.ts';
 import { buildCutPasteSet, writeCutPasteSet } from '../../src-main/refine/cutpaste.ts';
 import { overlap } from '../../src-main/refine/evaluate.ts';
@@ -19,23 +19,12 @@ import { masks, models, openProject, refinements, results } from '../../src-main
 import { decodeImageBuffer } from '../../src-main/vision/image.ts';
 import { decodeMask } from '../../src-main/vision/mask.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
+import { call, finished } from '../fixtures/station.ts';
 
 const ARGUS = resolve(import.meta.dirname, '../../bin/argus.js');
 const argus = (...args: string[]) => execFileSync(process.execPath, [ARGUS, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
-async function call<M extends ApiMethod>(station: Station, method: M, input: ApiInput<M>): Promise<ApiOutput<M>> {
-  const r = await station.handle(method, input);
-  if (!r.ok) throw Object.assign(new Error(`${method}: ${r.error.code} ${r.error.message}`), { code: r.error.code });
-  return r.value as ApiOutput<M>;
-}
 
-async function finished(station: Station, job: Job): Promise<Job> {
-  for (;;) {
-    const j = await call(station, 'jobs.get', { id: job.id });
-    if (!['queued', 'running'].includes(j.status)) return j;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('F2PAD refinement in the station (real PatchCore on MPDD images)', () => {
   const root = mkdtempSync(join(tmpdir(), 'argus-refine-'));

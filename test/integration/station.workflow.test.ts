@@ -2,25 +2,13 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ApiInput, ApiMethod, ApiOutput, Job, StationEvent } from '../../src-main/api/contract.ts';
+import type { StationEvent } from '../../src-main/api/contract.ts';
 import { Station } from '../../src-main/services/station.ts';
 import { createProject, jobs, products } from '../../src-main/store/index.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
+import { call, finished } from '../fixtures/station.ts';
 
-/** Calls the station and unwraps the answer; failures carry their API code. */
-async function call<M extends ApiMethod>(station: Station, method: M, input: ApiInput<M>): Promise<ApiOutput<M>> {
-  const r = await station.handle(method, input);
-  if (!r.ok) throw Object.assign(new Error(`${method}: ${r.error.code} ${r.error.message}`), { code: r.error.code });
-  return r.value as ApiOutput<M>;
-}
 
-async function finished(station: Station, job: Job): Promise<Job> {
-  for (;;) {
-    const j = await call(station, 'jobs.get', { id: job.id });
-    if (!['queued', 'running'].includes(j.status)) return j;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('the station workflow on real metal-plate images', () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'argus-station-')), 'project');

@@ -8,7 +8,7 @@ import {
   type ImportSummary, type InspectionSummary,
 } from '../../../src-main/api/contract.ts';
 
-export { ApiError } from '../../../src-main/api/contract.ts';
+export { ApiError, REFINABLE_METHODS } from '../../../src-main/api/contract.ts';
 export type {
   ApiErrorCode, ApiInput, ApiMethod, ApiOutput, ApiResponse, ArgusApi, Image, ImportSummary, InspectionSummary, Job,
   JobProgress, Mask, Model, Picture, Product, ProjectInfo, Report, Result, ScoreSet, StationEvent, Threshold,
