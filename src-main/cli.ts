@@ -10,7 +10,7 @@ const USAGE = `argus <command> [options]
 Commands:
   eval      fit a method on a dataset's normal images and measure it on its test set
   infer     score images with a saved model and write heatmap overlays
-  f2pad-eval  measure F2PAD pixel-accurate refinement of patchcore/padim on a cut-paste set
+  f2pad-eval  measure F2PAD pixel-accurate refinement of patchcore/padim/cflow on a cut-paste set
   cutpaste  write that cut-paste set as an MVTec-layout folder
   project, import, train, evaluate, inspect, refine, results, report, jobs
             the station's workflow on a project folder (see below)

@@ -127,6 +127,8 @@ export class Refiner {
   ) {}
 
   static async create(model: FittedModel, training: TrainingImages, setup: RefinerSetup = {}): Promise<Refiner> {
+    // the refinement works on the stretched model input (modelInput); a letterboxed detector saw padding there
+    if (model.input.resize !== 'stretch') throw new RangeError(`F2PAD refines models that stretch images to their input size; this ${model.method} model letterboxes them`);
     let term: SupportedTerm;
     if (model instanceof PatchCoreModel) term = new PatchCoreTerm(model);
     else if (model instanceof PadimModel) term = new PadimTerm(model);
