@@ -12,6 +12,7 @@ import { f1Max } from '../metrics/f1max.ts';
 import { resizeMaskNearest } from '../vision/mask.ts';
 import { buildCutPasteSet, type CutPasteOptions } from './cutpaste.ts';
 import type { PlanarImage } from './inpaint.ts';
+import { loadTrainingImages } from './training-images.ts';
 import { createRefiner, type Ablation, type RefineOptions } from './refine.ts';
 
 export interface Overlap {
@@ -97,12 +98,7 @@ export async function fitDetector(detector: F2padDetector, entries: Parameters<t
   const start = performance.now();
   const model = await method.fit(imageBatches(loadBatches(entries, input, { batchSize: 8 })), entries.length, config);
   const seconds = (performance.now() - start) / 1000;
-  const images: PlanarImage[] = [];
-  const plane = 3 * input.height * input.width;
-  for await (const l of loadBatches(evenlySpaced(entries, 64), input, { batchSize: 8 })) {
-    for (let i = 0; i < l.batch.n; i++) images.push({ data: l.batch.data.slice(i * plane, (i + 1) * plane), width: input.width, height: input.height });
-  }
-  return { model, images, seconds };
+  return { model, images: await loadTrainingImages(entries, input), seconds };
 }
 
 export async function evaluateF2pad(dataDir: string, options: F2padEvalOptions): Promise<DatasetF2padResult> {
