@@ -10,10 +10,10 @@ import { getMethod } from '../methods/index.ts';
 import type { FittedModel } from '../methods/method.ts';
 import { f1Max } from '../metrics/f1max.ts';
 import { resizeMaskNearest } from '../vision/mask.ts';
-import { buildCutPasteSet, type CutPasteOptions } from './cutpaste.ts';
+import { buildCutPasteSet, type CutPasteOptions, type CutPasteSample } from './cutpaste.ts';
 import type { PlanarImage } from './inpaint.ts';
 import { loadTrainingImages } from './training-images.ts';
-import { createRefiner, type Ablation, type RefineOptions } from './refine.ts';
+import { createRefiner, type Ablation, type Refiner, type RefineOptions } from './refine.ts';
 
 export interface Overlap {
   readonly iou: number;
@@ -101,6 +101,25 @@ export async function fitDetector(detector: F2padDetector, entries: Parameters<t
   return { model, images: await loadTrainingImages(entries, input), seconds };
 }
 
+/**
+ * The detector's map of every sample and its F1-optimal pixel threshold over the whole set (as the
+ * seed, following PaDiM), at the model input size.
+ */
+export async function detectorMapsAndThreshold(refiner: Refiner, samples: readonly CutPasteSample[]): Promise<{ maps: Float32Array[]; threshold: number }> {
+  const { width: W, height: H } = refiner.model.input;
+  const maps: Float32Array[] = [];
+  const scores = new Float32Array(samples.length * W * H);
+  const labels = new Uint8Array(samples.length * W * H);
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i]!;
+    const map = await refiner.detectorMap(refiner.modelInput(s.image));
+    maps.push(map);
+    scores.set(map, i * W * H);
+    labels.set(resizeMaskNearest(s.mask, W, H).data, i * W * H);
+  }
+  return { maps, threshold: f1Max(scores, labels).threshold };
+}
+
 export async function evaluateF2pad(dataDir: string, options: F2padEvalOptions): Promise<DatasetF2padResult> {
   const dataset = scanMvtec(dataDir);
   const { split, samples } = await buildCutPasteSet(dataset, options.cutpaste);
@@ -108,19 +127,7 @@ export async function evaluateF2pad(dataDir: string, options: F2padEvalOptions):
   const { model, images, seconds: fitSeconds } = await fitDetector(options.detector, fitEntries, options.detectorSettings);
   const refiner = await createRefiner(model, { images });
   try {
-    const { width: W, height: H } = model.input;
-    // detector maps and the F1-optimal pixel threshold over the whole set (as the seed, following PaDiM)
-    const maps: Float32Array[] = [];
-    const scores = new Float32Array(samples.length * W * H);
-    const labels = new Uint8Array(samples.length * W * H);
-    for (let i = 0; i < samples.length; i++) {
-      const s = samples[i]!;
-      const map = await refiner.detectorMap(refiner.modelInput(s.image));
-      maps.push(map);
-      scores.set(map, i * W * H);
-      labels.set(resizeMaskNearest(s.mask, W, H).data, i * W * H);
-    }
-    const threshold = f1Max(scores, labels).threshold;
+    const { maps, threshold } = await detectorMapsAndThreshold(refiner, samples);
     const detectorOverlaps: Overlap[] = [];
     const ablations: AblationResult[] = [];
     for (const ablation of options.ablations) {

@@ -2,12 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
 import { evenlySpaced, scanMvtec } from '../../src-main/datasets/mvtec.ts';
 import { setSessionLogger } from '../../src-main/engine/session.ts';
-import { f1Max } from '../../src-main/metrics/f1max.ts';
 import { buildCutPasteSet, type CutPasteSample } from '../../src-main/refine/cutpaste.ts';
-import { fitDetector, overlap } from '../../src-main/refine/evaluate.ts';
+import { detectorMapsAndThreshold, fitDetector, overlap } from '../../src-main/refine/evaluate.ts';
 import { createRefiner, type Refiner } from '../../src-main/refine/refine.ts';
 import { CflowModel } from '../../src-main/methods/cflow/model.ts';
-import { resizeMaskNearest } from '../../src-main/vision/mask.ts';
 
 const MPDD = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'mpdd_metal_plate');
 
@@ -23,16 +21,7 @@ describe('F2PAD refinement of PatchCore on cut-paste MPDD images (real backbone)
     samples = set.samples;
     const { model, images } = await fitDetector('patchcore', set.split.fit);
     refiner = await createRefiner(model, { images });
-    const { width: W, height: H } = model.input;
-    maps = [];
-    const scores = new Float32Array(samples.length * W * H);
-    const labels = new Uint8Array(samples.length * W * H);
-    for (let i = 0; i < samples.length; i++) {
-      maps.push(await refiner.detectorMap(refiner.modelInput(samples[i]!.image)));
-      scores.set(maps[i]!, i * W * H);
-      labels.set(resizeMaskNearest(samples[i]!.mask, W, H).data, i * W * H);
-    }
-    threshold = f1Max(scores, labels).threshold;
+    ({ maps, threshold } = await detectorMapsAndThreshold(refiner, samples));
   }, 120_000);
 
   afterAll(async () => refiner?.release());
@@ -88,16 +77,7 @@ describe('F2PAD refinement of CFLOW-AD on cut-paste MPDD images (real backbone, 
     const { model, images } = await fitDetector('cflow', evenlySpaced(set.split.fit, 10), { blocks: 2 });
     expect(model).toBeInstanceOf(CflowModel);
     refiner = await createRefiner(model, { images });
-    const { width: W, height: H } = model.input;
-    maps = [];
-    const scores = new Float32Array(samples.length * W * H);
-    const labels = new Uint8Array(samples.length * W * H);
-    for (let i = 0; i < samples.length; i++) {
-      maps.push(await refiner.detectorMap(refiner.modelInput(samples[i]!.image)));
-      scores.set(maps[i]!, i * W * H);
-      labels.set(resizeMaskNearest(samples[i]!.mask, W, H).data, i * W * H);
-    }
-    threshold = f1Max(scores, labels).threshold;
+    ({ maps, threshold } = await detectorMapsAndThreshold(refiner, samples));
   }, 120_000);
 
   afterAll(async () => refiner?.release());
