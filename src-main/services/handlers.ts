@@ -132,7 +132,7 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
     'results.list': (req) => {
       const project = p();
       const page = results.page(project, req);
-      const refined = refinements.forModel(project, req.modelId);
+      const refined = refinements.forResults(project, page.items.map((r) => r.id));
       return {
         total: page.total,
         items: page.items.map(({ mapSha256, maskSha256: _m, ...r }) => ({ ...r, hasMap: mapSha256 !== null, refinement: toRefinement(refined.get(r.id)) })),

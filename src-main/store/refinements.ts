@@ -104,6 +104,16 @@ export function forModel(p: Project, modelId: number): Map<number, Refinement> {
   return new Map(rows.map((r) => [r.result_id, toRefinement(r)]));
 }
 
+/** Refinements of the given results (a page of them), by result id. */
+export function forResults(p: Project, resultIds: readonly number[]): Map<number, Refinement> {
+  const ids = resultIds.map((id) => checkId('resultId', id));
+  if (ids.length === 0) return new Map();
+  const rows = p.guard(() => p.statement(
+    'SELECT * FROM refinements WHERE result_id IN (SELECT value FROM json_each(?)) ORDER BY id',
+  ).all(JSON.stringify(ids)) as Row[]);
+  return new Map(rows.map((r) => [r.result_id, toRefinement(r)]));
+}
+
 export function readMask(p: Project, r: Refinement): Buffer {
   return readBlob(p, r.maskSha256);
 }
