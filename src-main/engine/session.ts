@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
@@ -53,10 +54,22 @@ function missingCudaLibrary(): string | undefined {
 let cudaUnavailable: string | undefined = missingCudaLibrary();
 let cudaReasonLogged = false;
 
+/**
+ * Intra-op threads per session: ARGUS_THREADS, else the CPUs this process may run on. ONNX Runtime's own
+ * default counts the host's physical cores, which in a container or under a CPU affinity mask can be
+ * many times the CPUs granted: the oversubscribed pool then runs a large matrix product at a third of
+ * the speed of two threads (measured on a 2-CPU container of a many-core host).
+ */
+export function intraOpThreads(): number {
+  const fromEnv = Number(process.env['ARGUS_THREADS']);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : availableParallelism();
+}
+
 async function createOrt(model: string | Uint8Array, provider: ExecutionProvider): Promise<ort.InferenceSession> {
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: provider === 'cuda' ? [{ name: 'cuda' }, 'cpu'] : ['cpu'],
     graphOptimizationLevel: 'all',
+    intraOpNumThreads: intraOpThreads(),
     // Every session has its own intra-op pool; spinning threads of one steal the cores from the next
     // (backbone -> embedding -> search run back to back), so idle threads sleep instead.
     extra: { session: { intra_op: { allow_spinning: '0' } } },
