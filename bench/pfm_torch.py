@@ -16,6 +16,13 @@ the squared error, (e_S + e_T)/2, bilinear upsampling (align_corners=False) to t
 levels, image score = max; timed per image at batch 1 and batch 8.
 
 Prints one JSON line. Exits with status 3 and a message on stderr when torch cannot be imported.
+
+With `--features DIR --out DIR` (bench/pfm-parity.ts) it is the official method on real data instead of a
+timing: it reads the L2-normalised features Argus extracted (DIR/meta.json; per level train_s<l>.f32,
+train_t<l>.f32, test_s<l>.f32, test_t<l>.f32 as float32 [n, H, W, C]), trains as the official loop does
+(seeded, a shuffled permutation per epoch, batch as given, per level zero_grad / backward / Adam step,
+BatchNorm in train mode) for the given epochs, and writes the fused test maps (float32 [n, size, size],
+eval mode) to OUT/maps.f32.
 """
 import argparse
 import json
@@ -68,8 +75,96 @@ def ints(s):
     return [int(v) for v in s.split(",")]
 
 
+def fused_maps(nets, pes, feats, idx, size, fusion, variances=None):
+    """Eval-mode maps of the images `idx`: per level (e_S + e_T)/2, upsampled, then mean or product.
+    `variances`: per level the official statistic_var(c=True) pair (var_S, var_T) dividing the squared errors."""
+    maps = []
+    for k, (net, (s, t), (ps, pt)) in enumerate(zip(nets, feats, pes)):
+        xs, xt = s[idx], t[idx]
+        xs_hat, xt_hat = net(xs + ps, xt + pt)
+        vs, vt = variances[k] if variances else (1, 1)
+        e = (torch.sum((xs_hat - xs) ** 2 / vs, 1, keepdim=True) + torch.sum((xt_hat - xt) ** 2 / vt, 1, keepdim=True)) / 2
+        maps.append(F.interpolate(e, size=(size, size), mode="bilinear", align_corners=False))
+    stacked = torch.stack(maps)
+    return (torch.prod(stacked, 0) if fusion == "multiply" else torch.mean(stacked, 0))[:, 0]
+
+
+def official_on_features(a) -> None:
+    import os
+    import random
+    import numpy as np
+    meta = json.load(open(os.path.join(a.features, "meta.json")))
+    torch.set_num_threads(a.threads)
+    random.seed(a.seed)
+    np.random.seed(a.seed)
+    torch.manual_seed(a.seed)
+
+    def read(split, kind, lv):
+        n = meta["nTrain"] if split == "train" else meta["nTest"]
+        c = lv["cs"] if kind == "s" else lv["ct"]
+        raw = np.fromfile(os.path.join(a.features, f"{split}_{kind}{lv['level']}.f32"), dtype=np.float32)
+        return torch.from_numpy(raw).view(n, lv["gridH"], lv["gridW"], c).permute(0, 3, 1, 2).contiguous()
+
+    levels = meta["levels"]
+    train = [(read("train", "s", lv), read("train", "t", lv)) for lv in levels]
+    nets = [DualProjectionNet(lv["cs"], lv["ct"], lv["d"]) for lv in levels]
+    opts = [torch.optim.Adam(n.parameters(), lr=lv["lr"], weight_decay=1e-5) for n, lv in zip(nets, levels)]
+    pes = [(position_encoding(lv["cs"], lv["gridH"], lv["gridW"]).unsqueeze(0), position_encoding(lv["ct"], lv["gridH"], lv["gridW"]).unsqueeze(0))
+           if meta["positionEncoding"] else (0, 0) for lv in levels]
+    n, batch = meta["nTrain"], meta["batchSize"]
+    start = time.perf_counter()
+    for epoch in range(meta["epochs"]):
+        for net in nets:
+            net.train()
+        order = torch.randperm(n)
+        total = 0.0
+        for j in range(0, n, batch):
+            idx = order[j:j + batch]
+            for net, opt, (s, t), (ps, pt) in zip(nets, opts, train, pes):
+                xs, xt = s[idx], t[idx]
+                xs_hat, xt_hat = net(xs + ps, xt + pt)
+                loss = F.mse_loss(xs_hat, xs) + F.mse_loss(xt_hat, xt)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item()
+        print(f"epoch {epoch + 1}: loss {total / math.ceil(n / batch):.5f}", file=sys.stderr, flush=True)
+    train_seconds = time.perf_counter() - start
+    variances = None
+    if a.statistic_var:
+        # the official statistic_var(c=True): per level, channel and position the mean over the training
+        # batches of the batch mean of the squared mapping error, in eval mode
+        for net in nets:
+            net.eval()
+        variances = []
+        with torch.no_grad():
+            for net, (s, t), (ps, pt) in zip(nets, train, pes):
+                vs, vt, batches = 0, 0, 0
+                for j in range(0, n, batch):
+                    xs, xt = s[j:j + batch], t[j:j + batch]
+                    xs_hat, xt_hat = net(xs + ps, xt + pt)
+                    vs = vs + torch.mean((xs - xs_hat) ** 2, dim=0, keepdim=True)
+                    vt = vt + torch.mean((xt - xt_hat) ** 2, dim=0, keepdim=True)
+                    batches += 1
+                variances.append((vs / batches, vt / batches))
+    del train
+    test = [(read("test", "s", lv), read("test", "t", lv)) for lv in levels]
+    for net in nets:
+        net.eval()
+    out = np.empty((meta["nTest"], meta["size"], meta["size"]), dtype=np.float32)
+    with torch.no_grad():
+        for j in range(0, meta["nTest"], 8):
+            idx = torch.arange(j, min(j + 8, meta["nTest"]))
+            out[j:j + len(idx)] = fused_maps(nets, pes, test, idx, meta["size"], meta["fusion"], variances).numpy()
+    out.tofile(os.path.join(a.out, "maps.f32"))
+    print(json.dumps({"torch": torch.__version__, "trainSeconds": train_seconds}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--features", help="official training and scoring on these features (see the module text)")
+    ap.add_argument("--out")
+    ap.add_argument("--statistic-var", action="store_true", help="divide by the official statistic_var(c=True) (with --features)")
     ap.add_argument("--images", type=int, default=54)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--batch", type=int, default=8)
@@ -84,6 +179,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=888)
     a = ap.parse_args()
+    if a.features:
+        official_on_features(a)
+        return
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -125,14 +223,8 @@ def main() -> None:
 
     @torch.no_grad()
     def score(idx):
-        maps = []
-        for net, (s, t), (ps, pt) in zip(nets, test, pes):
-            xs, xt = s[idx], t[idx]
-            xs_hat, xt_hat = net(xs + ps, xt + pt)
-            e = (torch.sum((xs_hat - xs) ** 2, 1, keepdim=True) + torch.sum((xt_hat - xt) ** 2, 1, keepdim=True)) / 2
-            maps.append(F.interpolate(e, size=(a.size, a.size), mode="bilinear", align_corners=False))
-        fused = torch.mean(torch.stack(maps), 0)
-        return fused.amax(dim=(1, 2, 3)).numpy(), fused.numpy()
+        fused = fused_maps(nets, pes, test, idx, a.size, "add")
+        return fused.amax(dim=(1, 2)).numpy(), fused.numpy()
 
     def ms_per_image(bs):
         for n in nets:

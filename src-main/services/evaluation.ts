@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { scanMvtec, evenlySpaced, type DatasetImage, type DatasetIssue } from '../datasets/mvtec.ts';
 import { imageBatches, loadBatches } from '../datasets/loader.ts';
 import { getMethod } from '../methods/index.ts';
-import type { FitProgress, FittedModel } from '../methods/method.ts';
+import type { FitProgress, FittedModel, InputSpec } from '../methods/method.ts';
 import { aupro, auroc, f1Max, pooledPixels, type ScoredMask } from '../metrics/index.ts';
 import { activeProvider } from '../engine/session.ts';
 import { cropMap, readMask, resizeMap, resizeMaskNearest, ImageReadError } from '../vision/index.ts';
@@ -116,10 +116,42 @@ export async function evaluateDataset(root: string, options: EvaluationOptions):
   const fitSeconds = (performance.now() - fitStart) / 1000;
   await options.onFitted?.(model);
 
+  const tested = await testModel(model, test, input, { batchSize, issues, onSkip, ...(options.pixelMetricsAt ? { pixelMetricsAt: options.pixelMetricsAt } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+  return {
+    dataset: dataset.name,
+    root: dataset.root,
+    method: method.name,
+    nTrain: train.filter((t) => !skipped.has(t.path)).length,
+    fitSeconds,
+    batchSize,
+    provider: activeProvider(),
+    model: model.describe(),
+    ...tested,
+    issues,
+  };
+}
+
+export interface TestOptions {
+  readonly batchSize: number;
+  /** Problems found while testing are appended here (unreadable masks, undefined metrics). */
+  readonly issues: DatasetIssue[];
+  readonly onSkip?: (issue: DatasetIssue) => void;
+  readonly pixelMetricsAt?: 'model' | 'original';
+  readonly onProgress?: (p: EvaluationProgress) => void;
+}
+
+export type TestResult = Pick<EvaluationResult, 'nTest' | 'imageAuroc' | 'pixelAuroc' | 'aupro' | 'imageF1' | 'pixelF1' | 'msPerImage' | 'images'>;
+
+/**
+ * Scores test images with any predictor (a fitted model, or a reference implementation's maps in the
+ * same order) and computes the metrics of METHODS.md §9.
+ */
+export async function testModel(model: Pick<FittedModel, 'predict'>, test: readonly DatasetImage[], input: InputSpec, options: TestOptions): Promise<TestResult> {
+  const { issues } = options;
   const images: ImageResult[] = [];
   const scored: ScoredMask[] = [];
   let modelMs = 0;
-  for await (const loaded of loadBatches(test, input, { batchSize, onSkip })) {
+  for await (const loaded of loadBatches(test, input, { batchSize: options.batchSize, ...(options.onSkip ? { onSkip: options.onSkip } : {}) })) {
     const t = performance.now();
     const predictions = await model.predict(loaded.batch);
     modelMs += performance.now() - t;
@@ -145,22 +177,13 @@ export async function evaluateDataset(root: string, options: EvaluationOptions):
   const imageF1 = images.length ? f1Max(scores, labels) : noF1;
   const pixelF1 = pixelScores.length && pixelLabels.includes(1) ? f1Max(pixelScores, pixelLabels) : noF1;
   return {
-    dataset: dataset.name,
-    root: dataset.root,
-    method: method.name,
-    nTrain: train.filter((t) => !skipped.has(t.path)).length,
     nTest: images.length,
     imageAuroc: metric('image AUROC', issues, () => auroc(scores, labels)),
     pixelAuroc: metric('pixel AUROC', issues, () => auroc(pixelScores, pixelLabels)),
     aupro: metric('AUPRO', issues, () => aupro(scored)),
     imageF1: { f1: imageF1.f1, threshold: imageF1.threshold },
     pixelF1: { f1: pixelF1.f1, threshold: pixelF1.threshold },
-    fitSeconds,
     msPerImage: images.length ? modelMs / images.length : Number.NaN,
-    batchSize,
-    provider: activeProvider(),
-    model: model.describe(),
     images,
-    issues,
   };
 }
