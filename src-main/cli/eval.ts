@@ -44,6 +44,9 @@ Without --data: ../shared/data/magnetic_tile with the reference's 120-image trai
   --direction <d>       PFM / PEFM mappings: both (default) | s2t | t2s
   --fusion <f>          PFM / PEFM level fusion: add (mean, default) | multiply (product)
   --no-pe               PEFM without the position encoding (ablation)
+  --normalise <n>       PFM / PEFM error scaling: none (the papers' runs) | variance (each squared
+                        error over its training mean at that position and channel: the official
+                        code's statistic_var)
   --save-model <file>   save the fitted model, any method (for argus infer; with several
                         datasets, the last one's)
   --no-align            ignore the backbone's measured cell offsets (the reference code's geometry)
@@ -95,6 +98,7 @@ export async function runEval(argv: string[]): Promise<number> {
       direction: { type: 'string' },
       fusion: { type: 'string' },
       'no-pe': { type: 'boolean' },
+      normalise: { type: 'string' },
       seed: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -143,6 +147,10 @@ export async function runEval(argv: string[]): Promise<number> {
     config['fusion'] = values.fusion;
   }
   if (values['no-pe']) config['positionEncoding'] = false;
+  if (values.normalise !== undefined) {
+    if (values.normalise !== 'none' && values.normalise !== 'variance') throw new RangeError(`--normalise expects none or variance, received '${values.normalise}'`);
+    config['normalise'] = values.normalise;
+  }
   if (values.seed !== undefined && values.method === 'padim') config['channelIndices'] = 'seeded';
   if (values['no-align']) config['alignOffsets'] = false;
   const maxTrain = parseNumber('max-train', values['max-train']) ?? (builtInDefault ? 120 : undefined);

@@ -3,7 +3,7 @@ import { f32, openSession, setSessionLogger } from '../../src-main/engine/sessio
 import { type NamedTensor, Trainer } from '../../src-main/engine/training/index.ts';
 import {
   BN_B, BN_MEAN, BN_VAR, BN_W, branchLayers, buildScoringGraph, errorOutput, initialWeights, type LayerSpec, type LevelSpec, type MappingSpec,
-  sourceFeed, targetFeed, trainingModel,
+  sourceFeed, squaredOutput, statisticDims, targetFeed, trainingModel, VARIANCE,
 } from '../../src-main/methods/pfm/network.ts';
 import { positionEncodingRows } from '../../src-main/features/position-encoding.ts';
 import { normalisedRows } from '../../src-main/methods/pfm/features.ts';
@@ -16,7 +16,7 @@ const LEVELS: LevelSpec[] = [
   { level: 3, cs: 4, ct: 8, d: 5, gridH: 1, gridW: 2 },
 ];
 const spec = (over: Partial<MappingSpec> = {}): MappingSpec => ({
-  levels: LEVELS, direction: 'both', positionEncoding: false, bnEps: 1e-5, bnMomentum: 0.1, lr: [3e-3, 3e-4], weightDecay: 1e-5, ...over,
+  levels: LEVELS, direction: 'both', positionEncoding: false, normalise: 'none', bnEps: 1e-5, bnMomentum: 0.1, lr: [3e-3, 3e-4], weightDecay: 1e-5, ...over,
 });
 
 function randomRows(rng: Random, rows: number, c: number): Float32Array {
@@ -162,6 +162,37 @@ describe('PFM mapping network', () => {
       await unfolded.release();
     });
   }
+
+  it('normalise variance divides each squared error by its statistic at that position and channel before the channel sum', async () => {
+    const s = spec({ positionEncoding: true, normalise: 'variance' });
+    const w = new Map(perturbed(s, 4));
+    const rng = new Random(9);
+    for (const x of statisticDims(s)) w.set(x.name, { dims: x.dims, data: Float32Array.from({ length: x.dims[0]! * x.dims[1]! }, () => rng.uniform(0.1, 3)) });
+    expect(statisticDims(s).map((x) => x.name)).toEqual(['l1.var_t', 'l1.var_s', 'l3.var_t', 'l3.var_s']);
+    const scaled = await openSession(buildScoringGraph(s, w));
+    const squared = await openSession(buildScoringGraph(s, w, { squaredErrors: true }));
+    const [a, q] = [await scaled.run(feeds()), await squared.run(feeds())];
+    LEVELS.forEach((l) => {
+      const cells = l.gridH * l.gridW;
+      const [qs, qt] = [q[squaredOutput(l.level, 's')]!.data as Float32Array, q[squaredOutput(l.level, 't')]!.data as Float32Array];
+      const [vs, vt] = [w.get(VARIANCE(l.level, 's'))!.data, w.get(VARIANCE(l.level, 't'))!.data];
+      const e = a[errorOutput(l.level)]!.data as Float32Array;
+      for (let r = 0; r < images * cells; r++) {
+        const p = r % cells;
+        let eS = 0;
+        let eT = 0;
+        for (let c = 0; c < l.cs; c++) eS += qs[r * l.cs + c]! / vs[p * l.cs + c]!;
+        for (let c = 0; c < l.ct; c++) eT += qt[r * l.ct + c]! / vt[p * l.ct + c]!;
+        expect(e[r]).toBeCloseTo((eS + eT) / 2, 4);
+      }
+    });
+    // without the statistic in the weights the graph cannot be built
+    const missing = new Map(w);
+    missing.delete(VARIANCE(3, 's'));
+    expect(() => buildScoringGraph(s, missing)).toThrow(/l3\.var_s/);
+    await scaled.release();
+    await squared.release();
+  });
 
   it('gives each level its own optimiser and learning rate, and a single direction only its own branches', () => {
     const m = trainingModel(spec(), initialWeights(spec(), 1));

@@ -4,6 +4,12 @@ import type { InputSpec, ResizeMode } from '../method.ts';
 export type PfmDirection = 'both' | 's2t' | 't2s';
 /** How the per-level maps are fused: their mean (PFM, PEFM fusion_type 0) or their product (PEFM fusion_type 1). */
 export type PfmFusion = 'add' | 'multiply';
+/**
+ * How each squared mapping error is scaled before the channel sum: 'none' (the papers' runs), or
+ * 'variance', the official code's statistic_var(c=True): divided by its mean over the training images at
+ * that channel and position, so positions and channels the mapping never learns well stop dominating.
+ */
+export type PfmNormalise = 'none' | 'variance';
 
 /**
  * PFM / MB-PFM and PEFM settings (METHODS.md §2, §3) on this project's backbones (§1.8): MobileNetV2
@@ -35,6 +41,7 @@ export interface PfmConfig {
   /** PEFM: the 2-D sinusoidal position encoding (§1.7) added to the mapping inputs. */
   readonly positionEncoding: boolean;
   readonly fusion: PfmFusion;
+  readonly normalise: PfmNormalise;
   readonly height: number;
   readonly width: number;
   readonly resize: ResizeMode;
@@ -71,6 +78,7 @@ const COMMON = {
   levels: [1, 2, 3],
   direction: 'both',
   fusion: 'add',
+  normalise: 'none',
   height: 256,
   width: 256,
   resize: 'stretch',
@@ -113,6 +121,7 @@ export function checkPfmConfig(c: PfmConfig): void {
   }
   if (!['both', 's2t', 't2s'].includes(c.direction)) throw new RangeError(`direction must be both, s2t or t2s; received '${c.direction}'`);
   if (!['add', 'multiply'].includes(c.fusion)) throw new RangeError(`fusion must be add or multiply; received '${c.fusion}'`);
+  if (!['none', 'variance'].includes(c.normalise)) throw new RangeError(`normalise must be none or variance; received '${c.normalise}'`);
   for (const [name, list] of [['sourceTaps', c.sourceTaps], ['targetTaps', c.targetTaps], ['latent', c.latent], ['lr', c.lr]] as const) {
     if (list.length !== 3) throw new RangeError(`${name} needs one entry per level (3), received ${list.length}`);
   }

@@ -15,7 +15,9 @@ import { encodeModelFile, ModelFormatError, requireTensor } from '../model-file.
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 import { checkPfmConfig, pfmInput, type PfmConfig } from './defaults.ts';
 import { type LevelFeatures, levelSpecs, PfmFeatures } from './features.ts';
-import { bufferDims, buildScoringGraph, errorOutput, initialWeights, type MappingSpec, parameterDims, sourceFeed, targetFeed, trainingModel } from './network.ts';
+import {
+  bufferDims, buildScoringGraph, errorOutput, initialWeights, type MappingSpec, parameterDims, sourceFeed, squaredOutput, statisticDims, targetFeed, trainingModel,
+} from './network.ts';
 
 export type PfmMethodName = 'pfm' | 'pefm';
 
@@ -43,6 +45,7 @@ export function mappingSpec(c: PfmConfig): MappingSpec {
     levels: levelSpecs(c),
     direction: c.direction,
     positionEncoding: c.positionEncoding,
+    normalise: c.normalise,
     bnEps: c.bnEps,
     bnMomentum: c.bnMomentum,
     lr: c.levels.map((l) => c.lr[l - 1]!),
@@ -179,18 +182,68 @@ export async function fitPfm(name: PfmMethodName, defaults: PfmConfig, train: As
     images: n, epochs: c.epochs, steps: trainer.step, stepsPerEpoch, epochLosses, epochLevelLosses, epochSeconds, resumedAtEpoch,
     featureSeconds, cachedFeatures: set.cached, provider: trainer.provider,
   };
-  const model = await PfmModel.create(name, c, trainer.weights(), record, features);
+  const weights = new Map(trainer.weights());
+  for (const [t, tensor] of await trainingErrorStatistic(spec, weights, set, batchSize)) weights.set(t, tensor);
+  const model = await PfmModel.create(name, c, weights, record, features);
   const scored: Prediction[] = [];
   for (const i of trainingSample(n)) scored.push(...(await model.scoreFeatures(await set.gather([i]), 1)));
   model.trainingScores = summarizeTrainingScores(scored);
   return model;
 }
 
+/**
+ * normalise 'variance' (the official statistic_var(c=True)): per level, side, position and channel the
+ * mean over training batches (in order, `batchSize` images each) of the batch mean of (x − x̂)², with
+ * the trained mapping in inference mode. Empty under normalise 'none'.
+ */
+async function trainingErrorStatistic(spec: MappingSpec, weights: ReadonlyMap<string, NamedTensor>, set: TrainingSet, batchSize: number): Promise<Map<string, NamedTensor>> {
+  const wanted = statisticDims(spec);
+  const out = new Map<string, NamedTensor>();
+  if (wanted.length === 0) return out;
+  const session = await openSession(buildScoringGraph(spec, weights, { squaredErrors: true }));
+  try {
+    const sums = wanted.map((x) => new Float64Array(x.dims[0]! * x.dims[1]!));
+    let batches = 0;
+    for (let start = 0; start < set.n; start += batchSize) {
+      const images = Array.from({ length: Math.min(batchSize, set.n - start) }, (_, k) => start + k);
+      const f = await set.gather(images);
+      const feeds: Record<string, ReturnType<typeof f32>> = {};
+      spec.levels.forEach((l, i) => {
+        const rows = images.length * l.gridH * l.gridW;
+        feeds[sourceFeed(l.level)] = f32(f[i]!.s, [rows, l.cs]);
+        feeds[targetFeed(l.level)] = f32(f[i]!.t, [rows, l.ct]);
+      });
+      const result = await session.run(feeds);
+      wanted.forEach((x, k) => {
+        const q = result[squaredOutput(x.level, x.side)]!.data as Float32Array;
+        const sum = sums[k]!;
+        const cells = sum.length;
+        for (let img = 0; img < images.length; img++) {
+          const base = img * cells;
+          for (let p = 0; p < cells; p++) sum[p]! += q[base + p]! / images.length;
+        }
+      });
+      batches++;
+    }
+    // a zero mean (a dead channel) would divide by zero: floor at a tiny share of the level's mean
+    wanted.forEach((x, k) => {
+      const mean = Float32Array.from(sums[k]!, (v) => v / batches);
+      const overall = mean.reduce((a, v) => a + v, 0) / mean.length;
+      const floor = Math.max(overall * 1e-6, 1e-30);
+      for (let p = 0; p < mean.length; p++) if (!(mean[p]! > floor)) mean[p] = floor;
+      out.set(x.name, { dims: x.dims, data: mean });
+    });
+  } finally {
+    await session.release();
+  }
+  return out;
+}
+
 /** Stored: the weights (BatchNorm running statistics included), meta.training and the target backbone's sha256. */
 export async function deserializePfm(name: PfmMethodName, stored: StoredModel<PfmConfig>): Promise<PfmModel> {
   const spec = mappingSpec(stored.config);
   const weights = new Map<string, NamedTensor>();
-  for (const { name: t, dims } of [...parameterDims(spec), ...bufferDims(spec)]) weights.set(t, { dims, data: requireTensor(stored, t, dims) });
+  for (const { name: t, dims } of [...parameterDims(spec), ...bufferDims(spec), ...statisticDims(spec)]) weights.set(t, { dims, data: requireTensor(stored, t, dims) });
   const training = stored.meta['training'];
   if (training !== undefined && training !== null && (typeof training !== 'object' || Array.isArray(training))) {
     throw new ModelFormatError('meta', `${stored.source}: meta field 'training' must be an object`);

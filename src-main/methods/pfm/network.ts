@@ -16,7 +16,7 @@ import { GraphBuilder, int, ints } from '../../engine/onnx/graph.ts';
 import { adam } from '../../engine/optim/index.ts';
 import type { NamedTensor, ParamDecl, ParamGroup, TrainableModel } from '../../engine/training/index.ts';
 import { Random } from '../../util/random.ts';
-import type { PfmDirection } from './defaults.ts';
+import type { PfmDirection, PfmNormalise } from './defaults.ts';
 import { positionEncodingRows } from '../../features/position-encoding.ts';
 
 /** One level's geometry: channel counts, latent size and feature grid. */
@@ -35,6 +35,8 @@ export interface MappingSpec {
   readonly levels: readonly LevelSpec[];
   readonly direction: PfmDirection;
   readonly positionEncoding: boolean;
+  /** 'variance': squared errors divided by their training mean per channel and position (statisticDims). */
+  readonly normalise: PfmNormalise;
   readonly bnEps: number;
   readonly bnMomentum: number;
   /** Adam learning rate per entry of `levels`. */
@@ -86,11 +88,25 @@ export const BN_B = (layer: string) => `${layer}.bn.bias`;
 export const BN_MEAN = (layer: string) => `${layer}.bn.running_mean`;
 export const BN_VAR = (layer: string) => `${layer}.bn.running_var`;
 
+/** The training-error statistic of a level and side ('s' divides e_S, 't' e_T): [H·W, C]. */
+export const VARIANCE = (level: number, side: 's' | 't') => `l${level}.var_${side}`;
+
+/** The statistic tensors of spec.normalise 'variance' (none otherwise), for the directions used. */
+export function statisticDims(spec: MappingSpec): { name: string; dims: number[]; level: number; side: 's' | 't' }[] {
+  if (spec.normalise !== 'variance') return [];
+  return spec.levels.flatMap((l) => [
+    ...(spec.direction !== 't2s' ? [{ name: VARIANCE(l.level, 't'), dims: [l.gridH * l.gridW, l.ct], level: l.level, side: 't' as const }] : []),
+    ...(spec.direction !== 's2t' ? [{ name: VARIANCE(l.level, 's'), dims: [l.gridH * l.gridW, l.cs], level: l.level, side: 's' as const }] : []),
+  ]);
+}
+
 /** Feed names of a level's normalised features ([rows, C]). */
 export const sourceFeed = (level: number) => `s${level}`;
 export const targetFeed = (level: number) => `t${level}`;
 /** Output name of a level's map in the scoring graph ([rows]). */
 export const errorOutput = (level: number) => `e${level}`;
+/** Output names of the per-element squared errors ([rows, C]) in a `squaredErrors` scoring graph. */
+export const squaredOutput = (level: number, side: 's' | 't') => `q${side}${level}`;
 
 /** Trained parameters (conv weight [out, in] and bias, BatchNorm γ, β) with the level's group. */
 export function parameterDims(spec: MappingSpec): { name: string; dims: number[]; level: number; kind: 'weight' | 'bias' | 'gamma' | 'beta' }[] {
@@ -248,14 +264,26 @@ export function foldLayer(y: LayerSpec, w: ReadonlyMap<string, NamedTensor>, eps
 
 /**
  * Scoring graph: feeds `s<l>` [rows, Cs], `t<l>` [rows, Ct]; outputs `e<l>` [rows], the level's map
- * (e_S + e_T)/2 with e = Σ_c (x − x̂)² (one direction: its e alone). `unfolded` keeps the inference-mode
- * BatchNorm as explicit ops after each convolution (what folding must reproduce; used by the tests).
+ * (e_S + e_T)/2 with e = Σ_c (x − x̂)² (one direction: its e alone), each (x − x̂)² divided by the
+ * level's statistic under normalise 'variance'. `unfolded` keeps the inference-mode BatchNorm as
+ * explicit ops after each convolution (what folding must reproduce; used by the tests).
+ * `squaredErrors` outputs instead the unscaled (x − x̂)² per element, `q<side><l>` [rows, C], from which
+ * the statistic is measured.
  */
-export function buildScoringGraph(spec: MappingSpec, w: ReadonlyMap<string, NamedTensor>, options: { unfolded?: boolean } = {}): Uint8Array {
+export function buildScoringGraph(spec: MappingSpec, w: ReadonlyMap<string, NamedTensor>, options: { unfolded?: boolean; squaredErrors?: boolean } = {}): Uint8Array {
   const g = new GraphBuilder('pfm_score');
-  const sq = (pred: string, target: string) => {
+  const squared = (pred: string, target: string) => {
     const diff = g.op('Sub', [pred, target]);
-    return g.op('ReduceSum', [g.op('Mul', [diff, diff]), g.constI64([1])], { keepdims: int(0) });
+    return g.op('Mul', [diff, diff]);
+  };
+  const channelSum = (q: string, l: LevelSpec, side: 's' | 't') => {
+    if (spec.normalise !== 'variance') return g.op('ReduceSum', [q, g.constI64([1])], { keepdims: int(0) });
+    const channels = side === 's' ? l.cs : l.ct;
+    const v = w.get(VARIANCE(l.level, side));
+    if (!v) throw new RangeError(`level ${l.level}: the model has no training-error statistic ${VARIANCE(l.level, side)}`);
+    const grid = g.op('Reshape', [q, g.constI64([-1, l.gridH * l.gridW, channels])]);
+    const scaled = g.op('Div', [grid, g.initializer(g.fresh('var'), 'float32', [l.gridH * l.gridW, channels], v.data)]);
+    return g.op('Reshape', [g.op('ReduceSum', [scaled, g.constI64([2])], { keepdims: int(0) }), g.constI64([-1])]);
   };
   const layer = (x: string, y: LayerSpec): string => {
     if (options.unfolded) {
@@ -276,9 +304,17 @@ export function buildScoringGraph(spec: MappingSpec, w: ReadonlyMap<string, Name
     const br = branchLayers(l);
     const s = g.input(sourceFeed(l.level), 'float32', [`rows${l.level}`, l.cs]);
     const t = g.input(targetFeed(l.level), 'float32', [`rows${l.level}`, l.ct]);
-    const parts: string[] = [];
-    if (spec.direction !== 't2s') parts.push(sq(run(run(run(spec.positionEncoding ? withPosition(g, s, l.cs, l) : s, br.enc_s), br.shared), br.dec_t), t));
-    if (spec.direction !== 's2t') parts.push(sq(run(run(run(spec.positionEncoding ? withPosition(g, t, l.ct, l) : t, br.enc_t), br.shared), br.dec_s), s));
+    const sides: { side: 's' | 't'; q: string; channels: number }[] = [];
+    if (spec.direction !== 't2s') sides.push({ side: 't', channels: l.ct, q: squared(run(run(run(spec.positionEncoding ? withPosition(g, s, l.cs, l) : s, br.enc_s), br.shared), br.dec_t), t) });
+    if (spec.direction !== 's2t') sides.push({ side: 's', channels: l.cs, q: squared(run(run(run(spec.positionEncoding ? withPosition(g, t, l.ct, l) : t, br.enc_t), br.shared), br.dec_s), s) });
+    if (options.squaredErrors) {
+      for (const x of sides) {
+        g.op('Identity', [x.q], {}, squaredOutput(l.level, x.side));
+        g.output(squaredOutput(l.level, x.side), 'float32', [`rows${l.level}`, x.channels]);
+      }
+      continue;
+    }
+    const parts = sides.map((x) => channelSum(x.q, l, x.side));
     const e = parts.length === 1 ? parts[0]! : g.op('Mul', [g.op('Add', parts), g.constF32([0.5], [])]);
     g.op('Identity', [e], {}, errorOutput(l.level));
     g.output(errorOutput(l.level), 'float32', [`rows${l.level}`]);

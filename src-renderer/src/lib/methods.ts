@@ -25,6 +25,10 @@ export interface MethodInfo {
 
 const SIZES = [224, 256, 320, 384, 512];
 const epochs = (value: number, max = 500): Setting => ({ kind: 'number', key: 'epochs', label: 'Epochs', value, min: 1, max, step: 1 });
+const errorScaling = (value: 'none' | 'variance'): Setting => ({
+  kind: 'choice', key: 'normalise', label: 'Error scaling', value,
+  options: [{ value: 'variance', label: 'by the training error at each position' }, { value: 'none', label: 'none (as the papers)' }],
+});
 
 export const METHODS: readonly MethodInfo[] = [
   {
@@ -52,6 +56,7 @@ export const METHODS: readonly MethodInfo[] = [
       epochs(10),
       { kind: 'choice', key: 'levels', label: 'Levels', value: [1, 2, 3], options: [{ value: [1, 2, 3], label: 'all three (MB-PFM)' }, { value: [3], label: 'deepest only' }] },
       { kind: 'choice', key: 'direction', label: 'Direction', value: 'both', options: [{ value: 'both', label: 'both ways' }, { value: 's2t', label: 'one way (S→T)' }] },
+      errorScaling('none'),
     ],
   },
   {
@@ -61,6 +66,7 @@ export const METHODS: readonly MethodInfo[] = [
       epochs(10),
       { kind: 'choice', key: 'fusion', label: 'Fusion', value: 'add', options: [{ value: 'add', label: 'mean of levels' }, { value: 'multiply', label: 'product of levels' }] },
       { kind: 'toggle', key: 'positionEncoding', label: 'Position encoding', value: true },
+      errorScaling('none'),
     ],
   },
   {
