@@ -44,6 +44,9 @@ Without --data: ../shared/data/magnetic_tile with the reference's 120-image trai
   --direction <d>       PFM / PEFM mappings: both (default) | s2t | t2s
   --fusion <f>          PFM / PEFM level fusion: add (mean, default) | multiply (product)
   --no-pe               PEFM without the position encoding (ablation)
+  --bn-statistics <s>   PFM / PEFM inference BatchNorm statistics: running (momentum averages, as
+                        PyTorch) | precise (batch statistics of the final weights averaged over
+                        the training set)
   --normalise <n>       PFM / PEFM error scaling: none (the papers' runs) | variance (each squared
                         error over its training mean at that position and channel: the official
                         code's statistic_var)
@@ -99,6 +102,7 @@ export async function runEval(argv: string[]): Promise<number> {
       fusion: { type: 'string' },
       'no-pe': { type: 'boolean' },
       normalise: { type: 'string' },
+      'bn-statistics': { type: 'string' },
       seed: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -147,6 +151,10 @@ export async function runEval(argv: string[]): Promise<number> {
     config['fusion'] = values.fusion;
   }
   if (values['no-pe']) config['positionEncoding'] = false;
+  if (values['bn-statistics'] !== undefined) {
+    if (values['bn-statistics'] !== 'running' && values['bn-statistics'] !== 'precise') throw new RangeError(`--bn-statistics expects running or precise, received '${values['bn-statistics']}'`);
+    config['bnStatistics'] = values['bn-statistics'];
+  }
   if (values.normalise !== undefined) {
     if (values.normalise !== 'none' && values.normalise !== 'variance') throw new RangeError(`--normalise expects none or variance, received '${values.normalise}'`);
     config['normalise'] = values.normalise;

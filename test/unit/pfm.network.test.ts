@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { f32, openSession, setSessionLogger } from '../../src-main/engine/session.ts';
 import { type NamedTensor, Trainer } from '../../src-main/engine/training/index.ts';
 import {
-  BN_B, BN_MEAN, BN_VAR, BN_W, branchLayers, buildScoringGraph, errorOutput, initialWeights, type LayerSpec, type LevelSpec, type MappingSpec,
+  batchStatisticOutput, BN_B, BN_MEAN, BN_VAR, BN_W, branchLayers, buildBatchStatisticsGraph, buildScoringGraph, errorOutput, initialWeights, type LayerSpec, type LevelSpec, type MappingSpec,
   sourceFeed, squaredOutput, statisticDims, targetFeed, trainingModel, VARIANCE,
 } from '../../src-main/methods/pfm/network.ts';
 import { positionEncodingRows } from '../../src-main/features/position-encoding.ts';
@@ -162,6 +162,32 @@ describe('PFM mapping network', () => {
       await unfolded.release();
     });
   }
+
+  it('batch-statistics graph: each BatchNorm gets the batch mean and unbiased variance of its input, earlier layers normalised by their own batch statistics', async () => {
+    const s = spec({ positionEncoding: true });
+    const w = perturbed(s, 6);
+    const session = await openSession(buildBatchStatisticsGraph(s, w));
+    const out = await session.run(feeds());
+    await session.release();
+    LEVELS.forEach((l, i) => {
+      const rows = images * l.gridH * l.gridW;
+      const br = branchLayers(l);
+      // the second layer of dec_t: its input has passed enc_s (two batch-normalised layers), shared and dec_t.0
+      const before = [...br.enc_s, ...br.shared, br.dec_t[0]!];
+      const y = br.dec_t[1]!;
+      const x = jsMap(withPe(feats[i]!.s, rows, l.cs, l), rows, before, w, 'train', s.bnEps);
+      const h = jsLayer(x, rows, { ...y, bn: false }, w, 'train', s.bnEps);
+      const mean = out[batchStatisticOutput(BN_MEAN(y.name))]!.data as Float32Array;
+      const variance = out[batchStatisticOutput(BN_VAR(y.name))]!.data as Float32Array;
+      expect(mean.length).toBe(y.outC);
+      for (let o = 0; o < y.outC; o++) {
+        const col = Array.from({ length: rows }, (_, r) => h[r * y.outC + o]!);
+        const m = col.reduce((a, v) => a + v, 0) / rows;
+        expect(mean[o]).toBeCloseTo(m, 5);
+        expect(variance[o]).toBeCloseTo(col.reduce((a, v) => a + (v - m) ** 2, 0) / (rows - 1), 5);
+      }
+    });
+  });
 
   it('normalise variance divides each squared error by its statistic at that position and channel before the channel sum', async () => {
     const s = spec({ positionEncoding: true, normalise: 'variance' });

@@ -10,6 +10,12 @@ export type PfmFusion = 'add' | 'multiply';
  * that channel and position, so positions and channels the mapping never learns well stop dominating.
  */
 export type PfmNormalise = 'none' | 'variance';
+/**
+ * Inference-mode BatchNorm statistics: 'running' (the momentum averages kept during training, as
+ * PyTorch), or 'precise': after the last step, the batch statistics of the final weights averaged over
+ * one pass of the training set, which the running averages only approach once the weights stop moving.
+ */
+export type PfmBnStatistics = 'running' | 'precise';
 
 /**
  * PFM / MB-PFM and PEFM settings (METHODS.md §2, §3) on this project's backbones (§1.8): MobileNetV2
@@ -56,6 +62,7 @@ export interface PfmConfig {
   /** BatchNorm2d running-statistics momentum and epsilon (PyTorch defaults). */
   readonly bnMomentum: number;
   readonly bnEps: number;
+  readonly bnStatistics: PfmBnStatistics;
   readonly seed: number;
   /** Keep the training features in memory when they fit in this many MB; else re-extract each step. */
   readonly featureCacheMb: number;
@@ -86,6 +93,7 @@ const COMMON = {
   weightDecay: 1e-5,
   bnMomentum: 0.1,
   bnEps: 1e-5,
+  bnStatistics: 'running',
   seed: 888,
   featureCacheMb: 2048,
   checkpoint: '',
@@ -121,6 +129,7 @@ export function checkPfmConfig(c: PfmConfig): void {
   }
   if (!['both', 's2t', 't2s'].includes(c.direction)) throw new RangeError(`direction must be both, s2t or t2s; received '${c.direction}'`);
   if (!['add', 'multiply'].includes(c.fusion)) throw new RangeError(`fusion must be add or multiply; received '${c.fusion}'`);
+  if (!['running', 'precise'].includes(c.bnStatistics)) throw new RangeError(`bnStatistics must be running or precise; received '${c.bnStatistics}'`);
   if (!['none', 'variance'].includes(c.normalise)) throw new RangeError(`normalise must be none or variance; received '${c.normalise}'`);
   for (const [name, list] of [['sourceTaps', c.sourceTaps], ['targetTaps', c.targetTaps], ['latent', c.latent], ['lr', c.lr]] as const) {
     if (list.length !== 3) throw new RangeError(`${name} needs one entry per level (3), received ${list.length}`);

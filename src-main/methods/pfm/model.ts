@@ -16,7 +16,7 @@ import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 import { checkPfmConfig, pfmInput, type PfmConfig } from './defaults.ts';
 import { type LevelFeatures, levelSpecs, PfmFeatures } from './features.ts';
 import {
-  bufferDims, buildScoringGraph, errorOutput, initialWeights, type MappingSpec, parameterDims, sourceFeed, squaredOutput, statisticDims, targetFeed, trainingModel,
+  batchStatisticOutput, bufferDims, buildBatchStatisticsGraph, buildScoringGraph, errorOutput, initialWeights, type MappingSpec, parameterDims, sourceFeed, squaredOutput, statisticDims, targetFeed, trainingModel,
 } from './network.ts';
 
 export type PfmMethodName = 'pfm' | 'pefm';
@@ -139,15 +139,7 @@ export async function fitPfm(name: PfmMethodName, defaults: PfmConfig, train: As
   const source = async (step: number) => {
     const epoch = Math.floor(step / stepsPerEpoch);
     const j = step % stepsPerEpoch;
-    const images = order(epoch).slice(j * batchSize, (j + 1) * batchSize);
-    const f = await set.gather(images);
-    const feeds: Record<string, ReturnType<typeof f32>> = {};
-    spec.levels.forEach((l, i) => {
-      const rows = images.length * l.gridH * l.gridW;
-      feeds[sourceFeed(l.level)] = f32(f[i]!.s, [rows, l.cs]);
-      feeds[targetFeed(l.level)] = f32(f[i]!.t, [rows, l.ct]);
-    });
-    return feeds;
+    return mappingFeeds(spec, set, order(epoch).slice(j * batchSize, (j + 1) * batchSize));
   };
 
   const epochLosses: number[] = [];
@@ -183,12 +175,55 @@ export async function fitPfm(name: PfmMethodName, defaults: PfmConfig, train: As
     featureSeconds, cachedFeatures: set.cached, provider: trainer.provider,
   };
   const weights = new Map(trainer.weights());
+  if (c.bnStatistics === 'precise') for (const [t, tensor] of await preciseBatchNorm(spec, weights, set, batchSize)) weights.set(t, tensor);
   for (const [t, tensor] of await trainingErrorStatistic(spec, weights, set, batchSize)) weights.set(t, tensor);
   const model = await PfmModel.create(name, c, weights, record, features);
   const scored: Prediction[] = [];
   for (const i of trainingSample(n)) scored.push(...(await model.scoreFeatures(await set.gather([i]), 1)));
   model.trainingScores = summarizeTrainingScores(scored);
   return model;
+}
+
+/** Feeds of the mapping graphs for the given training images. */
+async function mappingFeeds(spec: MappingSpec, set: TrainingSet, images: readonly number[]): Promise<Record<string, ReturnType<typeof f32>>> {
+  const f = await set.gather(images);
+  const feeds: Record<string, ReturnType<typeof f32>> = {};
+  spec.levels.forEach((l, i) => {
+    const rows = images.length * l.gridH * l.gridW;
+    feeds[sourceFeed(l.level)] = f32(f[i]!.s, [rows, l.cs]);
+    feeds[targetFeed(l.level)] = f32(f[i]!.t, [rows, l.ct]);
+  });
+  return feeds;
+}
+
+/** The training images in order, `batchSize` at a time. */
+function inOrder(n: number, batchSize: number): number[][] {
+  const out: number[][] = [];
+  for (let start = 0; start < n; start += batchSize) out.push(Array.from({ length: Math.min(batchSize, n - start) }, (_, k) => start + k));
+  return out;
+}
+
+/**
+ * bnStatistics 'precise': every BatchNorm buffer replaced by the mean over the training batches (in
+ * order, `batchSize` images each) of its batch value under the final weights (buildBatchStatisticsGraph).
+ */
+async function preciseBatchNorm(spec: MappingSpec, weights: ReadonlyMap<string, NamedTensor>, set: TrainingSet, batchSize: number): Promise<Map<string, NamedTensor>> {
+  const buffers = bufferDims(spec);
+  const session = await openSession(buildBatchStatisticsGraph(spec, weights));
+  try {
+    const sums = buffers.map((x) => new Float64Array(x.dims[0]!));
+    const batches = inOrder(set.n, batchSize);
+    for (const images of batches) {
+      const out = await session.run(await mappingFeeds(spec, set, images));
+      buffers.forEach((x, k) => {
+        const v = out[batchStatisticOutput(x.name)]!.data as Float32Array;
+        for (let j = 0; j < v.length; j++) sums[k]![j]! += v[j]!;
+      });
+    }
+    return new Map(buffers.map((x, k) => [x.name, { dims: x.dims, data: Float32Array.from(sums[k]!, (v) => v / batches.length) }]));
+  } finally {
+    await session.release();
+  }
 }
 
 /**
@@ -203,17 +238,9 @@ async function trainingErrorStatistic(spec: MappingSpec, weights: ReadonlyMap<st
   const session = await openSession(buildScoringGraph(spec, weights, { squaredErrors: true }));
   try {
     const sums = wanted.map((x) => new Float64Array(x.dims[0]! * x.dims[1]!));
-    let batches = 0;
-    for (let start = 0; start < set.n; start += batchSize) {
-      const images = Array.from({ length: Math.min(batchSize, set.n - start) }, (_, k) => start + k);
-      const f = await set.gather(images);
-      const feeds: Record<string, ReturnType<typeof f32>> = {};
-      spec.levels.forEach((l, i) => {
-        const rows = images.length * l.gridH * l.gridW;
-        feeds[sourceFeed(l.level)] = f32(f[i]!.s, [rows, l.cs]);
-        feeds[targetFeed(l.level)] = f32(f[i]!.t, [rows, l.ct]);
-      });
-      const result = await session.run(feeds);
+    const batches = inOrder(set.n, batchSize);
+    for (const images of batches) {
+      const result = await session.run(await mappingFeeds(spec, set, images));
       wanted.forEach((x, k) => {
         const q = result[squaredOutput(x.level, x.side)]!.data as Float32Array;
         const sum = sums[k]!;
@@ -223,11 +250,10 @@ async function trainingErrorStatistic(spec: MappingSpec, weights: ReadonlyMap<st
           for (let p = 0; p < cells; p++) sum[p]! += q[base + p]! / images.length;
         }
       });
-      batches++;
     }
     // a zero mean (a dead channel) would divide by zero: floor at a tiny share of the level's mean
     wanted.forEach((x, k) => {
-      const mean = Float32Array.from(sums[k]!, (v) => v / batches);
+      const mean = Float32Array.from(sums[k]!, (v) => v / batches.length);
       const overall = mean.reduce((a, v) => a + v, 0) / mean.length;
       const floor = Math.max(overall * 1e-6, 1e-30);
       for (let p = 0; p < mean.length; p++) if (!(mean[p]! > floor)) mean[p] = floor;

@@ -234,6 +234,31 @@ export function trainingModel(spec: MappingSpec, weights: ReadonlyMap<string, Na
   };
 }
 
+/** Output name of a BatchNorm buffer's batch value in the batch-statistics graph. */
+export const batchStatisticOutput = (buffer: string) => `${buffer}:batch`;
+
+/**
+ * Forward-only graph of the training model with fixed weights: per BatchNorm layer the batch mean and
+ * the unbiased batch variance of its input (`<running buffer>:batch`), each layer normalised by its own
+ * batch statistics as in training. Averaged over the training batches after the last step, these are
+ * the statistics the running averages chase, without the lag of a momentum average behind weights
+ * that were still moving (bnStatistics 'precise').
+ */
+export function buildBatchStatisticsGraph(spec: MappingSpec, weights: ReadonlyMap<string, NamedTensor>): Uint8Array {
+  // momentum 1: the "new running value" is the batch's own
+  const model = trainingModel({ ...spec, bnMomentum: 1 }, weights);
+  const b = new GraphBuilder('pfm_batch_statistics');
+  for (const p of model.params) b.initializer(p.name, 'float32', p.dims, weights.get(p.name)!.data);
+  for (const x of model.buffers ?? []) b.initializer(x.name, 'float32', x.dims, weights.get(x.name)!.data);
+  for (const f of model.feeds) b.input(f.name, f.dtype, f.shape);
+  const fwd = model.forward(b);
+  for (const x of model.buffers ?? []) {
+    b.op('Identity', [fwd.buffers![x.name]!], {}, batchStatisticOutput(x.name));
+    b.output(batchStatisticOutput(x.name), 'float32', x.dims);
+  }
+  return b.toModel(model.opset ?? 17);
+}
+
 /** A layer with inference-mode BatchNorm folded in: weight [in, out] (MatMul layout) and bias [out]. */
 export interface FoldedLayer {
   readonly weight: Float32Array;
