@@ -8,7 +8,8 @@
  * Argus: `evaluateDataset` (fit on train/good, score test/). PyTorch: the L2-normalised features of the
  * same images from Argus's backbones (features/ and the loader are shared, so only the mapping, its
  * training and the map fusion differ), trained with the official loop; its maps are scored by the same
- * metric code. Needs a Python with torch (ARGUS_TORCH_PYTHON, default python3).
+ * metric code. Needs a Python with torch (ARGUS_TORCH_PYTHON, default python3). Argus runs in the official
+ * configuration (bnStatistics 'running', normalise 'none') unless --config overrides it.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
@@ -41,7 +42,10 @@ const { values } = parseArgs({
 setSessionLogger(() => undefined);
 const python = process.env['ARGUS_TORCH_PYTHON'] ?? 'python3';
 const name = values.method === 'pefm' ? 'pefm' : 'pfm';
-const config: PfmConfig = { ...(name === 'pefm' ? PEFM_DEFAULTS : PFM_DEFAULTS), ...JSON.parse(values.config!), epochs: Number(values.epochs) };
+// the official configuration (running BatchNorm averages, no error scaling) unless --config says otherwise
+const config: PfmConfig = {
+  ...(name === 'pefm' ? PEFM_DEFAULTS : PFM_DEFAULTS), bnStatistics: 'running', normalise: 'none', ...JSON.parse(values.config!), epochs: Number(values.epochs),
+};
 if (config.direction !== 'both') throw new RangeError('the official code maps both directions; parity needs direction both');
 const seeds = values.seeds!.split(',').map(Number);
 const dataset = scanMvtec(values.data!);

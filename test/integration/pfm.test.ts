@@ -92,6 +92,28 @@ describe('PFM / PEFM on real metal-plate images (MPDD subset)', () => {
     });
   });
 
+  it('PEFM with the training-error statistic: precise BatchNorm statistics differ from the running ones, the statistic is stored, and a saved model scores identically', async () => {
+    const config: PfmConfig = { ...PEFM_DEFAULTS, height: 128, width: 128, batchSize: 4, epochs: 1, latent: [16, 32, 64], normalise: 'variance' };
+    const fitPefm = (c: PfmConfig) => pefm.fit(imageBatches(loadBatches(ds.train, pfmInput(c), { batchSize: 4 })), ds.train.length, c) as Promise<PfmModel>;
+    const precise = await fitPefm(config);
+    const running = await fitPefm({ ...config, bnStatistics: 'running' });
+    // the same seeded training: equal conv weights, BatchNorm statistics replaced only under 'precise'
+    expect(precise.weights.get('l1.enc_s.0.weight')!.data).toEqual(running.weights.get('l1.enc_s.0.weight')!.data);
+    expect(precise.weights.get('l1.enc_s.0.bn.running_mean')!.data).not.toEqual(running.weights.get('l1.enc_s.0.bn.running_mean')!.data);
+    for (const name of ['l1.var_s', 'l1.var_t', 'l2.var_s', 'l2.var_t', 'l3.var_s', 'l3.var_t']) {
+      const v = precise.weights.get(name)!.data;
+      expect(v.every((x) => x > 0 && Number.isFinite(x)), name).toBe(true);
+    }
+    const predictions = await precise.predict(test);
+    const path = join(mkdtempSync(join(tmpdir(), 'argus-pefm-')), 'model.argus');
+    writeModelFile(path, precise);
+    const loaded = await readModelFile(path);
+    (await loaded.predict(test)).forEach((p, i) => {
+      expect(p.score).toBe(predictions[i]!.score);
+      expect(p.map).toEqual(predictions[i]!.map);
+    });
+  });
+
   it('PEFM (position encoding, multiply fusion) and single-level / single-direction PFM run through the registry', async () => {
     const run = async (name: 'pfm' | 'pefm', over: Partial<PfmConfig>): Promise<Prediction[]> => {
       const method = getMethod(name);
