@@ -66,7 +66,7 @@ export const METHODS: readonly MethodInfo[] = [
       epochs(10),
       { kind: 'choice', key: 'fusion', label: 'Fusion', value: 'add', options: [{ value: 'add', label: 'mean of levels' }, { value: 'multiply', label: 'product of levels' }] },
       { kind: 'toggle', key: 'positionEncoding', label: 'Position encoding', value: true },
-      errorScaling('none'),
+      errorScaling('variance'),
     ],
   },
   {
