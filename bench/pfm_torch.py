@@ -75,6 +75,26 @@ def ints(s):
     return [int(v) for v in s.split(",")]
 
 
+def official_epoch(nets, opts, train, pes, n, batch):
+    """One epoch of the official loop: a shuffled permutation, then per batch and level zero_grad /
+    backward / that level's Adam step on MSE(S_hat, S) + MSE(T_hat, T). Returns the summed loss."""
+    for net in nets:
+        net.train()
+    order = torch.randperm(n)
+    total = 0.0
+    for j in range(0, n, batch):
+        idx = order[j:j + batch]
+        for net, opt, (s, t), (ps, pt) in zip(nets, opts, train, pes):
+            xs, xt = s[idx], t[idx]
+            xs_hat, xt_hat = net(xs + ps, xt + pt)
+            loss = F.mse_loss(xs_hat, xs) + F.mse_loss(xt_hat, xt)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item()
+    return total
+
+
 def fused_maps(nets, pes, feats, idx, size, fusion, variances=None):
     """Eval-mode maps of the images `idx`: per level (e_S + e_T)/2, upsampled, then mean or product.
     `variances`: per level the official statistic_var(c=True) pair (var_S, var_T) dividing the squared errors."""
@@ -114,20 +134,7 @@ def official_on_features(a) -> None:
     n, batch = meta["nTrain"], meta["batchSize"]
     start = time.perf_counter()
     for epoch in range(meta["epochs"]):
-        for net in nets:
-            net.train()
-        order = torch.randperm(n)
-        total = 0.0
-        for j in range(0, n, batch):
-            idx = order[j:j + batch]
-            for net, opt, (s, t), (ps, pt) in zip(nets, opts, train, pes):
-                xs, xt = s[idx], t[idx]
-                xs_hat, xt_hat = net(xs + ps, xt + pt)
-                loss = F.mse_loss(xs_hat, xs) + F.mse_loss(xt_hat, xt)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += loss.item()
+        total = official_epoch(nets, opts, train, pes, n, batch)
         print(f"epoch {epoch + 1}: loss {total / math.ceil(n / batch):.5f}", file=sys.stderr, flush=True)
     train_seconds = time.perf_counter() - start
     variances = None
@@ -201,19 +208,8 @@ def main() -> None:
            for cs, ct, st, _, _ in levels]
 
     def epoch():
-        for n in nets:
-            n.train()
-        order = torch.randperm(a.images)
         start = time.perf_counter()
-        for j in range(0, a.images, a.batch):
-            idx = order[j:j + a.batch]
-            for net, opt, (s, t), (ps, pt) in zip(nets, opts, train, pes):
-                xs, xt = s[idx], t[idx]
-                xs_hat, xt_hat = net(xs + ps, xt + pt)
-                loss = F.mse_loss(xs_hat, xs) + F.mse_loss(xt_hat, xt)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+        official_epoch(nets, opts, train, pes, a.images, a.batch)
         return time.perf_counter() - start
 
     epoch()  # warm-up
