@@ -47,6 +47,7 @@ const config: PfmConfig = {
   ...(name === 'pefm' ? PEFM_DEFAULTS : PFM_DEFAULTS), bnStatistics: 'running', normalise: 'none', ...JSON.parse(values.config!), epochs: Number(values.epochs),
 };
 if (config.direction !== 'both') throw new RangeError('the official code maps both directions; parity needs direction both');
+if (config.height !== config.width) throw new RangeError('the PyTorch side takes square inputs');
 const seeds = values.seeds!.split(',').map(Number);
 const dataset = scanMvtec(values.data!);
 const train = values['max-train'] ? evenlySpaced(dataset.train, Number(values['max-train'])) : dataset.train;
@@ -99,7 +100,6 @@ if (values.only !== 'argus') {
     writeFileSync(join(dir, 'meta.json'), JSON.stringify({
       nTrain, nTest, levels, size: config.height, batchSize: config.batchSize, epochs: config.epochs, positionEncoding: config.positionEncoding, fusion: config.fusion,
     }));
-    if (config.height !== config.width) throw new RangeError('the PyTorch side takes square inputs');
     for (const seed of seeds) {
       const r = spawnSync(python, [join(PROJECT_ROOT, 'bench', 'pfm_torch.py'), '--features', dir, '--out', dir, '--seed', String(seed), '--threads', '2', ...(values['statistic-var'] ? ['--statistic-var'] : [])],
         { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });

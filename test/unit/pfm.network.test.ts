@@ -197,7 +197,8 @@ describe('PFM mapping network', () => {
     expect(statisticDims(s).map((x) => x.name)).toEqual(['l1.var_t', 'l1.var_s', 'l3.var_t', 'l3.var_s']);
     const scaled = await openSession(buildScoringGraph(s, w));
     const squared = await openSession(buildScoringGraph(s, w, { squaredErrors: true }));
-    const [a, q] = [await scaled.run(feeds()), await squared.run(feeds())];
+    const plain = await openSession(buildScoringGraph({ ...s, normalise: 'none' }, w));
+    const [a, q, e0] = [await scaled.run(feeds()), await squared.run(feeds()), await plain.run(feeds())];
     LEVELS.forEach((l) => {
       const cells = l.gridH * l.gridW;
       const [qs, qt] = [q[squaredOutput(l.level, 's')]!.data as Float32Array, q[squaredOutput(l.level, 't')]!.data as Float32Array];
@@ -210,6 +211,12 @@ describe('PFM mapping network', () => {
         for (let c = 0; c < l.cs; c++) eS += qs[r * l.cs + c]! / vs[p * l.cs + c]!;
         for (let c = 0; c < l.ct; c++) eT += qt[r * l.ct + c]! / vt[p * l.ct + c]!;
         expect(e[r]).toBeCloseTo((eS + eT) / 2, 4);
+        // the squared errors are the unscaled map's terms (itself checked against JS above)
+        let sumS = 0;
+        let sumT = 0;
+        for (let c = 0; c < l.cs; c++) sumS += qs[r * l.cs + c]!;
+        for (let c = 0; c < l.ct; c++) sumT += qt[r * l.ct + c]!;
+        expect((e0[errorOutput(l.level)]!.data as Float32Array)[r]).toBeCloseTo((sumS + sumT) / 2, 5);
       }
     });
     // without the statistic in the weights the graph cannot be built
@@ -218,6 +225,7 @@ describe('PFM mapping network', () => {
     expect(() => buildScoringGraph(s, missing)).toThrow(/l3\.var_s/);
     await scaled.release();
     await squared.release();
+    await plain.release();
   });
 
   it('gives each level its own optimiser and learning rate, and a single direction only its own branches', () => {

@@ -196,73 +196,66 @@ async function mappingFeeds(spec: MappingSpec, set: TrainingSet, images: readonl
   return feeds;
 }
 
-/** The training images in order, `batchSize` at a time. */
-function inOrder(n: number, batchSize: number): number[][] {
-  const out: number[][] = [];
-  for (let start = 0; start < n; start += batchSize) out.push(Array.from({ length: Math.min(batchSize, n - start) }, (_, k) => start + k));
-  return out;
-}
-
 /**
- * bnStatistics 'precise': every BatchNorm buffer replaced by the mean over the training batches (in
- * order, `batchSize` images each) of its batch value under the final weights (buildBatchStatisticsGraph).
+ * Means over the training batches (in order, `batchSize` images each) of per-batch vectors: runs
+ * `graph` on each batch and asks `perBatch` for one vector per accumulated tensor, of `lengths[k]`.
  */
-async function preciseBatchNorm(spec: MappingSpec, weights: ReadonlyMap<string, NamedTensor>, set: TrainingSet, batchSize: number): Promise<Map<string, NamedTensor>> {
-  const buffers = bufferDims(spec);
-  const session = await openSession(buildBatchStatisticsGraph(spec, weights));
+async function meanOverTrainingBatches(
+  graph: Uint8Array, spec: MappingSpec, set: TrainingSet, batchSize: number, lengths: readonly number[],
+  perBatch: (out: Record<string, ReturnType<typeof f32>>, images: number) => readonly Float32Array[],
+): Promise<Float32Array[]> {
+  const session = await openSession(graph);
   try {
-    const sums = buffers.map((x) => new Float64Array(x.dims[0]!));
-    const batches = inOrder(set.n, batchSize);
-    for (const images of batches) {
-      const out = await session.run(await mappingFeeds(spec, set, images));
-      buffers.forEach((x, k) => {
-        const v = out[batchStatisticOutput(x.name)]!.data as Float32Array;
-        for (let j = 0; j < v.length; j++) sums[k]![j]! += v[j]!;
+    const sums = lengths.map((n) => new Float64Array(n));
+    let batches = 0;
+    for (let start = 0; start < set.n; start += batchSize, batches++) {
+      const images = Array.from({ length: Math.min(batchSize, set.n - start) }, (_, k) => start + k);
+      perBatch(await session.run(await mappingFeeds(spec, set, images)), images.length).forEach((v, k) => {
+        const sum = sums[k]!;
+        for (let j = 0; j < sum.length; j++) sum[j]! += v[j]!;
       });
     }
-    return new Map(buffers.map((x, k) => [x.name, { dims: x.dims, data: Float32Array.from(sums[k]!, (v) => v / batches.length) }]));
+    return sums.map((sum) => Float32Array.from(sum, (v) => v / batches));
   } finally {
     await session.release();
   }
+}
+
+/**
+ * bnStatistics 'precise': every BatchNorm buffer replaced by the mean over the training batches of its
+ * batch value under the final weights (buildBatchStatisticsGraph).
+ */
+async function preciseBatchNorm(spec: MappingSpec, weights: ReadonlyMap<string, NamedTensor>, set: TrainingSet, batchSize: number): Promise<Map<string, NamedTensor>> {
+  const buffers = bufferDims(spec);
+  const means = await meanOverTrainingBatches(buildBatchStatisticsGraph(spec, weights), spec, set, batchSize, buffers.map((x) => x.dims[0]!),
+    (out) => buffers.map((x) => out[batchStatisticOutput(x.name)]!.data as Float32Array));
+  return new Map(buffers.map((x, k) => [x.name, { dims: x.dims, data: means[k]! }]));
 }
 
 /**
  * normalise 'variance' (the official statistic_var(c=True)): per level, side, position and channel the
- * mean over training batches (in order, `batchSize` images each) of the batch mean of (x − x̂)², with
- * the trained mapping in inference mode. Empty under normalise 'none'.
+ * mean over training batches of the batch mean of (x − x̂)², with the trained mapping in inference
+ * mode. Empty under normalise 'none'.
  */
 async function trainingErrorStatistic(spec: MappingSpec, weights: ReadonlyMap<string, NamedTensor>, set: TrainingSet, batchSize: number): Promise<Map<string, NamedTensor>> {
   const wanted = statisticDims(spec);
-  const out = new Map<string, NamedTensor>();
-  if (wanted.length === 0) return out;
-  const session = await openSession(buildScoringGraph(spec, weights, { squaredErrors: true }));
-  try {
-    const sums = wanted.map((x) => new Float64Array(x.dims[0]! * x.dims[1]!));
-    const batches = inOrder(set.n, batchSize);
-    for (const images of batches) {
-      const result = await session.run(await mappingFeeds(spec, set, images));
-      wanted.forEach((x, k) => {
-        const q = result[squaredOutput(x.level, x.side)]!.data as Float32Array;
-        const sum = sums[k]!;
-        const cells = sum.length;
-        for (let img = 0; img < images.length; img++) {
-          const base = img * cells;
-          for (let p = 0; p < cells; p++) sum[p]! += q[base + p]! / images.length;
-        }
-      });
-    }
-    // a zero mean (a dead channel) would divide by zero: floor at a tiny share of the level's mean
-    wanted.forEach((x, k) => {
-      const mean = Float32Array.from(sums[k]!, (v) => v / batches.length);
-      const overall = mean.reduce((a, v) => a + v, 0) / mean.length;
-      const floor = Math.max(overall * 1e-6, 1e-30);
-      for (let p = 0; p < mean.length; p++) if (!(mean[p]! > floor)) mean[p] = floor;
-      out.set(x.name, { dims: x.dims, data: mean });
-    });
-  } finally {
-    await session.release();
-  }
-  return out;
+  if (wanted.length === 0) return new Map();
+  const means = await meanOverTrainingBatches(buildScoringGraph(spec, weights, { squaredErrors: true }), spec, set, batchSize, wanted.map((x) => x.dims[0]! * x.dims[1]!),
+    (out, images) => wanted.map((x) => {
+      // the batch mean over its images of each (position, channel) element
+      const q = out[squaredOutput(x.level, x.side)]!.data as Float32Array;
+      const cells = x.dims[0]! * x.dims[1]!;
+      const mean = new Float32Array(cells);
+      for (let img = 0; img < images; img++) for (let p = 0; p < cells; p++) mean[p]! += q[img * cells + p]! / images;
+      return mean;
+    }));
+  // a zero mean (a dead channel) would divide by zero: floor at a tiny share of the level's mean
+  return new Map(wanted.map((x, k) => {
+    const mean = means[k]!;
+    const floor = Math.max((mean.reduce((a, v) => a + v, 0) / mean.length) * 1e-6, 1e-30);
+    for (let p = 0; p < mean.length; p++) if (!(mean[p]! > floor)) mean[p] = floor;
+    return [x.name, { dims: x.dims, data: mean }];
+  }));
 }
 
 /** Stored: the weights (BatchNorm running statistics included), meta.training and the target backbone's sha256. */
