@@ -10,6 +10,7 @@
  * Every problem found while reading is a ModelFormatError.
  */
 import { encodeTensorFile, type NamedTensor } from '../engine/training/tensor-file.ts';
+import type { Precision } from '../engine/onnx/quantise.ts';
 import type { BackboneRef, StoredModel, TrainingScores } from './method.ts';
 
 export const MODEL_KIND = 'argus-model';
@@ -89,4 +90,13 @@ export function requireCount(stored: StoredModel<unknown>, field: string, value:
     throw new ModelFormatError('meta', `${stored.source}: meta field '${field}' must be a non-negative integer, found ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+/**
+ * The stored configuration, with `precision` 'float32' when the file predates that setting (its
+ * scores and thresholds were measured in float32; the method's newer default must not change them).
+ */
+export function withStoredPrecision<C extends { readonly precision: Precision }>(stored: StoredModel<C>): C {
+  const raw = stored.meta['config'] as Record<string, unknown> | undefined;
+  return raw && 'precision' in raw ? stored.config : { ...stored.config, precision: 'float32' };
 }

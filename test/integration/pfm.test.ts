@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { imageBatches, loadBatches } from '../../src-main/datasets/loader.ts';
 import { scanMvtec } from '../../src-main/datasets/mvtec.ts';
 import { setSessionLogger } from '../../src-main/engine/session.ts';
-import { readTensorFile } from '../../src-main/engine/training/tensor-file.ts';
+import { decodeTensorFile, encodeTensorFile, readTensorFile } from '../../src-main/engine/training/tensor-file.ts';
 import { getMethod } from '../../src-main/methods/index.ts';
 import type { FitProgress, ImageBatch, Prediction } from '../../src-main/methods/method.ts';
 import { readModelFile, writeModelFile } from '../../src-main/methods/persistence.ts';
@@ -71,6 +71,24 @@ describe('PFM / PEFM on real metal-plate images (MPDD subset)', () => {
       expect(p.score).toBe(predictions[i]!.score);
       expect(p.map).toEqual(predictions[i]!.map);
     });
+
+    // int8 scoring (the default) quantises each image on its own: alone it scores exactly as in its batch
+    expect(model.config.precision).toBe('int8');
+    const alone = await model.predict((await loadBatches(ds.test.slice(-1), input, { batchSize: 1 }).next()).value!.batch);
+    expect(alone[0]!.map).toEqual(predictions.at(-1)!.map);
+    // against the same weights in float32: close, but really another path
+    const exact = await (await PfmModel.create('pfm', { ...model.config, precision: 'float32' }, model.weights)).predict(test);
+    exact.forEach((p, i) => {
+      expect(Math.abs(predictions[i]!.score - p.score)).toBeLessThan(0.02 * p.score);
+      expect(predictions[i]!.map).not.toEqual(p.map);
+    });
+    // a file written before the precision setting existed loads as float32, so its scores stay as they were
+    const file = decodeTensorFile(readFileSync(path), path);
+    const { precision: _, ...olderConfig } = file.meta['config'] as Record<string, unknown>;
+    writeFileSync(path, encodeTensorFile({ meta: { ...file.meta, config: olderConfig }, tensors: file.tensors }));
+    const older = (await readModelFile(path)) as PfmModel;
+    expect(older.config.precision).toBe('float32');
+    (await older.predict(test)).forEach((p, i) => expect(p.map).toEqual(exact[i]!.map));
   });
 
   it('a training cancelled in epoch 2 resumes from the epoch-1 checkpoint to the scores of an uninterrupted run (within 1e-4)', async () => {

@@ -143,6 +143,14 @@ describe('CFLOW-AD flow graph', () => {
     const got = (await session.run({ tap: f32(x, [n * cells, 6]) }))['ll']!.data as Float32Array;
     await session.release();
     for (let i = 0; i < expected.length; i++) expect(got[i]!).toBeCloseTo(expected[i]!, 4);
+
+    // int8 products: the same log-likelihoods to within a few hundredths (per dimension), not identical
+    const int8 = await openSession(await buildScoringGraph([{ input: 'tap', output: 'll', shape: s, params: w.params, rotations: w.rotations, condition: cond, cells }], ALPHA, 'int8'), 'cpu');
+    const approx = (await int8.run({ tap: f32(x, [n * cells, 6]) }))['ll']!.data as Float32Array;
+    await int8.release();
+    const worst = Math.max(...approx.map((v, i) => Math.abs(v - expected[i]!)));
+    expect(worst).toBeLessThan(0.05);
+    expect(worst).toBeGreaterThan(0);
   });
 });
 

@@ -6,7 +6,7 @@ import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
-export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
 export type Dim = number | string;
 
 const DATA_TYPE: Record<DType, number> = {
@@ -14,6 +14,8 @@ const DATA_TYPE: Record<DType, number> = {
   float64: onnx.TensorProto.DataType.DOUBLE,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
+  int8: onnx.TensorProto.DataType.INT8,
+  uint8: onnx.TensorProto.DataType.UINT8,
   bool: onnx.TensorProto.DataType.BOOL,
 };
 
@@ -37,7 +39,7 @@ export const tensor = (v: TensorValue): Attr => ({ tensor: v });
 /** The ONNX `TensorProto.DataType` code of each supported dtype. */
 export const ONNX_DATA_TYPE: Readonly<Record<DType, number>> = DATA_TYPE;
 
-export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
 
 /** A constant tensor, as held by an initialiser or a `Constant` node's `value` attribute. */
 export interface TensorValue {

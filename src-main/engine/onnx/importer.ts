@@ -111,6 +111,10 @@ export function tensorValue(t: TensorProto): TensorValue {
     case 'int32':
       data = raw ? new Int32Array(raw) : Int32Array.from(t.int32Data ?? []);
       break;
+    case 'int8':
+      data = raw ? new Int8Array(raw) : Int8Array.from(t.int32Data ?? []);
+      break;
+    case 'uint8':
     case 'bool':
       data = raw ? new Uint8Array(raw) : Uint8Array.from(t.int32Data ?? []);
       break;

@@ -1,3 +1,4 @@
+import { PRECISIONS, type Precision } from '../../engine/onnx/quantise.ts';
 import type { InputSpec, ResizeMode } from '../method.ts';
 
 /**
@@ -38,6 +39,11 @@ export interface CflowConfig {
   /** At least this many held-out images (when there are more training images than that). */
   readonly holdoutMin: number;
   readonly seed: number;
+  /**
+   * Scoring arithmetic: the flows' matrix products in 'int8' or 'float32' (README, "CFLOW-AD"); models
+   * saved before this setting existed load as 'float32'.
+   */
+  readonly precision: Precision;
   /** Training steps per ONNX Runtime call (ONNX Loop over stacked fibre batches when > 1). */
   readonly stepsPerCall: number;
   /** Checkpoint file written after every sub-epoch and resumed from when present ('' = none). */
@@ -64,6 +70,7 @@ export const CFLOW_DEFAULTS: CflowConfig = {
   holdout: 0.1,
   holdoutMin: 3,
   seed: 0,
+  precision: 'int8',
   stepsPerCall: 1,
   checkpoint: '',
 };
@@ -82,6 +89,7 @@ export function checkCflowConfig(c: CflowConfig): void {
   }
   if (!Number.isInteger(c.condition) || c.condition < 4 || c.condition % 4 !== 0) throw new RangeError(`condition must be a positive multiple of 4; received ${c.condition}`);
   if (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0) throw new RangeError(`warmupEpochs must be a non-negative integer; received ${c.warmupEpochs}`);
+  if (!PRECISIONS.includes(c.precision)) throw new RangeError(`precision must be ${PRECISIONS.join(' or ')}; received '${c.precision}'`);
   if (!(c.clamp > 0)) throw new RangeError(`clamp must be positive; received ${c.clamp}`);
   if (!(c.lr > 0)) throw new RangeError(`lr must be positive; received ${c.lr}`);
   if (!(c.holdout >= 0 && c.holdout < 1)) throw new RangeError(`holdout must be a share in [0, 1); received ${c.holdout}`);

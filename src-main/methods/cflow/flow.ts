@@ -13,6 +13,7 @@
  */
 import { GraphBuilder, int } from '../../engine/onnx/graph.ts';
 import { matmul } from '../../engine/linalg.ts';
+import { int8MatMul, type Precision } from '../../engine/onnx/quantise.ts';
 import { adam } from '../../engine/optim/index.ts';
 import type { NamedTensor, ParamDecl, TrainableModel } from '../../engine/training/index.ts';
 import { Random } from '../../util/random.ts';
@@ -168,10 +169,16 @@ export interface ScoredFlow {
  * Scoring graph: for each flow, input [n·cells, C] → output ℓ [n·cells]. Folded (exact in real
  * arithmetic): the condition's part of the first layer, W1c·PE + b1, is a constant per grid cell
  * and block; 0.1 goes into the second layer; γ and β into the rotation (W·(γ⊙u + β) = (W diag γ) u + Wβ).
+ * `precision` 'int8' runs the three products of each block (subnet layers, rotation) in int8 (quantise.ts).
  */
-export async function buildScoringGraph(flows: readonly ScoredFlow[], clamp: number): Promise<Uint8Array> {
+export async function buildScoringGraph(flows: readonly ScoredFlow[], clamp: number, precision: Precision = 'float32'): Promise<Uint8Array> {
   const g = new GraphBuilder('cflow_score');
   const k = (v: number) => g.constF32([v], []);
+  /** x · Wᵀ + bias for a PyTorch-layout weight W [out, in]. */
+  const linear = (x: string, w: Float32Array, out: number, inC: number, bias?: Float32Array): string => {
+    if (precision === 'int8') return int8MatMul(g, x, transpose(w, out, inC), bias, inC, out);
+    return g.op('Gemm', [x, g.initializer(g.fresh('w'), 'float32', [out, inC], w), ...(bias ? [g.initializer(g.fresh('b'), 'float32', [out], bias)] : [])], { transB: int(1) });
+  };
   for (const f of flows) {
     const s = f.shape;
     const get = (n: string) => f.params.get(n)!.data;
@@ -198,11 +205,11 @@ export async function buildScoringGraph(flows: readonly ScoredFlow[], clamp: num
       const b1 = get(paramName(blk, 'fc1.bias'));
       for (let c = 0; c < f.cells; c++) for (let o = 0; o < s.hidden; o++) table[c * s.hidden + o]! += b1[o]!;
       const [x1, x2] = g.node('Split', [h, splitC], { axis: int(1) }, 2) as [string, string];
-      const pre = g.op('Reshape', [g.op('Gemm', [x1, g.initializer(g.fresh('w1x'), 'float32', [s.hidden, s.c1], w1x)], { transB: int(1) }), gridShape]);
+      const pre = g.op('Reshape', [linear(x1, w1x, s.hidden, s.c1), gridShape]);
       const hidden = g.op('Relu', [g.op('Reshape', [g.op('Add', [pre, g.initializer(g.fresh('cond'), 'float32', [f.cells, s.hidden], table)]), flatShape])]);
       const w2 = Float32Array.from(get(paramName(blk, 'fc2.weight')), (v) => 0.1 * v);
       const b2 = Float32Array.from(get(paramName(blk, 'fc2.bias')), (v) => 0.1 * v);
-      const a = g.op('Gemm', [hidden, g.initializer(g.fresh('w2'), 'float32', [2 * s.c2, s.hidden], w2), g.initializer(g.fresh('b2'), 'float32', [2 * s.c2], b2)], { transB: int(1) });
+      const a = linear(hidden, w2, 2 * s.c2, s.hidden, b2);
       const [as, at] = g.node('Split', [a, splitA], { axis: int(1) }, 2) as [string, string];
       const sClamped = g.op('Mul', [g.op('Tanh', [as]), k(clamp)]);
       const u = g.op('Concat', [x1, g.op('Add', [g.op('Mul', [x2, g.op('Exp', [sClamped])]), at])], { axis: int(1) });
@@ -226,7 +233,7 @@ export async function buildScoringGraph(flows: readonly ScoredFlow[], clamp: num
           }
           wb[i] = acc;
         }
-        h = g.op('Gemm', [u, g.initializer(g.fresh('rot'), 'float32', [C, C], wg), g.initializer(g.fresh('rotb'), 'float32', [C], wb)], { transB: int(1) });
+        h = linear(u, wg, C, C, wb);
       }
     }
     const sumS = g.op('ReduceSum', [sums.length === 1 ? sums[0]! : g.op('Sum', sums), g.constI64([1])], { keepdims: int(0) });
@@ -236,4 +243,11 @@ export async function buildScoringGraph(flows: readonly ScoredFlow[], clamp: num
     g.output(f.output, 'float32', [rows]);
   }
   return g.toModel(17);
+}
+
+/** [rows, cols] → [cols, rows]. */
+function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(m.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = m[r * cols + c]!;
+  return t;
 }

@@ -7,13 +7,14 @@
  */
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { runRows } from '../../engine/onnx/quantise.ts';
 import { f32, openSession, type Session } from '../../engine/session.ts';
 import { type NamedTensor, readTensorFile, stepRandom, type TensorFile, Trainer, writeTensorFile } from '../../engine/training/index.ts';
 import { Backbone } from '../../features/extractor.ts';
 import { positionEncodingRows } from '../../features/position-encoding.ts';
 import { upsampleBilinearAlignCorners } from '../../vision/interpolate.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
-import { encodeModelFile, ModelFormatError, requireTensor } from '../model-file.ts';
+import { encodeModelFile, ModelFormatError, requireTensor, withStoredPrecision } from '../model-file.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 import { CFLOW_DEFAULTS, cflowInput, checkCflowConfig, type CflowConfig } from './defaults.ts';
 import { buildScoringGraph, flowShape, type FlowShape, flowTrainingModel, initialParams, initialRotations, paramDims, rotationName } from './flow.ts';
@@ -301,7 +302,7 @@ function parseNormalisation(stored: StoredModel<CflowConfig>): Normalisation {
 
 /** Stored: per tap `<tap>/b<k>.<part>` parameters and `<tap>/b<k>.w_perm` rotations; meta normalisation and training. */
 export async function deserializeCflow(stored: StoredModel<CflowConfig>): Promise<CflowModel> {
-  const c = { ...CFLOW_DEFAULTS, ...stored.config };
+  const c = { ...CFLOW_DEFAULTS, ...withStoredPrecision(stored) };
   const backbone = await Backbone.open(c.backbone);
   const grids = tapGrids(backbone, c);
   const flows: FlowWeights[] = grids.map((g) => {
@@ -346,6 +347,7 @@ export class CflowModel implements FittedModel {
         condition: positionEncodingRows(config.condition, g.gridH, g.gridW), cells: g.gridH * g.gridW,
       })),
       config.clamp,
+      config.precision,
     );
     return new CflowModel(config, flows, training, backbone, grids, await openSession(graph));
   }
@@ -386,9 +388,9 @@ export class CflowModel implements FittedModel {
 
   /** ℓ of every fibre, per tap ([n·cells] each), from per-tap fibre rows of n images. */
   async logLikelihoods(rows: readonly Float32Array[], n: number): Promise<Float32Array[]> {
-    const feeds = Object.fromEntries(this.grids.map((g, t) => [g.name, f32(rows[t]!, [n * g.gridH * g.gridW, g.channels])]));
-    const out = await this.scorer.run(feeds);
-    return this.grids.map((g) => out[`${g.name}:loglik`]!.data as Float32Array);
+    const inputs = this.grids.map((g, t) => ({ name: g.name, data: rows[t]!, rowsPerImage: g.gridH * g.gridW, channels: g.channels }));
+    const out = await runRows(this.scorer, inputs, n, this.config.precision);
+    return this.grids.map((g) => out[`${g.name}:loglik`]!);
   }
 
   /** P = Σ_taps upsample(exp(ℓ − maxℓ_tap)) of each image, at the input size. */

@@ -7,11 +7,12 @@
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { getBackbone } from '../../features/backbones.ts';
+import { runRows } from '../../engine/onnx/quantise.ts';
 import { f32, openSession, type Session } from '../../engine/session.ts';
 import { type NamedTensor, stepRandom, Trainer } from '../../engine/training/index.ts';
 import { upsampleBilinear } from '../../vision/index.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
-import { encodeModelFile, ModelFormatError, requireTensor } from '../model-file.ts';
+import { encodeModelFile, ModelFormatError, requireTensor, withStoredPrecision } from '../model-file.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 import { checkPfmConfig, pfmInput, type PfmConfig } from './defaults.ts';
 import { type LevelFeatures, levelSpecs, PfmFeatures } from './features.ts';
@@ -260,7 +261,8 @@ async function trainingErrorStatistic(spec: MappingSpec, weights: ReadonlyMap<st
 
 /** Stored: the weights (BatchNorm running statistics included), meta.training and the target backbone's sha256. */
 export async function deserializePfm(name: PfmMethodName, stored: StoredModel<PfmConfig>): Promise<PfmModel> {
-  const spec = mappingSpec(stored.config);
+  const config = withStoredPrecision(stored);
+  const spec = mappingSpec(config);
   const weights = new Map<string, NamedTensor>();
   for (const { name: t, dims } of [...parameterDims(spec), ...bufferDims(spec), ...statisticDims(spec)]) weights.set(t, { dims, data: requireTensor(stored, t, dims) });
   const training = stored.meta['training'];
@@ -272,7 +274,7 @@ export async function deserializePfm(name: PfmMethodName, stored: StoredModel<Pf
   if (targetSha !== installed) {
     throw new ModelFormatError('backbone', `${stored.source} was fitted on target backbone '${stored.config.targetBackbone}' with sha256 ${String(targetSha)}, but the installed one is ${installed}`);
   }
-  const model = await PfmModel.create(name, stored.config, weights, (training as PfmTrainingRecord | null | undefined) ?? undefined);
+  const model = await PfmModel.create(name, config, weights, (training as PfmTrainingRecord | null | undefined) ?? undefined);
   model.trainingScores = stored.trainingScores;
   return model;
 }
@@ -293,7 +295,7 @@ export class PfmModel implements FittedModel {
 
   static async create(method: PfmMethodName, config: PfmConfig, weights: ReadonlyMap<string, NamedTensor>, training?: PfmTrainingRecord, features?: PfmFeatures): Promise<PfmModel> {
     const spec = mappingSpec(config);
-    const scorer = await openSession(buildScoringGraph(spec, weights));
+    const scorer = await openSession(buildScoringGraph(spec, weights, { precision: config.precision }));
     return new PfmModel(method, config, spec, weights, training, features ?? (await PfmFeatures.open(config)), scorer);
   }
 
@@ -329,20 +331,18 @@ export class PfmModel implements FittedModel {
 
   /** Predictions of n images from their per-level features (PfmFeatures.extract). */
   async scoreFeatures(f: readonly LevelFeatures[], n: number): Promise<Prediction[]> {
-    const feeds: Record<string, ReturnType<typeof f32>> = {};
-    this.spec.levels.forEach((l, i) => {
-      const rows = n * l.gridH * l.gridW;
-      feeds[sourceFeed(l.level)] = f32(f[i]!.s, [rows, l.cs]);
-      feeds[targetFeed(l.level)] = f32(f[i]!.t, [rows, l.ct]);
-    });
-    const out = await this.scorer.run(feeds);
+    const inputs = this.spec.levels.flatMap((l, i) => [
+      { name: sourceFeed(l.level), data: f[i]!.s, rowsPerImage: l.gridH * l.gridW, channels: l.cs },
+      { name: targetFeed(l.level), data: f[i]!.t, rowsPerImage: l.gridH * l.gridW, channels: l.ct },
+    ]);
+    const out = await runRows(this.scorer, inputs, n, this.config.precision);
     const { height, width } = this.config;
     const predictions: Prediction[] = [];
     for (let img = 0; img < n; img++) {
       let map: Float32Array | undefined;
       for (const l of this.spec.levels) {
         const cells = l.gridH * l.gridW;
-        const grid = (out[errorOutput(l.level)]!.data as Float32Array).subarray(img * cells, (img + 1) * cells);
+        const grid = out[errorOutput(l.level)]!.subarray(img * cells, (img + 1) * cells);
         const up = upsampleBilinear(Float32Array.from(grid), l.gridW, l.gridH, width, height);
         if (!map) map = up;
         else if (this.config.fusion === 'multiply') for (let p = 0; p < map.length; p++) map[p]! *= up[p]!;

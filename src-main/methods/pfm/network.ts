@@ -13,6 +13,7 @@
  *    e = Σ_c (x − x̂)² averaged over the directions used.
  */
 import { GraphBuilder, int, ints } from '../../engine/onnx/graph.ts';
+import { int8MatMul, type Precision } from '../../engine/onnx/quantise.ts';
 import { adam } from '../../engine/optim/index.ts';
 import type { NamedTensor, ParamDecl, ParamGroup, TrainableModel } from '../../engine/training/index.ts';
 import { Random } from '../../util/random.ts';
@@ -293,9 +294,9 @@ export function foldLayer(y: LayerSpec, w: ReadonlyMap<string, NamedTensor>, eps
  * level's statistic under normalise 'variance'. `unfolded` keeps the inference-mode BatchNorm as
  * explicit ops after each convolution (what folding must reproduce; used by the tests).
  * `squaredErrors` outputs instead the unscaled (x − x̂)² per element, `q<side><l>` [rows, C], from which
- * the statistic is measured.
+ * the statistic is measured. `precision` 'int8' runs the folded layers as int8 products (quantise.ts).
  */
-export function buildScoringGraph(spec: MappingSpec, w: ReadonlyMap<string, NamedTensor>, options: { unfolded?: boolean; squaredErrors?: boolean } = {}): Uint8Array {
+export function buildScoringGraph(spec: MappingSpec, w: ReadonlyMap<string, NamedTensor>, options: { unfolded?: boolean; squaredErrors?: boolean; precision?: Precision } = {}): Uint8Array {
   const g = new GraphBuilder('pfm_score');
   const squared = (pred: string, target: string) => {
     const diff = g.op('Sub', [pred, target]);
@@ -321,6 +322,10 @@ export function buildScoringGraph(spec: MappingSpec, w: ReadonlyMap<string, Name
       return g.op('Relu', [bn]);
     }
     const f = foldLayer(y, w, spec.bnEps);
+    if (options.precision === 'int8') {
+      const h = int8MatMul(g, x, f.weight, f.bias, f.inC, f.outC);
+      return f.relu ? g.op('Relu', [h]) : h;
+    }
     const h = g.op('Gemm', [x, g.initializer(g.fresh('w'), 'float32', [f.inC, f.outC], f.weight), g.initializer(g.fresh('b'), 'float32', [f.outC], f.bias)]);
     return f.relu ? g.op('Relu', [h]) : h;
   };
