@@ -14,13 +14,27 @@ warm-up of a few steps per tap. Inference: the official test loop for `images` i
 in chunks of N under no_grad, then the map: exp(l - max l), bilinear align_corners=True upsampling to the
 input size, sum over taps, max - P; milliseconds per image.
 
+With `--features DIR --out DIR` (bench/cflow-parity.ts) it is the official method on real data instead of
+a timing: it reads the tap features Argus extracted (DIR/meta.json; per tap train_<k>.f32 and
+test_<k>.f32, float32 [n, C, H, W] as the official encoder hooks hold them) and runs the official
+train.py loop on them: per sub-epoch the training images in shuffled batches of `batchImages`, per
+batch and tap the batch's fibres shuffled and cut into floor(E/N) steps of N, the learning rate warmed
+up per batch over the first warm-up meta-epochs and cosine per meta-epoch (lr_decay_rate 0.1,
+eta_min = lr * 0.1**3, warm-up from lr/10), one Adam over all decoders. Then the official test: every
+test fibre's log p / C, per tap minus its maximum over the whole test set (the transductive
+normalisation), exp, bilinear align_corners upsampling, sum over taps, map = max - P over the test set.
+Writes the maps (float32 [nTest, size, size]) to OUT/maps.f32 and prints one JSON line.
+
 Prints one JSON line. Exits with status 3 and a message on stderr when torch cannot be imported.
 """
 import argparse
 import json
 import math
+import os
 import sys
 import time
+
+import numpy as np
 
 try:
     import torch
@@ -99,6 +113,86 @@ def log_likelihood(z, logdet):
     return (-0.5 * C * math.log(2 * math.pi) - 0.5 * (z * z).sum(1) + logdet) / C
 
 
+def official_learning_rate(m: dict, epoch: int, batch_id: int, total_batches: int) -> float:
+    """The official adjust_learning_rate (cosine per meta-epoch) and warmup_learning_rate (per batch)."""
+    lr = m["lr"]
+    eta_min = lr * (0.1 ** 3)
+    cosine = lambda e: eta_min + (lr - eta_min) * (1 + math.cos(math.pi * e / m["epochs"])) / 2
+    if epoch < m["warmupEpochs"]:
+        warm_from, warm_to = lr / 10, cosine(m["warmupEpochs"])
+        p = (batch_id + epoch * total_batches) / (m["warmupEpochs"] * total_batches)
+        return warm_from + p * (warm_to - warm_from)
+    return cosine(epoch)
+
+
+def official_on_features(a) -> None:
+    m = json.load(open(os.path.join(a.features, "meta.json")))
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    gen = torch.Generator().manual_seed(a.seed)
+    N, P, K = m["fibersPerStep"], m["condition"], m["blocks"]
+    taps = m["taps"]
+
+    def read(split: str, t: int, n: int) -> torch.Tensor:
+        tap = taps[t]
+        raw = np.fromfile(os.path.join(a.features, f"{split}_{t}.f32"), dtype=np.float32)
+        return torch.from_numpy(raw.reshape(n, tap["channels"], tap["gridH"], tap["gridW"]))
+
+    train = [read("train", t, m["nTrain"]) for t in range(len(taps))]
+    test = [read("test", t, m["nTest"]) for t in range(len(taps))]
+    decoders = [Decoder(tap["channels"], P, K, gen) for tap in taps]
+    optimizer = torch.optim.Adam([p for d in decoders for p in d.parameters()], lr=m["lr"])
+    pes = [positional_encoding_2d(P, tap["gridH"], tap["gridW"]) for tap in taps]
+    B = m["batchImages"]
+    batches = math.ceil(m["nTrain"] / B)
+    total_batches = batches * m["subEpochs"]
+    start = time.perf_counter()
+    for epoch in range(m["epochs"]):
+        for d in decoders:
+            d.train()
+        for sub in range(m["subEpochs"]):
+            order = torch.randperm(m["nTrain"])
+            for i in range(batches):
+                lr = official_learning_rate(m, epoch, i + sub * batches, total_batches)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                idx = order[i * B:(i + 1) * B]
+                for t, dec in enumerate(decoders):
+                    e = train[t][idx]
+                    b, C, H, W = e.shape
+                    S, E = H * W, b * H * W
+                    c_r = pes[t].unsqueeze(0).repeat(b, 1, 1, 1).reshape(b, P, S).transpose(1, 2).reshape(E, P)
+                    e_r = e.reshape(b, C, S).transpose(1, 2).reshape(E, C)
+                    perm = torch.randperm(E)
+                    for f in range(E // N):
+                        sel = perm[f * N:(f + 1) * N]
+                        z, logdet = dec(e_r[sel], c_r[sel])
+                        loss = -F.logsigmoid(log_likelihood(z, logdet))
+                        optimizer.zero_grad()
+                        loss.mean().backward()
+                        optimizer.step()
+    train_seconds = time.perf_counter() - start
+
+    for d in decoders:
+        d.eval()
+    P_map = None
+    with torch.no_grad():
+        for t, dec in enumerate(decoders):
+            tap = taps[t]
+            e = test[t]
+            n, C, H, W = e.shape
+            S, E = H * W, n * H * W
+            c_r = pes[t].unsqueeze(0).repeat(n, 1, 1, 1).reshape(n, P, S).transpose(1, 2).reshape(E, P)
+            e_r = e.reshape(n, C, S).transpose(1, 2).reshape(E, C)
+            ll = torch.cat([log_likelihood(*dec(e_r[f:f + N], c_r[f:f + N])) for f in range(0, E, N)]).double()
+            prob = torch.exp(ll - ll.max()).reshape(n, 1, H, W)
+            up = F.interpolate(prob, size=(m["size"], m["size"]), mode="bilinear", align_corners=True).squeeze(1)
+            P_map = up if P_map is None else P_map + up
+    maps = (P_map.max() - P_map).float().numpy()
+    maps.tofile(os.path.join(a.out, "maps.f32"))
+    print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "seed": a.seed, "trainSeconds": train_seconds}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--channels", default="192,576,1280")
@@ -113,7 +207,12 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=8, help="images for the inference timing")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--features", help="the official training and test on these features (see the module text)")
+    ap.add_argument("--out")
     a = ap.parse_args()
+    if a.features:
+        official_on_features(a)
+        return
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
