@@ -12,8 +12,7 @@
  * test normalisation (per-tap maximum over the whole test set); its maps are scored by the same metric
  * code. Needs a Python with torch (ARGUS_TORCH_PYTHON, default python3).
  */
-import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,8 +24,8 @@ import { PROJECT_ROOT } from '../src-main/features/backbones.ts';
 import { Backbone } from '../src-main/features/extractor.ts';
 import { CFLOW_DEFAULTS, type CflowConfig, cflowInput } from '../src-main/methods/cflow/defaults.ts';
 import { tapGrids } from '../src-main/methods/cflow/model.ts';
-import type { ImageBatch, Prediction } from '../src-main/methods/method.ts';
-import { evaluateDataset, testModel, type TestResult } from '../src-main/services/evaluation.ts';
+import { evaluateDataset, type TestResult } from '../src-main/services/evaluation.ts';
+import { officialMaps } from './official-maps.ts';
 
 const { values } = parseArgs({
   options: {
@@ -42,7 +41,6 @@ const { values } = parseArgs({
   },
 });
 setSessionLogger(() => undefined);
-const python = process.env['ARGUS_TORCH_PYTHON'] ?? 'python3';
 const config: CflowConfig = {
   ...CFLOW_DEFAULTS, ...JSON.parse(values.config!),
   ...(values.epochs ? { epochs: Number(values.epochs) } : {}), ...(values['sub-epochs'] ? { subEpochs: Number(values['sub-epochs']) } : {}),
@@ -102,26 +100,8 @@ if (values.only !== 'argus') {
       batchImages: Number(values['batch-images']),
     }));
     for (const seed of seeds) {
-      const r = spawnSync(python, [join(PROJECT_ROOT, 'bench', 'cflow_torch.py'), '--features', dir, '--out', dir, '--seed', String(seed), '--threads', '2', '--blocks', String(config.blocks)],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-      if (r.error || r.status !== 0) throw new Error(`cflow_torch.py failed (${r.status}): ${r.error?.message ?? ''}; set ARGUS_TORCH_PYTHON to a Python with torch`);
-      const meta = JSON.parse(r.stdout.trim().split('\n').pop()!) as { trainSeconds: number };
-      const raw = readFileSync(join(dir, 'maps.f32'));
-      const maps = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
-      const plane = config.height * config.width;
-      let next = 0;
-      // the official maps, handed out in the loader's order (the one they were extracted in)
-      const reference = {
-        predict: async (batch: ImageBatch): Promise<Prediction[]> => Array.from({ length: batch.n }, () => {
-          const map = maps.slice(next * plane, (next + 1) * plane);
-          next++;
-          let score = -Infinity;
-          for (const v of map) if (v > score) score = v;
-          return { score, map };
-        }),
-      };
-      const result = await testModel(reference, test, input, { batchSize: 8, issues: [] });
-      row('official (pytorch)', seed, result, meta.trainSeconds);
+      const { result, trainSeconds } = await officialMaps('cflow_torch.py', dir, ['--seed', String(seed), '--threads', '2', '--blocks', String(config.blocks)], test, input);
+      row('official (pytorch)', seed, result, trainSeconds);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -11,8 +11,7 @@
  * metric code. Needs a Python with torch (ARGUS_TORCH_PYTHON, default python3). Argus runs in the official
  * configuration (bnStatistics 'running', normalise 'none') unless --config overrides it.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,8 +22,8 @@ import { setSessionLogger } from '../src-main/engine/session.ts';
 import { PROJECT_ROOT } from '../src-main/features/backbones.ts';
 import { PEFM_DEFAULTS, PFM_DEFAULTS, pfmInput, type PfmConfig } from '../src-main/methods/pfm/defaults.ts';
 import { PfmFeatures } from '../src-main/methods/pfm/features.ts';
-import type { ImageBatch, Prediction } from '../src-main/methods/method.ts';
-import { evaluateDataset, testModel, type TestResult } from '../src-main/services/evaluation.ts';
+import { evaluateDataset, type TestResult } from '../src-main/services/evaluation.ts';
+import { officialMaps } from './official-maps.ts';
 
 const { values } = parseArgs({
   options: {
@@ -40,7 +39,6 @@ const { values } = parseArgs({
   },
 });
 setSessionLogger(() => undefined);
-const python = process.env['ARGUS_TORCH_PYTHON'] ?? 'python3';
 const name = values.method === 'pefm' ? 'pefm' : 'pfm';
 // the official configuration (running BatchNorm averages, no error scaling) unless --config says otherwise
 const config: PfmConfig = {
@@ -101,26 +99,8 @@ if (values.only !== 'argus') {
       nTrain, nTest, levels, size: config.height, batchSize: config.batchSize, epochs: config.epochs, positionEncoding: config.positionEncoding, fusion: config.fusion,
     }));
     for (const seed of seeds) {
-      const r = spawnSync(python, [join(PROJECT_ROOT, 'bench', 'pfm_torch.py'), '--features', dir, '--out', dir, '--seed', String(seed), '--threads', '2', ...(values['statistic-var'] ? ['--statistic-var'] : [])],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-      if (r.error || r.status !== 0) throw new Error(`pfm_torch.py failed (${r.status}): ${r.error?.message ?? ''}; set ARGUS_TORCH_PYTHON to a Python with torch`);
-      const meta = JSON.parse(r.stdout.trim().split('\n').pop()!) as { trainSeconds: number };
-      const raw = readFileSync(join(dir, 'maps.f32'));
-      const maps = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
-      const plane = config.height * config.width;
-      let next = 0;
-      // the official maps, handed out in the loader's order (the one they were extracted in)
-      const reference = {
-        predict: async (batch: ImageBatch): Promise<Prediction[]> => Array.from({ length: batch.n }, () => {
-          const map = maps.slice(next * plane, (next + 1) * plane);
-          next++;
-          let score = -Infinity;
-          for (const v of map) if (v > score) score = v;
-          return { score, map };
-        }),
-      };
-      const result = await testModel(reference, test, input, { batchSize: 8, issues: [] });
-      row('official (pytorch)', seed, result, meta.trainSeconds);
+      const { result, trainSeconds } = await officialMaps('pfm_torch.py', dir, ['--seed', String(seed), '--threads', '2', ...(values['statistic-var'] ? ['--statistic-var'] : [])], test, input);
+      row('official (pytorch)', seed, result, trainSeconds);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
