@@ -1,7 +1,7 @@
 /**
  * Inspection: a model scores stored images (or a folder, imported first as test images) in a worker
  * thread; each batch of results — verdict under the model's current threshold, anomaly map, predicted
- * defect mask and area — is committed in one transaction together with the job's progress, so a kill
+ * defect mask and area (failing and review parts only: thresholds.outlined) — is committed in one transaction together with the job's progress, so a kill
  * keeps every finished batch. The worker waits for each batch to be written before running ahead
  * (back-pressure), and a resumed inspection skips the images its earlier run finished.
  */
@@ -116,7 +116,7 @@ export async function runInspection(p: Project, ctx: JobContext): Promise<Counts
     const rows: results.NewResult[] = [];
     for (const item of items) {
       const verdict = judge(item.score, threshold);
-      const mask = threshold?.pixelThreshold != null ? await predictedMask(item, threshold.pixelThreshold) : null;
+      const mask = threshold?.pixelThreshold != null && thresholds.outlined(verdict) ? await predictedMask(item, threshold.pixelThreshold) : null;
       rows.push({
         imageId: item.imageId, modelId: model.id, thresholdId: threshold?.id ?? null, jobId: ctx.job.id, score: item.score, verdict,
         map: encodeMap({ width: item.mapWidth, height: item.mapHeight, data: item.map }), mask: mask?.png ?? null, defectAreaPx: mask?.area ?? null,

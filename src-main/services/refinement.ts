@@ -33,6 +33,7 @@ export function refineTargets(p: Project, params: RefineParams): { model: models
   let modelId: number;
   if (params.resultId !== undefined) {
     const r = results.get(p, params.resultId);
+    if (r.verdict === 'pass') throw new ApiError('BAD_INPUT', `result ${r.id} passed: passing parts carry no defect outline to refine`);
     resultIds = [r.id];
     modelId = r.modelId;
   } else {
@@ -41,7 +42,7 @@ export function refineTargets(p: Project, params: RefineParams): { model: models
     modelId = (job.params as { modelId: number }).modelId;
     // the inspection and its resumed continuations
     const lineage = new Set([job.id, ...jobs.list(p, {}).filter((j) => jobs.lineage(p, j.id).includes(job.id)).map((j) => j.id)]);
-    resultIds = results.list(p, { modelId }).filter((r) => r.jobId !== null && lineage.has(r.jobId) && (r.verdict === 'fail' || r.verdict === 'review')).map((r) => r.id);
+    resultIds = results.list(p, { modelId }).filter((r) => r.jobId !== null && lineage.has(r.jobId) && thresholds.outlined(r.verdict)).map((r) => r.id);
     if (resultIds.length === 0) throw new ApiError('BAD_INPUT', `inspection ${job.id} has no failing or review results to refine`);
   }
   const model = models.get(p, modelId);

@@ -91,3 +91,12 @@ export function decide(t: Threshold, score: number): Decision {
   }
   return score >= t.imageThreshold ? 'fail' : 'pass';
 }
+
+/**
+ * The outline policy: defect outlines and defect areas belong to parts that fail or need review. A
+ * passing part never carries one, whatever the pixel threshold, so an outline always agrees with its
+ * verdict (a pixel threshold below the image threshold would otherwise outline good parts).
+ */
+export function outlined(verdict: Decision | 'unjudged'): boolean {
+  return verdict === 'fail' || verdict === 'review';
+}

@@ -67,6 +67,24 @@ describe('the station workflow on real metal-plate images', () => {
     // defective images that fail are outlined: the pixel threshold marks some of their area
     expect(page.items.some((r) => r.verdict === 'fail' && r.imageVerdict === 'defective' && (r.defectAreaPx ?? 0) > 0)).toBe(true);
     expect(inspected.result).toMatchObject({ inspected: 10 });
+
+    // outlines agree with verdicts: even a pixel threshold of 0 (every map pixel is "defect") outlines
+    // only the parts that fail or need review, never a passing one
+    await call(station, 'thresholds.set', {
+      modelId: model!.id, imageThreshold: scores.f1Threshold!, pixelThreshold: 0, reviewLow: null, reviewHigh: null, note: 'outline policy check',
+    });
+    const again = await finished(station, await call(station, 'inspection.run', { modelId: model!.id, imageIds: page.items.map((r) => r.imageId) }));
+    const judged = (await call(station, 'results.list', { modelId: model!.id, jobId: again.id })).items;
+    expect(judged.filter((r) => r.verdict === 'pass').length).toBeGreaterThan(0);
+    for (const r of judged) {
+      if (r.verdict === 'pass') expect(r.defectAreaPx, `passing result ${r.id}`).toBeNull();
+      else expect(r.defectAreaPx, `failing result ${r.id}`).toBeGreaterThan(0);
+    }
+    await expect(call(station, 'refine.run', { resultId: judged.find((r) => r.verdict === 'pass')!.id })).rejects.toThrow(/passed/);
+    await call(station, 'thresholds.set', {
+      modelId: model!.id, imageThreshold: scores.f1Threshold!, pixelThreshold: scores.suggestedPixelThreshold!,
+      reviewLow: scores.f1Threshold! * 0.9, reviewHigh: scores.f1Threshold! * 1.1, note: 'tuned',
+    });
     const worst = page.items[0]!;
     const overlay = await call(station, 'results.overlay', { id: worst.id, maxSide: 256 });
     expect(Buffer.from(overlay.base64, 'base64').subarray(1, 4).toString()).toBe('PNG');
