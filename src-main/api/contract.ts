@@ -86,6 +86,12 @@ export const Refinement = z.object({
   settings: z.record(z.string(), z.unknown()),
 });
 
+/** A reviewer's decision on a part (store/decisions.ts): the latest one counts, the model's verdict stays. */
+export const Decision = z.object({
+  id: Id, imageId: Id, resultId: Id.nullable(), modelVerdict: ResultVerdict, verdict: z.enum(['pass', 'fail']),
+  defectType: z.string().nullable(), note: z.string(), decidedBy: z.string(), decidedAt: z.string(),
+});
+
 export const Result = z.object({
   id: Id, imageId: Id, modelId: Id, thresholdId: Id.nullable(), jobId: Id.nullable(), score: z.number(),
   verdict: ResultVerdict, defectAreaPx: z.number().int().nullable(), createdAt: z.string(),
@@ -94,6 +100,8 @@ export const Result = z.object({
   refinement: Refinement.nullable(),
   /** The image's own label and path, for review screens without another call. */
   imageVerdict: Verdict, originalPath: z.string(),
+  /** The reviewer's latest decision on this part, if any. */
+  decision: Decision.nullable(),
 });
 
 /** What a refinement request may change of F2PAD's defaults (src-main/refine/refine.ts REFINE_DEFAULTS). */
@@ -211,8 +219,27 @@ export const API = {
     imageIds: z.array(Id).max(100_000).optional(),
     folder: FsPath.optional(),
   }).strict().refine((v) => (v.imageIds === undefined) !== (v.folder === undefined), 'give imageIds or folder, not both'), Job),
-  'results.list': method(z.object({ modelId: Id, verdict: ResultVerdict.optional(), jobId: Id.optional(), ...Page }).strict(),
-    z.object({ total: z.number().int(), items: z.array(Result) })),
+  /**
+   * A page of a model's results: `queue` awaiting (no decision yet) or disagree (the decision contradicts
+   * the model's pass / fail); `order` score (worst first), uncertainty (closest to the threshold first)
+   * or time (newest first).
+   */
+  'results.list': method(z.object({
+    modelId: Id, verdict: ResultVerdict.optional(), jobId: Id.optional(), queue: z.enum(['awaiting', 'disagree']).optional(),
+    order: z.enum(['score', 'uncertainty', 'time']).default('score'), ...Page,
+  }).strict(), z.object({ total: z.number().int(), items: z.array(Result) })),
+  /** Records a reviewer's decision on a result (never changes the model's verdict). */
+  'results.decide': method(z.object({
+    resultId: Id, verdict: z.enum(['pass', 'fail']), defectType: Name.nullable().default(null), note: Note.default(''), by: Name,
+  }).strict().refine((v) => v.verdict === 'fail' || v.defectType === null, 'a passing part has no defect type'), Decision),
+  /** Every decision on the result's part, oldest first. */
+  'results.decisions': method(z.object({ resultId: Id }).strict(), z.array(Decision)),
+  /**
+   * Turns reviewed results into labels for the next training: 'normal' labels their images good and
+   * moves them to train; 'defect' labels them defective (defect type from the latest decision) and
+   * moves them to test, so they are never fitted on.
+   */
+  'results.label': method(z.object({ resultIds: z.array(Id).min(1).max(10_000), as: z.enum(['normal', 'defect']) }).strict(), z.object({ changed: z.number().int() })),
   /**
    * The image with the anomaly map laid over it and outlines, for review: the detector's predicted
    * mask (white), the refined mask (green, when refined) and the ground truth (magenta, when known).
@@ -261,6 +288,7 @@ export type Model = z.output<typeof Model>;
 export type Threshold = z.output<typeof Threshold>;
 export type Job = z.output<typeof Job>;
 export type Result = z.output<typeof Result>;
+export type Decision = z.output<typeof Decision>;
 export type Report = z.output<typeof Report>;
 export type Refinement = z.output<typeof Refinement>;
 export type RefineSettings = z.output<typeof RefineSettings>;

@@ -1,8 +1,9 @@
 /**
  * Project commands: the station's workflow from a terminal or a script, on the same project folder
- * the screens open (create, import, train, evaluate, inspect, refine, results, reports, jobs).
+ * the screens open (create, import, train, evaluate, inspect, refine, results, decide, reports, jobs).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiError, ImportSummary, InspectionSummary, RefinementSummary, type Job, type Model, type Product } from '../api/contract.ts';
@@ -18,13 +19,18 @@ argus evaluate --project <dir> (--model <id> | --product <name|id>)
 argus inspect  --project <dir> (--model <id> | --product <name|id>) <folder>
 argus refine   --project <dir> (--result <id> | --inspection <job id>) [--ablation none|init-only|no-prior|no-sparsity|no-sharing]
                [--tau <x>] [--out <dir>]
-argus results  --project <dir> (--model <id> | --product <name|id>) [--verdict pass|review|fail|unjudged] [--limit n] [--json]
+argus results  --project <dir> (--model <id> | --product <name|id>) [--verdict pass|review|fail|unjudged]
+               [--queue awaiting|disagree] [--order score|uncertainty|time] [--limit n] [--json]
+argus decide   --project <dir> --result <id> (--verdict pass|fail [--defect-type <t>] [--note <text>] [--by <name>]
+               | --label normal|defect)
 argus report   --project <dir> (--model <id> | --product <name|id>) [--format html|csv] --out <file>
 argus jobs     --project <dir> [--resume <job id>] [--cancel <job id>]
 
 A project is a folder (created empty by 'project create'); the same folder opens in the station
 (npm start). --product takes a name or an id; 'import' creates the product when the name is new.
---model defaults to the product's newest model. 'refine' runs F2PAD on one result or on every failing
+--model defaults to the product's newest model. 'decide' records a reviewer's decision on a result
+(--by defaults to the login name; the model's verdict is kept) or turns the result's image into a label
+for the next training (normal: good training image; defect: defective test image). 'refine' runs F2PAD on one result or on every failing
 and review result of an inspection job; --out writes each refined result's repaired image and outlines. Jobs show a progress bar on a terminal; a job that
 fails or is interrupted makes the command exit 1.`;
 
@@ -100,6 +106,8 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
       json: { type: 'boolean' }, format: { type: 'string', default: 'html' }, out: { type: 'string' },
       resume: { type: 'string' }, cancel: { type: 'string' },
       result: { type: 'string' }, inspection: { type: 'string' }, ablation: { type: 'string' }, tau: { type: 'string' },
+      queue: { type: 'string' }, order: { type: 'string' }, 'defect-type': { type: 'string' }, note: { type: 'string' }, by: { type: 'string' },
+      label: { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
@@ -194,12 +202,32 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
         const page = await s.call('results.list', {
           modelId: model.id, limit: values.limit ? positiveInt(values.limit, '--limit') : 1000,
           ...(values.verdict ? { verdict: values.verdict as 'pass' } : {}),
+          ...(values.queue ? { queue: values.queue as 'awaiting' } : {}), ...(values.order ? { order: values.order as 'score' } : {}),
         });
         if (values.json) console.log(JSON.stringify(page, null, 1));
         else {
-          console.log(formatTable(['result', 'image', 'score', 'verdict', 'defect px', 'refined px', 'file'], page.items.map((r) => [String(r.id), String(r.imageId), r.score.toFixed(4), r.verdict, r.defectAreaPx === null ? '-' : String(r.defectAreaPx), r.refinement ? String(r.refinement.defectAreaPx) : '-', r.originalPath])));
-          console.log(`${page.items.length} of ${page.total} result(s) of model ${model.id}, highest score first`);
+          console.log(formatTable(['result', 'image', 'score', 'verdict', 'defect px', 'refined px', 'decision', 'file'], page.items.map((r) => [
+            String(r.id), String(r.imageId), r.score.toFixed(4), r.verdict, r.defectAreaPx === null ? '-' : String(r.defectAreaPx),
+            r.refinement ? String(r.refinement.defectAreaPx) : '-', r.decision ? `${r.decision.verdict} (${r.decision.decidedBy})` : '-', r.originalPath,
+          ])));
+          console.log(`${page.items.length} of ${page.total} result(s) of model ${model.id}, ${{ score: 'highest score', uncertainty: 'closest to the threshold', time: 'newest' }[values.order ?? 'score'] ?? values.order} first`);
         }
+        return 0;
+      }
+      case 'decide': {
+        const resultId = positiveInt(need(values.result, '--result'), '--result');
+        if (values.label !== undefined) {
+          if (values.label !== 'normal' && values.label !== 'defect') throw new RangeError(`--label expects normal or defect, received '${values.label}'`);
+          const { changed } = await s.call('results.label', { resultIds: [resultId], as: values.label });
+          console.log(`result ${resultId}: ${changed} image labelled as ${values.label === 'normal' ? 'a good training image' : 'a defective test image'}`);
+          return 0;
+        }
+        const verdict = need(values.verdict, '--verdict or --label');
+        if (verdict !== 'pass' && verdict !== 'fail') throw new RangeError(`--verdict expects pass or fail, received '${verdict}'`);
+        const d = await s.call('results.decide', {
+          resultId, verdict, by: values.by ?? userInfo().username, note: values.note ?? '', defectType: values['defect-type'] ?? null,
+        });
+        console.log(`result ${resultId}: ${d.verdict}${d.defectType ? ` (${d.defectType})` : ''} by ${d.decidedBy} at ${d.decidedAt}; the model said ${d.modelVerdict}`);
         return 0;
       }
       case 'report': {
@@ -228,4 +256,4 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
   });
 }
 
-export const PROJECT_COMMANDS = ['project', 'import', 'train', 'evaluate', 'inspect', 'refine', 'results', 'report', 'jobs'];
+export const PROJECT_COMMANDS = ['project', 'import', 'train', 'evaluate', 'inspect', 'refine', 'results', 'decide', 'report', 'jobs'];

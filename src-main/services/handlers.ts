@@ -6,7 +6,7 @@
 import type { Handlers } from '../api/dispatch.ts';
 import { ApiError, type Model, type Product, type Refinement } from '../api/contract.ts';
 import { f1Max } from '../metrics/index.ts';
-import { images, jobs, masks, models, products, refinements, reports, results, thresholds, type Project } from '../store/index.ts';
+import { decisions, images, jobs, masks, models, products, refinements, reports, results, thresholds, type Project } from '../store/index.ts';
 import { decodeImageBuffer, ImageReadError } from '../vision/image.ts';
 import { pictureOrError } from './picture-errors.ts';
 import { imagePicture, maskContent, repairedPicture, resultOverlay } from './pictures.ts';
@@ -14,6 +14,7 @@ import { checkRefineRequest } from './refinement.ts';
 import { suggestedPixelThreshold } from './model-evaluation.ts';
 import { createReport, MEDIA_TYPES } from './reports.ts';
 import { checkInspectRequest } from './inspection.ts';
+import { labelFromResults } from './review.ts';
 import { checkTrainRequest } from './training.ts';
 import type { StationContext } from './station.ts';
 
@@ -133,11 +134,17 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
       const project = p();
       const page = results.page(project, req);
       const refined = refinements.forResults(project, page.items.map((r) => r.id));
+      const decided = decisions.latestFor(project, page.items.map((r) => r.imageId));
       return {
         total: page.total,
-        items: page.items.map(({ mapSha256, maskSha256: _m, ...r }) => ({ ...r, hasMap: mapSha256 !== null, refinement: toRefinement(refined.get(r.id)) })),
+        items: page.items.map(({ mapSha256, maskSha256: _m, ...r }) => ({
+          ...r, hasMap: mapSha256 !== null, refinement: toRefinement(refined.get(r.id)), decision: decided.get(r.imageId) ?? null,
+        })),
       };
     },
+    'results.decide': (req) => decisions.record(p(), req),
+    'results.decisions': ({ resultId }) => decisions.history(p(), results.get(p(), resultId).imageId),
+    'results.label': ({ resultIds, as }) => labelFromResults(p(), resultIds, as),
     'results.overlay': ({ id, maxSide, layers }) => pictureOrError(() => resultOverlay(p(), id, maxSide, layers)),
     'results.repaired': ({ id, maxSide }) => pictureOrError(() => repairedPicture(p(), id, maxSide)),
 

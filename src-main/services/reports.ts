@@ -2,11 +2,12 @@
  * Inspection reports of a model: CSV (one row per result, for spreadsheets and MES imports) or a
  * self-contained HTML page (summary, metrics, threshold, every result, overlays of the worst images)
  * that opens on any offline PC. Stored as blobs; the manifest hash names the exact results reported.
- * Where a result was refined (F2PAD), its defect area and outline are the refined mask's.
+ * Where a result was refined (F2PAD), its defect area and outline are the refined mask's. The CSV
+ * carries each part's latest reviewer decision beside the model's verdict (decisions.ts).
  */
 import { createHash } from 'node:crypto';
 import { ApiError } from '../api/contract.ts';
-import { images, models, products, refinements, reports, results, thresholds, type Project } from '../store/index.ts';
+import { decisions, images, models, products, refinements, reports, results, thresholds, type Project } from '../store/index.ts';
 import { resultOverlay } from './pictures.ts';
 
 /** Overlays embedded in an HTML report: the highest-scoring results that did not pass. */
@@ -35,21 +36,25 @@ export async function createReport(p: Project, input: { modelId: number; format:
   if (rows.length === 0) throw new ApiError('BAD_INPUT', `model ${model.id} has no results yet: inspect or evaluate first`);
   const imageOf = new Map(rows.map((r) => [r.imageId, images.get(p, r.imageId)]));
   const refined = refinements.forModel(p, model.id);
+  const decided = decisions.latestFor(p, [...imageOf.keys()]);
   const areaOf = (r: results.Result) => refined.get(r.id)?.defectAreaPx ?? r.defectAreaPx;
   const outlineOf = (r: results.Result) => (refined.has(r.id) ? 'refined' : r.maskSha256 !== null ? 'detector' : '');
   const title = input.title ?? `${product.name}: inspection with model v${model.version} (${model.method})`;
-  const manifest = createHash('sha256').update(JSON.stringify(rows.map((r) => [r.id, r.imageId, r.score, r.verdict, r.createdAt, refined.get(r.id)?.createdAt ?? null]))).digest('hex');
+  const manifest = createHash('sha256').update(JSON.stringify(rows.map((r) => [r.id, r.imageId, r.score, r.verdict, r.createdAt, refined.get(r.id)?.createdAt ?? null, decided.get(r.imageId)?.id ?? null]))).digest('hex');
   const counts = { pass: 0, review: 0, fail: 0, unjudged: 0 };
   for (const r of rows) counts[r.verdict]++;
   const sorted = [...rows].sort((a, b) => b.score - a.score);
   let text: string;
   if (input.format === 'csv') {
-    const header = ['result_id', 'image_id', 'original_path', 'sha256', 'split', 'label', 'score', 'verdict', 'defect_area_px', 'model_version', 'threshold_version', 'inspected_at', 'outline', 'detector_defect_area_px'];
+    const header = ['result_id', 'image_id', 'original_path', 'sha256', 'split', 'label', 'score', 'verdict', 'defect_area_px', 'model_version', 'threshold_version', 'inspected_at', 'outline', 'detector_defect_area_px',
+      'reviewer_verdict', 'reviewer_defect_type', 'reviewer_note', 'reviewed_by', 'reviewed_at'];
     const versionOf = new Map(thresholds.list(p, model.id).map((t) => [t.id, t.version]));
     const lines = sorted.map((r) => {
       const img = imageOf.get(r.imageId)!;
-      return [r.id, r.imageId, img.originalPath, img.sha256, img.split, img.verdict, r.score, r.verdict, areaOf(r), model.version,
-        r.thresholdId === null ? '' : versionOf.get(r.thresholdId), r.createdAt, outlineOf(r), r.defectAreaPx].map(csvField).join(',');
+      const fields = [r.id, r.imageId, img.originalPath, img.sha256, img.split, img.verdict, r.score, r.verdict, areaOf(r), model.version,
+        r.thresholdId === null ? '' : versionOf.get(r.thresholdId), r.createdAt, outlineOf(r), r.defectAreaPx];
+      const d = decided.get(r.imageId);
+      return [...fields, d?.verdict, d?.defectType, d?.note, d?.decidedBy, d?.decidedAt].map(csvField).join(',');
     });
     text = [header.join(','), ...lines].join('\r\n') + '\r\n';
   } else {

@@ -22,3 +22,4 @@ export * as jobs from './jobs.ts';
 export * as results from './results.ts';
 export * as refinements from './refinements.ts';
 export * as reports from './reports.ts';
+export * as decisions from './decisions.ts';

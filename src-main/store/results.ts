@@ -143,20 +143,47 @@ export interface ReviewRow extends Result {
   readonly originalPath: string;
 }
 
-/** One page of a model's results (optionally of one verdict or job), worst score first. */
-export function page(p: Project, filter: { modelId: number; verdict?: ResultVerdict; jobId?: number; offset: number; limit: number }): { total: number; items: ReviewRow[] } {
+/** Review queues: results without a reviewer's decision, or whose decision contradicts the model's pass / fail. */
+export const REVIEW_QUEUES = ['awaiting', 'disagree'] as const;
+export type ReviewQueue = (typeof REVIEW_QUEUES)[number];
+/** Orders of a result page: worst score first, closest to the image threshold first, or newest first. */
+export const RESULT_ORDERS = ['score', 'uncertainty', 'time'] as const;
+export type ResultOrder = (typeof RESULT_ORDERS)[number];
+
+const ORDER_SQL: Record<ResultOrder, string> = {
+  score: 'r.score DESC, r.id',
+  // results judged without a threshold have no distance to it: last
+  uncertainty: 't.image_threshold IS NULL, abs(r.score - t.image_threshold), r.id',
+  time: 'r.id DESC',
+};
+
+/**
+ * One page of a model's results (optionally of one verdict, job or review queue), in `order` (default
+ * worst score first), each with its image's latest decision (decisions.ts) if any.
+ */
+export function page(p: Project, filter: {
+  modelId: number; verdict?: ResultVerdict; jobId?: number; queue?: ReviewQueue; order?: ResultOrder; offset: number; limit: number;
+}): { total: number; items: ReviewRow[] } {
   const modelId = checkId('modelId', filter.modelId);
   const verdict = filter.verdict === undefined ? null : checkOneOf('verdict', filter.verdict, RESULT_VERDICTS);
   const jobId = checkOptionalId('jobId', filter.jobId);
+  const queue = filter.queue === undefined ? null : checkOneOf('queue', filter.queue, REVIEW_QUEUES);
+  const order = checkOneOf('order', filter.order ?? 'score', RESULT_ORDERS);
   const offset = checkInt('offset', filter.offset, 0);
   const limit = checkInt('limit', filter.limit, 1, 10_000);
-  const where = `r.model_id = @modelId AND (@verdict IS NULL OR r.verdict = @verdict) AND (@jobId IS NULL OR r.job_id = @jobId)`;
+  const from = `results r
+    LEFT JOIN (SELECT d.image_id, d.verdict FROM decisions d
+      JOIN (SELECT image_id, max(id) AS id FROM decisions GROUP BY image_id) latest ON latest.id = d.id) dec ON dec.image_id = r.image_id
+    LEFT JOIN thresholds t ON t.id = r.threshold_id`;
+  const where = `r.model_id = @modelId AND (@verdict IS NULL OR r.verdict = @verdict) AND (@jobId IS NULL OR r.job_id = @jobId)
+    AND (@queue IS NULL OR (@queue = 'awaiting' AND dec.verdict IS NULL)
+      OR (@queue = 'disagree' AND r.verdict IN ('pass', 'fail') AND dec.verdict IS NOT NULL AND dec.verdict <> r.verdict))`;
   return p.guard(() => {
-    const { n } = p.statement(`SELECT count(*) AS n FROM results r WHERE ${where}`).get({ modelId, verdict, jobId }) as { n: number };
+    const { n } = p.statement(`SELECT count(*) AS n FROM ${from} WHERE ${where}`).get({ modelId, verdict, jobId, queue }) as { n: number };
     const rows = p.statement(
-      `SELECT r.*, i.verdict AS image_verdict, i.original_path AS original_path FROM results r JOIN images i ON i.id = r.image_id
-       WHERE ${where} ORDER BY r.score DESC, r.id LIMIT @limit OFFSET @offset`,
-    ).all({ modelId, verdict, jobId, limit, offset }) as Array<Row & { image_verdict: ReviewRow['imageVerdict']; original_path: string }>;
+      `SELECT r.*, i.verdict AS image_verdict, i.original_path AS original_path FROM ${from} JOIN images i ON i.id = r.image_id
+       WHERE ${where} ORDER BY ${ORDER_SQL[order]} LIMIT @limit OFFSET @offset`,
+    ).all({ modelId, verdict, jobId, queue, limit, offset }) as Array<Row & { image_verdict: ReviewRow['imageVerdict']; original_path: string }>;
     return { total: n, items: rows.map((r) => ({ ...toResult(r), imageVerdict: r.image_verdict, originalPath: r.original_path })) };
   });
 }

@@ -264,6 +264,27 @@ describe('the station UI in Chromium', () => {
 
     await page.getByRole('group', { name: 'Verdict filter' }).getByRole('button', { name: 'Fail' }).click();
     await expect.poll(async () => (await page.locator('tr[data-result-id] .badge.fail').count()) === (await rows.count())).toBe(true);
+
+    // a decision with one key: the reviewer passes the worst failing part; the model's verdict stays
+    const worst = await rows.first().getAttribute('data-result-id');
+    await rows.first().click();
+    const viewer = page.getByRole('region', { name: 'Result' });
+    await viewer.locator('input[name="reviewer"]').fill('QE Weber');
+    await rows.first().click();
+    await page.keyboard.press('p');
+    const decided = page.locator(`tr[data-result-id="${worst}"]`);
+    await decided.locator('.override').waitFor();
+    expect(await decided.locator('.badge.fail').count()).toBe(1);
+    expect(await decided.locator('.badge.pass').count()).toBe(1);
+    const queues = page.getByRole('group', { name: 'Review queue' });
+    await queues.getByRole('button', { name: 'Disagreements' }).click();
+    await expect.poll(() => rows.count()).toBe(1);
+    await rows.first().click();
+    expect(await viewer.getByTestId('decision').textContent()).toMatch(/pass.*by QE Weber.*overrides the model's fail/s);
+    await shot('08a-decision');
+    await queues.getByRole('button', { name: 'Awaiting decision' }).click();
+    await expect.poll(() => page.locator(`tr[data-result-id="${worst}"]`).count()).toBe(0);
+    await queues.getByRole('button', { name: 'All' }).click();
   }, 300_000);
 
   it('refines a failing result from the viewer: refined outline, repaired image and the refined defect area', async () => {
