@@ -365,6 +365,16 @@ describe('the station UI in Chromium', () => {
     const v2 = model.value.find((m) => m.version === 2)!;
     expect(v2).toMatchObject({ method: 'pfm', config: { levels: [3], epochs: 2, height: 128 } });
     await shot('12-train-pfm');
+
+    // the model screens follow the newest version, unless the user picks another
+    await nav('Inspect & review');
+    const picker = page.getByRole('combobox', { name: 'Model version' });
+    await page.getByRole('heading', { name: 'Results · v2' }).waitFor();
+    expect(await page.getByTestId('model-follow').textContent()).toBe('follows the newest');
+    await picker.selectOption({ label: (await picker.locator('option', { hasText: 'v1 ·' }).textContent())! });
+    await page.getByRole('heading', { name: 'Results · v1' }).waitFor();
+    await page.getByRole('button', { name: 'Use newest (v2)' }).click();
+    await page.getByRole('heading', { name: 'Results · v2' }).waitFor();
   }, 300_000);
 
   it('lists the finished jobs in the jobs panel and logged no page errors', async () => {

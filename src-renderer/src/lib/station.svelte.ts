@@ -30,6 +30,8 @@ export const station = $state({
   productId: null as number | null,
   models: [] as Model[],
   modelId: null as number | null,
+  /** The user chose an older model version: stay on it; otherwise the screens follow the newest. */
+  modelPinned: false,
   /** Newest first, as jobs.list answers. */
   jobs: [] as Job[],
   /** Latest progress event per running job. */
@@ -82,7 +84,10 @@ export function refreshModels(): Promise<void> {
     const models = await api.call('models.list', { productId });
     if (station.productId !== productId) return;
     station.models = [...models].sort((a, b) => b.version - a.version);
-    if (!station.models.some((m) => m.id === station.modelId)) station.modelId = station.models[0]?.id ?? null;
+    if (!station.modelPinned || !station.models.some((m) => m.id === station.modelId)) {
+      station.modelId = station.models[0]?.id ?? null;
+      station.modelPinned = false;
+    }
   });
 }
 
@@ -103,6 +108,7 @@ export async function selectProduct(id: number | null): Promise<void> {
   if (station.productId === id) return;
   station.productId = id;
   station.modelId = null;
+  station.modelPinned = false;
   station.models = [];
   sessionStorage.setItem('argus.product', String(id ?? ''));
   await refreshModels();
