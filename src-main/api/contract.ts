@@ -102,6 +102,8 @@ export const Result = z.object({
   imageVerdict: Verdict, originalPath: z.string(),
   /** The reviewer's latest decision on this part, if any. */
   decision: Decision.nullable(),
+  /** Percent of the good parts not fitted on (validation, else test) that score lower; null before any. */
+  goodPercentile: z.number().nullable(),
 });
 
 /** What a refinement request may change of F2PAD's defaults (src-main/refine/refine.ts REFINE_DEFAULTS). */

@@ -15,6 +15,7 @@ import { suggestedPixelThreshold } from './model-evaluation.ts';
 import { createReport, MEDIA_TYPES } from './reports.ts';
 import { checkInspectRequest } from './inspection.ts';
 import { labelFromResults } from './review.ts';
+import { goodPercentile, goodReference } from './percentiles.ts';
 import { checkTrainRequest } from './training.ts';
 import type { StationContext } from './station.ts';
 
@@ -135,10 +136,12 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
       const page = results.page(project, req);
       const refined = refinements.forResults(project, page.items.map((r) => r.id));
       const decided = decisions.latestFor(project, page.items.map((r) => r.imageId));
+      const good = goodReference(project, req.modelId);
       return {
         total: page.total,
         items: page.items.map(({ mapSha256, maskSha256: _m, ...r }) => ({
           ...r, hasMap: mapSha256 !== null, refinement: toRefinement(refined.get(r.id)), decision: decided.get(r.imageId) ?? null,
+          goodPercentile: goodPercentile(good, r.score),
         })),
       };
     },

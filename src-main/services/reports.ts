@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { ApiError } from '../api/contract.ts';
 import { decisions, images, models, products, refinements, reports, results, thresholds, type Project } from '../store/index.ts';
+import { goodPercentile, goodReference } from './percentiles.ts';
 import { resultOverlay } from './pictures.ts';
 
 /** Overlays embedded in an HTML report: the highest-scoring results that did not pass. */
@@ -46,12 +47,14 @@ export async function createReport(p: Project, input: { modelId: number; format:
   const sorted = [...rows].sort((a, b) => b.score - a.score);
   let text: string;
   if (input.format === 'csv') {
-    const header = ['result_id', 'image_id', 'original_path', 'sha256', 'split', 'label', 'score', 'verdict', 'defect_area_px', 'model_version', 'threshold_version', 'inspected_at', 'outline', 'detector_defect_area_px',
+    const good = goodReference(p, model.id);
+    const header = ['result_id', 'image_id', 'original_path', 'sha256', 'split', 'label', 'score', 'good_percentile', 'verdict', 'defect_area_px', 'model_version', 'threshold_version', 'inspected_at', 'outline', 'detector_defect_area_px',
       'reviewer_verdict', 'reviewer_defect_type', 'reviewer_note', 'reviewed_by', 'reviewed_at'];
     const versionOf = new Map(thresholds.list(p, model.id).map((t) => [t.id, t.version]));
     const lines = sorted.map((r) => {
       const img = imageOf.get(r.imageId)!;
-      const fields = [r.id, r.imageId, img.originalPath, img.sha256, img.split, img.verdict, r.score, r.verdict, areaOf(r), model.version,
+      const percentile = goodPercentile(good, r.score);
+      const fields = [r.id, r.imageId, img.originalPath, img.sha256, img.split, img.verdict, r.score, percentile === null ? '' : percentile.toFixed(2), r.verdict, areaOf(r), model.version,
         r.thresholdId === null ? '' : versionOf.get(r.thresholdId), r.createdAt, outlineOf(r), r.defectAreaPx];
       const d = decided.get(r.imageId);
       return [...fields, d?.verdict, d?.defectType, d?.note, d?.decidedBy, d?.decidedAt].map(csvField).join(',');

@@ -60,6 +60,7 @@ describe('reviewer decisions and a kill -9 of the station', () => {
       const [header, ...rows] = reports.readBytes(p, report).toString('utf8').trim().split('\r\n').map((l) => l.split(','));
       const col = (name: string) => header!.indexOf(name);
       expect(col('reviewer_verdict')).toBeGreaterThan(col('verdict'));
+      expect(col('good_percentile')).toBeGreaterThan(col('score'));
       const overridden = rows.find((r) => r[col('result_id')] === String(seeded.resultIds[1]))!;
       expect([overridden[col('verdict')], overridden[col('reviewer_verdict')], overridden[col('reviewer_defect_type')], overridden[col('reviewer_note')], overridden[col('reviewed_by')]])
         .toEqual(['pass', 'fail', 'dent', 'seen under raking light', 'QE Weber']);

@@ -281,6 +281,7 @@ describe('the station UI in Chromium', () => {
     await expect.poll(() => rows.count()).toBe(1);
     await rows.first().click();
     expect(await viewer.getByTestId('decision').textContent()).toMatch(/pass.*by QE Weber.*overrides the model's fail/s);
+    expect(await viewer.getByTestId('good-percentile').textContent()).toMatch(/^above \d+\.\d % of good parts$/);
     await shot('08a-decision');
     await queues.getByRole('button', { name: 'Awaiting decision' }).click();
     await expect.poll(() => page.locator(`tr[data-result-id="${worst}"]`).count()).toBe(0);
