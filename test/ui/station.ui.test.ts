@@ -218,8 +218,14 @@ describe('the station UI in Chromium', () => {
     expect(Number(await pixel.getByRole('spinbutton', { name: 'Custom pixel threshold' }).inputValue()).toPrecision(4)).toBe(suggestedValue);
     await suggested.check();
 
-    await studio.getByRole('button', { name: 'Zero escapes' }).click();
+    await studio.getByRole('button', { name: 'No defect may pass' }).click();
     await expect.poll(() => page.locator('[data-kpi="escapes"] .n').textContent()).toBe('0');
+    const gallery = page.getByRole('region', { name: 'Mistakes at this threshold' });
+    await gallery.getByTestId('escapes').getByText('None at this threshold.').waitFor();
+    // the gallery shows the false rejects the counts report, as thumbnails
+    const falseRejects = Number(await page.locator('[data-kpi="false-rejects"] .n').textContent());
+    expect(Number(await gallery.getByTestId('false-rejects').locator('.count').textContent())).toBe(falseRejects);
+    expect(await gallery.getByTestId('false-rejects').locator('figure').count()).toBe(Math.min(falseRejects, 8));
     const before = await page.getByTestId('threshold-value').textContent();
     const handle = studio.getByRole('slider', { name: 'Image threshold' });
     const box = (await handle.boundingBox())!;
@@ -228,7 +234,7 @@ describe('the station UI in Chromium', () => {
     await page.mouse.move(box.x + box.width / 2 - 60, box.y + 4, { steps: 6 });
     await page.mouse.up();
     await expect.poll(() => page.getByTestId('threshold-value').textContent()).not.toBe(before);
-    await studio.getByRole('button', { name: 'Zero escapes' }).click();
+    await studio.getByRole('button', { name: 'No defect may pass' }).click();
     await studio.getByRole('button', { name: 'Add review band' }).click();
     await studio.getByRole('slider', { name: 'Review band end' }).waitFor();
     await page.locator('textarea[name="threshold-note"]').fill('zero escapes on the labelled test images, review band around it');
@@ -371,7 +377,7 @@ describe('the station UI in Chromium', () => {
     await nav('Inspect & review');
     const picker = page.getByRole('combobox', { name: 'Model version' });
     await page.getByRole('heading', { name: 'Results · v2' }).waitFor();
-    expect(await page.getByTestId('model-follow').textContent()).toBe('follows the newest');
+    expect(await page.getByTestId('model-follow').textContent()).toBe('newest');
     await picker.selectOption({ label: (await picker.locator('option', { hasText: 'v1 ·' }).textContent())! });
     await page.getByRole('heading', { name: 'Results · v1' }).waitFor();
     await page.getByRole('button', { name: 'Use newest (v2)' }).click();

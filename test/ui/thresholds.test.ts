@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide as stationDecide, type Threshold } from '../../src-main/store/thresholds.ts';
 import {
-  count, decide, falseRejectThreshold, goodPercentile, histogram, justAbove, pixelModeOf, pixelSuggestion, pixelThresholdOf, scoreRange,
+  count, decide, falseRejectThreshold, goodPercentile, histogram, justAbove, mistakes, pixelModeOf, pixelSuggestion, pixelThresholdOf, scoreRange,
   zeroEscapeThreshold, type LabelledScore, type Policy,
 } from '../../src-renderer/src/lib/thresholds.ts';
 import { lcg } from '../fixtures/lcg.ts';
@@ -60,6 +60,15 @@ describe('count()', () => {
   it('moves the band into review', () => {
     const c = count(scores, { threshold: 4.5, band: { low: 3.5, high: 5.5 } });
     expect(c).toMatchObject({ escapes: 0, falseRejects: 0, review: 2 });
+  });
+
+  it('lists the images behind the counts, worst first: escapes by lowest score, false rejects by highest', () => {
+    const wrong = mistakes(scores, { threshold: 6.5, band: null });
+    expect(wrong.escapes.map((s) => s.score)).toEqual([4, 6]);
+    expect(mistakes(scores, { threshold: 2.5, band: null }).falseRejects.map((s) => s.score)).toEqual([5, 3]);
+    expect(wrong.escapes.length).toBe(count(scores, { threshold: 6.5, band: null }).escapes);
+    // the band's images go to a person: they are neither
+    expect(mistakes(scores, { threshold: 4.5, band: { low: 3.5, high: 5.5 } })).toEqual({ escapes: [], falseRejects: [] });
   });
 });
 

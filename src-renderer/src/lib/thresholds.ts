@@ -97,6 +97,16 @@ export function falseRejectThreshold(scores: readonly LabelledScore[], rate: num
   return justAbove(good[allowed]!);
 }
 
+/**
+ * The labelled images the policy gets wrong: escapes (defective images that pass), worst (lowest
+ * score) first, and false rejects (good images that fail), worst (highest score) first.
+ */
+export function mistakes<T extends LabelledScore>(scores: readonly T[], policy: Policy): { escapes: T[]; falseRejects: T[] } {
+  const escapes = scores.filter((s) => s.verdict === 'defective' && decide(s.score, policy) === 'pass').sort((a, b) => a.score - b.score);
+  const falseRejects = scores.filter((s) => s.verdict === 'good' && decide(s.score, policy) === 'fail').sort((a, b) => b.score - a.score);
+  return { escapes, falseRejects };
+}
+
 /** Percentile (0..100) of `value` among the good images' scores: the share of good images scoring lower. */
 export function goodPercentile(scores: readonly LabelledScore[], value: number): number | null {
   let n = 0;
