@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { evaluateDataset, type EvaluationResult } from '../services/evaluation.ts';
 import { PRECISIONS } from '../engine/onnx/quantise.ts';
+import type { Interval } from '../metrics/index.ts';
 import { PROJECT_ROOT } from '../features/backbones.ts';
 import { METHOD_NAMES } from '../methods/index.ts';
 import type { FittedModel } from '../methods/method.ts';
@@ -197,6 +198,7 @@ export async function runEval(argv: string[]): Promise<number> {
     }
   }
   console.log(resultsTable(results));
+  console.log(intervalsTable(results));
   if (saveModel !== undefined) console.error(`model written to ${saveModel}`);
   if (values.json) {
     writeFileSync(values.json, JSON.stringify(results, null, 1));
@@ -238,4 +240,12 @@ export function resultsTable(results: readonly EvaluationResult[]): string {
     ['dataset', 'method', 'train/test', 'image AUROC', 'pixel AUROC', 'AUPRO@0.3', 'image F1max', 'pixel F1max', 'fit s', `ms/img (${provider}, bs ${results[0]?.batchSize ?? '-'})`],
     rows,
   );
+}
+
+/** The 95 % bootstrap intervals (over test images) of each dataset's metrics, as low–high. */
+export function intervalsTable(results: readonly EvaluationResult[]): string {
+  const span = (i: Interval | null) => (i ? `${pct(i.low)}–${pct(i.high)}` : '-');
+  const rows = results.map((r) => [r.dataset, span(r.intervals.imageAuroc), span(r.intervals.pixelAuroc), span(r.intervals.aupro), span(r.intervals.imageF1), span(r.intervals.pixelF1)]);
+  const n = results[0]?.intervals.resamples ?? 0;
+  return `95 % confidence intervals (bootstrap over test images, ${n} resamples):\n${formatTable(['dataset', 'image AUROC', 'pixel AUROC', 'AUPRO@0.3', 'image F1max', 'pixel F1max'], rows)}`;
 }

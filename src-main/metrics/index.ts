@@ -3,3 +3,4 @@ export { aupro, pooledPixels, proCurve, type ScoredMask, type ProCurve } from '.
 export { f1Max, type F1Max } from './f1max.ts';
 export { connectedComponents, type Components } from './connected-components.ts';
 export { splitByLabelSorted, radixSortFloat32, type ScoresByLabel, type FloatArray } from './sorted.ts';
+export { bootstrapIntervals, binnedPixelMetrics, type Interval, type MetricIntervals, type BootstrapOptions } from './bootstrap.ts';

@@ -7,7 +7,7 @@ import { scanMvtec, evenlySpaced, type DatasetImage, type DatasetIssue } from '.
 import { imageBatches, loadBatches } from '../datasets/loader.ts';
 import { getMethod } from '../methods/index.ts';
 import type { FitProgress, FittedModel, InputSpec } from '../methods/method.ts';
-import { aupro, auroc, f1Max, pooledPixels, type ScoredMask } from '../metrics/index.ts';
+import { aupro, auroc, bootstrapIntervals, f1Max, type MetricIntervals, pooledPixels, type ScoredMask } from '../metrics/index.ts';
 import { activeProvider } from '../engine/session.ts';
 import { cropMap, readMask, resizeMap, resizeMaskNearest, ImageReadError } from '../vision/index.ts';
 
@@ -57,6 +57,8 @@ export interface EvaluationResult {
   readonly aupro: number;
   readonly imageF1: { readonly f1: number; readonly threshold: number };
   readonly pixelF1: { readonly f1: number; readonly threshold: number };
+  /** 95 % bootstrap confidence intervals over the test images (metrics/bootstrap.ts). */
+  readonly intervals: MetricIntervals;
   readonly fitSeconds: number;
   /** Model time per test image (decode excluded) at `batchSize`. */
   readonly msPerImage: number;
@@ -140,7 +142,7 @@ export interface TestOptions {
   readonly onProgress?: (p: EvaluationProgress) => void;
 }
 
-export type TestResult = Pick<EvaluationResult, 'nTest' | 'imageAuroc' | 'pixelAuroc' | 'aupro' | 'imageF1' | 'pixelF1' | 'msPerImage' | 'images'>;
+export type TestResult = Pick<EvaluationResult, 'nTest' | 'imageAuroc' | 'pixelAuroc' | 'aupro' | 'imageF1' | 'pixelF1' | 'intervals' | 'msPerImage' | 'images'>;
 
 /**
  * Scores test images with any predictor (a fitted model, or a reference implementation's maps in the
@@ -183,6 +185,7 @@ export async function testModel(model: Pick<FittedModel, 'predict'>, test: reado
     aupro: metric('AUPRO', issues, () => aupro(scored)),
     imageF1: { f1: imageF1.f1, threshold: imageF1.threshold },
     pixelF1: { f1: pixelF1.f1, threshold: pixelF1.threshold },
+    intervals: bootstrapIntervals({ scores, labels }, scored),
     msPerImage: images.length ? modelMs / images.length : Number.NaN,
     images,
   };

@@ -5,7 +5,7 @@
  * resolution. The metrics land on the model; a model without a threshold gets its F1-optimal one.
  */
 import type { JobContext } from '../jobs/queue.ts';
-import { aupro, auroc, f1Max, pooledPixels, type ScoredMask } from '../metrics/index.ts';
+import { aupro, auroc, bootstrapIntervals, f1Max, type MetricIntervals, pooledPixels, type ScoredMask } from '../metrics/index.ts';
 import { images, jobs, masks, models, results, thresholds, type Project } from '../store/index.ts';
 import { decodeMask, resizeMaskNearest } from '../vision/mask.ts';
 import { encodeMap } from './anomaly-maps.ts';
@@ -25,6 +25,8 @@ export interface ModelMetrics {
   readonly pixelF1: number | null;
   readonly pixelF1Threshold: number | null;
   readonly pixelImages: number;
+  /** 95 % bootstrap confidence intervals over the evaluated images (metrics/bootstrap.ts). */
+  readonly intervals: MetricIntervals;
 }
 
 /** Labelled images a model is evaluated on. */
@@ -91,6 +93,7 @@ export async function runModelEvaluation(p: Project, ctx: JobContext): Promise<M
     imageAuroc: orNull(() => auroc(scores, labels)), imageF1: f1?.f1 ?? null, f1Threshold: f1?.threshold ?? null,
     pixelAuroc, aupro: hasPixelDefects ? orNull(() => aupro(pixel)) : null,
     pixelF1: pixelF1?.f1 ?? null, pixelF1Threshold: pixelF1?.threshold ?? null, pixelImages: pixel.length,
+    intervals: bootstrapIntervals({ scores, labels }, pixel),
   };
   const earlier = (model.metrics ?? {}) as Record<string, unknown>;
   models.setMetrics(p, model.id, { ...earlier, ...metrics });

@@ -35,13 +35,17 @@ describe('argus eval', () => {
     const json = join(tmpdir(), `argus-eval-${process.pid}.json`);
     const r = argus(['eval', '--data', a, '--data', b, '--method', 'patchcore', '--size', '128', '--json', json]);
     expect(r.status).toBe(0);
-    const lines = r.stdout.trim().split('\n');
+    const [table, intervals] = r.stdout.trim().split('\n95 % confidence intervals');
+    const lines = table!.split('\n');
     expect(lines[0]).toMatch(/dataset\s+method\s+train\/test\s+image AUROC\s+pixel AUROC\s+AUPRO@0\.3/);
     expect(lines).toHaveLength(5); // header, rule, two datasets, mean
     expect(lines[4]).toMatch(/^mean/);
+    // then each dataset's 95 % bootstrap intervals as low–high
+    expect(intervals!.split('\n').filter((l) => /^\S+\s+\d+\.\d\d–\d+\.\d\d\s+\d+\.\d\d–\d+\.\d\d/.test(l))).toHaveLength(2);
     const results = JSON.parse(readFileSync(json, 'utf8'));
     expect(results).toHaveLength(2);
     expect(results[0].images).toHaveLength(6);
+    expect(results[0].intervals.pixelAuroc.low).toBeLessThanOrEqual(results[0].pixelAuroc);
   });
 
   it('reports unreadable files, stray files and missing or mis-sized masks, skips them and still finishes', async () => {

@@ -45,6 +45,12 @@ describe('the station workflow on real metal-plate images', () => {
     const metrics = (await call(station, 'models.get', { id: model!.id })).metrics!;
     expect(metrics['imageAuroc']).toBeGreaterThan(0.8);
     expect(metrics['pixelAuroc']).toBeGreaterThan(0.8);
+    // each metric with its 95 % bootstrap interval over the evaluated images
+    const intervals = metrics['intervals'] as Record<string, { low: number; high: number } | null>;
+    for (const key of ['imageAuroc', 'pixelAuroc', 'aupro']) {
+      expect(intervals[key]!.low, key).toBeLessThanOrEqual(metrics[key] as number);
+      expect(intervals[key]!.high, key).toBeGreaterThanOrEqual((metrics[key] as number) - 0.005);
+    }
     // evaluation leaves an F1-optimal threshold behind
     const scores = await call(station, 'models.scores', { modelId: model!.id });
     expect(scores.scores).toHaveLength(10);
