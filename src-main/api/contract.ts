@@ -203,6 +203,11 @@ export const API = {
     // settings are scalars, or short lists of numbers (per-level values such as PFM's levels)
     config: z.record(z.string(), z.union([z.number().finite(), z.string().max(200), z.boolean(), z.array(z.number().finite()).max(16)])).default({}),
   }).strict(), Job),
+  /**
+   * Add-to-normal without a retrain (PatchCore): the model's memory bank plus the coreset of these
+   * normal images' patches, as the product's next model version. A job (kind 'train').
+   */
+  'models.extend': method(z.object({ modelId: Id, imageIds: z.array(Id).min(1).max(10_000) }).strict(), Job),
   'models.list': method(z.object({ productId: Id }).strict(), z.array(Model)),
   'models.get': method(z.object({ id: Id }).strict(), Model),
   /** Scores the product's labelled test and validation images; metrics land on the model. */
@@ -230,6 +235,7 @@ export const API = {
     modelId: Id, verdict: ResultVerdict.optional(), jobId: Id.optional(), queue: z.enum(['awaiting', 'disagree']).optional(),
     order: z.enum(['score', 'uncertainty', 'time']).default('score'), ...Page,
   }).strict(), z.object({ total: z.number().int(), items: z.array(Result) })),
+  'results.get': method(z.object({ id: Id }).strict(), Result),
   /** Records a reviewer's decision on a result (never changes the model's verdict). */
   'results.decide': method(z.object({
     resultId: Id, verdict: z.enum(['pass', 'fail']), defectType: Name.nullable().default(null), note: Note.default(''), by: Name,

@@ -22,7 +22,7 @@ argus refine   --project <dir> (--result <id> | --inspection <job id>) [--ablati
 argus results  --project <dir> (--model <id> | --product <name|id>) [--verdict pass|review|fail|unjudged]
                [--queue awaiting|disagree] [--order score|uncertainty|time] [--limit n] [--json]
 argus decide   --project <dir> --result <id> (--verdict pass|fail [--defect-type <t>] [--note <text>] [--by <name>]
-               | --label normal|defect)
+               | --label normal|defect [--refit])
 argus report   --project <dir> (--model <id> | --product <name|id>) [--format html|csv] --out <file>
 argus jobs     --project <dir> [--resume <job id>] [--cancel <job id>]
 
@@ -30,7 +30,8 @@ A project is a folder (created empty by 'project create'); the same folder opens
 (npm start). --product takes a name or an id; 'import' creates the product when the name is new.
 --model defaults to the product's newest model. 'decide' records a reviewer's decision on a result
 (--by defaults to the login name; the model's verdict is kept) or turns the result's image into a label
-for the next training (normal: good training image; defect: defective test image). 'refine' runs F2PAD on one result or on every failing
+for the next training (normal: good training image; defect: defective test image); --refit then adds
+a normal part to its PatchCore model's memory bank as the next model version (seconds, no retrain). 'refine' runs F2PAD on one result or on every failing
 and review result of an inspection job; --out writes each refined result's repaired image and outlines. Jobs show a progress bar on a terminal; a job that
 fails or is interrupted makes the command exit 1.`;
 
@@ -107,7 +108,7 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
       resume: { type: 'string' }, cancel: { type: 'string' },
       result: { type: 'string' }, inspection: { type: 'string' }, ablation: { type: 'string' }, tau: { type: 'string' },
       queue: { type: 'string' }, order: { type: 'string' }, 'defect-type': { type: 'string' }, note: { type: 'string' }, by: { type: 'string' },
-      label: { type: 'string' },
+      label: { type: 'string' }, refit: { type: 'boolean' },
     },
     allowPositionals: true,
     strict: true,
@@ -220,7 +221,12 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
           if (values.label !== 'normal' && values.label !== 'defect') throw new RangeError(`--label expects normal or defect, received '${values.label}'`);
           const { changed } = await s.call('results.label', { resultIds: [resultId], as: values.label });
           console.log(`result ${resultId}: ${changed} image labelled as ${values.label === 'normal' ? 'a good training image' : 'a defective test image'}`);
-          return 0;
+          if (!values.refit) return 0;
+          if (values.label !== 'normal') throw new RangeError('--refit adds normal parts: use it with --label normal');
+          const result = await s.call('results.get', { id: resultId });
+          const job = await s.follow(await s.call('models.extend', { modelId: result.modelId, imageIds: [result.imageId] }), 'refit');
+          if (job.status === 'succeeded') console.log(`model v${(job.result as { version: number }).version}: the memory bank of result ${resultId}'s model with its image added`);
+          return jobExit(job);
         }
         const verdict = need(values.verdict, '--verdict or --label');
         if (verdict !== 'pass' && verdict !== 'fail') throw new RangeError(`--verdict expects pass or fail, received '${verdict}'`);

@@ -40,7 +40,17 @@ export interface RefineTask {
   readonly maxInFlight: number;
 }
 
-export type WorkerTask = FitTask | PredictTask | RefineTask;
+/** Add-to-normal: a fitted PatchCore model with more normal images in its memory bank (no retrain). */
+export interface ExtendTask {
+  readonly task: 'extend';
+  /** A serialized PatchCore model (methods/persistence.ts). */
+  readonly model: Uint8Array;
+  /** Absolute paths of the normal images to add. */
+  readonly images: readonly string[];
+  readonly batchSize: number;
+}
+
+export type WorkerTask = FitTask | PredictTask | RefineTask | ExtendTask;
 
 /** One refined image, everything at the image's own size; PNGs encoded in the worker. */
 export interface RefinedImage {

@@ -8,12 +8,13 @@ import { imageBatches, loadBatches } from '../datasets/loader.ts';
 import type { DatasetImage } from '../datasets/mvtec.ts';
 import { getMethod } from '../methods/index.ts';
 import { decodeModel, encodeModel } from '../methods/persistence.ts';
+import { PatchCoreModel } from '../methods/patchcore/model.ts';
 import { createRefiner } from '../refine/refine.ts';
 import { decodePrior, encodePrior } from '../refine/prior.ts';
 import { loadTrainingImages } from '../refine/training-images.ts';
 import { cropMap, encodePng, toBytes } from '../vision/index.ts';
 import { ImageReadError, readImage } from '../vision/image.ts';
-import type { FitTask, FromWorker, PredictTask, RefineTask, ScoredImage, ToWorker, WorkerTask } from './worker-protocol.ts';
+import type { ExtendTask, FitTask, FromWorker, PredictTask, RefineTask, ScoredImage, ToWorker, WorkerTask } from './worker-protocol.ts';
 
 const port = parentPort!;
 let cancelled = false;
@@ -68,6 +69,24 @@ async function fit(t: FitTask): Promise<void> {
       const eta = p.etaSeconds ?? (fraction > 0 ? (elapsed / fraction) * (1 - fraction) : null);
       post({ type: 'progress', done: p.done, total: p.total, stage: p.stage, fraction, loss: p.loss ?? null, etaSeconds: eta });
     },
+  });
+  checkCancelled();
+  const bytes = encodeModel(model);
+  post({ type: 'fitted', model: bytes, description: model.describe(), backbone: model.backbone, trainCount: t.images.length, trainingScores: model.trainingScores ?? null }, [bytes.buffer as ArrayBuffer]);
+}
+
+async function extend(t: ExtendTask): Promise<void> {
+  const base = await decodeModel(t.model);
+  if (!(base instanceof PatchCoreModel)) throw new RangeError(`adding normal images without a retrain is for PatchCore models; this one is ${base.method}`);
+  const onSkip = (issue: { path: string; problem: string }) => post({ type: 'skipped', path: issue.path, problem: issue.problem, imageId: null });
+  async function* checked() {
+    for await (const batch of imageBatches(loadBatches(t.images.map(entry), base.input, { batchSize: t.batchSize, onSkip }))) {
+      checkCancelled();
+      yield batch;
+    }
+  }
+  const model = await base.extended(checked(), {
+    onProgress: (p) => post({ type: 'progress', done: p.done, total: p.total, stage: p.stage, fraction: p.stage === 'coreset' ? 0.5 + 0.5 * (p.done / Math.max(1, p.total)) : 0.5 * (p.done / t.images.length), loss: null, etaSeconds: null }),
   });
   checkCancelled();
   const bytes = encodeModel(model);
@@ -155,6 +174,7 @@ async function main(task: WorkerTask): Promise<void> {
   try {
     if (task.task === 'fit') await fit(task);
     else if (task.task === 'refine') await refine(task);
+    else if (task.task === 'extend') await extend(task);
     else await predict(task);
     post({ type: 'done' });
   } catch (err) {

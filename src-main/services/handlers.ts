@@ -4,7 +4,7 @@
  * together, a job may change state).
  */
 import type { Handlers } from '../api/dispatch.ts';
-import { ApiError, type Model, type Product, type Refinement } from '../api/contract.ts';
+import { ApiError, type Model, type Product, type Refinement, type Result } from '../api/contract.ts';
 import { f1Max } from '../metrics/index.ts';
 import { decisions, images, jobs, masks, models, products, refinements, reports, results, thresholds, type Project } from '../store/index.ts';
 import { decodeImageBuffer, ImageReadError } from '../vision/image.ts';
@@ -16,7 +16,7 @@ import { createReport, MEDIA_TYPES } from './reports.ts';
 import { checkInspectRequest } from './inspection.ts';
 import { labelFromResults } from './review.ts';
 import { goodPercentile, goodReference } from './percentiles.ts';
-import { checkTrainRequest } from './training.ts';
+import { checkExtendRequest, checkTrainRequest } from './training.ts';
 import type { StationContext } from './station.ts';
 
 function toProduct(p: Project, product: products.Product): Product {
@@ -59,6 +59,17 @@ function toRefinement(r: refinements.Refinement | undefined): Refinement | null 
     defectAreaPx: r.defectAreaPx, detectorThreshold: r.detectorThreshold, iterations: r.iterations, seconds: r.seconds,
     jobId: r.jobId, createdAt: r.createdAt, settings: (r.options ?? {}) as Record<string, unknown>,
   };
+}
+
+/** Result rows as the API gives them: with their refinement, latest decision and good-part percentile. */
+function reviewItems(project: Project, modelId: number, rows: readonly results.ReviewRow[]): Result[] {
+  const refined = refinements.forResults(project, rows.map((r) => r.id));
+  const decided = decisions.latestFor(project, rows.map((r) => r.imageId));
+  const good = goodReference(project, modelId);
+  return rows.map(({ mapSha256, maskSha256: _m, ...r }) => ({
+    ...r, hasMap: mapSha256 !== null, refinement: toRefinement(refined.get(r.id)), decision: decided.get(r.imageId) ?? null,
+    goodPercentile: goodPercentile(good, r.score),
+  }));
 }
 
 export interface JobSubmitter {
@@ -134,18 +145,19 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
     'results.list': (req) => {
       const project = p();
       const page = results.page(project, req);
-      const refined = refinements.forResults(project, page.items.map((r) => r.id));
-      const decided = decisions.latestFor(project, page.items.map((r) => r.imageId));
-      const good = goodReference(project, req.modelId);
-      return {
-        total: page.total,
-        items: page.items.map(({ mapSha256, maskSha256: _m, ...r }) => ({
-          ...r, hasMap: mapSha256 !== null, refinement: toRefinement(refined.get(r.id)), decision: decided.get(r.imageId) ?? null,
-          goodPercentile: goodPercentile(good, r.score),
-        })),
-      };
+      return { total: page.total, items: reviewItems(project, req.modelId, page.items) };
+    },
+    'results.get': ({ id }) => {
+      const project = p();
+      const r = results.get(project, id);
+      const page = results.page(project, { modelId: r.modelId, offset: 0, limit: 1, onlyId: r.id });
+      return reviewItems(project, r.modelId, page.items)[0]!;
     },
     'results.decide': (req) => decisions.record(p(), req),
+    'models.extend': (req) => {
+      const params = checkExtendRequest(p(), req);
+      return station.jobs().submit('train', params, params.productId);
+    },
     'results.decisions': ({ resultId }) => decisions.history(p(), results.get(p(), resultId).imageId),
     'results.label': ({ resultIds, as }) => labelFromResults(p(), resultIds, as),
     'results.overlay': ({ id, maxSide, layers }) => pictureOrError(() => resultOverlay(p(), id, maxSide, layers)),

@@ -9,6 +9,7 @@ import type { ApiRequest } from '../api/contract.ts';
 import { ApiError } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
 import { runWorkerTask } from '../jobs/worker-host.ts';
+import type { WorkerTask } from '../jobs/worker-protocol.ts';
 import { getMethod } from '../methods/index.ts';
 import type { TrainingScores } from '../methods/method.ts';
 import { images, insideProject, jobs, models, products, type Project } from '../store/index.ts';
@@ -74,8 +75,76 @@ export function checkTrainRequest(p: Project, params: TrainParams): void {
   }
 }
 
-/** The train job's handler. */
+/**
+ * Params of an add-to-normal job (models.extend): a 'train' job, so it queues, shows and resumes like
+ * a training, that appends the images to a PatchCore model's memory bank as the next version.
+ */
+export interface ExtendParams {
+  readonly productId: number;
+  readonly method: 'patchcore';
+  readonly config: Record<string, never>;
+  readonly extend: { readonly modelId: number; readonly imageIds: readonly number[] };
+}
+
+/** Checks an add-to-normal request: a PatchCore model, and images of its product not labelled defective. */
+export function checkExtendRequest(p: Project, req: { modelId: number; imageIds: readonly number[] }): ExtendParams {
+  const model = models.get(p, req.modelId);
+  if (model.method !== 'patchcore') {
+    throw new ApiError('BAD_INPUT', `adding normal images without a retrain is for PatchCore models; model ${model.id} is ${model.method}: train a new version instead`);
+  }
+  for (const id of req.imageIds) {
+    const image = images.get(p, id);
+    if (image.productId !== model.productId) throw new ApiError('BAD_INPUT', `image ${id} belongs to another product than model ${model.id}`);
+    if (image.verdict === 'defective') throw new ApiError('BAD_INPUT', `image ${id} is labelled defective: only normal images go into the memory bank`);
+  }
+  return { productId: model.productId, method: 'patchcore', config: {}, extend: { modelId: model.id, imageIds: [...new Set(req.imageIds)] } };
+}
+
+type Fitted = { model: Uint8Array; description: Record<string, unknown>; backbone: { id: string; sha256: string }; trainingScores: TrainingScores | null };
+
+/** Runs a fit-like worker task, forwarding progress and skipped files; the fitted model or null when cancelled. */
+async function fitInWorker(ctx: JobContext, task: WorkerTask, skipped: Array<{ path: string; problem: string }>): Promise<Fitted | null> {
+  let fitted: Fitted | null = null;
+  const run = runWorkerTask(task, (m) => {
+    if (m.type === 'progress') {
+      ctx.progress({ fraction: m.fraction, step: m.stage, message: `${m.stage}: ${m.done} / ${m.total}`, etaSeconds: m.etaSeconds, loss: m.loss });
+    } else if (m.type === 'skipped') {
+      skipped.push({ path: m.path, problem: m.problem });
+    } else if (m.type === 'fitted') {
+      fitted = m;
+    }
+  }, ctx.signal);
+  await run.done;
+  return ctx.signal.aborted ? null : fitted;
+}
+
+/** The add-to-normal job: the base model with the images' patches appended, stored as the next version. */
+async function runExtension(p: Project, ctx: JobContext): Promise<models.Model | null> {
+  const params = ctx.job.params as ExtendParams;
+  const base = models.get(p, params.extend.modelId);
+  const list = params.extend.imageIds.map((id) => images.get(p, id));
+  const skipped: Array<{ path: string; problem: string }> = [];
+  const result = await fitInWorker(ctx, {
+    task: 'extend', model: new Uint8Array(models.readModelBlob(p, base, 'model')), images: list.map((i) => images.filePath(p, i)), batchSize: 8,
+  }, skipped);
+  if (!result) return null;
+  const { trained: _, extendedFrom: earlier, ...settings } = (base.config ?? {}) as Record<string, unknown>;
+  const extendedFrom = { modelId: base.id, version: base.version, imageIds: list.map((i) => i.id), earlier: earlier ?? null };
+  const model = models.add(p, {
+    productId: base.productId, method: base.method, backboneId: result.backbone.id, backboneSha256: result.backbone.sha256,
+    config: { ...settings, trained: result.description, extendedFrom },
+    dataManifestSha256: createHash('sha256').update(JSON.stringify({ base: base.dataManifestSha256, added: list.map((i) => i.sha256) })).digest('hex'),
+    jobId: ctx.job.id,
+    metrics: result.trainingScores ? { trainingScores: result.trainingScores } : null,
+    blobs: { model: result.model },
+  });
+  jobs.setResult(p, ctx.job.id, { modelId: model.id, version: model.version, addedImages: list.length - skipped.length, extendedFrom: base.version, skipped });
+  return model;
+}
+
+/** The train job's handler (also runs add-to-normal jobs, see ExtendParams). */
 export async function runTraining(p: Project, ctx: JobContext): Promise<models.Model | null> {
+  if ((ctx.job.params as Partial<ExtendParams>).extend) return runExtension(p, ctx);
   const params = ctx.job.params as TrainParams;
   const list = trainingImages(p, params.productId);
   const method = getMethod(params.method);
@@ -90,24 +159,8 @@ export async function runTraining(p: Project, ctx: JobContext): Promise<models.M
   }
   const config = checkpoint ? { ...settings, checkpoint } : settings;
   const skipped: Array<{ path: string; problem: string }> = [];
-  type Fitted = { model: Uint8Array; description: Record<string, unknown>; backbone: { id: string; sha256: string }; trainingScores: TrainingScores | null };
-  let fitted: Fitted | null = null;
-  const run = runWorkerTask(
-    { task: 'fit', method: params.method, config, images: list.map((i) => images.filePath(p, i)), batchSize: 8 },
-    (m) => {
-      if (m.type === 'progress') {
-        ctx.progress({ fraction: m.fraction, step: m.stage, message: `${m.stage}: ${m.done} / ${m.total}`, etaSeconds: m.etaSeconds, loss: m.loss });
-      } else if (m.type === 'skipped') {
-        skipped.push({ path: m.path, problem: m.problem });
-      } else if (m.type === 'fitted') {
-        fitted = m;
-      }
-    },
-    ctx.signal,
-  );
-  await run.done;
-  if (ctx.signal.aborted || !fitted) return null;
-  const result = fitted as Fitted;
+  const result = await fitInWorker(ctx, { task: 'fit', method: params.method, config, images: list.map((i) => images.filePath(p, i)), batchSize: 8 }, skipped);
+  if (!result) return null;
   const model = models.add(p, {
     productId: params.productId, method: params.method, backboneId: result.backbone.id, backboneSha256: result.backbone.sha256,
     config: { ...settings, trained: result.description },

@@ -163,11 +163,14 @@ const ORDER_SQL: Record<ResultOrder, string> = {
  */
 export function page(p: Project, filter: {
   modelId: number; verdict?: ResultVerdict; jobId?: number; queue?: ReviewQueue; order?: ResultOrder; offset: number; limit: number;
+  /** Just this result (its review row). */
+  onlyId?: number;
 }): { total: number; items: ReviewRow[] } {
   const modelId = checkId('modelId', filter.modelId);
   const verdict = filter.verdict === undefined ? null : checkOneOf('verdict', filter.verdict, RESULT_VERDICTS);
   const jobId = checkOptionalId('jobId', filter.jobId);
   const queue = filter.queue === undefined ? null : checkOneOf('queue', filter.queue, REVIEW_QUEUES);
+  const onlyId = checkOptionalId('onlyId', filter.onlyId);
   const order = checkOneOf('order', filter.order ?? 'score', RESULT_ORDERS);
   const offset = checkInt('offset', filter.offset, 0);
   const limit = checkInt('limit', filter.limit, 1, 10_000);
@@ -176,14 +179,15 @@ export function page(p: Project, filter: {
       JOIN (SELECT image_id, max(id) AS id FROM decisions GROUP BY image_id) latest ON latest.id = d.id) dec ON dec.image_id = r.image_id
     LEFT JOIN thresholds t ON t.id = r.threshold_id`;
   const where = `r.model_id = @modelId AND (@verdict IS NULL OR r.verdict = @verdict) AND (@jobId IS NULL OR r.job_id = @jobId)
+    AND (@onlyId IS NULL OR r.id = @onlyId)
     AND (@queue IS NULL OR (@queue = 'awaiting' AND dec.verdict IS NULL)
       OR (@queue = 'disagree' AND r.verdict IN ('pass', 'fail') AND dec.verdict IS NOT NULL AND dec.verdict <> r.verdict))`;
   return p.guard(() => {
-    const { n } = p.statement(`SELECT count(*) AS n FROM ${from} WHERE ${where}`).get({ modelId, verdict, jobId, queue }) as { n: number };
+    const { n } = p.statement(`SELECT count(*) AS n FROM ${from} WHERE ${where}`).get({ modelId, verdict, jobId, queue, onlyId }) as { n: number };
     const rows = p.statement(
       `SELECT r.*, i.verdict AS image_verdict, i.original_path AS original_path FROM ${from} JOIN images i ON i.id = r.image_id
        WHERE ${where} ORDER BY ${ORDER_SQL[order]} LIMIT @limit OFFSET @offset`,
-    ).all({ modelId, verdict, jobId, queue, limit, offset }) as Array<Row & { image_verdict: ReviewRow['imageVerdict']; original_path: string }>;
+    ).all({ modelId, verdict, jobId, queue, onlyId, limit, offset }) as Array<Row & { image_verdict: ReviewRow['imageVerdict']; original_path: string }>;
     return { total: n, items: rows.map((r) => ({ ...toResult(r), imageVerdict: r.image_verdict, originalPath: r.original_path })) };
   });
 }

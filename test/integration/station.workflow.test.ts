@@ -100,6 +100,22 @@ describe('the station workflow on real metal-plate images', () => {
     expect(Buffer.from(content.base64, 'base64').toString().split('\r\n')[0]).toContain('score');
     const html = await call(station, 'reports.create', { modelId: model!.id, format: 'html' });
     expect(html.byteSize).toBeGreaterThan(1000);
+
+    // add to normal without a retrain: a reviewed good part goes into the memory bank of version 2
+    const good = page.items.find((r) => r.imageVerdict === 'good')!;
+    await call(station, 'results.label', { resultIds: [good.id], as: 'normal' });
+    const extended = await finished(station, await call(station, 'models.extend', { modelId: model!.id, imageIds: [good.imageId] }));
+    expect(extended.status, extended.error ?? '').toBe('succeeded');
+    const v2 = (await call(station, 'models.list', { productId: product.id })).find((m) => m.version === 2)!;
+    const trained = (v: typeof v2) => (v.config as { trained: { memoryBank: number[]; trainPatches: number } }).trained;
+    expect(v2.config).toMatchObject({ extendedFrom: { modelId: model!.id, version: 1, imageIds: [good.imageId] } });
+    expect(trained(v2).memoryBank[0]).toBeGreaterThan(trained(model!).memoryBank[0]!);
+    expect(trained(v2).trainPatches).toBeGreaterThan(trained(model!).trainPatches);
+    const again2 = await finished(station, await call(station, 'inspection.run', { modelId: v2.id, imageIds: [good.imageId] }));
+    const [rescored] = (await call(station, 'results.list', { modelId: v2.id, jobId: again2.id })).items;
+    // its own patches are in the bank now: it scores lower than before
+    expect(rescored!.score).toBeLessThan(good.score);
+    await expect(call(station, 'models.extend', { modelId: model!.id, imageIds: [page.items.find((r) => r.imageVerdict === 'defective')!.imageId] })).rejects.toThrow(/labelled defective/);
   });
 
   it('answers invalid requests with INVALID_REQUEST and unknown ids with NOT_FOUND', async () => {

@@ -401,6 +401,15 @@ describe('the station UI in Chromium', () => {
     expect(await station.handle('project.close', {})).toMatchObject({ ok: true });
     const results = argus('results', '--project', projectDir, '--product', 'PN-7 bracket');
     expect(results).toContain('result(s) of model');
+    // the decision made in the screen, and decisions and add-to-normal from the CLI
+    const v1 = argus('results', '--project', projectDir, '--model', '1', '--queue', 'disagree', '--json');
+    const overridden = (JSON.parse(v1) as { items: Array<{ id: number; decision: { decidedBy: string } }> }).items;
+    expect(overridden.map((r) => r.decision.decidedBy)).toEqual(['QE Weber']);
+    const awaiting = (JSON.parse(argus('results', '--project', projectDir, '--model', '1', '--queue', 'awaiting', '--order', 'uncertainty', '--json')) as { items: Array<{ id: number; verdict: string }> }).items;
+    expect(argus('decide', '--project', projectDir, '--result', String(awaiting[0]!.id), '--verdict', 'fail', '--defect-type', 'dent', '--by', 'CLI reviewer'))
+      .toMatch(new RegExp(`result ${awaiting[0]!.id}: fail \\(dent\\) by CLI reviewer at .*; the model said ${awaiting[0]!.verdict}`));
+    const passing = (JSON.parse(argus('results', '--project', projectDir, '--model', '1', '--verdict', 'pass', '--json')) as { items: Array<{ id: number }> }).items;
+    expect(argus('decide', '--project', projectDir, '--result', String(passing[0]!.id), '--label', 'normal', '--refit')).toMatch(/model v3: the memory bank of result \d+'s model with its image added/);
 
     const cliDir = join(work, 'made-on-the-cli');
     argus('project', 'create', cliDir, '--name', 'From the CLI');

@@ -78,6 +78,19 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
   if (!all || rows === 0) throw new RangeError('PatchCore needs at least one training image');
   const features = all.subarray(0, rows * D);
 
+  const bank = await coreset(features, rows, config, events);
+  const model = new PatchCoreModel(config, embedder, await MemoryBankIndex.withPruning(bank, D), rows);
+  // in-sample scores of a few training images, from the features already at hand
+  const per = grid.h * grid.w * D;
+  const scored: Prediction[] = [];
+  for (const i of trainingSample(images)) scored.push(...(await model.scoreFeatures(features.subarray(i * per, (i + 1) * per), 1, grid.h, grid.w)));
+  model.trainingScores = summarizeTrainingScores(scored);
+  return model;
+}
+
+/** The coreset of `rows` patch features (coresetRatio of them, greedy over a seeded random projection). */
+async function coreset(features: Float32Array, rows: number, config: PatchCoreConfig, events: FitEvents): Promise<Float32Array> {
+  const D = config.targetDim;
   const rng = new Random(config.seed);
   const bound = 1 / Math.sqrt(D);
   const projection = Float32Array.from({ length: D * config.projectionDim }, () => rng.uniform(-bound, bound));
@@ -93,13 +106,7 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
       });
   const bank = new Float32Array(selected.length * D);
   selected.forEach((r, i) => bank.set(features.subarray(r * D, (r + 1) * D), i * D));
-  const model = new PatchCoreModel(config, embedder, await MemoryBankIndex.withPruning(bank, D), rows);
-  // in-sample scores of a few training images, from the features already at hand
-  const per = grid.h * grid.w * D;
-  const scored: Prediction[] = [];
-  for (const i of trainingSample(images)) scored.push(...(await model.scoreFeatures(features.subarray(i * per, (i + 1) * per), 1, grid.h, grid.w)));
-  model.trainingScores = summarizeTrainingScores(scored);
-  return model;
+  return bank;
 }
 
 /**
@@ -187,6 +194,37 @@ export class PatchCoreModel implements FittedModel {
   async predict(batch: ImageBatch): Promise<Prediction[]> {
     const { features, gridH, gridW } = await this.embedder.embed(batch);
     return this.scoreFeatures(features, batch.n, gridH, gridW);
+  }
+
+  /**
+   * Add-to-normal without a retrain: the same model with the coreset (at the model's ratio) of the
+   * new normal images' patches appended to its memory bank. The rest of the bank is kept as it is, so
+   * this takes the new images' feature extraction and coreset only (seconds for a few images).
+   */
+  async extended(normal: AsyncIterable<ImageBatch>, events: FitEvents = {}): Promise<PatchCoreModel> {
+    const D = this.config.targetDim;
+    const parts: Float32Array[] = [];
+    let images = 0;
+    for await (const batch of normal) {
+      parts.push((await this.embedder.embed(batch)).features);
+      images += batch.n;
+      events.onProgress?.({ stage: 'features', done: images, total: images });
+    }
+    if (images === 0) throw new RangeError('no images to add to the memory bank');
+    const rows = parts.reduce((a, f) => a + f.length, 0) / D;
+    const features = new Float32Array(rows * D);
+    let at = 0;
+    for (const f of parts) {
+      features.set(f, at);
+      at += f.length;
+    }
+    const added = await coreset(features, rows, this.config, events);
+    const bank = new Float32Array(this.index.bank.length + added.length);
+    bank.set(this.index.bank);
+    bank.set(added, this.index.bank.length);
+    const model = new PatchCoreModel(this.config, this.embedder, await MemoryBankIndex.withPruning(bank, D), this.trainPatches + rows);
+    model.trainingScores = this.trainingScores;
+    return model;
   }
 
   /** Predictions from patch features [n·gridH·gridW, D] of n images. */
