@@ -241,19 +241,25 @@ function batchNormGrad(g: GradContext): (string | null)[] {
       }),
     ];
   }
+  // training mode, with c = x − μ and k = γ/σ per channel (σ² the population variance + ε):
+  //   dx = k·dy − c·k·Σ(dy·c)/(N σ²) − k·Σdy/N,   dγ = Σ(dy·c)/σ,   dβ = Σdy
+  // (eleven passes over x; the normalised x̂ is never formed)
   const count = b.op('Div', [sizeAsFloat(g, input), castTo(g, b.op('Slice', [shapeOf(b, input), b.constI64([1]), b.constI64([2])]))]);
-  const meanOver = (t: string) => b.op('Div', [sumOver(t, true), count]);
-  const centred = b.op('Sub', [input, meanOver(input)]);
-  const inv = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [meanOver(b.op('Mul', [centred, centred])), eps])])]);
-  const xhat = b.op('Mul', [centred, inv]);
+  const centred = b.op('Sub', [input, b.op('Div', [sumOver(input, true), count])]);
+  const batchVariance = b.op('Div', [sumOver(b.op('Mul', [centred, centred]), true), count]);
+  const inv = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [batchVariance, eps])])]);
+  const sumDy = sumOver(dy, true);
+  const sumDyC = sumOver(b.op('Mul', [dy, centred]), true);
+  const k = b.op('Mul', [perChannel(scale), inv]);
+  const flat = (t: string) => b.op('Reshape', [t, b.constI64([-1])]);
   return [
     when(g.needs[0], () => {
-      const dxhat = b.op('Mul', [dy, perChannel(scale)]);
-      const inner = b.op('Sub', [b.op('Sub', [dxhat, meanOver(dxhat)]), b.op('Mul', [xhat, meanOver(b.op('Mul', [dxhat, xhat]))])]);
-      return b.op('Mul', [inv, inner]);
+      const kc = b.op('Div', [b.op('Mul', [k, b.op('Mul', [b.op('Mul', [inv, inv]), sumDyC])]), count]);
+      const kd = b.op('Div', [b.op('Mul', [k, sumDy]), count]);
+      return b.op('Sub', [b.op('Sub', [b.op('Mul', [dy, k]), b.op('Mul', [centred, kc])]), kd]);
     }),
-    when(g.needs[1], () => sumOver(b.op('Mul', [dy, xhat]), false)),
-    when(g.needs[2], dB),
+    when(g.needs[1], () => flat(b.op('Mul', [sumDyC, inv]))),
+    when(g.needs[2], () => flat(sumDy)),
     null,
     null,
   ];
