@@ -224,8 +224,14 @@ describe('the station UI in Chromium', () => {
     expect(Number(await pixel.getByRole('spinbutton', { name: 'Custom pixel threshold' }).inputValue()).toPrecision(4)).toBe(suggestedValue);
     await suggested.check();
 
+    // the histogram's y-axis counts images per bin, from 0 to the fullest bin
+    const counts = await studio.getByTestId('count-tick').allTextContents();
+    expect(counts[0]).toBe('0');
+    expect(Number(counts.at(-1))).toBeGreaterThanOrEqual(1);
     await studio.getByRole('button', { name: 'No defect may pass' }).click();
     await expect.poll(() => page.locator('[data-kpi="escapes"] .n').textContent()).toBe('0');
+    await studio.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await shot('07a-threshold-studio');
     const gallery = page.getByRole('region', { name: 'Mistakes at this threshold' });
     await gallery.getByTestId('escapes').getByText('None at this threshold.').waitFor();
     // the gallery shows the false rejects the counts report, as thumbnails
