@@ -94,25 +94,8 @@ export function bootstrapIntervals(
   if (binned && binned.some((b) => b.defective) && binned.some((b) => !b.defective || sum(b.negatives) > 0)) {
     const withDefect = binned.flatMap((b, i) => (b.defective ? [i] : []));
     const without = binned.flatMap((b, i) => (b.defective ? [] : [i]));
-    const bins = binned[0]!.negatives.length;
-    const neg = new Float64Array(bins);
-    const pos = new Float64Array(bins);
-    const ov = new Float64Array(bins);
     for (let r = 0; r < resamples; r++) {
-      neg.fill(0);
-      pos.fill(0);
-      ov.fill(0);
-      let regions = 0;
-      for (const i of draw([withDefect, without])) {
-        const b = binned[i]!;
-        for (let k = 0; k < bins; k++) {
-          neg[k]! += b.negatives[k]!;
-          pos[k]! += b.positives[k]!;
-          ov[k]! += b.overlap[k]!;
-        }
-        regions += b.regions;
-      }
-      const curves = fromHistograms(neg, pos, ov, regions, fprLimit);
+      const curves = fromHistograms(summed(binned, draw([withDefect, without])), fprLimit);
       pixelAurocs.push(curves.auroc);
       pixelF1s.push(curves.f1);
       aupros.push(curves.aupro);
@@ -176,8 +159,34 @@ function binPixels(images: readonly ScoredMask[], bins: number): PixelImage[] | 
   });
 }
 
+interface Summed {
+  readonly neg: Float64Array;
+  readonly pos: Float64Array;
+  readonly ov: Float64Array;
+  readonly regions: number;
+}
+
+/** The histograms of the images at `indices` (repeats count again), summed. */
+function summed(binned: readonly PixelImage[], indices: Iterable<number>): Summed {
+  const bins = binned[0]!.negatives.length;
+  const neg = new Float64Array(bins);
+  const pos = new Float64Array(bins);
+  const ov = new Float64Array(bins);
+  let regions = 0;
+  for (const i of indices) {
+    const b = binned[i]!;
+    for (let k = 0; k < bins; k++) {
+      neg[k]! += b.negatives[k]!;
+      pos[k]! += b.positives[k]!;
+      ov[k]! += b.overlap[k]!;
+    }
+    regions += b.regions;
+  }
+  return { neg, pos, ov, regions };
+}
+
 /** Pixel AUROC, pixel F1-max and AUPRO (to fprLimit) from summed histograms (highest bin first). */
-function fromHistograms(neg: Float64Array, pos: Float64Array, ov: Float64Array, regions: number, fprLimit: number): { auroc: number; f1: number; aupro: number } {
+function fromHistograms({ neg, pos, ov, regions }: Summed, fprLimit: number): { auroc: number; f1: number; aupro: number } {
   const N = sum(neg);
   const P = sum(pos);
   let tp = 0;
@@ -218,19 +227,6 @@ function fromHistograms(neg: Float64Array, pos: Float64Array, ov: Float64Array, 
 /** The binned pixel metrics of all images once (no resampling): what the tests compare with the exact ones. */
 export function binnedPixelMetrics(images: readonly ScoredMask[], bins = 1024, fprLimit = 0.3): { auroc: number; f1: number; aupro: number } {
   const binned = binPixels(images, bins)!;
-  const width = binned[0]!.negatives.length;
-  const neg = new Float64Array(width);
-  const pos = new Float64Array(width);
-  const ov = new Float64Array(width);
-  let regions = 0;
-  for (const b of binned) {
-    for (let k = 0; k < width; k++) {
-      neg[k]! += b.negatives[k]!;
-      pos[k]! += b.positives[k]!;
-      ov[k]! += b.overlap[k]!;
-    }
-    regions += b.regions;
-  }
-  return fromHistograms(neg, pos, ov, regions, fprLimit);
+  return fromHistograms(summed(binned, binned.keys()), fprLimit);
 }
 

@@ -12,9 +12,8 @@ export interface GoodReference {
 }
 
 export function goodReference(p: Project, modelId: number): GoodReference {
-  const rows = results.scoresWithLabels(p, modelId).filter((r) => r.verdict === 'good');
   for (const split of ['validation', 'test'] as const) {
-    const scores = Float64Array.from(rows.filter((r) => r.split === split), (r) => r.score).sort();
+    const scores = results.goodScores(p, modelId, split);
     if (scores.length > 0) return { scores, split };
   }
   return { scores: new Float64Array(0), split: null };

@@ -192,6 +192,14 @@ export function page(p: Project, filter: {
   });
 }
 
+/** Ascending scores of a model's results on images labelled good in `split`. */
+export function goodScores(p: Project, modelId: number, split: 'validation' | 'test'): Float64Array {
+  return p.guard(() => Float64Array.from((p.statement(
+    `SELECT r.score AS score FROM results r JOIN images i ON i.id = r.image_id
+     WHERE r.model_id = ? AND i.verdict = 'good' AND i.split = ? ORDER BY r.score`,
+  ).all(checkId('modelId', modelId), split) as Array<{ score: number }>), (r) => r.score));
+}
+
 /** Every result's score of a model with its image's label and split (threshold tuning), in id order. */
 export function scoresWithLabels(p: Project, modelId: number): Array<{ imageId: number; score: number; verdict: 'good' | 'defective' | 'unlabelled'; split: 'train' | 'validation' | 'test' }> {
   return p.guard(() => (p.statement(
