@@ -93,7 +93,9 @@ export const Decision = z.object({
 });
 
 export const Result = z.object({
-  id: Id, imageId: Id, modelId: Id, thresholdId: Id.nullable(), jobId: Id.nullable(), score: z.number(),
+  id: Id, imageId: Id, modelId: Id, thresholdId: Id.nullable(), jobId: Id.nullable(),
+  /** The inspection run it belongs to; null for an evaluation result. */
+  runId: Id.nullable(), score: z.number(),
   verdict: ResultVerdict, defectAreaPx: z.number().int().nullable(), createdAt: z.string(),
   hasMap: z.boolean(),
   /** The F2PAD refinement of this result, if it was refined (its defect area replaces the detector's). */
@@ -154,8 +156,22 @@ export const RefinementSummary = z.object({
 });
 export type RefinementSummary = z.output<typeof RefinementSummary>;
 
+/** An inspection run: a named lot inspected with one model and threshold version (store/runs.ts). */
+export const Run = z.object({
+  id: Id, productId: Id, modelId: Id, thresholdId: Id.nullable(), jobId: Id.nullable(), name: z.string(), source: z.string(),
+  watch: z.boolean(), startedAt: z.string(), finishedAt: z.string().nullable(),
+  counts: z.object({ inspected: z.number().int(), pass: z.number().int(), review: z.number().int(), fail: z.number().int(), unjudged: z.number().int() }),
+  imagesPerSecond: z.number().nullable(), lastResultAt: z.string().nullable(),
+  /** The model's version and the threshold's, for lists without another call. */
+  modelVersion: z.number().int(), thresholdVersion: z.number().int().nullable(),
+  /** The status of the job that runs it (null once that job record is gone). */
+  jobStatus: z.string().nullable(),
+});
+export type Run = z.output<typeof Run>;
+
 /** What an inspection job reports in its result (Job.result). */
 export const InspectionSummary = z.object({
+  runId: Id.optional(),
   inspected: z.number().int(), pass: z.number().int(), review: z.number().int(), fail: z.number().int(), unjudged: z.number().int(),
   skipped: z.array(z.object({ path: z.string(), problem: z.string() })),
   import: ImportSummary.optional(),
@@ -221,18 +237,30 @@ export const API = {
   }).strict(), Threshold),
 
   // inspection: a model over stored images or over a folder (imported as split 'test' first)
+  // every inspection is a run named by `name` (a lot number; default "Run <n>"); `watch` keeps inspecting the
+  // folder's new images as they arrive until the run is stopped (runs.stop)
   'inspection.run': method(z.object({
     modelId: Id,
     imageIds: z.array(Id).max(100_000).optional(),
     folder: FsPath.optional(),
-  }).strict().refine((v) => (v.imageIds === undefined) !== (v.folder === undefined), 'give imageIds or folder, not both'), Job),
+    name: z.string().trim().min(1).max(200).optional(),
+    watch: z.boolean().default(false),
+    /** The run a resumed job continues (set by the station, never by a client). */
+    runId: Id.optional(),
+  }).strict().refine((v) => (v.imageIds === undefined) !== (v.folder === undefined), 'give imageIds or folder, not both')
+    .refine((v) => !v.watch || v.folder !== undefined, 'only a folder can be watched'), Job),
+  'runs.list': method(z.object({ productId: Id, modelId: Id.optional() }).strict(), z.array(Run)),
+  'runs.get': method(z.object({ id: Id }).strict(), Run),
+  /** Ends a watched-folder run (its job finishes the images it has started, then stops). */
+  'runs.stop': method(z.object({ id: Id }).strict(), Run),
   /**
    * A page of a model's results: `queue` awaiting (no decision yet) or disagree (the decision contradicts
    * the model's pass / fail); `order` score (worst first), uncertainty (closest to the threshold first)
    * or time (newest first).
    */
   'results.list': method(z.object({
-    modelId: Id, verdict: ResultVerdict.optional(), jobId: Id.optional(), queue: z.enum(['awaiting', 'disagree']).optional(),
+    modelId: Id, verdict: ResultVerdict.optional(), jobId: Id.optional(), runId: Id.optional(),
+    source: z.enum(['inspection', 'evaluation']).optional(), queue: z.enum(['awaiting', 'disagree']).optional(),
     order: z.enum(['score', 'uncertainty', 'time']).default('score'), ...Page,
   }).strict(), z.object({ total: z.number().int(), items: z.array(Result) })),
   'results.get': method(z.object({ id: Id }).strict(), Result),

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ApiError, ImportSummary, InspectionSummary, RefinementSummary, type Job, type Model, type Product } from '../api/contract.ts';
+import { ApiError, ImportSummary, RefinementSummary, type Job, type Model, type Product } from '../api/contract.ts';
 import { getMethod, METHOD_NAMES } from '../methods/index.ts';
 import { CliStation, withProject } from './station-client.ts';
 import { formatTable } from './table.ts';
@@ -16,10 +16,11 @@ argus import   --project <dir> --product <name|id> [--mvtec] [--split train|vali
                [--verdict good|defective|unlabelled] <file or folder>...
 argus train    --project <dir> --product <name|id> [--method ${METHOD_NAMES.join('|')}] [--set key=value]...
 argus evaluate --project <dir> (--model <id> | --product <name|id>)
-argus inspect  --project <dir> (--model <id> | --product <name|id>) <folder>
+argus inspect  --project <dir> (--model <id> | --product <name|id>) [--lot <name>] [--watch] <folder>
+argus runs     --project <dir> --product <name|id> [--json]
 argus refine   --project <dir> (--result <id> | --inspection <job id>) [--ablation none|init-only|no-prior|no-sparsity|no-sharing]
                [--tau <x>] [--out <dir>]
-argus results  --project <dir> (--model <id> | --product <name|id>) [--verdict pass|review|fail|unjudged]
+argus results  --project <dir> (--model <id> | --product <name|id>) [--run <id> | --evaluation] [--verdict pass|review|fail|unjudged]
                [--queue awaiting|disagree] [--order score|uncertainty|time] [--limit n] [--json]
 argus decide   --project <dir> --result <id> (--verdict pass|fail [--defect-type <t>] [--note <text>] [--by <name>]
                | --label normal|defect [--refit])
@@ -28,7 +29,10 @@ argus jobs     --project <dir> [--resume <job id>] [--cancel <job id>]
 
 A project is a folder (created empty by 'project create'); the same folder opens in the station
 (npm start). --product takes a name or an id; 'import' creates the product when the name is new.
---model defaults to the product's newest model. 'decide' records a reviewer's decision on a result
+--model defaults to the product's newest model. Every 'inspect' is a run named by --lot (default
+"Run <n>"); --watch keeps inspecting the folder's new images as they arrive until Ctrl-C ends the run.
+'runs' lists a product's runs with their counts and throughput; 'results --run' shows one run's
+results, 'results --evaluation' the evaluation's. 'decide' records a reviewer's decision on a result
 (--by defaults to the login name; the model's verdict is kept) or turns the result's image into a label
 for the next training (normal: good training image; defect: defective test image); --refit then adds
 a normal part to its PatchCore model's memory bank as the next model version (seconds, no retrain). 'refine' runs F2PAD on one result or on every failing
@@ -108,7 +112,8 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
       resume: { type: 'string' }, cancel: { type: 'string' },
       result: { type: 'string' }, inspection: { type: 'string' }, ablation: { type: 'string' }, tau: { type: 'string' },
       queue: { type: 'string' }, order: { type: 'string' }, 'defect-type': { type: 'string' }, note: { type: 'string' }, by: { type: 'string' },
-      label: { type: 'string' }, refit: { type: 'boolean' },
+      label: { type: 'string' }, refit: { type: 'boolean' }, lot: { type: 'string' }, watch: { type: 'boolean' }, run: { type: 'string' },
+      evaluation: { type: 'boolean' },
     },
     allowPositionals: true,
     strict: true,
@@ -168,10 +173,21 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
         const [folder] = positionals;
         if (!folder) throw new RangeError(`argus inspect needs a folder\n\n${PROJECT_USAGE}`);
         const model = await findModel(s, values);
-        const job = await s.follow(await s.call('inspection.run', { modelId: model.id, folder }), 'inspect');
-        const summary = InspectionSummary.safeParse(job.result).data;
-        if (summary) console.log(`inspected ${summary.inspected}: pass ${summary.pass}, review ${summary.review}, fail ${summary.fail}, unjudged ${summary.unjudged} (model ${model.id}, job ${job.id})`);
-        return jobExit(job);
+        const started = await s.call('inspection.run', { modelId: model.id, folder, watch: values.watch === true, ...(values.lot ? { name: values.lot } : {}) });
+        const runId = (started.params as { runId: number }).runId;
+        const stop = () => void s.call('runs.stop', { id: runId });
+        if (values.watch) {
+          process.once('SIGINT', stop);
+          console.error(`watching ${folder} (run ${runId}); Ctrl-C ends the run`);
+        }
+        const job = await s.follow(started, values.watch ? 'watch' : 'inspect');
+        process.off('SIGINT', stop);
+        const run = await s.call('runs.get', { id: runId });
+        const c = run.counts;
+        console.log(`run ${run.id} '${run.name}': inspected ${c.inspected}: pass ${c.pass}, review ${c.review}, fail ${c.fail}, unjudged ${c.unjudged}` +
+          `${run.imagesPerSecond !== null ? `, ${run.imagesPerSecond.toFixed(2)} images/s` : ''} (model ${model.id} v${model.version}, job ${job.id})`);
+        // a watched run ends by being stopped: that is its normal end
+        return values.watch && job.status === 'cancelled' ? 0 : jobExit(job);
       }
       case 'refine': {
         if ((values.result === undefined) === (values.inspection === undefined)) throw new RangeError(`argus refine needs --result <id> or --inspection <job id>\n\n${PROJECT_USAGE}`);
@@ -198,10 +214,25 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
         }
         return jobExit(job);
       }
+      case 'runs': {
+        const product = await findProduct(s, need(values.product, '--product'));
+        const list = await s.call('runs.list', { productId: product.id });
+        if (values.json) console.log(JSON.stringify(list, null, 1));
+        else {
+          console.log(formatTable(['run', 'name', 'model', 'threshold', 'started', 'ended', 'inspected', 'pass', 'review', 'fail', 'images/s', 'source'], list.map((r) => [
+            String(r.id), r.name, `v${r.modelVersion}`, r.thresholdVersion === null ? '-' : `v${r.thresholdVersion}`, r.startedAt, r.finishedAt ?? (r.jobStatus ?? '-'),
+            String(r.counts.inspected), String(r.counts.pass), String(r.counts.review), String(r.counts.fail),
+            r.imagesPerSecond === null ? '-' : r.imagesPerSecond.toFixed(2), r.source,
+          ])));
+        }
+        return 0;
+      }
       case 'results': {
         const model = await findModel(s, values);
+        if (values.run !== undefined && values.evaluation) throw new RangeError('give --run or --evaluation, not both');
         const page = await s.call('results.list', {
           modelId: model.id, limit: values.limit ? positiveInt(values.limit, '--limit') : 1000,
+          ...(values.run !== undefined ? { runId: positiveInt(values.run, '--run') } : {}), ...(values.evaluation ? { source: 'evaluation' as const } : {}),
           ...(values.verdict ? { verdict: values.verdict as 'pass' } : {}),
           ...(values.queue ? { queue: values.queue as 'awaiting' } : {}), ...(values.order ? { order: values.order as 'score' } : {}),
         });
@@ -262,4 +293,4 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
   });
 }
 
-export const PROJECT_COMMANDS = ['project', 'import', 'train', 'evaluate', 'inspect', 'refine', 'results', 'decide', 'report', 'jobs'];
+export const PROJECT_COMMANDS = ['project', 'import', 'train', 'evaluate', 'inspect', 'runs', 'refine', 'results', 'decide', 'report', 'jobs'];

@@ -6,14 +6,14 @@
 import type { Handlers } from '../api/dispatch.ts';
 import { ApiError, type Model, type Product, type Refinement, type Result } from '../api/contract.ts';
 import { f1Max } from '../metrics/index.ts';
-import { decisions, images, jobs, masks, models, products, refinements, reports, results, thresholds, type Project } from '../store/index.ts';
+import { decisions, images, jobs, masks, models, products, refinements, reports, results, runs, thresholds, type Project } from '../store/index.ts';
 import { decodeImageBuffer, ImageReadError } from '../vision/image.ts';
 import { pictureOrError } from './picture-errors.ts';
 import { imagePicture, maskContent, repairedPicture, resultOverlay } from './pictures.ts';
 import { checkRefineRequest } from './refinement.ts';
 import { suggestedPixelThreshold } from './model-evaluation.ts';
 import { createReport, MEDIA_TYPES } from './reports.ts';
-import { checkInspectRequest } from './inspection.ts';
+import { startInspection } from './inspection.ts';
 import { labelFromResults } from './review.ts';
 import { goodPercentile, goodReference } from './percentiles.ts';
 import { checkExtendRequest, checkTrainRequest } from './training.ts';
@@ -70,6 +70,14 @@ function reviewItems(project: Project, modelId: number, rows: readonly results.R
     ...r, hasMap: mapSha256 !== null, refinement: toRefinement(refined.get(r.id)), decision: decided.get(r.imageId) ?? null,
     goodPercentile: goodPercentile(good, r.score),
   }));
+}
+
+function toRun(project: Project, run: runs.Run): import('../api/contract.ts').Run {
+  return {
+    ...run, modelVersion: models.get(project, run.modelId).version,
+    thresholdVersion: run.thresholdId === null ? null : thresholds.get(project, run.thresholdId).version,
+    jobStatus: run.jobId === null ? null : (jobs.find(project, run.jobId)?.status ?? null),
+  };
 }
 
 export interface JobSubmitter {
@@ -138,9 +146,21 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
     'thresholds.set': (req) => thresholds.add(p(), { ...req, modelId: models.get(p(), req.modelId).id }),
 
     'inspection.run': (req) => {
-      checkInspectRequest(p(), req);
-      const model = models.get(p(), req.modelId);
-      return station.jobs().submit('inspect', req, model.productId);
+      if (req.runId !== undefined) throw new ApiError('BAD_INPUT', 'runId is set by the station when it resumes a run; leave it out');
+      return startInspection(p(), station.jobs(), req);
+    },
+    'runs.list': ({ productId, modelId }) => {
+      const project = p();
+      return runs.list(project, { productId: products.get(project, productId).id, modelId }).map((r) => toRun(project, r));
+    },
+    'runs.get': ({ id }) => toRun(p(), runs.get(p(), id)),
+    'runs.stop': ({ id }) => {
+      const project = p();
+      const run = runs.get(project, id);
+      // the job carrying the run (the newest one, when it was resumed) finishes the images in hand, then stops
+      if (run.jobId !== null) station.jobs().cancel(run.jobId);
+      runs.finish(project, id);
+      return toRun(project, runs.get(project, id));
     },
     'results.list': (req) => {
       const project = p();

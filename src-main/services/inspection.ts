@@ -3,19 +3,22 @@
  * thread; each batch of results — verdict under the model's current threshold, anomaly map, predicted
  * defect mask and area (failing and review parts only: thresholds.outlined) — is committed in one transaction together with the job's progress, so a kill
  * keeps every finished batch. The worker waits for each batch to be written before running ahead
- * (back-pressure), and a resumed inspection skips the images its earlier run finished.
+ * (back-pressure). Every inspection is a run (store/runs.ts) whose results carry its id; a resumed job
+ * continues its run and skips the images the run finished. A watched-folder run keeps inspecting the
+ * folder's new files until it is stopped (cancelled).
  */
 import { statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiRequest, InspectionSummary } from '../api/contract.ts';
 import { ApiError } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
 import { InOrder, runWorkerTask } from '../jobs/worker-host.ts';
 import type { ScoredImage } from '../jobs/worker-protocol.ts';
-import { images, jobs, models, results, thresholds, type Project } from '../store/index.ts';
+import { images, jobs, models, results, runs, thresholds, type Project } from '../store/index.ts';
 import { encodePng } from '../vision/picture.ts';
 import { resizeMap } from '../vision/index.ts';
 import { encodeMap } from './anomaly-maps.ts';
-import { runImport } from './imports.ts';
+import { collectEntries, runImport } from './imports.ts';
 
 export type InspectParams = ApiRequest<'inspection.run'>;
 
@@ -88,44 +91,135 @@ export async function scoreImages(p: Project, model: models.Model, list: readonl
   return skipped;
 }
 
+/**
+ * Starts an inspection: its run first (named, with the model's current threshold version, which the
+ * whole run judges with), then the job that runs it.
+ */
+export function startInspection(p: Project, queue: { submit(kind: 'inspect', params: unknown, productId: number): jobs.Job }, params: InspectParams): jobs.Job {
+  checkInspectRequest(p, params);
+  const model = models.get(p, params.modelId);
+  const run = runs.create(p, {
+    productId: model.productId, modelId: model.id, thresholdId: thresholds.latest(p, model.id)?.id ?? null,
+    name: params.name ?? `Run ${runs.list(p, { productId: model.productId }).length + 1}`,
+    source: params.folder ?? `${params.imageIds!.length} stored images`, watch: params.watch,
+  });
+  const job = queue.submit('inspect', { ...params, runId: run.id }, model.productId);
+  runs.setJob(p, run.id, job.id);
+  return job;
+}
+
+/** The run an inspect job continues; jobs queued before runs existed get one. */
+function runOf(p: Project, job: jobs.Job, params: InspectParams, model: models.Model): runs.Run {
+  if (params.runId !== undefined) {
+    // a resumed job carries the run on
+    if (runs.get(p, params.runId).jobId !== job.id) runs.setJob(p, params.runId, job.id);
+    return runs.get(p, params.runId);
+  }
+  return runs.create(p, {
+    productId: model.productId, modelId: model.id, thresholdId: thresholds.latest(p, model.id)?.id ?? null, jobId: job.id,
+    name: `Inspection ${job.id}`, source: params.folder ?? `${params.imageIds?.length ?? 0} stored images`, watch: params.watch,
+  });
+}
+
+/** A watched folder is listed this often; a new file is inspected once its size and time held still for one interval. */
+export const WATCH_INTERVAL_MS = 1500;
+/** The live rate of a watched folder counts the images of this last stretch of time. */
+const LIVE_RATE_WINDOW_MS = 60_000;
+
 /** The inspect job's handler. */
 export async function runInspection(p: Project, ctx: JobContext): Promise<Counts> {
   const params = ctx.job.params as InspectParams;
   const model = models.get(p, params.modelId);
-  const summary: Counts = { inspected: 0, pass: 0, review: 0, fail: 0, unjudged: 0, skipped: [] };
-  let list: images.Image[];
-  let base = 0;
-  if (params.folder !== undefined) {
-    const importCtx: JobContext = { ...ctx, progress: (u) => ctx.progress({ ...u, fraction: u.fraction * 0.2, step: 'import' }) };
-    const importJob = { ...ctx.job, params: { productId: model.productId, paths: [params.folder], layout: 'files', split: 'test', verdict: 'unlabelled' } };
+  const run = runOf(p, ctx.job, params, model);
+  const threshold = run.thresholdId === null ? undefined : thresholds.get(p, run.thresholdId);
+  const summary: Counts = { runId: run.id, inspected: 0, pass: 0, review: 0, fail: 0, unjudged: 0, skipped: [] };
+  const finished: number[] = [];
+  const inspect = async (list: readonly images.Image[], base: number) => {
+    // a resumed run skips the images it already finished
+    const done = new Set(results.list(p, { runId: run.id }).map((r) => r.imageId));
+    const todo = list.filter((i) => !done.has(i.id));
+    const skipped = await scoreImages(p, model, todo, ctx, async (items) => {
+      const rows: results.NewResult[] = [];
+      for (const item of items) {
+        const verdict = judge(item.score, threshold);
+        const mask = threshold?.pixelThreshold != null && thresholds.outlined(verdict) ? await predictedMask(item, threshold.pixelThreshold) : null;
+        rows.push({
+          imageId: item.imageId, modelId: model.id, thresholdId: threshold?.id ?? null, jobId: ctx.job.id, runId: run.id, score: item.score, verdict,
+          map: encodeMap({ width: item.mapWidth, height: item.mapHeight, data: item.map }), mask: mask?.png ?? null, defectAreaPx: mask?.area ?? null,
+        });
+        summary[verdict]++;
+        finished.push(Date.now());
+      }
+      summary.inspected += rows.length;
+      results.addMany(p, rows, () => jobs.setResult(p, ctx.job.id, summary));
+    }, base);
+    summary.skipped.push(...skipped);
+  };
+  const importFiles = async (paths: string[], share: number) => {
+    const importCtx: JobContext = { ...ctx, progress: (u) => ctx.progress({ ...u, fraction: u.fraction * share, step: 'import' }) };
+    const importJob = { ...ctx.job, params: { productId: model.productId, paths, layout: 'files', split: 'test', verdict: 'unlabelled' } };
     const imported = await runImport(p, { ...importCtx, job: importJob });
-    summary.import = imported.summary;
-    list = imported.imageIds.map((id) => images.get(p, id));
-    base = 0.2;
+    const total = summary.import ?? { imported: 0, duplicates: 0, failed: 0, problems: [] };
+    summary.import = {
+      imported: total.imported + imported.summary.imported, duplicates: total.duplicates + imported.summary.duplicates,
+      failed: total.failed + imported.summary.failed, problems: [...total.problems, ...imported.summary.problems].slice(0, 1000),
+    };
+    return imported.imageIds.map((id) => images.get(p, id));
+  };
+  if (params.folder === undefined) {
+    await inspect((params.imageIds ?? []).map((id) => images.get(p, id)), 0);
   } else {
-    list = (params.imageIds ?? []).map((id) => images.get(p, id));
-  }
-  // a resumed inspection skips the images its earlier run already finished
-  const earlier = new Set(jobs.lineage(p, ctx.job.id).slice(1));
-  if (earlier.size > 0) {
-    const done = new Set(results.list(p, { modelId: model.id }).filter((r) => r.jobId !== null && earlier.has(r.jobId)).map((r) => r.imageId));
-    list = list.filter((i) => !done.has(i.id));
-  }
-  const threshold = thresholds.latest(p, model.id);
-  summary.skipped = await scoreImages(p, model, list, ctx, async (items) => {
-    const rows: results.NewResult[] = [];
-    for (const item of items) {
-      const verdict = judge(item.score, threshold);
-      const mask = threshold?.pixelThreshold != null && thresholds.outlined(verdict) ? await predictedMask(item, threshold.pixelThreshold) : null;
-      rows.push({
-        imageId: item.imageId, modelId: model.id, thresholdId: threshold?.id ?? null, jobId: ctx.job.id, score: item.score, verdict,
-        map: encodeMap({ width: item.mapWidth, height: item.mapHeight, data: item.map }), mask: mask?.png ?? null, defectAreaPx: mask?.area ?? null,
+    const known = new Set(listImageFiles(params.folder));
+    await inspect(await importFiles([params.folder], params.watch ? 1 : 0.2), params.watch ? 0 : 0.2);
+    if (params.watch) {
+      await watchFolder(params.folder, known, ctx.signal, async (paths) => inspect(await importFiles(paths, 0), 0), () => {
+        const since = Date.now() - LIVE_RATE_WINDOW_MS;
+        const recent = finished.filter((t) => t >= since).length;
+        ctx.progress({ fraction: 0, step: 'watch', message: `watching ${params.folder}: ${summary.inspected} inspected, ${(recent / (LIVE_RATE_WINDOW_MS / 1000)).toFixed(2)} images/s over the last minute` });
       });
-      summary[verdict]++;
     }
-    summary.inspected += rows.length;
-    results.addMany(p, rows, () => jobs.setResult(p, ctx.job.id, summary));
-  }, base);
+  }
+  runs.finish(p, run.id);
+  Object.assign(summary, runs.get(p, run.id).counts);
   jobs.setResult(p, ctx.job.id, summary);
   return summary;
+}
+
+/** The image files under a folder (as an import of it would list them). */
+function listImageFiles(folder: string): string[] {
+  return collectEntries({ productId: 1, paths: [folder], layout: 'files', split: 'test', verdict: 'unlabelled' }, []).map((e) => e.path);
+}
+
+/**
+ * Lists `folder` every WATCH_INTERVAL_MS until `signal` aborts and hands `onNew` the image files that
+ * appeared since and have stopped changing (a camera may still be writing a file when it is first seen).
+ */
+async function watchFolder(folder: string, known: Set<string>, signal: AbortSignal, onNew: (paths: string[]) => Promise<void>, onIdle: () => void): Promise<void> {
+  const pending = new Map<string, string>();
+  while (!signal.aborted) {
+    onIdle();
+    try {
+      await sleep(WATCH_INTERVAL_MS, undefined, { signal });
+    } catch {
+      return; // stopped
+    }
+    const ready: string[] = [];
+    for (const path of listImageFiles(folder)) {
+      if (known.has(path)) continue;
+      let stamp: string;
+      try {
+        const st = statSync(path);
+        stamp = `${st.size}:${st.mtimeMs}`;
+      } catch {
+        continue; // gone again
+      }
+      if (pending.get(path) === stamp) ready.push(path);
+      else pending.set(path, stamp);
+    }
+    for (const path of ready) {
+      known.add(path);
+      pending.delete(path);
+    }
+    if (ready.length > 0) await onNew(ready);
+  }
 }

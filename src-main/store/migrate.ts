@@ -2,6 +2,9 @@
  * Versioned schema migrations: `migrations/NNNN_name.sql`, applied in order, each inside its own
  * transaction together with its row in `schema_migrations`. A database that records a version this
  * code does not know was written by a newer Argus and is refused (SCHEMA_TOO_NEW), never "upgraded".
+ * A migration that starts with REBUILDS_TABLES replaces a table (SQLite cannot drop a constraint): it
+ * runs with foreign keys off, as SQLite's documented procedure requires (a DROP TABLE would otherwise
+ * cascade into the tables that reference it), and commits only if `foreign_key_check` finds nothing.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +19,7 @@ export interface Migration {
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
+const REBUILDS_TABLES = '-- argus: rebuilds tables';
 
 let cached: readonly Migration[] | undefined;
 
@@ -67,10 +71,24 @@ export function migrate(db: Database, migrations: readonly Migration[] = loadMig
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   const applied: number[] = [];
   for (const mig of migrations.slice(current)) {
-    db.transaction(() => {
-      db.exec(mig.sql);
-      record.run(mig.version, mig.name, new Date().toISOString());
-    }).immediate();
+    const rebuilds = mig.sql.startsWith(REBUILDS_TABLES);
+    const foreignKeys = db.pragma('foreign_keys', { simple: true }) === 1;
+    if (rebuilds) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        db.exec(mig.sql);
+        if (rebuilds) {
+          const broken = db.pragma('foreign_key_check') as Array<{ table: string; rowid: number; parent: string }>;
+          if (broken.length > 0) {
+            const first = broken[0]!;
+            throw new StoreError('PROJECT_CORRUPT', `migration ${mig.version} (${mig.name}) would leave ${broken.length} broken references (first: ${first.table} row ${first.rowid} -> ${first.parent}); nothing was changed`);
+          }
+        }
+        record.run(mig.version, mig.name, new Date().toISOString());
+      }).immediate();
+    } finally {
+      if (rebuilds && foreignKeys) db.pragma('foreign_keys = ON');
+    }
     applied.push(mig.version);
   }
   if (applied.length > 0) db.pragma(`user_version = ${latest}`);

@@ -1,5 +1,6 @@
 /**
- * Inspection results: one per image and model (re-inspecting replaces it). Anomaly maps and
+ * Results: an inspection's belong to its run (runs.ts), one per image and run; an evaluation's have no
+ * run, one per image and model (re-evaluating replaces it). Anomaly maps and
  * predicted masks are blobs, durably written before the rows that name them are committed.
  * `addMany` writes a batch in one transaction: either every result of the batch is kept or none.
  */
@@ -17,6 +18,8 @@ export interface NewResult {
   readonly modelId: number;
   readonly thresholdId?: number | null;
   readonly jobId?: number | null;
+  /** The inspection run; null or absent for an evaluation result. */
+  readonly runId?: number | null;
   readonly score: number;
   readonly verdict: ResultVerdict;
   /** The anomaly map (any encoding the caller chooses, e.g. float32 little-endian). */
@@ -32,6 +35,7 @@ export interface Result {
   readonly modelId: number;
   readonly thresholdId: number | null;
   readonly jobId: number | null;
+  readonly runId: number | null;
   readonly score: number;
   readonly verdict: ResultVerdict;
   readonly mapSha256: string | null;
@@ -41,15 +45,16 @@ export interface Result {
 }
 
 interface Row {
-  id: number; image_id: number; model_id: number; threshold_id: number | null; job_id: number | null; score: number;
+  id: number; image_id: number; model_id: number; threshold_id: number | null; job_id: number | null; run_id: number | null; score: number;
   verdict: ResultVerdict; map_sha256: string | null; mask_sha256: string | null; defect_area_px: number | null; created_at: string;
 }
 const toResult = (r: Row): Result => ({
-  id: r.id, imageId: r.image_id, modelId: r.model_id, thresholdId: r.threshold_id, jobId: r.job_id, score: r.score,
+  id: r.id, imageId: r.image_id, modelId: r.model_id, thresholdId: r.threshold_id, jobId: r.job_id, runId: r.run_id, score: r.score,
   verdict: r.verdict, mapSha256: r.map_sha256, maskSha256: r.mask_sha256, defectAreaPx: r.defect_area_px, createdAt: r.created_at,
 });
 
 interface Prepared {
+  readonly runId: number | null;
   readonly values: readonly unknown[];
   readonly blobs: readonly StagedBlob[];
 }
@@ -59,23 +64,28 @@ function prepare(p: Project, input: NewResult, at: string): Prepared {
   const modelId = checkId('modelId', input.modelId);
   const thresholdId = checkOptionalId('thresholdId', input.thresholdId);
   const jobId = checkOptionalId('jobId', input.jobId);
+  const runId = checkOptionalId('runId', input.runId);
   const score = checkFinite('score', input.score);
   const verdict = checkOneOf('verdict', input.verdict, RESULT_VERDICTS);
   const area = input.defectAreaPx === undefined || input.defectAreaPx === null ? null : checkInt('defectAreaPx', input.defectAreaPx, 0);
   const map = input.map == null ? null : stageBlob(p, checkBytes('map', input.map), 'application/octet-stream');
   const mask = input.mask == null ? null : stageBlob(p, checkBytes('mask', input.mask), 'image/png');
   return {
-    values: [imageId, modelId, thresholdId, jobId, score, verdict, map?.sha256 ?? null, mask?.sha256 ?? null, area, at],
+    runId,
+    values: [imageId, modelId, thresholdId, jobId, runId, score, verdict, map?.sha256 ?? null, mask?.sha256 ?? null, area, at],
     blobs: [map, mask].filter((b): b is StagedBlob => b !== null),
   };
 }
 
-const UPSERT = `INSERT INTO results (image_id, model_id, threshold_id, job_id, score, verdict, map_sha256, mask_sha256, defect_area_px, created_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-  ON CONFLICT (image_id, model_id) DO UPDATE SET threshold_id = excluded.threshold_id, job_id = excluded.job_id,
+const upsert = (conflict: string) => `INSERT INTO results (image_id, model_id, threshold_id, job_id, run_id, score, verdict, map_sha256, mask_sha256, defect_area_px, created_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT ${conflict} DO UPDATE SET threshold_id = excluded.threshold_id, job_id = excluded.job_id,
     score = excluded.score, verdict = excluded.verdict, map_sha256 = excluded.map_sha256, mask_sha256 = excluded.mask_sha256,
     defect_area_px = excluded.defect_area_px, created_at = excluded.created_at
   RETURNING id`;
+/** An evaluation result replaces the image's earlier one for the model; a run's, the image's earlier one in the run (a resumed run). */
+const UPSERT_EVALUATION = upsert('(image_id, model_id) WHERE run_id IS NULL');
+const UPSERT_IN_RUN = upsert('(run_id, image_id) WHERE run_id IS NOT NULL');
 
 /**
  * Stores a batch of results in one transaction (files first, then the rows), optionally running
@@ -86,9 +96,9 @@ export function addMany(p: Project, inputs: readonly NewResult[], alsoInTransact
   const at = nowIso();
   const prepared = inputs.map((input) => prepare(p, input, at));
   return p.transaction(() => {
-    const ids = prepared.map(({ values, blobs }) => {
+    const ids = prepared.map(({ runId, values, blobs }) => {
       for (const b of blobs) registerBlob(p, b);
-      const id = (p.statement(UPSERT).get(...values) as { id: number }).id;
+      const id = (p.statement(runId === null ? UPSERT_EVALUATION : UPSERT_IN_RUN).get(...values) as { id: number }).id;
       // a replaced result's refinement described the old map and mask
       p.statement('DELETE FROM refinements WHERE result_id = ?').run(id);
       return id;
@@ -114,19 +124,27 @@ export function get(p: Project, id: number): Result {
   return found;
 }
 
+/** The model's evaluation result of an image. */
 export function findFor(p: Project, imageId: number, modelId: number): Result | undefined {
-  const r = p.guard(() => p.statement('SELECT * FROM results WHERE image_id = ? AND model_id = ?').get(checkId('imageId', imageId), checkId('modelId', modelId)) as Row | undefined);
+  const r = p.guard(() => p.statement('SELECT * FROM results WHERE image_id = ? AND model_id = ? AND run_id IS NULL').get(checkId('imageId', imageId), checkId('modelId', modelId)) as Row | undefined);
   return r && toResult(r);
 }
 
-/** Results of a model, or of a job, in id order. */
-export function list(p: Project, filter: { modelId?: number; jobId?: number }): Result[] {
+/** Where results come from: inspection runs, or evaluation (no run). */
+export const RESULT_SOURCES = ['inspection', 'evaluation'] as const;
+export type ResultSource = (typeof RESULT_SOURCES)[number];
+
+/** Results of a model, a job or a run (optionally only inspections' or only evaluation's), in id order. */
+export function list(p: Project, filter: { modelId?: number; jobId?: number; runId?: number; source?: ResultSource }): Result[] {
   const modelId = checkOptionalId('modelId', filter.modelId);
   const jobId = checkOptionalId('jobId', filter.jobId);
-  if (modelId === null && jobId === null) throw new TypeError('expected modelId or jobId in the results filter');
+  const runId = checkOptionalId('runId', filter.runId);
+  const source = filter.source === undefined ? null : checkOneOf('source', filter.source, RESULT_SOURCES);
+  if (modelId === null && jobId === null && runId === null) throw new TypeError('expected modelId, jobId or runId in the results filter');
   return p.guard(() => (p.statement(
-    'SELECT * FROM results WHERE (@modelId IS NULL OR model_id = @modelId) AND (@jobId IS NULL OR job_id = @jobId) ORDER BY id',
-  ).all({ modelId, jobId }) as Row[]).map(toResult));
+    `SELECT * FROM results WHERE (@modelId IS NULL OR model_id = @modelId) AND (@jobId IS NULL OR job_id = @jobId)
+     AND (@runId IS NULL OR run_id = @runId) AND (@source IS NULL OR (run_id IS NULL) = (@source = 'evaluation')) ORDER BY id`,
+  ).all({ modelId, jobId, runId, source }) as Row[]).map(toResult));
 }
 
 export function readMap(p: Project, result: Result): Buffer | null {
@@ -162,13 +180,15 @@ const ORDER_SQL: Record<ResultOrder, string> = {
  * worst score first), each with its image's latest decision (decisions.ts) if any.
  */
 export function page(p: Project, filter: {
-  modelId: number; verdict?: ResultVerdict; jobId?: number; queue?: ReviewQueue; order?: ResultOrder; offset: number; limit: number;
+  modelId: number; verdict?: ResultVerdict; jobId?: number; runId?: number; source?: ResultSource; queue?: ReviewQueue; order?: ResultOrder; offset: number; limit: number;
   /** Just this result (its review row). */
   onlyId?: number;
 }): { total: number; items: ReviewRow[] } {
   const modelId = checkId('modelId', filter.modelId);
   const verdict = filter.verdict === undefined ? null : checkOneOf('verdict', filter.verdict, RESULT_VERDICTS);
   const jobId = checkOptionalId('jobId', filter.jobId);
+  const runId = checkOptionalId('runId', filter.runId);
+  const source = filter.source === undefined ? null : checkOneOf('source', filter.source, RESULT_SOURCES);
   const queue = filter.queue === undefined ? null : checkOneOf('queue', filter.queue, REVIEW_QUEUES);
   const onlyId = checkOptionalId('onlyId', filter.onlyId);
   const order = checkOneOf('order', filter.order ?? 'score', RESULT_ORDERS);
@@ -179,31 +199,32 @@ export function page(p: Project, filter: {
       JOIN (SELECT image_id, max(id) AS id FROM decisions GROUP BY image_id) latest ON latest.id = d.id) dec ON dec.image_id = r.image_id
     LEFT JOIN thresholds t ON t.id = r.threshold_id`;
   const where = `r.model_id = @modelId AND (@verdict IS NULL OR r.verdict = @verdict) AND (@jobId IS NULL OR r.job_id = @jobId)
+    AND (@runId IS NULL OR r.run_id = @runId) AND (@source IS NULL OR (r.run_id IS NULL) = (@source = 'evaluation'))
     AND (@onlyId IS NULL OR r.id = @onlyId)
     AND (@queue IS NULL OR (@queue = 'awaiting' AND dec.verdict IS NULL)
       OR (@queue = 'disagree' AND r.verdict IN ('pass', 'fail') AND dec.verdict IS NOT NULL AND dec.verdict <> r.verdict))`;
   return p.guard(() => {
-    const { n } = p.statement(`SELECT count(*) AS n FROM ${from} WHERE ${where}`).get({ modelId, verdict, jobId, queue, onlyId }) as { n: number };
+    const { n } = p.statement(`SELECT count(*) AS n FROM ${from} WHERE ${where}`).get({ modelId, verdict, jobId, runId, source, queue, onlyId }) as { n: number };
     const rows = p.statement(
       `SELECT r.*, i.verdict AS image_verdict, i.original_path AS original_path FROM ${from} JOIN images i ON i.id = r.image_id
        WHERE ${where} ORDER BY ${ORDER_SQL[order]} LIMIT @limit OFFSET @offset`,
-    ).all({ modelId, verdict, jobId, queue, onlyId, limit, offset }) as Array<Row & { image_verdict: ReviewRow['imageVerdict']; original_path: string }>;
+    ).all({ modelId, verdict, jobId, runId, source, queue, onlyId, limit, offset }) as Array<Row & { image_verdict: ReviewRow['imageVerdict']; original_path: string }>;
     return { total: n, items: rows.map((r) => ({ ...toResult(r), imageVerdict: r.image_verdict, originalPath: r.original_path })) };
   });
 }
 
-/** Ascending scores of a model's results on images labelled good in `split`. */
+/** Ascending scores of a model's evaluation results on images labelled good in `split`. */
 export function goodScores(p: Project, modelId: number, split: 'validation' | 'test'): Float64Array {
   return p.guard(() => Float64Array.from((p.statement(
     `SELECT r.score AS score FROM results r JOIN images i ON i.id = r.image_id
-     WHERE r.model_id = ? AND i.verdict = 'good' AND i.split = ? ORDER BY r.score`,
+     WHERE r.model_id = ? AND r.run_id IS NULL AND i.verdict = 'good' AND i.split = ? ORDER BY r.score`,
   ).all(checkId('modelId', modelId), split) as Array<{ score: number }>), (r) => r.score));
 }
 
-/** Every result's score of a model with its image's label and split (threshold tuning), in id order. */
+/** Every evaluation result's score of a model with its image's label and split (threshold tuning), in id order. */
 export function scoresWithLabels(p: Project, modelId: number): Array<{ imageId: number; score: number; verdict: 'good' | 'defective' | 'unlabelled'; split: 'train' | 'validation' | 'test' }> {
   return p.guard(() => (p.statement(
     `SELECT r.image_id AS imageId, r.score AS score, i.verdict AS verdict, i.split AS split
-     FROM results r JOIN images i ON i.id = r.image_id WHERE r.model_id = ? ORDER BY r.id`,
+     FROM results r JOIN images i ON i.id = r.image_id WHERE r.model_id = ? AND r.run_id IS NULL ORDER BY r.id`,
   ).all(checkId('modelId', modelId)) as Array<{ imageId: number; score: number; verdict: 'good' | 'defective' | 'unlabelled'; split: 'train' | 'validation' | 'test' }>));
 }

@@ -344,7 +344,7 @@ describe('projects: busy, missing, corrupt, outside', () => {
 // Fuzzing every method
 
 /** Calls that start work or change which project is open: only ever sent when the schema refuses them. */
-const SIDE_EFFECTS = new Set<ApiMethod>(['project.create', 'project.open', 'project.close', 'images.import', 'models.train', 'models.evaluate', 'inspection.run', 'results.decide', 'results.label', 'models.extend']);
+const SIDE_EFFECTS = new Set<ApiMethod>(['project.create', 'project.open', 'project.close', 'images.import', 'models.train', 'models.evaluate', 'inspection.run', 'results.decide', 'results.label', 'models.extend', 'runs.stop']);
 const ALLOWED = ['INVALID_REQUEST', 'NOT_FOUND', 'BAD_INPUT', 'NO_PROJECT', 'CONFLICT'];
 
 /** A valid request of each method (ids of the fixture project: product 1, image 1, model 1, job 1). */
@@ -361,8 +361,9 @@ function templates(dir: string): Record<ApiMethod, Record<string, unknown>> {
     'models.list': { productId: 1 }, 'models.get': { id: 1 }, 'models.evaluate': { modelId: 1 }, 'models.scores': { modelId: 1 },
     'thresholds.list': { modelId: 1 },
     'thresholds.set': { modelId: 1, imageThreshold: 1, pixelThreshold: 1, reviewLow: 0.5, reviewHigh: 1.5, note: '' },
-    'inspection.run': { modelId: 1, imageIds: [1] },
-    'results.list': { modelId: 1, verdict: 'pass', jobId: 1, queue: 'awaiting', order: 'uncertainty', offset: 0, limit: 10 },
+    'inspection.run': { modelId: 1, imageIds: [1], name: 'Lot 1', watch: false },
+    'runs.list': { productId: 1, modelId: 1 }, 'runs.get': { id: 1 }, 'runs.stop': { id: 1 },
+    'results.list': { modelId: 1, verdict: 'pass', jobId: 1, runId: 1, source: 'inspection', queue: 'awaiting', order: 'uncertainty', offset: 0, limit: 10 },
     'results.decide': { resultId: 1, verdict: 'fail', defectType: 'scratch', note: 'n', by: 'fuzz' }, 'results.decisions': { resultId: 1 }, 'results.get': { id: 1 },
     'results.label': { resultIds: [1], as: 'defect' }, 'models.extend': { modelId: 1, imageIds: [1] }, 'results.overlay': { id: 1, maxSide: 64, layers: { heatmap: true, detector: true, refined: true, truth: true } },
     'results.repaired': { id: 1, maxSide: 64 }, 'refine.run': { resultId: 1, settings: { ablation: 'none', tau: 0.2 } },

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -65,10 +65,20 @@ describe('the station workflow on real metal-plate images', () => {
     });
     expect(t.version).toBe(2);
 
-    const inspected = await finished(station, await call(station, 'inspection.run', { modelId: model!.id, folder: join(data, 'test') }));
+    const inspected = await finished(station, await call(station, 'inspection.run', { modelId: model!.id, folder: join(data, 'test'), name: 'Lot 2026-118' }));
     expect(inspected.status, inspected.error ?? '').toBe('succeeded');
     const page = await call(station, 'results.list', { modelId: model!.id, jobId: inspected.id });
     expect(page.total).toBe(10);
+    // the inspection is a run: named, with its model and threshold versions, counts and throughput
+    const [lot] = await call(station, 'runs.list', { productId: product.id });
+    expect(lot).toMatchObject({ name: 'Lot 2026-118', modelVersion: 1, thresholdVersion: 2, source: join(data, 'test'), jobStatus: 'succeeded', counts: { inspected: 10 } });
+    expect(inspected.result).toMatchObject({ runId: lot!.id });
+    expect(lot!.counts.pass + lot!.counts.review + lot!.counts.fail).toBe(10);
+    expect(lot!.imagesPerSecond).toBeGreaterThan(0);
+    expect(Date.parse(lot!.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(lot!.startedAt));
+    expect((await call(station, 'results.list', { modelId: model!.id, runId: lot!.id })).items.map((r) => r.id).sort()).toEqual(page.items.map((r) => r.id).sort());
+    // evaluation results are kept apart: the lot's images (the same files as the test set) did not replace them
+    expect((await call(station, 'results.list', { modelId: model!.id, source: 'evaluation' })).total).toBe(10);
     expect(new Set(page.items.map((r) => r.verdict)).has('unjudged')).toBe(false);
     // defective images that fail are outlined: the pixel threshold marks some of their area
     expect(page.items.some((r) => r.verdict === 'fail' && r.imageVerdict === 'defective' && (r.defectAreaPx ?? 0) > 0)).toBe(true);
@@ -81,6 +91,9 @@ describe('the station workflow on real metal-plate images', () => {
     });
     const again = await finished(station, await call(station, 'inspection.run', { modelId: model!.id, imageIds: page.items.map((r) => r.imageId) }));
     const judged = (await call(station, 'results.list', { modelId: model!.id, jobId: again.id })).items;
+    // a second run of the same images keeps the first run's results
+    expect((await call(station, 'runs.get', { id: lot!.id })).counts).toEqual(lot!.counts);
+    expect((await call(station, 'runs.list', { productId: product.id })).map((r) => r.name)).toEqual(['Run 2', 'Lot 2026-118']);
     expect(judged.filter((r) => r.verdict === 'pass').length).toBeGreaterThan(0);
     for (const r of judged) {
       if (r.verdict === 'pass') expect(r.defectAreaPx, `passing result ${r.id}`).toBeNull();
@@ -116,6 +129,30 @@ describe('the station workflow on real metal-plate images', () => {
     // its own patches are in the bank now: it scores lower than before
     expect(rescored!.score).toBeLessThan(good.score);
     await expect(call(station, 'models.extend', { modelId: model!.id, imageIds: [page.items.find((r) => r.imageVerdict === 'defective')!.imageId] })).rejects.toThrow(/labelled defective/);
+  });
+
+  it('watches a folder: images that arrive are inspected into the run until it is stopped', async () => {
+    const [product] = await call(station, 'products.list', {});
+    const [model] = await call(station, 'models.list', { productId: product!.id });
+    const folder = mkdtempSync(join(tmpdir(), 'argus-watch-'));
+    const sources = readdirSync(join(data, 'test', 'good')).map((f) => join(data, 'test', 'good', f));
+    copyFileSync(sources[0]!, join(folder, 'part-1.png'));
+    const job = await call(station, 'inspection.run', { modelId: model!.id, folder, name: 'Line 3', watch: true });
+    const runOf = async () => (await call(station, 'runs.list', { productId: product!.id })).find((r) => r.name === 'Line 3')!;
+    const until = async (n: number) => {
+      for (let i = 0; i < 600 && (await runOf()).counts.inspected < n; i++) await new Promise((r) => setTimeout(r, 100));
+      return runOf();
+    };
+    expect((await until(1)).counts.inspected).toBe(1);
+    copyFileSync(sources[1]!, join(folder, 'part-2.png'));
+    copyFileSync(sources[2]!, join(folder, 'part-3.png'));
+    const grown = await until(3);
+    expect(grown).toMatchObject({ watch: true, finishedAt: null, jobStatus: 'running', counts: { inspected: 3 } });
+    const stopped = await call(station, 'runs.stop', { id: grown.id });
+    expect(stopped.finishedAt).not.toBeNull();
+    expect((await finished(station, job)).status).toBe('cancelled');
+    expect((await runOf()).counts.inspected).toBe(3);
+    rmSync(folder, { recursive: true, force: true });
   });
 
   it('answers invalid requests with INVALID_REQUEST and unknown ids with NOT_FOUND', async () => {

@@ -257,12 +257,18 @@ describe('the station UI in Chromium', () => {
     await shot('07-thresholds');
   });
 
-  it('inspects the test split, reviews results with the keyboard and opens an overlay', async () => {
+  it('inspects the test split as a named lot, reviews results with the keyboard and opens an overlay', async () => {
     await nav('Inspect & review');
+    await page.getByRole('textbox', { name: 'Lot or run name' }).fill('Lot 42');
     await page.getByRole('button', { name: 'Inspect the test split' }).click();
     const run = page.getByRole('region', { name: 'Run an inspection' });
     await run.locator('.badge.succeeded').waitFor({ timeout: 240_000 });
     await run.getByText('7 inspected').waitFor();
+    // the inspection is a run: listed with its model and threshold versions and counts, and shown
+    const lot = page.getByRole('table', { name: 'Inspection runs' }).locator('tr[data-run-id]', { hasText: 'Lot 42' });
+    await expect.poll(async () => (await lot.locator('td.num').nth(1).textContent())?.trim()).toBe('7');
+    expect(await lot.textContent()).toMatch(/v1 · t\d/);
+    await heading('Results of Lot 42 · v1').waitFor();
     const rows = page.locator('tr[data-result-id]');
     await expect.poll(() => rows.count()).toBe(7);
     expect(await page.locator('tr[data-result-id] .badge.unjudged').count()).toBe(0);
@@ -388,12 +394,12 @@ describe('the station UI in Chromium', () => {
     // the model screens follow the newest version, unless the user picks another
     await nav('Inspect & review');
     const picker = page.getByRole('combobox', { name: 'Model version' });
-    await page.getByRole('heading', { name: 'Results · v2' }).waitFor();
+    await page.getByRole('heading', { name: 'All results · v2' }).waitFor();
     expect(await page.getByTestId('model-follow').textContent()).toBe('newest');
     await picker.selectOption({ label: (await picker.locator('option', { hasText: 'v1 ·' }).textContent())! });
-    await page.getByRole('heading', { name: 'Results · v1' }).waitFor();
+    await page.getByRole('heading', { name: 'Results of Lot 42 · v1' }).waitFor();
     await page.getByRole('button', { name: 'Use newest (v2)' }).click();
-    await page.getByRole('heading', { name: 'Results · v2' }).waitFor();
+    await page.getByRole('heading', { name: 'All results · v2' }).waitFor();
   }, 300_000);
 
   it('lists the finished jobs in the jobs panel and logged no page errors', async () => {
