@@ -31,6 +31,12 @@ if (process.argv[2] === 'cflow-torch') {
   process.exit(r.status ?? 1);
 }
 
+if (process.argv[2] === 'fit-memory') {
+  // `npm run bench -- fit-memory [--images 5000] [--size 256]`: PatchCore's fit memory on a large training set
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'fit-memory.ts'), ...process.argv.slice(3)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+
 const data = process.env['ARGUS_BENCH_DATA'] ?? join(PROJECT_ROOT, '..', 'shared', 'data', 'magnetic_tile');
 const methods = (process.env['ARGUS_BENCH_METHODS'] ?? 'patchcore,padim,simplenet,pfm,pefm,cflow').split(',').filter(Boolean);
 const rows: string[][] = [];

@@ -44,6 +44,20 @@ describe('PatchCore on real metal-plate images (MPDD subset)', () => {
     expect(r.model['memoryBank']).toEqual([Math.floor(10 * 16 * 16 * 0.1), 1024]);
   });
 
+  it('fits with bounded memory: a training set larger than fitMemoryRows is streamed, its bank capped at half of them, its scores as good', async () => {
+    const exact = await evaluateDataset(data, { method: 'patchcore', config: small, batchSize: 2 });
+    // 10 images of 16 x 16 patches = 2560 rows; 1024 rows hold a pool of 512 and a chunk of 512 (two images),
+    // each chunk leaving floor(512 * 512 / 2560) = 102 representatives: the bank is their 510 (under 25 % of 2560)
+    const streamed = await evaluateDataset(data, { method: 'patchcore', config: { ...small, fitMemoryRows: 1024, coresetRatio: 0.25 }, batchSize: 1 });
+    expect(streamed.model['memoryBank']).toEqual([510, 1024]);
+    expect(streamed.imageAuroc).toBeGreaterThanOrEqual(exact.imageAuroc - 0.05);
+    expect(streamed.pixelAuroc).toBeGreaterThan(exact.pixelAuroc - 0.01);
+    expect(streamed.aupro).toBeGreaterThan(exact.aupro - 0.03);
+    // below the bound nothing changes: the same bank and scores as an unbounded fit
+    const roomy = await evaluateDataset(data, { method: 'patchcore', config: { ...small, fitMemoryRows: 10 * 16 * 16 }, batchSize: 2 });
+    expect(roomy.images.map((i) => i.score)).toEqual(exact.images.map((i) => i.score));
+  });
+
   it('is deterministic: the same seed gives the same scores', async () => {
     const a = await evaluateDataset(data, { method: 'patchcore', config: small, batchSize: 4, maxTest: 3 });
     const b = await evaluateDataset(data, { method: 'patchcore', config: small, batchSize: 2, maxTest: 3 });

@@ -14,6 +14,12 @@ export interface PatchCoreConfig extends PatchFeatureConfig {
   readonly reweightNeighbours: number;
   readonly blurSigma: number;
   readonly seed: number;
+  /**
+   * Most patch-feature rows held in memory while fitting (262,144 rows of 1024 floats: 1 GiB). A
+   * training set with more patches is fitted streamed (model.ts: fitPatchCore), so fitting memory does
+   * not grow with the number of training images; one with fewer is fitted exactly as before.
+   */
+  readonly fitMemoryRows: number;
 }
 
 export const PATCHCORE_DEFAULTS: PatchCoreConfig = {
@@ -27,6 +33,7 @@ export const PATCHCORE_DEFAULTS: PatchCoreConfig = {
   reweightNeighbours: 0,
   blurSigma: 4,
   seed: 0,
+  fitMemoryRows: 262_144,
 };
 
 /** PatchCore reads images resized with PIL-style bilinear filtering (torchvision's default). */

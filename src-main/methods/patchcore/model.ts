@@ -59,44 +59,81 @@ export class PatchEmbedder {
   }
 }
 
+/**
+ * Fits the memory bank. When every training patch fits in `fitMemoryRows`, the coreset is chosen over
+ * all of them at once (the official algorithm). Otherwise fitting memory stays bounded whatever the
+ * number of training images: the rows buffer holds a pool of representatives (half) and the chunk
+ * being read (half); each full chunk is reduced by the same greedy coreset to its share of the pool
+ * (in proportion to its rows among all the training set's), and the bank is the coreset of the pool,
+ * at most half the buffer (131,072 rows at the defaults). Greedy k-centre coresets compose: a patch
+ * is within its chunk coreset's radius of a pool row, which is within the final radius of the bank.
+ */
 export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount: number, config: PatchCoreConfig, events: FitEvents = {}): Promise<PatchCoreModel> {
   const embedder = await PatchEmbedder.open(config);
   const D = config.targetDim;
-  let all: Float32Array | undefined;
+  const sample = trainingSample(trainCount);
+  const sampled = new Map<number, Float32Array>();
+  let buffer: Float32Array | undefined;
+  let plan: { streamed: boolean; poolRows: number; chunkRows: number; expectedRows: number } | undefined;
+  let pooled = 0; // representatives at the front of the buffer
+  let pending = 0; // rows of the current chunk after them
   let rows = 0;
   let images = 0;
   let grid = { h: 0, w: 0 };
+  const reduceChunk = async () => {
+    if (!plan!.streamed || pending === 0) return;
+    const chunk = buffer!.subarray(pooled * D, (pooled + pending) * D);
+    const share = Math.max(1, Math.min(pending, Math.floor((pending * plan!.poolRows) / plan!.expectedRows)));
+    const kept = await coreset(chunk, pending, share, config, {});
+    buffer!.set(kept, pooled * D);
+    pooled += share;
+    pending = 0;
+  };
   for await (const batch of train) {
     const { features, gridH, gridW } = await embedder.embed(batch);
     grid = { h: gridH, w: gridW };
-    all ??= new Float32Array((features.length / batch.n) * trainCount);
-    all.set(features, rows * D);
-    rows += features.length / D;
+    const per = gridH * gridW * D;
+    const n = features.length / D;
+    if (!plan) {
+      const expectedRows = (n / batch.n) * trainCount;
+      // a chunk holds at least two batches, whatever the setting
+      const capacity = Math.max(config.fitMemoryRows, 4 * n);
+      plan = expectedRows <= capacity
+        ? { streamed: false, poolRows: expectedRows, chunkRows: expectedRows, expectedRows }
+        : { streamed: true, poolRows: Math.floor(capacity / 2), chunkRows: capacity - Math.floor(capacity / 2), expectedRows };
+      buffer = new Float32Array((plan.streamed ? capacity : expectedRows) * D);
+    }
+    for (let i = 0; i < batch.n; i++) if (sample.includes(images + i)) sampled.set(images + i, features.slice(i * per, (i + 1) * per));
+    if (plan.streamed && pending + n > plan.chunkRows) await reduceChunk();
+    if ((pooled + pending + n) * D > buffer!.length) throw new RangeError(`PatchCore was told of ${trainCount} training images but received more`);
+    buffer!.set(features, (pooled + pending) * D);
+    pending += n;
+    rows += n;
     images += batch.n;
     events.onProgress?.({ stage: 'features', done: images, total: trainCount });
   }
-  if (!all || rows === 0) throw new RangeError('PatchCore needs at least one training image');
-  const features = all.subarray(0, rows * D);
-
-  const bank = await coreset(features, rows, config, events);
+  if (!buffer || rows === 0) throw new RangeError('PatchCore needs at least one training image');
+  await reduceChunk();
+  const held = pooled + pending;
+  const count = Math.min(held, Math.max(1, Math.floor(rows * config.coresetRatio)));
+  const bank = count === held && plan!.streamed ? buffer.slice(0, held * D) : await coreset(buffer.subarray(0, held * D), held, count, config, events);
+  buffer = undefined;
   const model = new PatchCoreModel(config, embedder, await MemoryBankIndex.withPruning(bank, D), rows);
-  // in-sample scores of a few training images, from the features already at hand
-  const per = grid.h * grid.w * D;
+  // in-sample scores of a few training images, from the features kept as they streamed by
   const scored: Prediction[] = [];
-  for (const i of trainingSample(images)) scored.push(...(await model.scoreFeatures(features.subarray(i * per, (i + 1) * per), 1, grid.h, grid.w)));
+  for (const i of sample) scored.push(...(await model.scoreFeatures(sampled.get(i)!, 1, grid.h, grid.w)));
   model.trainingScores = summarizeTrainingScores(scored);
   return model;
 }
 
-/** The coreset of `rows` patch features (coresetRatio of them, greedy over a seeded random projection). */
-async function coreset(features: Float32Array, rows: number, config: PatchCoreConfig, events: FitEvents): Promise<Float32Array> {
+/** `count` of `rows` patch features: the greedy coreset over a seeded random projection (all of them when count >= rows). */
+async function coreset(features: Float32Array, rows: number, count: number, config: PatchCoreConfig, events: FitEvents): Promise<Float32Array> {
   const D = config.targetDim;
   const rng = new Random(config.seed);
   const bound = 1 / Math.sqrt(D);
   const projection = Float32Array.from({ length: D * config.projectionDim }, () => rng.uniform(-bound, bound));
   const projected = (await matmul(features, [rows, D], projection, [D, config.projectionDim])).data;
-  const count = Math.max(1, Math.floor(rows * config.coresetRatio));
-  const selected = config.coresetRatio >= 1
+  const selected = count >= rows
     ? Int32Array.from({ length: rows }, (_, i) => i)
     : await approximateGreedyCoreset(projected, config.projectionDim, {
         count,
@@ -218,7 +255,7 @@ export class PatchCoreModel implements FittedModel {
       features.set(f, at);
       at += f.length;
     }
-    const added = await coreset(features, rows, this.config, events);
+    const added = await coreset(features, rows, Math.max(1, Math.floor(rows * this.config.coresetRatio)), this.config, events);
     const bank = new Float32Array(this.index.bank.length + added.length);
     bank.set(this.index.bank);
     bank.set(added, this.index.bank.length);
