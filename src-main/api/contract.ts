@@ -44,7 +44,11 @@ export const ProjectInfo = z.object({
   provider: z.string(),
 });
 
-export const Product = z.object({ id: Id, name: z.string(), description: z.string(), createdAt: z.string(), imageCount: z.number().int() });
+export const Product = z.object({
+  id: Id, name: z.string(), description: z.string(), createdAt: z.string(), imageCount: z.number().int(),
+  /** The product's ignore region (applied to every image, resized to it), if drawn. */
+  ignore: z.object({ sha256: z.string(), width: z.number().int(), height: z.number().int() }).nullable(),
+});
 
 export const Image = z.object({
   id: Id, productId: Id, originalPath: z.string(), sha256: z.string(), byteSize: z.number().int(),
@@ -211,6 +215,12 @@ export const API = {
   // masks: PNG of the image's size; any non-zero pixel is "on"
   'masks.set': method(z.object({ imageId: Id, kind: MaskKind, png: Base64 }).strict(), Mask),
   'masks.get': method(z.object({ imageId: Id, kind: MaskKind }).strict(), z.object({ mask: Mask, png: z.string() }).nullable()),
+  /**
+   * The product's ignore region (labels, serial numbers, fixtures): a PNG of any size, white = ignored,
+   * applied to every image of the product (resized to it) beside each image's own ignore mask; null removes it.
+   */
+  'products.setIgnore': method(z.object({ productId: Id, png: Base64.nullable() }).strict(), Product),
+  'products.ignore': method(z.object({ productId: Id }).strict(), z.object({ png: z.string(), width: z.number().int(), height: z.number().int() }).nullable()),
   'masks.delete': method(z.object({ imageId: Id, kind: MaskKind }).strict(), z.object({ deleted: z.boolean() })),
 
   // models: training runs as a job; the model appears when it succeeds

@@ -18,7 +18,8 @@ export interface PredictTask {
   readonly task: 'predict';
   /** A serialized model (methods/persistence.ts). */
   readonly model: Uint8Array;
-  readonly images: ReadonlyArray<{ readonly id: number; readonly path: string }>;
+  /** `ignore`: the PNG masks of the image's ignore regions (its own, its product's), any size, united. */
+  readonly images: ReadonlyArray<{ readonly id: number; readonly path: string; readonly ignore?: readonly Uint8Array[] }>;
   readonly batchSize: number;
   /** Batches posted and not yet acknowledged before the worker waits (back-pressure). */
   readonly maxInFlight: number;
@@ -75,6 +76,8 @@ export interface ScoredImage {
   readonly map: Float32Array;
   readonly mapWidth: number;
   readonly mapHeight: number;
+  /** Where ignore regions lie (1) at the map's size; absent without any (the score and map already leave them out). */
+  readonly ignore?: Uint8Array;
   /** The image's own size. */
   readonly width: number;
   readonly height: number;

@@ -14,6 +14,8 @@ import { decodePrior, encodePrior } from '../refine/prior.ts';
 import { loadTrainingImages } from '../refine/training-images.ts';
 import { cropMap, encodePng, toBytes } from '../vision/index.ts';
 import { ImageReadError, readImage } from '../vision/image.ts';
+import { decodeMask, resizeMaskNearest } from '../vision/mask.ts';
+import { ignoringRegions } from '../methods/anomaly-map.ts';
 import type { ExtendTask, FitTask, FromWorker, PredictTask, RefineTask, ScoredImage, ToWorker, WorkerTask } from './worker-protocol.ts';
 
 const port = parentPort!;
@@ -98,9 +100,20 @@ async function waitForAcks(sent: number, maxInFlight: number): Promise<void> {
   ackWaiter = null;
 }
 
+/** The union of an image's ignore masks, resized (nearest) to the map's size. */
+async function ignoreAt(masks: readonly Uint8Array[], width: number, height: number, source: string): Promise<Uint8Array> {
+  const out = new Uint8Array(width * height);
+  for (const png of masks) {
+    const m = resizeMaskNearest(await decodeMask(png, source), width, height).data;
+    for (let p = 0; p < out.length; p++) out[p]! |= m[p]!;
+  }
+  return out;
+}
+
 async function predict(t: PredictTask): Promise<void> {
   const model = await decodeModel(t.model);
   const byPath = new Map(t.images.map((i) => [i.path, i.id]));
+  const ignoreOf = new Map(t.images.filter((i) => i.ignore?.length).map((i) => [i.path, i.ignore!]));
   const onSkip = (issue: { path: string; problem: string }) => post({ type: 'skipped', path: issue.path, problem: issue.problem, imageId: byPath.get(issue.path) ?? null });
   const start = performance.now();
   let done = 0;
@@ -108,18 +121,23 @@ async function predict(t: PredictTask): Promise<void> {
   for await (const loaded of loadBatches(t.images.map((i) => entry(i.path)), model.input, { batchSize: t.batchSize, onSkip })) {
     checkCancelled();
     const predictions = await model.predict(loaded.batch);
-    const items: ScoredImage[] = predictions.map((p, i) => {
+    const items: ScoredImage[] = await Promise.all(predictions.map(async (p, i) => {
       const box = loaded.content[i]!;
       const size = loaded.sizes[i]!;
+      const path = loaded.entries[i]!.path;
+      let map = cropMap(p.map, model.input.width, box.width, box.height);
+      let score = p.score;
+      const masks = ignoreOf.get(path);
+      const ignore = masks ? await ignoreAt(masks, box.width, box.height, `ignore region of ${path}`) : undefined;
+      if (ignore) ({ score, map } = ignoringRegions(p, map, box.width, box.height, ignore, model.input.width, model.input.height));
       return {
-        imageId: byPath.get(loaded.entries[i]!.path)!, score: p.score,
-        map: cropMap(p.map, model.input.width, box.width, box.height), mapWidth: box.width, mapHeight: box.height,
+        imageId: byPath.get(path)!, score, map, mapWidth: box.width, mapHeight: box.height, ...(ignore ? { ignore } : {}),
         width: size.width, height: size.height,
       };
-    });
+    }));
     await waitForAcks(sent, t.maxInFlight);
     checkCancelled();
-    post({ type: 'scored', items }, items.map((it) => it.map.buffer as ArrayBuffer));
+    post({ type: 'scored', items }, items.flatMap((it) => [it.map.buffer as ArrayBuffer, ...(it.ignore ? [it.ignore.buffer as ArrayBuffer] : [])]));
     sent++;
     done += items.length;
     const elapsed = (performance.now() - start) / 1000;

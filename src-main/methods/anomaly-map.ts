@@ -4,6 +4,7 @@
  * SciPy-style Gaussian blur (METHODS.md §1.3–1.4).
  */
 import { gaussianFilter, upsampleBilinear } from '../vision/index.ts';
+import type { Prediction } from './method.ts';
 
 export interface MapSettings {
   readonly height: number;
@@ -23,4 +24,44 @@ export function anomalyMapFromPatches(
   const align = settings.alignOffsets ? { stride, offsetX: offset.x, offsetY: offset.y } : undefined;
   const up = upsampleBilinear(grid, gridW, gridH, settings.width, settings.height, align);
   return settings.blurSigma > 0 ? gaussianFilter(up, settings.width, settings.height, settings.blurSigma) : up;
+}
+
+/**
+ * Ignore regions (labels, serial numbers, fixtures) say nothing about the part. `ignore` flags pixels
+ * of the map (its width × height, 1 = ignored; the map may be the picture part of a larger model
+ * input, `inputWidth` × `inputHeight`, anchored top-left). The image score is taken over the rest:
+ * the worst patch whose centre is kept, for methods that score the worst patch (`grid`), else the
+ * largest kept map value (the methods' own rule, restricted). Ignored pixels take the smallest kept
+ * value, so no outline, defect area or hot colour lands there. With nothing kept, nothing changes.
+ */
+export function ignoringRegions(
+  prediction: { readonly score: number; readonly grid?: Prediction['grid'] },
+  map: Float32Array, width: number, height: number, ignore: Uint8Array,
+  inputWidth = width, inputHeight = height,
+): { score: number; map: Float32Array } {
+  if (ignore.length !== width * height) throw new RangeError(`ignore mask holds ${ignore.length} values, the map ${width}x${height}`);
+  let kept = -Infinity;
+  let lowest = Infinity;
+  for (let p = 0; p < map.length; p++) {
+    if (ignore[p] !== 0) continue;
+    if (map[p]! > kept) kept = map[p]!;
+    if (map[p]! < lowest) lowest = map[p]!;
+  }
+  if (kept === -Infinity) return { score: prediction.score, map };
+  let score = kept;
+  const grid = prediction.grid;
+  if (grid) {
+    score = -Infinity;
+    for (let r = 0; r < grid.height; r++) {
+      const y = Math.floor(((r + 0.5) * inputHeight) / grid.height);
+      for (let c = 0; c < grid.width; c++) {
+        const x = Math.floor(((c + 0.5) * inputWidth) / grid.width);
+        // a patch centred on the padding of a letterboxed input is not under any region of the picture
+        const ignored = x < width && y < height && ignore[y * width + x] !== 0;
+        if (!ignored && grid.values[r * grid.width + c]! > score) score = grid.values[r * grid.width + c]!;
+      }
+    }
+    if (score === -Infinity) score = kept;
+  }
+  return { score, map: Float32Array.from(map, (v, p) => (ignore[p] !== 0 ? lowest : v)) };
 }

@@ -17,6 +17,11 @@ export interface Prediction {
   readonly score: number;
   /** Pixel anomaly map at the model's input resolution (height × width), row-major. */
   readonly map: Float32Array;
+  /**
+   * The patch scores on the feature grid, for methods whose image score is the worst patch's
+   * (PatchCore, SimpleNet): ignore regions then leave out whole patches (anomaly-map.ts ignoringRegions).
+   */
+  readonly grid?: { readonly values: Float32Array; readonly width: number; readonly height: number };
 }
 
 export interface FitProgress {

@@ -7,6 +7,14 @@ export interface ScoredMask {
   readonly mask: Uint8Array;
   readonly width: number;
   readonly height: number;
+  /** Non-zero where the pixel lies in an ignore region: it counts for nothing, neither defect nor normal. */
+  readonly ignore?: Uint8Array;
+}
+
+/** The ground truth without its ignored pixels (they belong to no region and are no normal pixel either). */
+export function keptMask({ mask, ignore }: ScoredMask): Uint8Array {
+  if (!ignore) return mask;
+  return Uint8Array.from(mask, (m, p) => (ignore[p] !== 0 ? 0 : m));
 }
 
 export interface ProCurve {
@@ -74,12 +82,15 @@ interface ProInputs {
 function prepare(images: readonly ScoredMask[]): ProInputs {
   let totalPixels = 0;
   let regionPixels = 0;
-  for (const [i, { map, mask, width, height }] of images.entries()) {
-    if (map.length !== width * height || mask.length !== width * height) {
-      throw new RangeError(`image ${i}: map and mask must both hold ${width}x${height} values`);
+  for (const [i, { map, mask, width, height, ignore }] of images.entries()) {
+    if (map.length !== width * height || mask.length !== width * height || (ignore && ignore.length !== width * height)) {
+      throw new RangeError(`image ${i}: map, mask and ignore mask must all hold ${width}x${height} values`);
     }
-    totalPixels += map.length;
-    for (let p = 0; p < mask.length; p++) if (mask[p] !== 0) regionPixels++;
+    for (let p = 0; p < mask.length; p++) {
+      if (ignore && ignore[p] !== 0) continue;
+      totalPixels++;
+      if (mask[p] !== 0) regionPixels++;
+    }
   }
   if (regionPixels === 0) throw new RangeError('AUPRO is undefined: no defect regions in the ground truth');
   if (regionPixels === totalPixels) throw new RangeError('AUPRO is undefined: no normal pixels');
@@ -90,11 +101,13 @@ function prepare(images: readonly ScoredMask[]): ProInputs {
   const regionSizes: number[] = [];
   let negativeCount = 0;
   let regionPixelCount = 0;
-  for (const { map, mask, width, height } of images) {
-    const { labels, count } = connectedComponents(mask, width, height);
+  for (const image of images) {
+    const { map, width, height, ignore } = image;
+    const { labels, count } = connectedComponents(keptMask(image), width, height);
     const firstRegion = regionSizes.length;
     for (let k = 0; k < count; k++) regionSizes.push(0);
     for (let p = 0; p < map.length; p++) {
+      if (ignore && ignore[p] !== 0) continue;
       const score = map[p]!;
       if (Number.isNaN(score)) throw new RangeError('anomaly map contains NaN');
       const label = labels[p]!;
@@ -131,15 +144,24 @@ function walkProCurve(inputs: ProInputs, visit: (fpr: number, pro: number) => bo
   visit(1, 1);
 }
 
-/** Every pixel of the images, map values and mask labels, one after another (for pixel AUROC / F1). */
+/** Every pixel of the images outside ignore regions, map values and mask labels, one after another (for pixel AUROC / F1). */
 export function pooledPixels(images: readonly ScoredMask[]): { scores: Float32Array; labels: Uint8Array } {
-  const scores = new Float32Array(images.reduce((a, s) => a + s.map.length, 0));
+  const kept = (s: ScoredMask) => (s.ignore ? s.ignore.reduce((a, v) => a + (v === 0 ? 1 : 0), 0) : s.map.length);
+  const scores = new Float32Array(images.reduce((a, s) => a + kept(s), 0));
   const labels = new Uint8Array(scores.length);
   let offset = 0;
   for (const s of images) {
-    scores.set(s.map, offset);
-    labels.set(s.mask, offset);
-    offset += s.map.length;
+    if (!s.ignore) {
+      scores.set(s.map, offset);
+      labels.set(s.mask, offset);
+      offset += s.map.length;
+      continue;
+    }
+    for (let p = 0; p < s.map.length; p++) {
+      if (s.ignore[p] !== 0) continue;
+      scores[offset] = s.map[p]!;
+      labels[offset++] = s.mask[p]!;
+    }
   }
   return { scores, labels };
 }

@@ -10,7 +10,7 @@
  * is then a weighted sum of those per-image vectors. Binning shifts a pixel metric by far less than
  * the interval's width (tested against the exact metrics).
  */
-import type { ScoredMask } from './aupro.ts';
+import { keptMask, type ScoredMask } from './aupro.ts';
 import { auroc } from './auroc.ts';
 import { connectedComponents } from './connected-components.ts';
 import { f1Max } from './f1max.ts';
@@ -139,14 +139,16 @@ function binPixels(images: readonly ScoredMask[], bins: number): PixelImage[] | 
     }
     return lo;
   };
-  return images.map(({ map, mask, width, height }) => {
+  return images.map((image) => {
+    const { map, width, height, ignore } = image;
     const negatives = new Float64Array(bins);
     const positives = new Float64Array(bins);
     const overlap = new Float64Array(bins);
-    const { labels, count } = connectedComponents(mask, width, height);
+    const { labels, count } = connectedComponents(keptMask(image), width, height);
     const size = new Float64Array(count + 1);
     for (let p = 0; p < labels.length; p++) size[labels[p]!]!++;
     for (let p = 0; p < map.length; p++) {
+      if (ignore && ignore[p] !== 0) continue;
       const b = binOf(map[p]!);
       const region = labels[p]!;
       if (region === 0) negatives[b]!++;

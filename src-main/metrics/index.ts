@@ -1,5 +1,5 @@
 export { auroc } from './auroc.ts';
-export { aupro, pooledPixels, proCurve, type ScoredMask, type ProCurve } from './aupro.ts';
+export { aupro, keptMask, pooledPixels, proCurve, type ScoredMask, type ProCurve } from './aupro.ts';
 export { f1Max, type F1Max } from './f1max.ts';
 export { connectedComponents, type Components } from './connected-components.ts';
 export { splitByLabelSorted, radixSortFloat32, type ScoresByLabel, type FloatArray } from './sorted.ts';

@@ -8,6 +8,7 @@ import { ApiError, type Model, type Product, type Refinement, type Result } from
 import { f1Max } from '../metrics/index.ts';
 import { decisions, images, jobs, masks, models, products, refinements, reports, results, runs, thresholds, type Project } from '../store/index.ts';
 import { decodeImageBuffer, ImageReadError } from '../vision/image.ts';
+import { decodeMask } from '../vision/mask.ts';
 import { pictureOrError } from './picture-errors.ts';
 import { imagePicture, maskContent, repairedPicture, resultOverlay } from './pictures.ts';
 import { checkRefineRequest } from './refinement.ts';
@@ -50,7 +51,21 @@ async function setMask(p: Project, imageId: number, kind: masks.MaskKind, png: B
       throw err;
     }
   }
+  if (kind === 'ignore') await checkedIgnoreRegion(png, `the ignore mask for image ${imageId}`);
   return masks.set(p, { imageId, kind, png });
+}
+
+/** An ignore region must decode and leave something of the part to inspect. */
+async function checkedIgnoreRegion(png: Buffer, what: string): Promise<Buffer> {
+  let mask;
+  try {
+    mask = await decodeMask(png, what);
+  } catch (err) {
+    if (err instanceof ImageReadError) throw new ApiError('BAD_INPUT', `${what} is not a readable PNG: ${err.reason}`);
+    throw err;
+  }
+  if (!mask.data.includes(0)) throw new ApiError('BAD_INPUT', `${what} covers the whole image: nothing would be inspected; clear it instead`);
+  return png;
 }
 
 function toRefinement(r: refinements.Refinement | undefined): Refinement | null {
@@ -116,6 +131,17 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
     'masks.set': ({ imageId, kind, png }) => setMask(p(), imageId, kind, Buffer.from(png, 'base64')),
     'masks.get': ({ imageId, kind }) => maskContent(p(), imageId, kind),
     'masks.delete': ({ imageId, kind }) => ({ deleted: masks.remove(p(), imageId, kind) }),
+    'products.setIgnore': async ({ productId, png }) => {
+      const project = p();
+      const bytes = png === null ? null : await checkedIgnoreRegion(Buffer.from(png, 'base64'), `the ignore region of product ${productId}`);
+      return toProduct(project, products.setIgnore(project, productId, bytes));
+    },
+    'products.ignore': ({ productId }) => {
+      const project = p();
+      const product = products.get(project, productId);
+      const png = products.ignorePng(project, product);
+      return png === null ? null : { png: png.toString('base64'), width: product.ignore!.width, height: product.ignore!.height };
+    },
 
     'models.train': (req) => {
       checkTrainRequest(p(), req);

@@ -14,7 +14,7 @@ import { ApiError } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
 import { InOrder, runWorkerTask } from '../jobs/worker-host.ts';
 import type { ScoredImage } from '../jobs/worker-protocol.ts';
-import { images, jobs, models, results, runs, thresholds, type Project } from '../store/index.ts';
+import { images, jobs, masks, models, products, results, runs, thresholds, type Project } from '../store/index.ts';
 import { encodePng } from '../vision/picture.ts';
 import { resizeMap } from '../vision/index.ts';
 import { encodeMap } from './anomaly-maps.ts';
@@ -66,15 +66,21 @@ export interface ScoredBatchHandler {
 
 /**
  * Scores `list` with the model in a worker; `onBatch` runs for every scored batch before the worker
- * may run further ahead. Returns the files the worker could not read.
+ * may run further ahead. Each image's ignore regions (its own mask and its product's) leave their
+ * pixels out of its score and map. Returns the files the worker could not read.
  */
 export async function scoreImages(p: Project, model: models.Model, list: readonly images.Image[], ctx: JobContext, onBatch: ScoredBatchHandler, progressBase = 0): Promise<Array<{ path: string; problem: string }>> {
   const skipped: Array<{ path: string; problem: string }> = [];
   if (list.length === 0) return skipped;
   const bytes = models.readModelBlob(p, model, 'model');
   const inOrder = new InOrder(() => run);
+  const productIgnore = products.ignorePng(p, products.get(p, model.productId));
+  const ignoreOf = (i: images.Image): Uint8Array[] => {
+    const own = masks.find(p, i.id, 'ignore');
+    return [...(own ? [new Uint8Array(masks.readPng(p, own))] : []), ...(productIgnore ? [new Uint8Array(productIgnore)] : [])];
+  };
   const run = runWorkerTask(
-    { task: 'predict', model: new Uint8Array(bytes), images: list.map((i) => ({ id: i.id, path: images.filePath(p, i) })), batchSize: 8, maxInFlight: 2 },
+    { task: 'predict', model: new Uint8Array(bytes), images: list.map((i) => ({ id: i.id, path: images.filePath(p, i), ignore: ignoreOf(i) })), batchSize: 8, maxInFlight: 2 },
     (m) => {
       if (m.type === 'progress') {
         ctx.progress({ fraction: progressBase + (1 - progressBase) * m.fraction, step: 'inspect', message: `${m.done} / ${m.total} images`, etaSeconds: m.etaSeconds });

@@ -70,7 +70,8 @@ export async function runModelEvaluation(p: Project, ctx: JobContext): Promise<M
       scores.push(item.score);
       labels.push(image.verdict === 'defective' ? 1 : 0);
       const mask = await groundTruth(p, image, item.mapWidth, item.mapHeight);
-      if (mask) pixel.push({ map: item.map, mask, width: item.mapWidth, height: item.mapHeight });
+      // pixels under ignore regions count for nothing (neither defect nor normal)
+      if (mask) pixel.push({ map: item.map, mask, width: item.mapWidth, height: item.mapHeight, ...(item.ignore ? { ignore: item.ignore } : {}) });
       rows.push({
         imageId: item.imageId, modelId: model.id, thresholdId: threshold?.id ?? null, jobId: ctx.job.id, score: item.score,
         verdict: judge(item.score, threshold), map: encodeMap({ width: item.mapWidth, height: item.mapHeight, data: item.map }),

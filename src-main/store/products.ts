@@ -1,18 +1,25 @@
-/** Products (part numbers): the unit that images, models and reports belong to. */
+/** Products (part numbers): the unit that images, models and reports belong to, with their ignore region. */
+import { readBlob, registerBlob, stageBlob } from './blobs.ts';
 import { StoreError } from './errors.ts';
+import { pngSize } from './masks.ts';
 import type { Project } from './project.ts';
 import { nowIso } from './time.ts';
-import { checkId, checkString } from './validate.ts';
+import { checkBytes, checkId, checkString } from './validate.ts';
 
 export interface Product {
   readonly id: number;
   readonly name: string;
   readonly description: string;
   readonly createdAt: string;
+  /** The product's ignore region (a PNG blob, applied to every image resized to it), if drawn. */
+  readonly ignore: { readonly sha256: string; readonly width: number; readonly height: number } | null;
 }
 
-interface Row { id: number; name: string; description: string; created_at: string }
-const toProduct = (r: Row): Product => ({ id: r.id, name: r.name, description: r.description, createdAt: r.created_at });
+interface Row { id: number; name: string; description: string; created_at: string; ignore_sha256: string | null; ignore_width: number | null; ignore_height: number | null }
+const toProduct = (r: Row): Product => ({
+  id: r.id, name: r.name, description: r.description, createdAt: r.created_at,
+  ignore: r.ignore_sha256 === null ? null : { sha256: r.ignore_sha256, width: r.ignore_width!, height: r.ignore_height! },
+});
 
 /** Adds a product. Names are unique in a project (a second one throws StoreError CONSTRAINT). */
 export function add(p: Project, input: { name: string; description?: string }): Product {
@@ -43,4 +50,26 @@ export function findByName(p: Project, name: string): Product | undefined {
 
 export function list(p: Project): Product[] {
   return p.guard(() => (p.statement('SELECT * FROM products ORDER BY id').all() as Row[]).map(toProduct));
+}
+
+/** Sets (or, with null, removes) the product's ignore region from PNG bytes of any size. */
+export function setIgnore(p: Project, id: number, png: Uint8Array | null): Product {
+  const productId = get(p, id).id;
+  if (png === null) {
+    p.transaction(() => p.statement('UPDATE products SET ignore_sha256 = NULL, ignore_width = NULL, ignore_height = NULL WHERE id = ?').run(productId));
+    return get(p, productId);
+  }
+  const size = pngSize(checkBytes('png', png));
+  if (!size) throw new StoreError('MASK_MISMATCH', `the ignore region for product ${productId} is not a PNG file`);
+  const blob = stageBlob(p, png, 'image/png');
+  p.transaction(() => {
+    registerBlob(p, blob);
+    p.statement('UPDATE products SET ignore_sha256 = ?, ignore_width = ?, ignore_height = ? WHERE id = ?').run(blob.sha256, size.width, size.height, productId);
+  });
+  return get(p, productId);
+}
+
+/** The product's ignore region as PNG bytes, or null. */
+export function ignorePng(p: Project, product: Product): Buffer | null {
+  return product.ignore === null ? null : readBlob(p, product.ignore.sha256);
 }

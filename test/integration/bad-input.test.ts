@@ -344,7 +344,7 @@ describe('projects: busy, missing, corrupt, outside', () => {
 // Fuzzing every method
 
 /** Calls that start work or change which project is open: only ever sent when the schema refuses them. */
-const SIDE_EFFECTS = new Set<ApiMethod>(['project.create', 'project.open', 'project.close', 'images.import', 'models.train', 'models.evaluate', 'inspection.run', 'results.decide', 'results.label', 'models.extend', 'runs.stop']);
+const SIDE_EFFECTS = new Set<ApiMethod>(['project.create', 'project.open', 'project.close', 'images.import', 'models.train', 'models.evaluate', 'inspection.run', 'results.decide', 'results.label', 'models.extend', 'runs.stop', 'products.setIgnore']);
 const ALLOWED = ['INVALID_REQUEST', 'NOT_FOUND', 'BAD_INPUT', 'NO_PROJECT', 'CONFLICT'];
 
 /** A valid request of each method (ids of the fixture project: product 1, image 1, model 1, job 1). */
@@ -357,6 +357,7 @@ function templates(dir: string): Record<ApiMethod, Record<string, unknown>> {
     'images.picture': { id: 1, maxSide: 64 }, 'images.label': { ids: [1], verdict: 'defective', defectType: 'scratch' },
     'images.setSplit': { ids: [1], split: 'train' },
     'masks.set': { imageId: 1, kind: 'ignore', png: 'iVBORw0KGgo=' }, 'masks.get': { imageId: 1, kind: 'ignore' }, 'masks.delete': { imageId: 1, kind: 'ignore' },
+    'products.setIgnore': { productId: 1, png: null }, 'products.ignore': { productId: 1 },
     'models.train': { productId: 1, method: 'patchcore', backbone: 'mobilenet_v2_features', config: { height: 128 } },
     'models.list': { productId: 1 }, 'models.get': { id: 1 }, 'models.evaluate': { modelId: 1 }, 'models.scores': { modelId: 1 },
     'thresholds.list': { modelId: 1 },

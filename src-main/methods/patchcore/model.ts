@@ -285,7 +285,7 @@ export class PatchCoreModel implements FittedModel {
         score *= await this.reweight(query, nn.indices[(i * cells + worst) * nn.k]!);
       }
       const map = anomalyMapFromPatches(patchScores, gridW, gridH, this.config, this.embedder.gridStride, this.embedder.gridOffset);
-      predictions.push({ score, map });
+      predictions.push({ score, map, grid: { values: patchScores, width: gridW, height: gridH } });
     }
     return predictions;
   }

@@ -285,8 +285,9 @@ export class SimpleNetModel implements FittedModel {
       const grid = scores.subarray(i * cells, (i + 1) * cells);
       let score = -Infinity;
       for (const s of grid) if (s > score) score = s;
-      const map = anomalyMapFromPatches(Float32Array.from(grid), gridW, gridH, this.config, this.embedder.gridStride, this.embedder.gridOffset);
-      predictions.push({ score, map });
+      const values = Float32Array.from(grid);
+      const map = anomalyMapFromPatches(values, gridW, gridH, this.config, this.embedder.gridStride, this.embedder.gridOffset);
+      predictions.push({ score, map, grid: { values, width: gridW, height: gridH } });
     }
     return predictions;
   }
