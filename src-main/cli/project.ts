@@ -2,7 +2,7 @@
  * Project commands: the station's workflow from a terminal or a script, on the same project folder
  * the screens open (create, import, train, evaluate, inspect, refine, results, decide, reports, jobs).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ argus train    --project <dir> --product <name|id> [--method ${METHOD_NAMES.join
 argus evaluate --project <dir> (--model <id> | --product <name|id>)
 argus inspect  --project <dir> (--model <id> | --product <name|id>) [--lot <name>] [--watch] <folder>
 argus runs     --project <dir> --product <name|id> [--json]
+argus ignore   --project <dir> --product <name|id> (--mask <png> | --clear)
 argus refine   --project <dir> (--result <id> | --inspection <job id>) [--ablation none|init-only|no-prior|no-sparsity|no-sharing]
                [--tau <x>] [--out <dir>]
 argus results  --project <dir> (--model <id> | --product <name|id>) [--run <id> | --evaluation] [--verdict pass|review|fail|unjudged]
@@ -31,7 +32,8 @@ A project is a folder (created empty by 'project create'); the same folder opens
 (npm start). --product takes a name or an id; 'import' creates the product when the name is new.
 --model defaults to the product's newest model. Every 'inspect' is a run named by --lot (default
 "Run <n>"); --watch keeps inspecting the folder's new images as they arrive until Ctrl-C ends the run.
-'runs' lists a product's runs with their counts and throughput; 'results --run' shows one run's
+'ignore' sets the product's ignore region (white = skipped on every image, any size, resized to each
+image) or clears it. 'runs' lists a product's runs with their counts and throughput; 'results --run' shows one run's
 results, 'results --evaluation' the evaluation's. 'decide' records a reviewer's decision on a result
 (--by defaults to the login name; the model's verdict is kept) or turns the result's image into a label
 for the next training (normal: good training image; defect: defective test image); --refit then adds
@@ -113,7 +115,7 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
       result: { type: 'string' }, inspection: { type: 'string' }, ablation: { type: 'string' }, tau: { type: 'string' },
       queue: { type: 'string' }, order: { type: 'string' }, 'defect-type': { type: 'string' }, note: { type: 'string' }, by: { type: 'string' },
       label: { type: 'string' }, refit: { type: 'boolean' }, lot: { type: 'string' }, watch: { type: 'boolean' }, run: { type: 'string' },
-      evaluation: { type: 'boolean' },
+      evaluation: { type: 'boolean' }, mask: { type: 'string' }, clear: { type: 'boolean' },
     },
     allowPositionals: true,
     strict: true,
@@ -214,6 +216,13 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
         }
         return jobExit(job);
       }
+      case 'ignore': {
+        const product = await findProduct(s, need(values.product, '--product'));
+        if ((values.mask === undefined) === (values.clear !== true)) throw new RangeError(`argus ignore needs --mask <png> or --clear\n\n${PROJECT_USAGE}`);
+        const updated = await s.call('products.setIgnore', { productId: product.id, png: values.clear ? null : readFileSync(values.mask!).toString('base64') });
+        console.log(updated.ignore ? `product '${product.name}': ignore region ${updated.ignore.width} x ${updated.ignore.height} set; it applies to every image from the next inspection or evaluation on` : `product '${product.name}': ignore region cleared`);
+        return 0;
+      }
       case 'runs': {
         const product = await findProduct(s, need(values.product, '--product'));
         const list = await s.call('runs.list', { productId: product.id });
@@ -293,4 +302,4 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
   });
 }
 
-export const PROJECT_COMMANDS = ['project', 'import', 'train', 'evaluate', 'inspect', 'runs', 'refine', 'results', 'decide', 'report', 'jobs'];
+export const PROJECT_COMMANDS = ['project', 'import', 'train', 'evaluate', 'inspect', 'runs', 'ignore', 'refine', 'results', 'decide', 'report', 'jobs'];
