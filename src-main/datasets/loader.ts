@@ -5,6 +5,7 @@
  */
 import { readImage, resize, letterbox, toChw, toRgb, ImageReadError, type ContentBox } from '../vision/index.ts';
 import type { ImageBatch, InputSpec } from '../methods/method.ts';
+import { decodeMask, resizeMaskNearest } from '../vision/mask.ts';
 import type { DatasetImage, DatasetIssue } from './mvtec.ts';
 
 export interface LoadedBatch {
@@ -27,12 +28,23 @@ async function loadOne(entry: DatasetImage, input: InputSpec, onSkip?: (issue: D
     const fitted = input.resize === 'letterbox'
       ? letterbox(image, input.width, input.height, input.filter)
       : { image: resize(image, input.width, input.height, input.filter), content: { width: input.width, height: input.height } };
-    return { entry, chw: toChw(toRgb(fitted.image)), width: image.width, height: image.height, content: fitted.content };
+    const ignore = entry.ignore?.length ? await ignoreAtInput(entry.ignore, fitted.content, input, entry.path) : undefined;
+    return { entry, chw: toChw(toRgb(fitted.image)), width: image.width, height: image.height, content: fitted.content, ignore };
   } catch (err) {
     if (!(err instanceof ImageReadError)) throw err;
     onSkip?.({ path: entry.path, problem: `unreadable image, skipped: ${err.reason}` });
     return undefined;
   }
+}
+
+/** The union of the ignore masks, resized (nearest) onto the picture's part of the model input. */
+async function ignoreAtInput(masks: readonly Uint8Array[], content: ContentBox, input: InputSpec, path: string): Promise<Uint8Array> {
+  const out = new Uint8Array(input.width * input.height);
+  for (const png of masks) {
+    const m = resizeMaskNearest(await decodeMask(png, `ignore region of ${path}`), content.width, content.height).data;
+    for (let y = 0; y < content.height; y++) for (let x = 0; x < content.width; x++) out[y * input.width + x]! |= m[y * content.width + x]!;
+  }
+  return out;
 }
 
 async function loadBatch(entries: readonly DatasetImage[], input: InputSpec, onSkip?: (issue: DatasetIssue) => void): Promise<LoadedBatch | undefined> {
@@ -41,8 +53,13 @@ async function loadBatch(entries: readonly DatasetImage[], input: InputSpec, onS
   const plane = 3 * input.height * input.width;
   const data = new Float32Array(loaded.length * plane);
   loaded.forEach((l, i) => data.set(l.chw, i * plane));
+  let ignore: Uint8Array | undefined;
+  if (loaded.some((l) => l.ignore)) {
+    ignore = new Uint8Array(loaded.length * input.height * input.width);
+    loaded.forEach((l, i) => l.ignore && ignore!.set(l.ignore, i * input.height * input.width));
+  }
   return {
-    batch: { data, n: loaded.length, height: input.height, width: input.width },
+    batch: { data, n: loaded.length, height: input.height, width: input.width, ...(ignore ? { ignore } : {}) },
     entries: loaded.map((l) => l.entry),
     sizes: loaded.map((l) => ({ width: l.width, height: l.height })),
     content: loaded.map((l) => l.content),

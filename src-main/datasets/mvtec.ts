@@ -17,6 +17,8 @@ export interface DatasetImage {
   readonly defective: boolean;
   /** Ground-truth mask; absent for good images and for defective ones whose mask is missing. */
   readonly maskPath?: string;
+  /** PNG masks of the image's ignore regions (its own, its product's; any size, united), white = ignored. */
+  readonly ignore?: readonly Uint8Array[];
 }
 
 export interface DatasetIssue {

@@ -11,6 +11,8 @@ export interface FitTask {
   readonly config: Record<string, unknown>;
   /** Absolute paths of the training images (stored copies inside the project). */
   readonly images: readonly string[];
+  /** Per training image (same order), the PNG masks of its ignore regions: their patches stay out of the model (PatchCore). */
+  readonly ignore?: ReadonlyArray<readonly Uint8Array[]>;
   readonly batchSize: number;
 }
 
@@ -48,6 +50,8 @@ export interface ExtendTask {
   readonly model: Uint8Array;
   /** Absolute paths of the normal images to add. */
   readonly images: readonly string[];
+  /** Per image (same order), the PNG masks of its ignore regions: their patches stay out of the bank. */
+  readonly ignore?: ReadonlyArray<readonly Uint8Array[]>;
   readonly batchSize: number;
 }
 

@@ -14,7 +14,6 @@ import { decodePrior, encodePrior } from '../refine/prior.ts';
 import { loadTrainingImages } from '../refine/training-images.ts';
 import { cropMap, encodePng, toBytes } from '../vision/index.ts';
 import { ImageReadError, readImage } from '../vision/image.ts';
-import { decodeMask, resizeMaskNearest } from '../vision/mask.ts';
 import { ignoringRegions } from '../methods/anomaly-map.ts';
 import type { ExtendTask, FitTask, FromWorker, PredictTask, RefineTask, ScoredImage, ToWorker, WorkerTask } from './worker-protocol.ts';
 
@@ -38,8 +37,8 @@ function checkCancelled(): void {
   if (cancelled) throw new Cancelled('cancelled');
 }
 
-function entry(path: string): DatasetImage {
-  return { path, split: 'test', defectType: '', defective: false };
+function entry(path: string, ignore?: readonly Uint8Array[]): DatasetImage {
+  return { path, split: 'test', defectType: '', defective: false, ...(ignore?.length ? { ignore } : {}) };
 }
 
 async function fit(t: FitTask): Promise<void> {
@@ -58,7 +57,7 @@ async function fit(t: FitTask): Promise<void> {
     return fraction; // a stage the method did not declare: hold the bar where it is
   };
   async function* checked() {
-    for await (const batch of imageBatches(loadBatches(t.images.map(entry), input, { batchSize: t.batchSize, onSkip }))) {
+    for await (const batch of imageBatches(loadBatches(t.images.map((path, i) => entry(path, t.ignore?.[i])), input, { batchSize: t.batchSize, onSkip }))) {
       checkCancelled();
       yield batch;
     }
@@ -82,7 +81,7 @@ async function extend(t: ExtendTask): Promise<void> {
   if (!(base instanceof PatchCoreModel)) throw new RangeError(`adding normal images without a retrain is for PatchCore models; this one is ${base.method}`);
   const onSkip = (issue: { path: string; problem: string }) => post({ type: 'skipped', path: issue.path, problem: issue.problem, imageId: null });
   async function* checked() {
-    for await (const batch of imageBatches(loadBatches(t.images.map(entry), base.input, { batchSize: t.batchSize, onSkip }))) {
+    for await (const batch of imageBatches(loadBatches(t.images.map((path, i) => entry(path, t.ignore?.[i])), base.input, { batchSize: t.batchSize, onSkip }))) {
       checkCancelled();
       yield batch;
     }
@@ -100,41 +99,31 @@ async function waitForAcks(sent: number, maxInFlight: number): Promise<void> {
   ackWaiter = null;
 }
 
-/** The union of an image's ignore masks, resized (nearest) to the map's size. */
-async function ignoreAt(masks: readonly Uint8Array[], width: number, height: number, source: string): Promise<Uint8Array> {
-  const out = new Uint8Array(width * height);
-  for (const png of masks) {
-    const m = resizeMaskNearest(await decodeMask(png, source), width, height).data;
-    for (let p = 0; p < out.length; p++) out[p]! |= m[p]!;
-  }
-  return out;
-}
-
 async function predict(t: PredictTask): Promise<void> {
   const model = await decodeModel(t.model);
   const byPath = new Map(t.images.map((i) => [i.path, i.id]));
-  const ignoreOf = new Map(t.images.filter((i) => i.ignore?.length).map((i) => [i.path, i.ignore!]));
   const onSkip = (issue: { path: string; problem: string }) => post({ type: 'skipped', path: issue.path, problem: issue.problem, imageId: byPath.get(issue.path) ?? null });
   const start = performance.now();
   let done = 0;
   let sent = 0;
-  for await (const loaded of loadBatches(t.images.map((i) => entry(i.path)), model.input, { batchSize: t.batchSize, onSkip })) {
+  for await (const loaded of loadBatches(t.images.map((i) => entry(i.path, i.ignore)), model.input, { batchSize: t.batchSize, onSkip })) {
     checkCancelled();
     const predictions = await model.predict(loaded.batch);
-    const items: ScoredImage[] = await Promise.all(predictions.map(async (p, i) => {
+    const plane = model.input.width * model.input.height;
+    const items: ScoredImage[] = predictions.map((p, i) => {
       const box = loaded.content[i]!;
       const size = loaded.sizes[i]!;
       const path = loaded.entries[i]!.path;
       let map = cropMap(p.map, model.input.width, box.width, box.height);
       let score = p.score;
-      const masks = ignoreOf.get(path);
-      const ignore = masks ? await ignoreAt(masks, box.width, box.height, `ignore region of ${path}`) : undefined;
+      const all = loaded.batch.ignore?.subarray(i * plane, (i + 1) * plane);
+      const ignore = all && all.includes(1) ? cropMap(all.slice(), model.input.width, box.width, box.height) : undefined;
       if (ignore) ({ score, map } = ignoringRegions(p, map, box.width, box.height, ignore, model.input.width, model.input.height));
       return {
         imageId: byPath.get(path)!, score, map, mapWidth: box.width, mapHeight: box.height, ...(ignore ? { ignore } : {}),
         width: size.width, height: size.height,
       };
-    }));
+    });
     await waitForAcks(sent, t.maxInFlight);
     checkCancelled();
     post({ type: 'scored', items }, items.flatMap((it) => [it.map.buffer as ArrayBuffer, ...(it.ignore ? [it.ignore.buffer as ArrayBuffer] : [])]));
@@ -149,7 +138,7 @@ async function refine(t: RefineTask): Promise<void> {
   const model = await decodeModel(t.model);
   const onSkip = (issue: { path: string; problem: string }) => post({ type: 'skipped', path: issue.path, problem: issue.problem, imageId: null });
   post({ type: 'progress', done: 0, total: t.items.length, stage: 'prepare', fraction: 0, loss: null, etaSeconds: null });
-  const training = await loadTrainingImages(t.training.map(entry), model.input, undefined, onSkip);
+  const training = await loadTrainingImages(t.training.map((path) => entry(path)), model.input, undefined, onSkip);
   if (training.length === 0) throw new RangeError('F2PAD needs normal training images of the model (none could be read)');
   checkCancelled();
   const prior = t.prior ? decodePrior(t.prior, 'the model\'s pixel prior') : undefined;

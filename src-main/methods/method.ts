@@ -10,6 +10,8 @@ export interface ImageBatch {
   readonly n: number;
   readonly height: number;
   readonly width: number;
+  /** [n, height, width]: 1 where a pixel lies in an ignore region; absent when none of the images has one. */
+  readonly ignore?: Uint8Array;
 }
 
 export interface Prediction {

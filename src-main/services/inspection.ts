@@ -14,7 +14,8 @@ import { ApiError } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
 import { InOrder, runWorkerTask } from '../jobs/worker-host.ts';
 import type { ScoredImage } from '../jobs/worker-protocol.ts';
-import { images, jobs, masks, models, products, results, runs, thresholds, type Project } from '../store/index.ts';
+import { images, jobs, models, results, runs, thresholds, type Project } from '../store/index.ts';
+import { ignoreMasksOf } from './ignore-regions.ts';
 import { encodePng } from '../vision/picture.ts';
 import { resizeMap } from '../vision/index.ts';
 import { encodeMap } from './anomaly-maps.ts';
@@ -74,11 +75,7 @@ export async function scoreImages(p: Project, model: models.Model, list: readonl
   if (list.length === 0) return skipped;
   const bytes = models.readModelBlob(p, model, 'model');
   const inOrder = new InOrder(() => run);
-  const productIgnore = products.ignorePng(p, products.get(p, model.productId));
-  const ignoreOf = (i: images.Image): Uint8Array[] => {
-    const own = masks.find(p, i.id, 'ignore');
-    return [...(own ? [new Uint8Array(masks.readPng(p, own))] : []), ...(productIgnore ? [new Uint8Array(productIgnore)] : [])];
-  };
+  const ignoreOf = ignoreMasksOf(p, model.productId);
   const run = runWorkerTask(
     { task: 'predict', model: new Uint8Array(bytes), images: list.map((i) => ({ id: i.id, path: images.filePath(p, i), ignore: ignoreOf(i) })), batchSize: 8, maxInFlight: 2 },
     (m) => {

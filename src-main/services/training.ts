@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ApiRequest } from '../api/contract.ts';
 import { ApiError } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
+import { ignoreMasksOf } from './ignore-regions.ts';
 import { runWorkerTask } from '../jobs/worker-host.ts';
 import type { WorkerTask } from '../jobs/worker-protocol.ts';
 import { getMethod } from '../methods/index.ts';
@@ -125,7 +126,8 @@ async function runExtension(p: Project, ctx: JobContext): Promise<models.Model |
   const list = params.extend.imageIds.map((id) => images.get(p, id));
   const skipped: Array<{ path: string; problem: string }> = [];
   const result = await fitInWorker(ctx, {
-    task: 'extend', model: new Uint8Array(models.readModelBlob(p, base, 'model')), images: list.map((i) => images.filePath(p, i)), batchSize: 8,
+    task: 'extend', model: new Uint8Array(models.readModelBlob(p, base, 'model')), images: list.map((i) => images.filePath(p, i)),
+    ignore: list.map(ignoreMasksOf(p, base.productId)), batchSize: 8,
   }, skipped);
   if (!result) return null;
   const { trained: _, extendedFrom: earlier, ...settings } = (base.config ?? {}) as Record<string, unknown>;
@@ -159,7 +161,10 @@ export async function runTraining(p: Project, ctx: JobContext): Promise<models.M
   }
   const config = checkpoint ? { ...settings, checkpoint } : settings;
   const skipped: Array<{ path: string; problem: string }> = [];
-  const result = await fitInWorker(ctx, { task: 'fit', method: params.method, config, images: list.map((i) => images.filePath(p, i)), batchSize: 8 }, skipped);
+  const ignoreOf = ignoreMasksOf(p, params.productId);
+  const result = await fitInWorker(ctx, {
+    task: 'fit', method: params.method, config, images: list.map((i) => images.filePath(p, i)), ignore: list.map(ignoreOf), batchSize: 8,
+  }, skipped);
   if (!result) return null;
   const model = models.add(p, {
     productId: params.productId, method: params.method, backboneId: result.backbone.id, backboneSha256: result.backbone.sha256,

@@ -173,9 +173,9 @@ export function resizeMap(map: Float32Array, w: number, h: number, outW: number,
 }
 
 /** The top-left width × height window of a row-major map `mapWidth` wide (a letterboxed picture's map). */
-export function cropMap(map: Float32Array, mapWidth: number, width: number, height: number): Float32Array {
+export function cropMap<T extends Float32Array | Uint8Array>(map: T, mapWidth: number, width: number, height: number): T {
   if (width === mapWidth && map.length === width * height) return map;
-  const out = new Float32Array(width * height);
+  const out = new (map.constructor as new (n: number) => T)(width * height);
   for (let y = 0; y < height; y++) out.set(map.subarray(y * mapWidth, y * mapWidth + width), y * width);
   return out;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateDataset } from '../../src-main/services/evaluation.ts';
 import { approximateGreedyCoreset, startDistances, type CoresetOptions } from '../../src-main/methods/patchcore/coreset.ts';
-import { PatchEmbedder } from '../../src-main/methods/patchcore/model.ts';
+import { fitPatchCore, PatchEmbedder } from '../../src-main/methods/patchcore/model.ts';
 import { PATCHCORE_DEFAULTS } from '../../src-main/methods/patchcore/defaults.ts';
 import { loadBatches } from '../../src-main/datasets/loader.ts';
 import { scanMvtec } from '../../src-main/datasets/mvtec.ts';
@@ -56,6 +56,22 @@ describe('PatchCore on real metal-plate images (MPDD subset)', () => {
     // below the bound nothing changes: the same bank and scores as an unbounded fit
     const roomy = await evaluateDataset(data, { method: 'patchcore', config: { ...small, fitMemoryRows: 10 * 16 * 16 }, batchSize: 2 });
     expect(roomy.images.map((i) => i.score)).toEqual(exact.images.map((i) => i.score));
+  });
+
+  it('leaves training patches under ignore regions out of the memory bank', async () => {
+    const ds = scanMvtec(data);
+    const config = { ...PATCHCORE_DEFAULTS, ...small, coresetRatio: 1 };
+    const input = { ...small, filter: 'bilinear', resize: 'stretch' } as const;
+    const loaded = (await loadBatches(ds.train.slice(0, 4), input, { batchSize: 4 }).next()).value!.batch;
+    // the left half of every image is a fixture to ignore
+    const ignore = new Uint8Array(4 * 128 * 128);
+    for (let i = 0; i < ignore.length; i++) if (i % 128 < 64) ignore[i] = 1;
+    async function* once(batch: typeof loaded) { yield batch; }
+    const all = await fitPatchCore(once(loaded), 4, config);
+    const kept = await fitPatchCore(once({ ...loaded, ignore }), 4, config);
+    expect(all.describe()['trainPatches']).toBe(4 * 16 * 16);
+    expect(kept.describe()['trainPatches']).toBe(4 * 16 * 8);
+    expect(kept.describe()['memoryBank']).toEqual([4 * 16 * 8, 1024]);
   });
 
   it('is deterministic: the same seed gives the same scores', async () => {

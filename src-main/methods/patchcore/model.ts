@@ -104,11 +104,13 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
       buffer = new Float32Array((plan.streamed ? capacity : expectedRows) * D);
     }
     for (let i = 0; i < batch.n; i++) if (sample.includes(images + i)) sampled.set(images + i, features.slice(i * per, (i + 1) * per));
-    if (plan.streamed && pending + n > plan.chunkRows) await reduceChunk();
-    if ((pooled + pending + n) * D > buffer!.length) throw new RangeError(`PatchCore was told of ${trainCount} training images but received more`);
-    buffer!.set(features, (pooled + pending) * D);
-    pending += n;
-    rows += n;
+    const kept = keptPatchRows(features, D, batch, gridH, gridW);
+    const k = kept.length / D;
+    if (plan.streamed && pending + k > plan.chunkRows) await reduceChunk();
+    if ((pooled + pending + k) * D > buffer!.length) throw new RangeError(`PatchCore was told of ${trainCount} training images but received more`);
+    buffer!.set(kept, (pooled + pending) * D);
+    pending += k;
+    rows += k;
     images += batch.n;
     events.onProgress?.({ stage: 'features', done: images, total: trainCount });
   }
@@ -124,6 +126,31 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
   for (const i of sample) scored.push(...(await model.scoreFeatures(sampled.get(i)!, 1, grid.h, grid.w)));
   model.trainingScores = summarizeTrainingScores(scored);
   return model;
+}
+
+/**
+ * The patch rows of a batch ([n·gridH·gridW, D]) whose cell centre lies outside the images' ignore
+ * regions: a label or a fixture is not what a good part looks like, so it never enters the bank.
+ */
+function keptPatchRows(features: Float32Array, D: number, batch: ImageBatch, gridH: number, gridW: number): Float32Array {
+  const ignore = batch.ignore;
+  if (!ignore) return features;
+  const plane = batch.height * batch.width;
+  const out = new Float32Array(features.length);
+  let kept = 0;
+  for (let i = 0; i < batch.n; i++) {
+    for (let r = 0; r < gridH; r++) {
+      const y = Math.floor(((r + 0.5) * batch.height) / gridH);
+      for (let c = 0; c < gridW; c++) {
+        const x = Math.floor(((c + 0.5) * batch.width) / gridW);
+        if (ignore[i * plane + y * batch.width + x] !== 0) continue;
+        const row = (i * gridH + r) * gridW + c;
+        out.set(features.subarray(row * D, (row + 1) * D), kept * D);
+        kept++;
+      }
+    }
+  }
+  return out.subarray(0, kept * D);
 }
 
 /** `count` of `rows` patch features: the greedy coreset over a seeded random projection (all of them when count >= rows). */
@@ -243,7 +270,8 @@ export class PatchCoreModel implements FittedModel {
     const parts: Float32Array[] = [];
     let images = 0;
     for await (const batch of normal) {
-      parts.push((await this.embedder.embed(batch)).features);
+      const { features, gridH, gridW } = await this.embedder.embed(batch);
+      parts.push(keptPatchRows(features, D, batch, gridH, gridW));
       images += batch.n;
       events.onProgress?.({ stage: 'features', done: images, total: images });
     }
