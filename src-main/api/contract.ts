@@ -24,7 +24,8 @@ export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'ca
 export const MethodName = z.enum(['patchcore', 'padim', 'simplenet', 'pfm', 'pefm', 'cflow']);
 /** The detectors whose results F2PAD refines (it has a data term for each). */
 export const REFINABLE_METHODS: readonly string[] = ['patchcore', 'padim', 'cflow'];
-export const ReportFormat = z.enum(['html', 'csv']);
+export const ReportFormat = z.enum(['pdf', 'html', 'csv']);
+export const ReportKind = z.enum(['validation', 'inspection']);
 /** An absolute or relative file-system path as the user typed or picked it. */
 export const FsPath = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'path contains a NUL byte');
 const Name = z.string().trim().min(1).max(200);
@@ -117,8 +118,15 @@ export const RefineSettings = z.object({
 }).strict();
 
 export const Report = z.object({
-  id: Id, productId: Id, modelId: Id.nullable(), thresholdId: Id.nullable(), kind: z.string(), format: z.string(),
-  title: z.string(), byteSize: z.number().int(), createdAt: z.string(),
+  id: Id, productId: Id, modelId: Id.nullable(), thresholdId: Id.nullable(),
+  /** The inspect job an inspection report covers. */
+  jobId: Id.nullable(),
+  kind: ReportKind, format: ReportFormat, title: z.string(), byteSize: z.number().int(),
+  /** sha256 of the report's bytes, as stored (and printed by the CLI). */
+  sha256: z.string(),
+  /** sha256 over the data the report covers (images or results). */
+  manifestSha256: z.string().nullable(),
+  createdAt: z.string(),
 });
 
 /** A picture for display: PNG bytes as base64 at most `maxSide` pixels on its longer side. */
@@ -269,7 +277,18 @@ export const API = {
     resultId: Id.optional(), inspectionJobId: Id.optional(), settings: RefineSettings.default({}),
   }).strict().refine((v) => (v.resultId === undefined) !== (v.inspectionJobId === undefined), 'give resultId or inspectionJobId, not both'), Job),
 
-  'reports.create': method(z.object({ modelId: Id, format: ReportFormat, title: Name.optional() }).strict(), Report),
+  /**
+   * A validation report (the model at a threshold version on its labelled test set) or an inspection
+   * report (one batch: an inspect job, default the model's latest) as PDF, HTML or CSV; the sign-off
+   * names are printed in the report's sign-off block.
+   */
+  'reports.create': method(z.object({
+    modelId: Id, kind: ReportKind.default('inspection'), format: ReportFormat, title: Name.optional(),
+    jobId: Id.optional(), thresholdId: Id.optional(),
+    preparedBy: z.string().trim().max(200).default(''), reviewedBy: z.string().trim().max(200).default(''), role: z.string().trim().max(200).default(''),
+  }).strict()
+    .refine((v) => v.kind === 'inspection' || v.jobId === undefined, 'jobId picks the batch of an inspection report; a validation report takes thresholdId')
+    .refine((v) => v.kind === 'validation' || v.thresholdId === undefined, 'an inspection report uses the thresholds its batch was judged with; thresholdId is for validation reports'), Report),
   'reports.list': method(z.object({ productId: Id }).strict(), z.array(Report)),
   'reports.content': method(z.object({ id: Id }).strict(), z.object({ report: Report, mediaType: z.string(), base64: z.string() })),
 

@@ -30,8 +30,8 @@ function toModel(model: models.Model): Model {
 
 function toReport(p: Project, r: reports.Report): import('../api/contract.ts').Report {
   return {
-    id: r.id, productId: r.productId, modelId: r.modelId, thresholdId: r.thresholdId, kind: r.kind, format: r.format, title: r.title,
-    byteSize: reports.byteSize(p, r), createdAt: r.createdAt,
+    id: r.id, productId: r.productId, modelId: r.modelId, thresholdId: r.thresholdId, jobId: r.jobId, kind: r.kind, format: r.format, title: r.title,
+    byteSize: reports.byteSize(p, r), sha256: r.sha256, manifestSha256: r.manifestSha256, createdAt: r.createdAt,
   };
 }
 
