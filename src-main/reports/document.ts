@@ -83,6 +83,11 @@ export function num(v: number | null | undefined, digits = 4): string {
   return Number.isInteger(v) ? String(v) : v.toFixed(digits);
 }
 
+/** Metrics and rates: always `digits` decimals (1 prints as 1.0000), missing as "-". */
+export function fixed(v: number | null | undefined, digits = 4): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits);
+}
+
 export function percent(v: number | null | undefined, digits = 1): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '-' : `${(100 * v).toFixed(digits)} %`;
 }

@@ -54,7 +54,9 @@ export function thresholdRows(t: thresholds.Threshold | undefined): Array<[strin
   if (!t) return [['Threshold', 'none: results are unjudged']];
   return [
     ['Threshold version', `version ${t.version} (id ${t.id}), set ${t.createdAt}`],
-    ['Image threshold', `${num(t.imageThreshold)}: a score at or above it fails${t.reviewLow !== null ? ' (outside the review band)' : ''}`],
+    ['Image threshold', t.reviewLow !== null && t.reviewHigh !== null
+      ? `${num(t.imageThreshold)}, inside the review band: a score below ${num(t.reviewLow)} passes, at or above ${num(t.reviewHigh)} fails`
+      : `${num(t.imageThreshold)}: a score below it passes, at or above it fails`],
     ['Review band', t.reviewLow !== null && t.reviewHigh !== null ? `[${num(t.reviewLow)}, ${num(t.reviewHigh)}): scores in it go to a person` : 'none'],
     ['Pixel threshold', t.pixelThreshold !== null ? `${num(t.pixelThreshold)}: anomaly-map pixels at or above it outline the defect` : 'none (no outlines)'],
     ['Note', t.note || '-'],

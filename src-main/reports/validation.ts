@@ -13,7 +13,7 @@ import { evaluationImages } from '../services/model-evaluation.ts';
 import { dataManifestSha256, trainingImages } from '../services/training.ts';
 import { scoreBins } from './chart.ts';
 import { csvText } from './csv.ts';
-import { newest, num, percent, type Block, type Picture, type ReportDocument, type SignOff } from './document.ts';
+import { fixed, newest, num, percent, type Block, type Picture, type ReportDocument, type SignOff } from './document.ts';
 import { fileName, modelSection, moreNote, resultPicture, signOffBlocks, thresholdRows } from './sections.ts';
 
 /** False accepts and false rejects shown as pictures, each (the rest are listed). */
@@ -83,7 +83,7 @@ export function rocPoints(scores: readonly number[], labels: readonly number[]):
   return points;
 }
 
-const interval = (i: { low: number; high: number } | null | undefined) => (i ? `[${num(i.low)}, ${num(i.high)}]` : '-');
+const interval = (i: { low: number; high: number } | null | undefined) => (i ? `[${fixed(i.low)}, ${fixed(i.high)}]` : '-');
 
 export function buildValidationReport(p: Project, input: ValidationReportInput): ValidationReport {
   const model = models.get(p, input.modelId);
@@ -132,13 +132,13 @@ export function buildValidationReport(p: Project, input: ValidationReportInput):
     const iv = (metrics['intervals'] ?? {}) as Record<string, { low: number; high: number } | null>;
     const stored = (key: string) => (typeof metrics[key] === 'number' ? (metrics[key] as number) : null);
     const metricRows: string[][] = [
-      ['Image AUROC', num(stored('imageAuroc')), interval(iv['imageAuroc']), 'ranking of all test images by score'],
-      ['Image F1 (best threshold)', num(stored('imageF1')), interval(iv['imageF1']), `at score ${num(stored('f1Threshold'))}`],
-      ['Pixel AUROC', num(stored('pixelAuroc')), interval(iv['pixelAuroc']), `${num(stored('pixelImages'))} images with masks`],
-      ['Pixel F1 (best threshold)', num(stored('pixelF1')), interval(iv['pixelF1']), `at map value ${num(stored('pixelF1Threshold'))}`],
-      ['AUPRO (FPR <= 0.3)', num(stored('aupro')), interval(iv['aupro']), 'per-region overlap'],
+      ['Image AUROC', fixed(stored('imageAuroc')), interval(iv['imageAuroc']), 'ranking of all test images by score'],
+      ['Image F1 (best threshold)', fixed(stored('imageF1')), interval(iv['imageF1']), `at score ${num(stored('f1Threshold'))}`],
+      ['Pixel AUROC', fixed(stored('pixelAuroc')), interval(iv['pixelAuroc']), `${num(stored('pixelImages'))} images with masks`],
+      ['Pixel F1 (best threshold)', fixed(stored('pixelF1')), interval(iv['pixelF1']), `at map value ${num(stored('pixelF1Threshold'))}`],
+      ['AUPRO (FPR <= 0.3)', fixed(stored('aupro')), interval(iv['aupro']), 'per-region overlap'],
     ];
-    const rate = (k: number, n: number): string[] => [n ? num(k / n) : '-', interval(wilson(k, n)), `${k} of ${n}`];
+    const rate = (k: number, n: number): string[] => [n ? fixed(k / n) : '-', interval(wilson(k, n)), `${k} of ${n}`];
     const fr = count(good, 'fail');
     const fa = count(bad, 'pass');
     const thresholdRowsAt: string[][] = [
@@ -160,7 +160,7 @@ export function buildValidationReport(p: Project, input: ValidationReportInput):
       ...types.map((t) => {
         const list = bad.filter((s) => (s.image.defectType ?? '(unnamed)') === t);
         const typeAuroc = good.length ? auroc([...list, ...good].map((s) => s.result.score), [...list, ...good].map((s) => (s.defective ? 1 : 0))) : null;
-        return [t, String(list.length), String(count(list, 'pass')), String(count(list, 'review')), String(count(list, 'fail')), num(typeAuroc), percent((list.length - count(list, 'pass')) / list.length), num(list.reduce((a, s) => a + s.result.score, 0) / list.length)];
+        return [t, String(list.length), String(count(list, 'pass')), String(count(list, 'review')), String(count(list, 'fail')), fixed(typeAuroc), percent((list.length - count(list, 'pass')) / list.length), num(list.reduce((a, s) => a + s.result.score, 0) / list.length)];
       }),
     ];
 
@@ -235,11 +235,11 @@ export function buildValidationReport(p: Project, input: ValidationReportInput):
       { type: 'paragraph', text: 'Verdicts are recomputed from the stored scores under this threshold version, whatever threshold was current when the images were scored.' },
       {
         type: 'figures', charts: [
-          { kind: 'roc', points: rocPoints(scores, labels), operatingPoint: bad.length && good.length ? [opFpr, opTpr] : null, label: `ROC, image AUROC ${num(imageAuroc)}` },
+          { kind: 'roc', points: rocPoints(scores, labels), operatingPoint: bad.length && good.length ? [opFpr, opTpr] : null, label: `ROC, image AUROC ${fixed(imageAuroc)}` },
           { kind: 'histogram', bins: scoreBins(scored.map((s) => ({ score: s.result.score, defective: s.defective }))), threshold: threshold.imageThreshold, reviewBand: threshold.reviewLow !== null && threshold.reviewHigh !== null ? [threshold.reviewLow, threshold.reviewHigh] : null, label: 'Score histogram' },
         ],
       },
-      { type: 'paragraph', text: `Left: ROC curve of the test images; the dot is the image threshold's operating point (false positive rate ${num(opFpr)}, true positive rate ${num(opTpr)}). Right: image scores of good and defective test images; dashed line: image threshold ${num(threshold.imageThreshold)}${threshold.reviewLow !== null ? `; shaded: review band` : ''}.` },
+      { type: 'paragraph', text: `Left: ROC curve of the test images; the dot is the image threshold's operating point (false positive rate ${fixed(opFpr)}, true positive rate ${fixed(opTpr)}). Right: image scores of good and defective test images; dashed line: image threshold ${num(threshold.imageThreshold)}${threshold.reviewLow !== null ? `; shaded: review band` : ''}.` },
       { type: 'heading', text: 'Results per defect type' },
       {
         type: 'table',
@@ -253,7 +253,7 @@ export function buildValidationReport(p: Project, input: ValidationReportInput):
       ...(await errorSection('False rejects', falseRejects, 'No good test image failed.')),
       ...signOffBlocks(input.signOff),
       { type: 'appendix', text: 'Appendix: image hashes' },
-      { type: 'paragraph', text: `Every image of the manifest (${covered.length}), by id; the score is model version ${model.version}'s, for test images.` },
+      { type: 'paragraph', text: `Every image of the manifest (${covered.length}), by id: the training images and the test set.` },
       {
         type: 'table', small: true,
         columns: [{ title: 'Id', align: 'right', weight: 0.5 }, { title: 'Split', weight: 0.8 }, { title: 'Label', weight: 1.1 }, { title: 'sha256', fit: true }, { title: 'File', weight: 3.2 }],

@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Image, Model, Report, Result, Threshold } from '../../src-main/api/contract.ts';
 import { Station } from '../../src-main/services/station.ts';
-import { num } from '../../src-main/reports/document.ts';
+import { fixed } from '../../src-main/reports/document.ts';
 import { INSPECTION_CSV_COLUMNS } from '../../src-main/reports/inspection.ts';
 import { runCli } from '../fixtures/cli.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
@@ -105,8 +105,8 @@ describe('reports of a real model, as a customer reads them', () => {
     const metrics = model.metrics!;
     const intervals = metrics['intervals'] as Record<string, { low: number; high: number }>;
     for (const key of ['imageAuroc', 'pixelAuroc', 'aupro']) {
-      expect(text, key).toContain(num(metrics[key] as number));
-      expect(text, `${key} interval`).toContain(`[${num(intervals[key]!.low)}, ${num(intervals[key]!.high)}]`);
+      expect(text, key).toContain(fixed(metrics[key] as number));
+      expect(text, `${key} interval`).toContain(`[${fixed(intervals[key]!.low)}, ${fixed(intervals[key]!.high)}]`);
     }
     // model identity and the threshold's note
     for (const v of [model.backboneId, model.backboneSha256, model.dataManifestSha256, 'line 3 release', 'patchcore']) expect(text).toContain(v);
@@ -143,7 +143,7 @@ describe('reports of a real model, as a customer reads them', () => {
     const report = await call(station, 'reports.create', { modelId: model.id, kind: 'validation', format: 'html', thresholdId: strict.id, ...SIGN_OFF });
     const html = (await content(report)).toString('utf8');
     const metrics = model.metrics!;
-    for (const v of [num(metrics['imageAuroc'] as number), num(metrics['aupro'] as number), model.backboneSha256, report.manifestSha256!, 'Prepared by', SIGN_OFF.role]) expect(html).toContain(v);
+    for (const v of [fixed(metrics['imageAuroc'] as number), fixed(metrics['aupro'] as number), model.backboneSha256, report.manifestSha256!, 'Prepared by', SIGN_OFF.role]) expect(html).toContain(v);
     for (const image of tested) expect(html).toContain(image.sha256);
     expect(html).toContain('<svg');
     expect(html).toMatch(/<img alt="[^"]*" width="\d+" height="\d+" src="data:image\/png;base64,/);

@@ -328,20 +328,44 @@ describe('the station UI in Chromium', () => {
     await page.getByRole('region', { name: 'Run an inspection' }).getByRole('button', { name: /^Refine outlines of the \d+ failing and review part/ }).waitFor();
   }, 300_000);
 
-  it('creates HTML and CSV reports and downloads one', async () => {
+  it('creates inspection and validation reports with sign-off names, lists their sha256 and downloads one', async () => {
+    // the Inspect screen offers the report of its latest batch
+    await nav('Inspect');
+    const [fromInspect] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('group', { name: 'Inspection report' }).getByRole('button', { name: 'Inspection report (PDF)' }).click(),
+    ]);
+    expect(fromInspect.suggestedFilename()).toMatch(/^Inspection_report_.*\.pdf$/);
     await nav('Reports');
-    await page.locator('input[name="report-title"]').fill('Line 3 validation');
-    await page.getByRole('button', { name: 'Create report' }).click();
     const list = page.getByRole('region', { name: 'Reports' });
+    await expect.poll(() => list.locator('tr[data-report-id]').count()).toBe(1);
+    await page.locator('input[name="report-title"]').fill('Line 3 validation');
+    await page.getByRole('group', { name: 'Format' }).getByRole('button', { name: 'HTML' }).click();
+    await page.getByRole('button', { name: 'Create report' }).click();
     await list.getByRole('cell', { name: 'Line 3 validation' }).waitFor();
     await page.getByRole('button', { name: 'CSV per image' }).click();
     await page.getByRole('button', { name: 'Create report' }).click();
-    await expect.poll(() => list.locator('tr[data-report-id]').count()).toBe(2);
+    await expect.poll(() => list.locator('tr[data-report-id]').count()).toBe(3);
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       list.locator('tr[data-report-id]', { hasText: 'Line 3 validation' }).getByRole('button', { name: 'Download' }).click(),
     ]);
     expect(download.suggestedFilename()).toBe('Line_3_validation.html');
+    // a validation PDF with the sign-off names; its sha256 is listed and is the stored report's
+    await page.getByRole('group', { name: 'Kind' }).getByRole('button', { name: 'Validation' }).click();
+    await page.getByRole('group', { name: 'Format' }).getByRole('button', { name: 'PDF' }).click();
+    await page.getByLabel('Prepared by').fill('Anna Weber');
+    await page.getByLabel('Reviewed by').fill('Bo Kim');
+    await page.getByLabel('Role').fill('Quality engineer');
+    await page.getByRole('button', { name: 'Create report' }).click();
+    await expect.poll(() => list.locator('tr[data-report-id]').count()).toBe(4);
+    const row = list.locator('tr[data-report-id]').first();
+    await expect.poll(() => row.textContent()).toContain('validation');
+    const id = Number(await row.getAttribute('data-report-id'));
+    const stored = (await station.handle('reports.list', { productId: 1 })) as { ok: true; value: Array<{ id: number; sha256: string; format: string }> };
+    const report = stored.value.find((r) => r.id === id)!;
+    expect(report.format).toBe('pdf');
+    expect(await row.getByTestId('report-sha256').textContent()).toBe(report.sha256);
     await shot('09-reports');
   });
 
