@@ -183,6 +183,27 @@ export const Evaluation = z.object({
   recallByDefectType: z.array(DefectRecall),
 });
 
+const PairedDifference = z.object({ difference: z.number(), low: z.number(), high: z.number(), excludesZero: z.boolean() });
+const ComparedMetrics = <T extends z.ZodType>(t: T) => z.object({ imageAuroc: t, imageF1: t, pixelAuroc: t, pixelF1: t, aupro: t });
+
+/**
+ * Model versions compared on their shared frozen test set: each model's metrics there, and each
+ * model's difference from the baseline (the first one named) with its paired 95 % bootstrap interval.
+ */
+export const EvaluationComparison = z.object({
+  baselineModelId: Id,
+  images: z.object({
+    shared: z.number().int(), good: z.number().int(), defective: z.number().int(),
+    /** Shared images with ground truth and a stored map from every model (the pixel metrics' images). */
+    pixel: z.number().int(),
+    /** Images some record holds but not all, or labelled differently between them. */
+    leftOut: z.number().int(),
+  }),
+  models: z.array(z.object({ modelId: Id, version: z.number().int(), method: z.string(), evaluationId: Id, metrics: ComparedMetrics(z.number().nullable()) })),
+  differences: z.array(ComparedMetrics(PairedDifference.nullable()).extend({ modelId: Id, baselineModelId: Id })),
+  resamples: z.number().int(), level: z.number(), seconds: z.number(),
+});
+
 export const ImportSummary = z.object({
   imported: z.number().int(), duplicates: z.number().int(), failed: z.number().int(),
   problems: z.array(z.object({ path: z.string(), problem: z.string() })),
@@ -259,6 +280,8 @@ export const API = {
   'evaluations.latest': method(z.object({ modelId: Id }).strict(), Evaluation.nullable()),
   /** The product's evaluation records, newest first: the latest of each model, or every one with `all`. */
   'evaluations.list': method(z.object({ productId: Id, all: z.boolean().default(false) }).strict(), z.array(EvaluationRecord)),
+  /** Paired bootstrap of the metric differences between model versions of one product on their shared test images (vs the first). */
+  'evaluations.compare': method(z.object({ modelIds: z.array(Id).min(2).max(8) }).strict(), EvaluationComparison),
 
   'thresholds.list': method(z.object({ modelId: Id }).strict(), z.array(Threshold)),
   'thresholds.set': method(z.object({
@@ -353,6 +376,7 @@ export type InspectionSummary = z.output<typeof InspectionSummary>;
 export type EvaluationRecord = z.output<typeof EvaluationRecord>;
 export type Evaluation = z.output<typeof Evaluation>;
 export type DefectRecall = z.output<typeof DefectRecall>;
+export type EvaluationComparison = z.output<typeof EvaluationComparison>;
 
 // ---------------------------------------------------------------------------------------------
 // Events pushed from the station (job progress and status changes)

@@ -12,7 +12,7 @@ import { pictureOrError } from './picture-errors.ts';
 import { imagePicture, maskContent, repairedPicture, resultOverlay } from './pictures.ts';
 import { checkRefineRequest } from './refinement.ts';
 import { suggestedPixelThreshold } from './model-evaluation.ts';
-import { latestEvaluation } from './evaluations.ts';
+import { compareEvaluations, latestEvaluation } from './evaluations.ts';
 import { createReport, MEDIA_TYPES } from './reports.ts';
 import { checkInspectRequest } from './inspection.ts';
 import { labelFromResults } from './review.ts';
@@ -137,6 +137,8 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
 
     'evaluations.latest': ({ modelId }) => latestEvaluation(p(), modelId),
     'evaluations.list': ({ productId, all }) => evaluations.list(p(), { productId: products.get(p(), productId).id, latestOnly: !all }).map((r) => ({ ...r, images: [...r.images] })),
+
+    'evaluations.compare': ({ modelIds }) => compareEvaluations(p(), modelIds),
 
     'thresholds.list': ({ modelId }) => thresholds.list(p(), models.get(p(), modelId).id),
     'thresholds.set': (req) => thresholds.add(p(), { ...req, modelId: models.get(p(), req.modelId).id }),

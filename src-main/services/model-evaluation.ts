@@ -39,8 +39,8 @@ function orNull<T>(f: () => T): T | null {
   }
 }
 
-/** Ground truth at the map's size: all zero for good images, the stored mask for defective ones. */
-async function groundTruth(p: Project, image: images.Image, width: number, height: number): Promise<Uint8Array | null> {
+/** Ground truth at the map's size: all zero for good images, the stored mask for defective ones (null without one). */
+export async function groundTruth(p: Project, image: { readonly id: number; readonly verdict: string }, width: number, height: number): Promise<Uint8Array | null> {
   if (image.verdict === 'good') return new Uint8Array(width * height);
   const mask = masks.find(p, image.id, 'ground_truth');
   if (!mask) return null;
