@@ -150,6 +150,68 @@ export const ScoreSet = z.object({
   suggestedPixelThreshold: z.number().nullable(),
 });
 
+const Interval = z.object({ low: z.number(), high: z.number() });
+
+/** What an evaluation measured (store/evaluations.ts EvaluationMetrics), with 95 % bootstrap intervals over images. */
+export const EvaluationMetrics = z.object({
+  images: z.number().int(), good: z.number().int(), defective: z.number().int(),
+  imageAuroc: z.number().nullable(), imageF1: z.number().nullable(), f1Threshold: z.number().nullable(),
+  pixelAuroc: z.number().nullable(), aupro: z.number().nullable(), pixelF1: z.number().nullable(), pixelF1Threshold: z.number().nullable(),
+  pixelImages: z.number().int(),
+  intervals: z.object({
+    imageAuroc: Interval.nullable(), imageF1: Interval.nullable(), pixelAuroc: Interval.nullable(), pixelF1: Interval.nullable(), aupro: Interval.nullable(),
+    resamples: z.number().int(), level: z.number(),
+  }),
+});
+
+/**
+ * The stored record of one evaluation of a model: metrics, curves (at most ~512 points each) and the
+ * frozen test set, each image with its label, defect type and score at the time.
+ */
+export const EvaluationRecord = z.object({
+  id: Id, modelId: Id, productId: Id, thresholdId: Id.nullable(), jobId: Id.nullable(), evaluatedAt: z.string(),
+  metrics: EvaluationMetrics,
+  curves: z.object({
+    roc: z.object({ fpr: z.array(z.number()), tpr: z.array(z.number()) }).nullable(),
+    pr: z.object({ recall: z.array(z.number()), precision: z.array(z.number()) }).nullable(),
+    /** The per-region overlap curve behind AUPRO, up to a little past `fprLimit`. */
+    pro: z.object({ fpr: z.array(z.number()), pro: z.array(z.number()), fprLimit: z.number() }).nullable(),
+  }),
+  images: z.array(z.object({ imageId: Id, verdict: z.enum(['good', 'defective']), defectType: z.string().nullable(), split: z.enum(['validation', 'test']), score: z.number() })),
+});
+
+/** Recall of one defect type's images of an evaluation at a threshold (null type: defective images without one). */
+export const DefectRecall = z.object({ defectType: z.string().nullable(), images: z.number().int(), caught: z.number().int(), recall: z.number() });
+
+/** A model's latest evaluation as the Evaluate screen shows it: the record, read against the model's current threshold. */
+export const Evaluation = z.object({
+  record: EvaluationRecord,
+  /** The model's latest threshold version now (recall is computed at its image threshold); null before the first. */
+  threshold: Threshold.nullable(),
+  recallByDefectType: z.array(DefectRecall),
+});
+
+const PairedDifference = z.object({ difference: z.number(), low: z.number(), high: z.number(), excludesZero: z.boolean() });
+const ComparedMetrics = <T extends z.ZodType>(t: T) => z.object({ imageAuroc: t, imageF1: t, pixelAuroc: t, pixelF1: t, aupro: t });
+
+/**
+ * Model versions compared on their shared frozen test set: each model's metrics there, and each
+ * model's difference from the baseline (the first one named) with its paired 95 % bootstrap interval.
+ */
+export const EvaluationComparison = z.object({
+  baselineModelId: Id,
+  images: z.object({
+    shared: z.number().int(), good: z.number().int(), defective: z.number().int(),
+    /** Shared images with ground truth and a stored map from every model (the pixel metrics' images). */
+    pixel: z.number().int(),
+    /** Images some record holds but not all, or labelled differently between them. */
+    leftOut: z.number().int(),
+  }),
+  models: z.array(z.object({ modelId: Id, version: z.number().int(), method: z.string(), evaluationId: Id, metrics: ComparedMetrics(z.number().nullable()) })),
+  differences: z.array(ComparedMetrics(PairedDifference.nullable()).extend({ modelId: Id, baselineModelId: Id })),
+  resamples: z.number().int(), level: z.number(), seconds: z.number(),
+});
+
 export const ImportSummary = z.object({
   imported: z.number().int(), duplicates: z.number().int(), failed: z.number().int(),
   problems: z.array(z.object({ path: z.string(), problem: z.string() })),
@@ -221,6 +283,13 @@ export const API = {
   /** Scores the product's labelled test and validation images; metrics land on the model. */
   'models.evaluate': method(z.object({ modelId: Id }).strict(), Job),
   'models.scores': method(z.object({ modelId: Id }).strict(), ScoreSet),
+
+  /** The model's latest stored evaluation (null before its first), with recall per defect type at its current threshold. */
+  'evaluations.latest': method(z.object({ modelId: Id }).strict(), Evaluation.nullable()),
+  /** The product's evaluation records, newest first: the latest of each model, or every one with `all`. */
+  'evaluations.list': method(z.object({ productId: Id, all: z.boolean().default(false) }).strict(), z.array(EvaluationRecord)),
+  /** Paired bootstrap of the metric differences between model versions of one product on their shared test images (vs the first). */
+  'evaluations.compare': method(z.object({ modelIds: z.array(Id).min(2).max(8) }).strict(), EvaluationComparison),
 
   'thresholds.list': method(z.object({ modelId: Id }).strict(), z.array(Threshold)),
   'thresholds.set': method(z.object({
@@ -323,6 +392,10 @@ export type Picture = z.output<typeof Picture>;
 export type ScoreSet = z.output<typeof ScoreSet>;
 export type ImportSummary = z.output<typeof ImportSummary>;
 export type InspectionSummary = z.output<typeof InspectionSummary>;
+export type EvaluationRecord = z.output<typeof EvaluationRecord>;
+export type Evaluation = z.output<typeof Evaluation>;
+export type DefectRecall = z.output<typeof DefectRecall>;
+export type EvaluationComparison = z.output<typeof EvaluationComparison>;
 
 // ---------------------------------------------------------------------------------------------
 // Events pushed from the station (job progress and status changes)

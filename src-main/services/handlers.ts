@@ -6,12 +6,13 @@
 import type { Handlers } from '../api/dispatch.ts';
 import { ApiError, type Model, type Product, type Refinement, type Result } from '../api/contract.ts';
 import { f1Max } from '../metrics/index.ts';
-import { decisions, images, jobs, masks, models, products, refinements, reports, results, thresholds, type Project } from '../store/index.ts';
+import { decisions, evaluations, images, jobs, masks, models, products, refinements, reports, results, thresholds, type Project } from '../store/index.ts';
 import { decodeImageBuffer, ImageReadError } from '../vision/image.ts';
 import { pictureOrError } from './picture-errors.ts';
 import { imagePicture, maskContent, repairedPicture, resultOverlay } from './pictures.ts';
 import { checkRefineRequest } from './refinement.ts';
 import { suggestedPixelThreshold } from './model-evaluation.ts';
+import { compareEvaluations, latestEvaluation } from './evaluations.ts';
 import { createReport, MEDIA_TYPES } from './reports.ts';
 import { checkInspectRequest } from './inspection.ts';
 import { labelFromResults } from './review.ts';
@@ -133,6 +134,11 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
         suggestedPixelThreshold: suggestedPixelThreshold(models.get(project, modelId)),
       };
     },
+
+    'evaluations.latest': ({ modelId }) => latestEvaluation(p(), modelId),
+    'evaluations.list': ({ productId, all }) => evaluations.list(p(), { productId: products.get(p(), productId).id, latestOnly: !all }).map((r) => ({ ...r, images: [...r.images] })),
+
+    'evaluations.compare': ({ modelIds }) => compareEvaluations(p(), modelIds),
 
     'thresholds.list': ({ modelId }) => thresholds.list(p(), models.get(p(), modelId).id),
     'thresholds.set': (req) => thresholds.add(p(), { ...req, modelId: models.get(p(), req.modelId).id }),

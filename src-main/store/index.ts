@@ -23,3 +23,4 @@ export * as results from './results.ts';
 export * as refinements from './refinements.ts';
 export * as reports from './reports.ts';
 export * as decisions from './decisions.ts';
+export * as evaluations from './evaluations.ts';
