@@ -1,5 +1,6 @@
 /**
- * The validation report of one model version and one threshold version on its labelled test set:
+ * The validation report of one model version and one threshold version on the frozen test set of its
+ * latest evaluation record (store/evaluations.ts: each image's label, defect type and score then):
  * the dataset manifest (counts, manifest hash, every image hash in an appendix), the model, the
  * threshold policy, metrics with 95 % confidence intervals, the confusion matrix at the threshold,
  * ROC and score histogram, results per defect type, false accepts and false rejects with overlays,
@@ -7,9 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { ApiError } from '../api/contract.ts';
-import { images, models, products, results, thresholds, type Project } from '../store/index.ts';
+import { evaluations, images, models, products, results, thresholds, type Project } from '../store/index.ts';
 import { auroc } from '../metrics/index.ts';
-import { evaluationImages } from '../services/model-evaluation.ts';
+import { recallByDefectType } from '../services/evaluations.ts';
 import { dataManifestSha256, trainingImages } from '../services/training.ts';
 import { scoreBins } from './chart.ts';
 import { csvText } from './csv.ts';
@@ -41,8 +42,10 @@ export interface ValidationReport {
 }
 
 interface Scored {
+  /** The image as stored now (path, hash); its label and score are the evaluation's. */
   readonly image: images.Image;
-  readonly result: results.Result;
+  readonly evaluated: evaluations.EvaluatedImage;
+  readonly score: number;
   readonly defective: boolean;
   readonly verdict: 'pass' | 'review' | 'fail';
 }
@@ -66,23 +69,6 @@ export function wilson(k: number, n: number): { low: number; high: number } | nu
   return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
 }
 
-/** ROC points (false positive rate, true positive rate), thresholds from the highest score down; ties move together. */
-export function rocPoints(scores: readonly number[], labels: readonly number[]): Array<[number, number]> {
-  const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
-  const positives = labels.filter((l) => l === 1).length;
-  const negatives = labels.length - positives;
-  const points: Array<[number, number]> = [[0, 0]];
-  let tp = 0;
-  let fp = 0;
-  for (let k = 0; k < order.length; k++) {
-    const i = order[k]!;
-    if (labels[i] === 1) tp++;
-    else fp++;
-    if (k === order.length - 1 || scores[order[k + 1]!] !== scores[i]) points.push([negatives ? fp / negatives : 0, positives ? tp / positives : 0]);
-  }
-  return points;
-}
-
 const interval = (i: { low: number; high: number } | null | undefined) => (i ? `[${fixed(i.low)}, ${fixed(i.high)}]` : '-');
 
 export function buildValidationReport(p: Project, input: ValidationReportInput): ValidationReport {
@@ -91,46 +77,46 @@ export function buildValidationReport(p: Project, input: ValidationReportInput):
   const threshold = input.thresholdId !== undefined ? thresholds.get(p, input.thresholdId) : thresholds.latest(p, model.id);
   if (!threshold) throw new ApiError('BAD_INPUT', `model ${model.id} has no threshold yet: evaluate it (argus evaluate) or set one on the Thresholds screen`);
   if (threshold.modelId !== model.id) throw new ApiError('BAD_INPUT', `threshold ${threshold.id} belongs to model ${threshold.modelId}, not to model ${model.id}`);
-  const metrics = (model.metrics ?? {}) as Record<string, unknown>;
-  if (typeof metrics['evaluatedAt'] !== 'string') throw new ApiError('BAD_INPUT', `model ${model.id} has not been evaluated yet: run argus evaluate (or Evaluate on the Thresholds screen) first`);
-  const testImages = evaluationImages(p, model.productId);
-  const scored: Scored[] = [];
-  for (const image of testImages) {
-    const result = results.findFor(p, image.id, model.id);
-    if (result) scored.push({ image, result, defective: image.verdict === 'defective', verdict: thresholds.decide(threshold, result.score) });
-  }
-  if (scored.length === 0) throw new ApiError('BAD_INPUT', `model ${model.id} has no scores on the product's labelled test images: run argus evaluate first`);
+  const record = evaluations.latest(p, model.id);
+  if (!record) throw new ApiError('BAD_INPUT', `model ${model.id} has not been evaluated yet: run argus evaluate (or Evaluate in the station) first`);
+  const scored: Scored[] = record.images.map((e) => ({
+    image: images.get(p, e.imageId), evaluated: e, score: e.score, defective: e.verdict === 'defective', verdict: thresholds.decide(threshold, e.score),
+  }));
+  if (scored.length === 0) throw new ApiError('BAD_INPUT', `evaluation ${record.id} of model ${model.id} holds no test images: import labelled test images and evaluate again`);
+  const labelOf = (i: images.Image) => scored.find((s) => s.image.id === i.id)?.evaluated.verdict ?? i.verdict;
+  const defectTypeOf = (i: images.Image) => (scored.find((s) => s.image.id === i.id)?.evaluated.defectType ?? i.defectType);
   const training = trainingImages(p, model.productId);
-  const covered = [...training, ...scored.map((s) => s.image)].sort((a, b) => a.id - b.id);
-  const manifestSha256 = createHash('sha256').update(JSON.stringify(covered.map((i) => [i.id, i.sha256, i.split, i.verdict]))).digest('hex');
+  const tested = new Set(scored.map((s) => s.image.id));
+  const covered = [...training.filter((i) => !tested.has(i.id)), ...scored.map((s) => s.image)].sort((a, b) => a.id - b.id);
+  const splitOf = (i: images.Image) => scored.find((s) => s.image.id === i.id)?.evaluated.split ?? i.split;
+  const manifestSha256 = createHash('sha256').update(JSON.stringify(covered.map((i) => [i.id, i.sha256, splitOf(i), labelOf(i)]))).digest('hex');
   const title = input.title ?? `Validation report: ${product.name}, model v${model.version}, threshold v${threshold.version}`;
-  const byScore = [...scored].sort((a, b) => b.result.score - a.result.score || a.image.id - b.image.id);
+  const byScore = [...scored].sort((a, b) => b.score - a.score || a.image.id - b.image.id);
 
   const csv = () => csvText(VALIDATION_CSV_COLUMNS, byScore.map((s) => [
-    s.image.id, s.image.originalPath, s.image.sha256, s.image.split, s.image.verdict, s.image.defectType, s.result.score, s.verdict, outcome(s), model.version, threshold.version,
+    s.image.id, s.image.originalPath, s.image.sha256, s.evaluated.split, s.evaluated.verdict, s.evaluated.defectType, s.score, s.verdict, outcome(s), model.version, threshold.version,
   ]));
 
   const document = async (): Promise<ReportDocument> => {
     const good = scored.filter((s) => !s.defective);
     const bad = scored.filter((s) => s.defective);
     const count = (list: readonly Scored[], v: Scored['verdict']) => list.filter((s) => s.verdict === v).length;
-    const scores = scored.map((s) => s.result.score);
-    const labels = scored.map((s) => (s.defective ? 1 : 0));
 
     // dataset manifest
     const splits = ['train', 'validation', 'test'] as const;
     const verdicts = ['good', 'defective', 'unlabelled'] as const;
     const countRows = splits.map((split) => {
-      const inSplit = covered.filter((i) => i.split === split);
-      return [split, ...verdicts.map((v) => String(inSplit.filter((i) => i.verdict === v).length)), String(inSplit.length)];
+      const inSplit = covered.filter((i) => splitOf(i) === split);
+      return [split, ...verdicts.map((v) => String(inSplit.filter((i) => labelOf(i) === v).length)), String(inSplit.length)];
     }).filter((r) => r[4] !== '0');
     const settings = Object.fromEntries(Object.entries((model.config ?? {}) as Record<string, unknown>).filter(([k]) => k !== 'trained'));
     const extended = 'extendedFrom' in settings;
     const trainingMatches = !extended && dataManifestSha256(training, settings) === model.dataManifestSha256;
 
     // metrics
-    const iv = (metrics['intervals'] ?? {}) as Record<string, { low: number; high: number } | null>;
-    const stored = (key: string) => (typeof metrics[key] === 'number' ? (metrics[key] as number) : null);
+    const metrics = record.metrics;
+    const iv = metrics.intervals;
+    const stored = (key: 'imageAuroc' | 'imageF1' | 'f1Threshold' | 'pixelAuroc' | 'pixelF1' | 'pixelF1Threshold' | 'aupro' | 'pixelImages') => metrics[key];
     const metricRows: string[][] = [
       ['Image AUROC', fixed(stored('imageAuroc')), interval(iv['imageAuroc']), 'ranking of all test images by score'],
       ['Image F1 (best threshold)', fixed(stored('imageF1')), interval(iv['imageF1']), `at score ${num(stored('f1Threshold'))}`],
@@ -149,35 +135,41 @@ export function buildValidationReport(p: Project, input: ValidationReportInput):
     ];
 
     // figures
-    const opFpr = good.length ? good.filter((s) => s.result.score >= threshold.imageThreshold).length / good.length : 0;
-    const opTpr = bad.length ? bad.filter((s) => s.result.score >= threshold.imageThreshold).length / bad.length : 0;
-    const imageAuroc = bad.length && good.length ? auroc(scores, labels) : null;
+    const opFpr = good.length ? good.filter((s) => s.score >= threshold.imageThreshold).length / good.length : 0;
+    const opTpr = bad.length ? bad.filter((s) => s.score >= threshold.imageThreshold).length / bad.length : 0;
+    const roc = record.curves.roc;
 
     // per defect type
-    const types = [...new Set(bad.map((s) => s.image.defectType ?? '(unnamed)'))].sort();
+    const goodMean = good.reduce((a, s) => a + s.score, 0) / (good.length || 1);
     const typeRows = [
-      ['good', String(good.length), String(count(good, 'pass')), String(count(good, 'review')), String(count(good, 'fail')), '-', percent(good.length ? fr / good.length : null), num(good.reduce((a, s) => a + s.result.score, 0) / (good.length || 1))],
-      ...types.map((t) => {
-        const list = bad.filter((s) => (s.image.defectType ?? '(unnamed)') === t);
-        const typeAuroc = good.length ? auroc([...list, ...good].map((s) => s.result.score), [...list, ...good].map((s) => (s.defective ? 1 : 0))) : null;
-        return [t, String(list.length), String(count(list, 'pass')), String(count(list, 'review')), String(count(list, 'fail')), fixed(typeAuroc), percent((list.length - count(list, 'pass')) / list.length), num(list.reduce((a, s) => a + s.result.score, 0) / list.length)];
+      ['good', String(good.length), String(count(good, 'pass')), String(count(good, 'review')), String(count(good, 'fail')), '-', '-', num(goodMean)],
+      ...recallByDefectType(record.images, threshold).map((r) => {
+        const list = bad.filter((s) => s.evaluated.defectType === r.defectType);
+        const both = [...list, ...good];
+        return [r.defectType ?? '(unnamed)', String(r.images), String(count(list, 'pass')), String(count(list, 'review')), String(count(list, 'fail')),
+          good.length ? fixed(auroc(both.map((s) => s.score), both.map((s) => (s.defective ? 1 : 0)))) : '-', percent(r.recall), num(list.reduce((a, s) => a + s.score, 0) / list.length)];
       }),
     ];
 
     // false accepts and false rejects
     const falseAccepts = byScore.filter((s) => outcome(s) === 'false accept').reverse();
     const falseRejects = byScore.filter((s) => outcome(s) === 'false reject');
+    // overlays from the model's stored result of the image (its anomaly map); an image without one is listed only
+    const pictured: string[] = [];
     const pictures = async (list: readonly Scored[]): Promise<Picture[]> => {
       const out: Picture[] = [];
-      for (const s of list.slice(0, MAX_ERROR_PICTURES)) {
-        out.push(await resultPicture(p, s.result, [fileName(s.image), `score ${num(s.result.score)} - ${s.verdict}`, s.defective ? `defective (${s.image.defectType ?? 'unnamed'})` : 'good part']));
+      for (const s of list) {
+        if (out.length === MAX_ERROR_PICTURES) break;
+        const result = results.findFor(p, s.image.id, model.id);
+        if (result) pictured.push(result.createdAt);
+        if (result) out.push(await resultPicture(p, result, [fileName(s.image), `score ${num(s.score)} - ${s.verdict}`, s.defective ? `defective (${s.evaluated.defectType ?? 'unnamed'})` : 'good part']));
       }
       return out;
     };
     const errorTable = (list: readonly Scored[]): Block => ({
       type: 'table',
       columns: [{ title: 'File', weight: 4 }, { title: 'Label', weight: 1.3 }, { title: 'Score', align: 'right' }],
-      rows: list.map((s) => [s.image.originalPath, s.defective ? `defective (${s.image.defectType ?? '-'})` : 'good', num(s.result.score)]),
+      rows: list.map((s) => [s.image.originalPath, s.defective ? `defective (${s.evaluated.defectType ?? '-'})` : 'good', num(s.score)]),
     });
     const errorSection = async (name: string, list: readonly Scored[], none: string): Promise<Block[]> => {
       if (list.length === 0) return [{ type: 'subheading', text: `${name} (0)` }, { type: 'paragraph', text: none }];
@@ -194,14 +186,14 @@ export function buildValidationReport(p: Project, input: ValidationReportInput):
           ['Model', `version ${model.version} (${model.method})`],
           ['Threshold', `version ${threshold.version}`],
           ['Test set', `${scored.length} labelled images not used for training: ${good.length} good, ${bad.length} defective`],
-          ['Evaluated', String(metrics['evaluatedAt'])],
+          ['Evaluation', `record ${record.id}${record.jobId !== null ? ` (job ${record.jobId})` : ''}, ${record.evaluatedAt}: the test set, its labels and scores are frozen there`],
         ],
       },
       { type: 'heading', text: 'Dataset manifest' },
       {
         type: 'table',
         columns: [{ title: 'Split' }, { title: 'Good', align: 'right' }, { title: 'Defective', align: 'right' }, { title: 'Unlabelled', align: 'right' }, { title: 'Total', align: 'right' }],
-        rows: [...countRows, ['all', ...verdicts.map((v) => String(covered.filter((i) => i.verdict === v).length)), String(covered.length)]],
+        rows: [...countRows, ['all', ...verdicts.map((v) => String(covered.filter((i) => labelOf(i) === v).length)), String(covered.length)]],
       },
       {
         type: 'keyValues', rows: [
@@ -214,10 +206,10 @@ export function buildValidationReport(p: Project, input: ValidationReportInput):
       { type: 'heading', text: 'Threshold policy' },
       { type: 'keyValues', rows: thresholdRows(threshold) },
       { type: 'heading', text: 'Metrics' },
-      { type: 'paragraph', text: `Threshold-free metrics of the evaluation, with 95 % bootstrap confidence intervals over the test images (${num((metrics['intervals'] as { resamples?: number } | undefined)?.resamples)} resamples).` },
+      { type: 'paragraph', text: `Threshold-free metrics of the evaluation, with ${Math.round(100 * iv.level)} % bootstrap confidence intervals over the test images (${iv.resamples} resamples).` },
       {
         type: 'table',
-        columns: [{ title: 'Metric', weight: 2 }, { title: 'Value', align: 'right' }, { title: '95 % CI', align: 'right', weight: 1.4 }, { title: 'Note', weight: 2 }],
+        columns: [{ title: 'Metric', weight: 2 }, { title: 'Value', align: 'right' }, { title: `${Math.round(100 * iv.level)} % CI`, align: 'right', weight: 1.4 }, { title: 'Note', weight: 2 }],
         rows: metricRows,
       },
       { type: 'paragraph', text: `At threshold version ${threshold.version}, with 95 % Wilson score intervals:` },
@@ -235,18 +227,18 @@ export function buildValidationReport(p: Project, input: ValidationReportInput):
       { type: 'paragraph', text: 'Verdicts are recomputed from the stored scores under this threshold version, whatever threshold was current when the images were scored.' },
       {
         type: 'figures', charts: [
-          { kind: 'roc', points: rocPoints(scores, labels), operatingPoint: bad.length && good.length ? [opFpr, opTpr] : null, label: `ROC, image AUROC ${fixed(imageAuroc)}` },
-          { kind: 'histogram', bins: scoreBins(scored.map((s) => ({ score: s.result.score, defective: s.defective }))), threshold: threshold.imageThreshold, reviewBand: threshold.reviewLow !== null && threshold.reviewHigh !== null ? [threshold.reviewLow, threshold.reviewHigh] : null, label: 'Score histogram' },
+          ...(roc ? [{ kind: 'roc' as const, points: roc.fpr.map((x, i) => [x, roc.tpr[i]!] as const), operatingPoint: [opFpr, opTpr] as const, label: `ROC, image AUROC ${fixed(metrics.imageAuroc)}` }] : []),
+          { kind: 'histogram', bins: scoreBins(scored.map((s) => ({ score: s.score, defective: s.defective }))), threshold: threshold.imageThreshold, reviewBand: threshold.reviewLow !== null && threshold.reviewHigh !== null ? [threshold.reviewLow, threshold.reviewHigh] : null, label: 'Score histogram' },
         ],
       },
       { type: 'paragraph', text: `Left: ROC curve of the test images; the dot is the image threshold's operating point (false positive rate ${fixed(opFpr)}, true positive rate ${fixed(opTpr)}). Right: image scores of good and defective test images; dashed line: image threshold ${num(threshold.imageThreshold)}${threshold.reviewLow !== null ? `; shaded: review band` : ''}.` },
       { type: 'heading', text: 'Results per defect type' },
       {
         type: 'table',
-        columns: [{ title: 'Type', weight: 1.6 }, { title: 'Images', align: 'right' }, { title: 'Pass', align: 'right' }, { title: 'Review', align: 'right' }, { title: 'Fail', align: 'right' }, { title: 'AUROC vs good', align: 'right', weight: 1.2 }, { title: 'Flagged', align: 'right' }, { title: 'Mean score', align: 'right' }],
+        columns: [{ title: 'Type', weight: 1.6 }, { title: 'Images', align: 'right' }, { title: 'Pass', align: 'right' }, { title: 'Review', align: 'right' }, { title: 'Fail', align: 'right' }, { title: 'AUROC vs good', align: 'right', weight: 1.2 }, { title: 'Caught', align: 'right' }, { title: 'Mean score', align: 'right' }],
         rows: typeRows,
       },
-      { type: 'paragraph', text: 'Flagged: share of the type not passed (review or fail); for good parts, the share failed (false rejects).' },
+      { type: 'paragraph', text: 'Caught: share of the type the threshold does not pass (fail, or review: a person looks at those).' },
       { type: 'heading', text: 'False accepts and false rejects' },
       { type: 'paragraph', text: 'Overlays: anomaly heatmap, detector outline white, refined outline green, ground truth magenta.' },
       ...(await errorSection('False accepts', falseAccepts, 'No defective test image passed.')),
@@ -257,10 +249,10 @@ export function buildValidationReport(p: Project, input: ValidationReportInput):
       {
         type: 'table', small: true,
         columns: [{ title: 'Id', align: 'right', weight: 0.5 }, { title: 'Split', weight: 0.8 }, { title: 'Label', weight: 1.1 }, { title: 'sha256', fit: true }, { title: 'File', weight: 3.2 }],
-        rows: covered.map((i) => [String(i.id), i.split, i.verdict === 'defective' && i.defectType ? `defective (${i.defectType})` : i.verdict, i.sha256, i.originalPath]),
+        rows: covered.map((i) => [String(i.id), splitOf(i), labelOf(i) === 'defective' && defectTypeOf(i) ? `defective (${defectTypeOf(i)})` : labelOf(i), i.sha256, i.originalPath]),
       },
     ];
-    const asOf = newest([model.createdAt, String(metrics['evaluatedAt']), threshold.createdAt, ...scored.map((s) => s.result.createdAt), ...covered.map((i) => i.createdAt)], model.createdAt);
+    const asOf = newest([model.createdAt, record.evaluatedAt, threshold.createdAt, ...covered.map((i) => i.createdAt), ...pictured], record.evaluatedAt);
     return {
       title,
       subtitle: `Project ${p.name} - product ${product.name} - model v${model.version} (${model.method}) - threshold v${threshold.version}`,

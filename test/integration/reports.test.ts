@@ -101,13 +101,15 @@ describe('reports of a real model, as a customer reads them', () => {
     for (const heading of ['Dataset manifest', 'Model', 'Threshold policy', 'Metrics', 'Confusion matrix at threshold version 3', 'Results per defect type', 'False accepts', 'False rejects', 'Sign-off', 'Appendix: image hashes']) {
       expect(text, heading).toContain(heading);
     }
-    // the stored metrics and their intervals, as stored
-    const metrics = model.metrics!;
-    const intervals = metrics['intervals'] as Record<string, { low: number; high: number }>;
-    for (const key of ['imageAuroc', 'pixelAuroc', 'aupro']) {
-      expect(text, key).toContain(fixed(metrics[key] as number));
-      expect(text, `${key} interval`).toContain(`[${fixed(intervals[key]!.low)}, ${fixed(intervals[key]!.high)}]`);
+    // the evaluation record's metrics and their intervals, as stored
+    const { record } = (await call(station, 'evaluations.latest', { modelId: model.id }))!;
+    expect(text).toContain(`record ${record.id} (job ${record.jobId})`);
+    for (const key of ['imageAuroc', 'imageF1', 'pixelAuroc', 'pixelF1', 'aupro'] as const) {
+      expect(text, key).toContain(fixed(record.metrics[key]));
+      const interval = record.metrics.intervals[key]!;
+      expect(text, `${key} interval`).toContain(`[${fixed(interval.low)}, ${fixed(interval.high)}]`);
     }
+    expect(record.metrics.imageAuroc).toBe(model.metrics!['imageAuroc']);
     // model identity and the threshold's note
     for (const v of [model.backboneId, model.backboneSha256, model.dataManifestSha256, 'line 3 release', 'patchcore']) expect(text).toContain(v);
     // counts: 10 test images, 4 good and 6 defective; the training set's 10 good images
