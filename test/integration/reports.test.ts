@@ -134,16 +134,22 @@ describe('reports of a real model, as a customer reads them', () => {
   it('judges at an earlier threshold version on request, showing its false rejects with overlays', async () => {
     const report = await call(station, 'reports.create', { modelId: model.id, kind: 'validation', format: 'pdf', thresholdId: strict.id });
     expect(report.thresholdId).toBe(strict.id);
-    const text = pdfText(save('strict.pdf', await content(report)));
+    const file = save('strict.pdf', await content(report));
+    const text = pdfText(file);
     expect(text).toContain('Confusion matrix at threshold version 2');
     expect(text).toContain('strict trial');
     expect(text).toContain('False rejects (2)');
     expect(text.match(/good part/g)?.length).toBeGreaterThanOrEqual(2);
+    // pdftotext ends each page with a form feed: keep the page with the false rejects' overlays for a person to look at
+    const page = text.split('\f').findIndex((t) => t.includes('False rejects (2)'));
+    const rendered = renderPages(file, join(root, 'strict-pages'));
+    copyFileSync(rendered[page]!, join(SHOTS, 'report-validation-false-rejects.png'));
   });
 
   it('writes the same validation content as HTML, with figures as SVG and overlays as images', async () => {
     const report = await call(station, 'reports.create', { modelId: model.id, kind: 'validation', format: 'html', thresholdId: strict.id, ...SIGN_OFF });
     const html = (await content(report)).toString('utf8');
+    writeFileSync(join(SHOTS, 'report-validation.html'), html);
     const metrics = model.metrics!;
     for (const v of [fixed(metrics['imageAuroc'] as number), fixed(metrics['aupro'] as number), model.backboneSha256, report.manifestSha256!, 'Prepared by', SIGN_OFF.role]) expect(html).toContain(v);
     for (const image of tested) expect(html).toContain(image.sha256);
