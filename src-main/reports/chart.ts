@@ -55,6 +55,13 @@ function rocShapes(c: RocChart, width: number, height: number): Shape[] {
   out.push({ type: 'line', x1: X(0), y1: Y(0), x2: X(1), y2: Y(1), colour: CHART_COLOURS.grid, width: 0.8, dash: true });
   out.push({ type: 'polyline', points: c.points.map(([x, y]) => [X(x), Y(y)] as const), colour: CHART_COLOURS.curve, width: 1.5 });
   if (c.operatingPoint) out.push({ type: 'circle', x: X(c.operatingPoint[0]), y: Y(c.operatingPoint[1]), r: 3, fill: CHART_COLOURS.defective });
+  const ly = f.y0 + f.h + 2 * FONT + 10;
+  if (c.operatingPoint) {
+    out.push({ type: 'circle', x: f.x0 + 3, y: ly + 3.5, r: 3, fill: CHART_COLOURS.defective });
+    out.push({ type: 'text', x: f.x0 + 10, y: ly + 6, text: "image threshold's operating point", size: FONT, anchor: 'start', colour: CHART_COLOURS.axis });
+  }
+  out.push({ type: 'line', x1: f.x0 + 130, y1: ly + 3.5, x2: f.x0 + 140, y2: ly + 3.5, colour: CHART_COLOURS.grid, width: 0.8, dash: true });
+  out.push({ type: 'text', x: f.x0 + 143, y: ly + 6, text: 'chance', size: FONT, anchor: 'start', colour: CHART_COLOURS.axis });
   return out;
 }
 

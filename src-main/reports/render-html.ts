@@ -30,7 +30,7 @@ function svgShape(s: Shape): string {
 
 function svgChart(c: Chart): string {
   const { width, height } = FIGURE_SIZE;
-  return `<figure class="chart"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width * 1.6}" height="${height * 1.6}" role="img" aria-label="${escapeHtml(c.label)}" font-family="Helvetica, Arial, sans-serif">${chartShapes(c, width, height).map(svgShape).join('')}</svg></figure>`;
+  return `<figure class="chart"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(c.label)}" font-family="Helvetica, Arial, sans-serif">${chartShapes(c, width, height).map(svgShape).join('')}</svg></figure>`;
 }
 
 function table(columns: readonly Column[], rows: ReadonlyArray<readonly string[]>, small: boolean): string {
@@ -73,7 +73,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:15px;margin:22px 0 6px;border-bott
 table{border-collapse:collapse;margin:6px 0;width:100%}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 thead th{background:#eef1f5}td.fit{white-space:nowrap;overflow-wrap:normal;font-family:Helvetica,Arial,sans-serif}table.small{font-size:10px}.num{text-align:right;font-variant-numeric:tabular-nums}
 table.kv th{width:28%;background:#f6f7f9;font-weight:600}
-.figures{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}
+.figures{display:grid;grid-template-columns:1fr 1fr;gap:12px}figure{margin:0}.chart svg{width:100%;height:auto}
 .pictures{display:flex;flex-wrap:wrap;gap:10px}.pictures figure{width:150px}.pictures img{width:150px;height:auto;border:1px solid #999}
 figcaption{font-size:10px;overflow-wrap:anywhere}
 table.signoff td,table.signoff th{height:28px;vertical-align:bottom}table.signoff td.line{width:22%}
