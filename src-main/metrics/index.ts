@@ -8,3 +8,4 @@ export {
   type Interval, type MetricIntervals, type BootstrapOptions, type ComparedMetric, type PairedDifference, type PairedComparison, type PairedDifferences, type PairedModel,
 } from './bootstrap.ts';
 export { downsampleCurve, downsampleIndices, prCurve, rocCurve, trapezoidArea, type PrCurve, type RocCurve } from './curves.ts';
+export { wilsonInterval } from './wilson.ts';

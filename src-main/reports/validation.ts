@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { ApiError } from '../api/contract.ts';
 import { evaluations, images, models, products, results, thresholds, type Project } from '../store/index.ts';
-import { auroc } from '../metrics/index.ts';
+import { auroc, wilsonInterval } from '../metrics/index.ts';
 import { recallByDefectType } from '../services/evaluations.ts';
 import { dataManifestSha256, trainingImages } from '../services/training.ts';
 import { scoreBins } from './chart.ts';
@@ -58,17 +58,6 @@ function outcome(s: Scored): Outcome {
   return s.verdict === 'pass' ? 'correct pass' : 'false reject';
 }
 
-/** A proportion's 95 % Wilson score interval. */
-export function wilson(k: number, n: number): { low: number; high: number } | null {
-  if (n === 0) return null;
-  const z = 1.959963984540054;
-  const phat = k / n;
-  const denom = 1 + (z * z) / n;
-  const centre = (phat + (z * z) / (2 * n)) / denom;
-  const half = (z * Math.sqrt((phat * (1 - phat)) / n + (z * z) / (4 * n * n))) / denom;
-  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
-}
-
 const interval = (i: { low: number; high: number } | null | undefined) => (i ? `[${fixed(i.low)}, ${fixed(i.high)}]` : '-');
 
 export function buildValidationReport(p: Project, input: ValidationReportInput): ValidationReport {
@@ -83,12 +72,12 @@ export function buildValidationReport(p: Project, input: ValidationReportInput):
     image: images.get(p, e.imageId), evaluated: e, score: e.score, defective: e.verdict === 'defective', verdict: thresholds.decide(threshold, e.score),
   }));
   if (scored.length === 0) throw new ApiError('BAD_INPUT', `evaluation ${record.id} of model ${model.id} holds no test images: import labelled test images and evaluate again`);
-  const labelOf = (i: images.Image) => scored.find((s) => s.image.id === i.id)?.evaluated.verdict ?? i.verdict;
-  const defectTypeOf = (i: images.Image) => (scored.find((s) => s.image.id === i.id)?.evaluated.defectType ?? i.defectType);
+  const evaluatedOf = new Map(scored.map((s) => [s.image.id, s.evaluated]));
+  const labelOf = (i: images.Image) => evaluatedOf.get(i.id)?.verdict ?? i.verdict;
+  const defectTypeOf = (i: images.Image) => evaluatedOf.get(i.id)?.defectType ?? i.defectType;
   const training = trainingImages(p, model.productId);
-  const tested = new Set(scored.map((s) => s.image.id));
-  const covered = [...training.filter((i) => !tested.has(i.id)), ...scored.map((s) => s.image)].sort((a, b) => a.id - b.id);
-  const splitOf = (i: images.Image) => scored.find((s) => s.image.id === i.id)?.evaluated.split ?? i.split;
+  const covered = [...training.filter((i) => !evaluatedOf.has(i.id)), ...scored.map((s) => s.image)].sort((a, b) => a.id - b.id);
+  const splitOf = (i: images.Image) => evaluatedOf.get(i.id)?.split ?? i.split;
   const manifestSha256 = createHash('sha256').update(JSON.stringify(covered.map((i) => [i.id, i.sha256, splitOf(i), labelOf(i)]))).digest('hex');
   const title = input.title ?? `Validation report: ${product.name}, model v${model.version}, threshold v${threshold.version}`;
   const byScore = [...scored].sort((a, b) => b.score - a.score || a.image.id - b.image.id);
@@ -124,7 +113,7 @@ export function buildValidationReport(p: Project, input: ValidationReportInput):
       ['Pixel F1 (best threshold)', fixed(stored('pixelF1')), interval(iv['pixelF1']), `at map value ${num(stored('pixelF1Threshold'))}`],
       ['AUPRO (FPR <= 0.3)', fixed(stored('aupro')), interval(iv['aupro']), 'per-region overlap'],
     ];
-    const rate = (k: number, n: number): string[] => [n ? fixed(k / n) : '-', interval(wilson(k, n)), `${k} of ${n}`];
+    const rate = (k: number, n: number): string[] => [n ? fixed(k / n) : '-', interval(wilsonInterval(k, n)), `${k} of ${n}`];
     const fr = count(good, 'fail');
     const fa = count(bad, 'pass');
     const thresholdRowsAt: string[][] = [

@@ -5,7 +5,6 @@
  * blob named by its sha256 in the reports table, with the manifest hash of the data it reports.
  * The CLI reaches this through the same API call (reports.create), so both give the same bytes.
  */
-import type { ApiRequest } from '../api/contract.ts';
 import { reports, type Project } from '../store/index.ts';
 import type { ReportDocument } from '../reports/document.ts';
 import { buildInspectionReport } from '../reports/inspection.ts';
@@ -13,8 +12,20 @@ import { renderHtml } from '../reports/render-html.ts';
 import { renderPdf } from '../reports/render-pdf.ts';
 import { buildValidationReport } from '../reports/validation.ts';
 
-export type ReportRequest = Omit<ApiRequest<'reports.create'>, 'kind' | 'preparedBy' | 'reviewedBy' | 'role'> &
-  Partial<Pick<ApiRequest<'reports.create'>, 'kind' | 'preparedBy' | 'reviewedBy' | 'role'>>;
+/** What reports.create asks for (the API fills in kind 'inspection' and empty sign-off names). */
+export interface ReportRequest {
+  readonly modelId: number;
+  readonly kind?: reports.ReportKind;
+  readonly format: reports.ReportFormat;
+  readonly title?: string | undefined;
+  /** The inspect job of an inspection report (default: the model's latest with results). */
+  readonly jobId?: number | undefined;
+  /** The threshold version of a validation report (default: the model's latest). */
+  readonly thresholdId?: number | undefined;
+  readonly preparedBy?: string;
+  readonly reviewedBy?: string;
+  readonly role?: string;
+}
 
 async function render(format: reports.ReportFormat, document: () => Promise<ReportDocument>, csv: () => string): Promise<Buffer> {
   if (format === 'csv') return Buffer.from(csv(), 'utf8');
