@@ -224,8 +224,8 @@ describe('the station UI in Chromium', () => {
     expect(Number(await pixel.getByRole('spinbutton', { name: 'Custom pixel threshold' }).inputValue()).toPrecision(4)).toBe(suggestedValue);
     await suggested.check();
 
-    // the histogram's y-axis counts images per bin, from 0 to the fullest bin
-    const counts = await studio.getByTestId('count-tick').allTextContents();
+    // the histogram's y-axis counts images per bin, from 0 to the fullest bin (the ticks uPlot draws on its canvas)
+    const counts = (await studio.getByRole('group', { name: 'Score histogram with threshold' }).getAttribute('data-count-ticks'))!.split(',');
     expect(counts[0]).toBe('0');
     expect(Number(counts.at(-1))).toBeGreaterThanOrEqual(1);
     await studio.getByRole('button', { name: 'No defect may pass' }).click();
@@ -239,6 +239,9 @@ describe('the station UI in Chromium', () => {
     expect(Number(await gallery.getByTestId('false-rejects').locator('.count').textContent())).toBe(falseRejects);
     expect(await gallery.getByTestId('false-rejects').locator('figure').count()).toBe(Math.min(falseRejects, 8));
     const before = await page.getByTestId('threshold-value').textContent();
+    // dragging moves the handle over the chart: the chart's canvas is neither rebuilt nor replaced
+    const canvas = studio.getByRole('group', { name: 'Score histogram with threshold' }).locator('canvas');
+    await canvas.evaluate((el) => el.setAttribute('data-before-drag', ''));
     const handle = studio.getByRole('slider', { name: 'Image threshold' });
     const box = (await handle.boundingBox())!;
     await page.mouse.move(box.x + box.width / 2, box.y + 4);
@@ -246,6 +249,7 @@ describe('the station UI in Chromium', () => {
     await page.mouse.move(box.x + box.width / 2 - 60, box.y + 4, { steps: 6 });
     await page.mouse.up();
     await expect.poll(() => page.getByTestId('threshold-value').textContent()).not.toBe(before);
+    expect(await canvas.getAttribute('data-before-drag')).toBe('');
     await studio.getByRole('button', { name: 'No defect may pass' }).click();
     await studio.getByRole('button', { name: 'Add review band' }).click();
     await studio.getByRole('slider', { name: 'Review band end' }).waitFor();
