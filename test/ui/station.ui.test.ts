@@ -332,7 +332,7 @@ describe('the station UI in Chromium', () => {
     await page.getByRole('region', { name: 'Run an inspection' }).getByRole('button', { name: /^Refine outlines of the \d+ failing and review part/ }).waitFor();
   }, 300_000);
 
-  it('creates inspection and validation reports with sign-off names, lists their sha256 and downloads one', async () => {
+  it('creates inspection and validation reports from Inspect, Evaluate and Reports with sign-off names, lists their sha256 and downloads one', async () => {
     // the Inspect screen offers the report of its latest batch
     await nav('Inspect');
     const [fromInspect] = await Promise.all([
@@ -340,16 +340,23 @@ describe('the station UI in Chromium', () => {
       page.getByRole('group', { name: 'Inspection report' }).getByRole('button', { name: 'Inspection report (PDF)' }).click(),
     ]);
     expect(fromInspect.suggestedFilename()).toMatch(/^Inspection_report_.*\.pdf$/);
+    // the Evaluate screen offers the validation report of its evaluation
+    await nav('Evaluate');
+    const [fromEvaluate] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('group', { name: 'Validation report' }).getByRole('button', { name: 'Validation report (PDF)' }).click(),
+    ]);
+    expect(fromEvaluate.suggestedFilename()).toMatch(/^Validation_report_.*\.pdf$/);
     await nav('Reports');
     const list = page.getByRole('region', { name: 'Reports' });
-    await expect.poll(() => list.locator('tr[data-report-id]').count()).toBe(1);
+    await expect.poll(() => list.locator('tr[data-report-id]').count()).toBe(2);
     await page.locator('input[name="report-title"]').fill('Line 3 validation');
     await page.getByRole('group', { name: 'Format' }).getByRole('button', { name: 'HTML' }).click();
     await page.getByRole('button', { name: 'Create report' }).click();
     await list.getByRole('cell', { name: 'Line 3 validation' }).waitFor();
     await page.getByRole('button', { name: 'CSV per image' }).click();
     await page.getByRole('button', { name: 'Create report' }).click();
-    await expect.poll(() => list.locator('tr[data-report-id]').count()).toBe(3);
+    await expect.poll(() => list.locator('tr[data-report-id]').count()).toBe(4);
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       list.locator('tr[data-report-id]', { hasText: 'Line 3 validation' }).getByRole('button', { name: 'Download' }).click(),
@@ -362,7 +369,7 @@ describe('the station UI in Chromium', () => {
     await page.getByLabel('Reviewed by').fill('Bo Kim');
     await page.getByLabel('Role').fill('Quality engineer');
     await page.getByRole('button', { name: 'Create report' }).click();
-    await expect.poll(() => list.locator('tr[data-report-id]').count()).toBe(4);
+    await expect.poll(() => list.locator('tr[data-report-id]').count()).toBe(5);
     const row = list.locator('tr[data-report-id]').first();
     await expect.poll(() => row.textContent()).toContain('validation');
     const id = Number(await row.getAttribute('data-report-id'));
