@@ -24,7 +24,8 @@ export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'ca
 export const MethodName = z.enum(['patchcore', 'padim', 'simplenet', 'pfm', 'pefm', 'cflow']);
 /** The detectors whose results F2PAD refines (it has a data term for each). */
 export const REFINABLE_METHODS: readonly string[] = ['patchcore', 'padim', 'cflow'];
-export const ReportFormat = z.enum(['html', 'csv']);
+export const ReportFormat = z.enum(['pdf', 'html', 'csv']);
+export const ReportKind = z.enum(['validation', 'inspection']);
 /** An absolute or relative file-system path as the user typed or picked it. */
 export const FsPath = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'path contains a NUL byte');
 const Name = z.string().trim().min(1).max(200);
@@ -123,8 +124,15 @@ export const RefineSettings = z.object({
 }).strict();
 
 export const Report = z.object({
-  id: Id, productId: Id, modelId: Id.nullable(), thresholdId: Id.nullable(), kind: z.string(), format: z.string(),
-  title: z.string(), byteSize: z.number().int(), createdAt: z.string(),
+  id: Id, productId: Id, modelId: Id.nullable(), thresholdId: Id.nullable(),
+  /** The inspect job an inspection report covers. */
+  jobId: Id.nullable(),
+  kind: ReportKind, format: ReportFormat, title: z.string(), byteSize: z.number().int(),
+  /** sha256 of the report's bytes, as stored (and printed by the CLI). */
+  sha256: z.string(),
+  /** sha256 over the data the report covers (images or results). */
+  manifestSha256: z.string().nullable(),
+  createdAt: z.string(),
 });
 
 /** A picture for display: PNG bytes as base64 at most `maxSide` pixels on its longer side. */
@@ -146,6 +154,68 @@ export const ScoreSet = z.object({
    * neither is known.
    */
   suggestedPixelThreshold: z.number().nullable(),
+});
+
+const Interval = z.object({ low: z.number(), high: z.number() });
+
+/** What an evaluation measured (store/evaluations.ts EvaluationMetrics), with 95 % bootstrap intervals over images. */
+export const EvaluationMetrics = z.object({
+  images: z.number().int(), good: z.number().int(), defective: z.number().int(),
+  imageAuroc: z.number().nullable(), imageF1: z.number().nullable(), f1Threshold: z.number().nullable(),
+  pixelAuroc: z.number().nullable(), aupro: z.number().nullable(), pixelF1: z.number().nullable(), pixelF1Threshold: z.number().nullable(),
+  pixelImages: z.number().int(),
+  intervals: z.object({
+    imageAuroc: Interval.nullable(), imageF1: Interval.nullable(), pixelAuroc: Interval.nullable(), pixelF1: Interval.nullable(), aupro: Interval.nullable(),
+    resamples: z.number().int(), level: z.number(),
+  }),
+});
+
+/**
+ * The stored record of one evaluation of a model: metrics, curves (at most ~512 points each) and the
+ * frozen test set, each image with its label, defect type and score at the time.
+ */
+export const EvaluationRecord = z.object({
+  id: Id, modelId: Id, productId: Id, thresholdId: Id.nullable(), jobId: Id.nullable(), evaluatedAt: z.string(),
+  metrics: EvaluationMetrics,
+  curves: z.object({
+    roc: z.object({ fpr: z.array(z.number()), tpr: z.array(z.number()) }).nullable(),
+    pr: z.object({ recall: z.array(z.number()), precision: z.array(z.number()) }).nullable(),
+    /** The per-region overlap curve behind AUPRO, up to a little past `fprLimit`. */
+    pro: z.object({ fpr: z.array(z.number()), pro: z.array(z.number()), fprLimit: z.number() }).nullable(),
+  }),
+  images: z.array(z.object({ imageId: Id, verdict: z.enum(['good', 'defective']), defectType: z.string().nullable(), split: z.enum(['validation', 'test']), score: z.number() })),
+});
+
+/** Recall of one defect type's images of an evaluation at a threshold (null type: defective images without one). */
+export const DefectRecall = z.object({ defectType: z.string().nullable(), images: z.number().int(), caught: z.number().int(), recall: z.number() });
+
+/** A model's latest evaluation as the Evaluate screen shows it: the record, read against the model's current threshold. */
+export const Evaluation = z.object({
+  record: EvaluationRecord,
+  /** The model's latest threshold version now (recall is computed at its image threshold); null before the first. */
+  threshold: Threshold.nullable(),
+  recallByDefectType: z.array(DefectRecall),
+});
+
+const PairedDifference = z.object({ difference: z.number(), low: z.number(), high: z.number(), excludesZero: z.boolean() });
+const ComparedMetrics = <T extends z.ZodType>(t: T) => z.object({ imageAuroc: t, imageF1: t, pixelAuroc: t, pixelF1: t, aupro: t });
+
+/**
+ * Model versions compared on their shared frozen test set: each model's metrics there, and each
+ * model's difference from the baseline (the first one named) with its paired 95 % bootstrap interval.
+ */
+export const EvaluationComparison = z.object({
+  baselineModelId: Id,
+  images: z.object({
+    shared: z.number().int(), good: z.number().int(), defective: z.number().int(),
+    /** Shared images with ground truth and a stored map from every model (the pixel metrics' images). */
+    pixel: z.number().int(),
+    /** Images some record holds but not all, or labelled differently between them. */
+    leftOut: z.number().int(),
+  }),
+  models: z.array(z.object({ modelId: Id, version: z.number().int(), method: z.string(), evaluationId: Id, metrics: ComparedMetrics(z.number().nullable()) })),
+  differences: z.array(ComparedMetrics(PairedDifference.nullable()).extend({ modelId: Id, baselineModelId: Id })),
+  resamples: z.number().int(), level: z.number(), seconds: z.number(),
 });
 
 export const ImportSummary = z.object({
@@ -240,6 +310,13 @@ export const API = {
   'models.evaluate': method(z.object({ modelId: Id }).strict(), Job),
   'models.scores': method(z.object({ modelId: Id }).strict(), ScoreSet),
 
+  /** The model's latest stored evaluation (null before its first), with recall per defect type at its current threshold. */
+  'evaluations.latest': method(z.object({ modelId: Id }).strict(), Evaluation.nullable()),
+  /** The product's evaluation records, newest first: the latest of each model, or every one with `all`. */
+  'evaluations.list': method(z.object({ productId: Id, all: z.boolean().default(false) }).strict(), z.array(EvaluationRecord)),
+  /** Paired bootstrap of the metric differences between model versions of one product on their shared test images (vs the first). */
+  'evaluations.compare': method(z.object({ modelIds: z.array(Id).min(2).max(8) }).strict(), EvaluationComparison),
+
   'thresholds.list': method(z.object({ modelId: Id }).strict(), z.array(Threshold)),
   'thresholds.set': method(z.object({
     modelId: Id, imageThreshold: Score, pixelThreshold: Score.nullable().default(null),
@@ -307,7 +384,18 @@ export const API = {
     resultId: Id.optional(), inspectionJobId: Id.optional(), settings: RefineSettings.default({}),
   }).strict().refine((v) => (v.resultId === undefined) !== (v.inspectionJobId === undefined), 'give resultId or inspectionJobId, not both'), Job),
 
-  'reports.create': method(z.object({ modelId: Id, format: ReportFormat, title: Name.optional() }).strict(), Report),
+  /**
+   * A validation report (the model at a threshold version on its labelled test set) or an inspection
+   * report (one batch: an inspect job, default the model's latest) as PDF, HTML or CSV; the sign-off
+   * names are printed in the report's sign-off block.
+   */
+  'reports.create': method(z.object({
+    modelId: Id, kind: ReportKind.default('inspection'), format: ReportFormat, title: Name.optional(),
+    jobId: Id.optional(), thresholdId: Id.optional(),
+    preparedBy: z.string().trim().max(200).default(''), reviewedBy: z.string().trim().max(200).default(''), role: z.string().trim().max(200).default(''),
+  }).strict()
+    .refine((v) => v.kind === 'inspection' || v.jobId === undefined, 'jobId picks the batch of an inspection report; a validation report takes thresholdId')
+    .refine((v) => v.kind === 'validation' || v.thresholdId === undefined, 'an inspection report uses the thresholds its batch was judged with; thresholdId is for validation reports'), Report),
   'reports.list': method(z.object({ productId: Id }).strict(), z.array(Report)),
   'reports.content': method(z.object({ id: Id }).strict(), z.object({ report: Report, mediaType: z.string(), base64: z.string() })),
 
@@ -342,6 +430,10 @@ export type Picture = z.output<typeof Picture>;
 export type ScoreSet = z.output<typeof ScoreSet>;
 export type ImportSummary = z.output<typeof ImportSummary>;
 export type InspectionSummary = z.output<typeof InspectionSummary>;
+export type EvaluationRecord = z.output<typeof EvaluationRecord>;
+export type Evaluation = z.output<typeof Evaluation>;
+export type DefectRecall = z.output<typeof DefectRecall>;
+export type EvaluationComparison = z.output<typeof EvaluationComparison>;
 
 // ---------------------------------------------------------------------------------------------
 // Events pushed from the station (job progress and status changes)

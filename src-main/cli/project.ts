@@ -25,7 +25,9 @@ argus results  --project <dir> (--model <id> | --product <name|id>) [--run <id> 
                [--queue awaiting|disagree] [--order score|uncertainty|time] [--limit n] [--json]
 argus decide   --project <dir> --result <id> (--verdict pass|fail [--defect-type <t>] [--note <text>] [--by <name>]
                | --label normal|defect [--refit])
-argus report   --project <dir> (--model <id> | --product <name|id>) [--format html|csv] --out <file>
+argus report   --project <dir> (--model <id> | --product <name|id>) [--kind validation|inspection] [--format pdf|html|csv]
+               [--job <inspect job id>] [--threshold <threshold id>] [--prepared-by <name>] [--reviewed-by <name>]
+               [--role <role>] [--title <text>] --out <file>
 argus jobs     --project <dir> [--resume <job id>] [--cancel <job id>]
 
 A project is a folder (created empty by 'project create'); the same folder opens in the station
@@ -39,7 +41,10 @@ results, 'results --evaluation' the evaluation's. 'decide' records a reviewer's 
 for the next training (normal: good training image; defect: defective test image); --refit then adds
 a normal part to its PatchCore model's memory bank as the next model version (seconds, no retrain). 'refine' runs F2PAD on one result or on every failing
 and review result of an inspection job; --out writes each refined result's repaired image and outlines. Jobs show a progress bar on a terminal; a job that
-fails or is interrupted makes the command exit 1.`;
+fails or is interrupted makes the command exit 1. 'report' writes a validation report (the model at a threshold
+version, default its latest, on the labelled test set) or an inspection report (one batch: --job, default the
+model's latest inspection) as PDF, HTML or CSV (--format defaults to --out's extension, else pdf), records it in
+the project and prints its sha256.`;
 
 const common = {
   project: { type: 'string' },
@@ -110,7 +115,9 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
       ...common,
       name: { type: 'string' }, mvtec: { type: 'boolean' }, split: { type: 'string' }, verdict: { type: 'string' },
       method: { type: 'string', default: 'patchcore' }, set: { type: 'string', multiple: true }, limit: { type: 'string' },
-      json: { type: 'boolean' }, format: { type: 'string', default: 'html' }, out: { type: 'string' },
+      json: { type: 'boolean' }, format: { type: 'string' }, out: { type: 'string' },
+      kind: { type: 'string', default: 'inspection' }, job: { type: 'string' }, threshold: { type: 'string' },
+      'prepared-by': { type: 'string' }, 'reviewed-by': { type: 'string' }, role: { type: 'string' }, title: { type: 'string' },
       resume: { type: 'string' }, cancel: { type: 'string' },
       result: { type: 'string' }, inspection: { type: 'string' }, ablation: { type: 'string' }, tau: { type: 'string' },
       queue: { type: 'string' }, order: { type: 'string' }, 'defect-type': { type: 'string' }, note: { type: 'string' }, by: { type: 'string' },
@@ -279,11 +286,24 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
       case 'report': {
         const model = await findModel(s, values);
         const out = need(values.out, '--out');
-        if (values.format !== 'html' && values.format !== 'csv') throw new RangeError(`--format expects html or csv, received '${values.format}'`);
-        const report = await s.call('reports.create', { modelId: model.id, format: values.format });
+        const kinds = ['validation', 'inspection'] as const;
+        const formats = ['pdf', 'html', 'csv'] as const;
+        const kind = values.kind as (typeof kinds)[number];
+        if (!kinds.includes(kind)) throw new RangeError(`--kind expects validation or inspection, received '${values.kind}'`);
+        const fromName = /\.([a-z]+)$/i.exec(out)?.[1]?.toLowerCase();
+        const format = (values.format ?? (formats.includes(fromName as 'pdf') ? fromName : 'pdf')) as (typeof formats)[number];
+        if (!formats.includes(format)) throw new RangeError(`--format expects pdf, html or csv, received '${values.format}'`);
+        const report = await s.call('reports.create', {
+          modelId: model.id, kind, format,
+          ...(values.job !== undefined ? { jobId: positiveInt(values.job, '--job') } : {}),
+          ...(values.threshold !== undefined ? { thresholdId: positiveInt(values.threshold, '--threshold') } : {}),
+          ...(values.title !== undefined ? { title: values.title } : {}),
+          preparedBy: values['prepared-by'] ?? '', reviewedBy: values['reviewed-by'] ?? '', role: values.role ?? '',
+        });
         const content = await s.call('reports.content', { id: report.id });
         writeFileSync(out, Buffer.from(content.base64, 'base64'));
-        console.log(`report ${report.id} (${report.format}, ${report.byteSize} bytes) written to ${out}`);
+        console.log(`${report.kind} report ${report.id} (${report.format}, ${report.byteSize} bytes${report.jobId !== null ? `, inspection job ${report.jobId}` : ''}) written to ${out}`);
+        console.log(`sha256 ${report.sha256}`);
         return 0;
       }
       case 'jobs': {

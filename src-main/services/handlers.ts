@@ -6,13 +6,14 @@
 import type { Handlers } from '../api/dispatch.ts';
 import { ApiError, type Model, type Product, type Refinement, type Result } from '../api/contract.ts';
 import { f1Max } from '../metrics/index.ts';
-import { decisions, images, jobs, masks, models, products, refinements, reports, results, runs, thresholds, type Project } from '../store/index.ts';
+import { decisions, evaluations, images, jobs, masks, models, products, refinements, reports, results, runs, thresholds, type Project } from '../store/index.ts';
 import { decodeImageBuffer, ImageReadError } from '../vision/image.ts';
 import { decodeMask } from '../vision/mask.ts';
 import { pictureOrError } from './picture-errors.ts';
 import { imagePicture, maskContent, repairedPicture, resultOverlay } from './pictures.ts';
 import { checkRefineRequest } from './refinement.ts';
 import { suggestedPixelThreshold } from './model-evaluation.ts';
+import { compareEvaluations, latestEvaluation } from './evaluations.ts';
 import { createReport, MEDIA_TYPES } from './reports.ts';
 import { startInspection } from './inspection.ts';
 import { labelFromResults } from './review.ts';
@@ -31,8 +32,8 @@ function toModel(model: models.Model): Model {
 
 function toReport(p: Project, r: reports.Report): import('../api/contract.ts').Report {
   return {
-    id: r.id, productId: r.productId, modelId: r.modelId, thresholdId: r.thresholdId, kind: r.kind, format: r.format, title: r.title,
-    byteSize: reports.byteSize(p, r), createdAt: r.createdAt,
+    id: r.id, productId: r.productId, modelId: r.modelId, thresholdId: r.thresholdId, jobId: r.jobId, kind: r.kind, format: r.format, title: r.title,
+    byteSize: reports.byteSize(p, r), sha256: r.sha256, manifestSha256: r.manifestSha256, createdAt: r.createdAt,
   };
 }
 
@@ -167,6 +168,11 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
         suggestedPixelThreshold: suggestedPixelThreshold(models.get(project, modelId)),
       };
     },
+
+    'evaluations.latest': ({ modelId }) => latestEvaluation(p(), modelId),
+    'evaluations.list': ({ productId, all }) => evaluations.list(p(), { productId: products.get(p(), productId).id, latestOnly: !all }).map((r) => ({ ...r, images: [...r.images] })),
+
+    'evaluations.compare': ({ modelIds }) => compareEvaluations(p(), modelIds),
 
     'thresholds.list': ({ modelId }) => thresholds.list(p(), models.get(p(), modelId).id),
     'thresholds.set': (req) => thresholds.add(p(), { ...req, modelId: models.get(p(), req.modelId).id }),

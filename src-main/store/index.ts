@@ -24,3 +24,4 @@ export * as refinements from './refinements.ts';
 export * as reports from './reports.ts';
 export * as decisions from './decisions.ts';
 export * as runs from './runs.ts';
+export * as evaluations from './evaluations.ts';

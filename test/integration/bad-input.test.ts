@@ -360,6 +360,7 @@ function templates(dir: string): Record<ApiMethod, Record<string, unknown>> {
     'products.setIgnore': { productId: 1, png: null }, 'products.ignore': { productId: 1 },
     'models.train': { productId: 1, method: 'patchcore', backbone: 'mobilenet_v2_features', config: { height: 128 } },
     'models.list': { productId: 1 }, 'models.get': { id: 1 }, 'models.evaluate': { modelId: 1 }, 'models.scores': { modelId: 1 },
+    'evaluations.latest': { modelId: 1 }, 'evaluations.list': { productId: 1, all: true }, 'evaluations.compare': { modelIds: [1, 2] },
     'thresholds.list': { modelId: 1 },
     'thresholds.set': { modelId: 1, imageThreshold: 1, pixelThreshold: 1, reviewLow: 0.5, reviewHigh: 1.5, note: '' },
     'inspection.run': { modelId: 1, imageIds: [1], name: 'Lot 1', watch: false },

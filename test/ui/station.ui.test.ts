@@ -224,8 +224,8 @@ describe('the station UI in Chromium', () => {
     expect(Number(await pixel.getByRole('spinbutton', { name: 'Custom pixel threshold' }).inputValue()).toPrecision(4)).toBe(suggestedValue);
     await suggested.check();
 
-    // the histogram's y-axis counts images per bin, from 0 to the fullest bin
-    const counts = await studio.getByTestId('count-tick').allTextContents();
+    // the histogram's y-axis counts images per bin, from 0 to the fullest bin (the ticks uPlot draws on its canvas)
+    const counts = (await studio.getByRole('group', { name: 'Score histogram with threshold' }).getAttribute('data-count-ticks'))!.split(',');
     expect(counts[0]).toBe('0');
     expect(Number(counts.at(-1))).toBeGreaterThanOrEqual(1);
     await studio.getByRole('button', { name: 'No defect may pass' }).click();
@@ -239,6 +239,9 @@ describe('the station UI in Chromium', () => {
     expect(Number(await gallery.getByTestId('false-rejects').locator('.count').textContent())).toBe(falseRejects);
     expect(await gallery.getByTestId('false-rejects').locator('figure').count()).toBe(Math.min(falseRejects, 8));
     const before = await page.getByTestId('threshold-value').textContent();
+    // dragging moves the handle over the chart: the chart's canvas is neither rebuilt nor replaced
+    const canvas = studio.getByRole('group', { name: 'Score histogram with threshold' }).locator('canvas');
+    await canvas.evaluate((el) => el.setAttribute('data-before-drag', ''));
     const handle = studio.getByRole('slider', { name: 'Image threshold' });
     const box = (await handle.boundingBox())!;
     await page.mouse.move(box.x + box.width / 2, box.y + 4);
@@ -246,6 +249,7 @@ describe('the station UI in Chromium', () => {
     await page.mouse.move(box.x + box.width / 2 - 60, box.y + 4, { steps: 6 });
     await page.mouse.up();
     await expect.poll(() => page.getByTestId('threshold-value').textContent()).not.toBe(before);
+    expect(await canvas.getAttribute('data-before-drag')).toBe('');
     await studio.getByRole('button', { name: 'No defect may pass' }).click();
     await studio.getByRole('button', { name: 'Add review band' }).click();
     await studio.getByRole('slider', { name: 'Review band end' }).waitFor();
@@ -334,20 +338,51 @@ describe('the station UI in Chromium', () => {
     await page.getByRole('region', { name: 'Run an inspection' }).getByRole('button', { name: /^Refine outlines of the \d+ failing and review part/ }).waitFor();
   }, 300_000);
 
-  it('creates HTML and CSV reports and downloads one', async () => {
+  it('creates inspection and validation reports from Inspect, Evaluate and Reports with sign-off names, lists their sha256 and downloads one', async () => {
+    // the Inspect screen offers the report of its latest batch
+    await nav('Inspect');
+    const [fromInspect] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('group', { name: 'Inspection report' }).getByRole('button', { name: 'Inspection report (PDF)' }).click(),
+    ]);
+    expect(fromInspect.suggestedFilename()).toMatch(/^Inspection_report_.*\.pdf$/);
+    // the Evaluate screen offers the validation report of its evaluation
+    await nav('Evaluate');
+    const [fromEvaluate] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('group', { name: 'Validation report' }).getByRole('button', { name: 'Validation report (PDF)' }).click(),
+    ]);
+    expect(fromEvaluate.suggestedFilename()).toMatch(/^Validation_report_.*\.pdf$/);
     await nav('Reports');
-    await page.locator('input[name="report-title"]').fill('Line 3 validation');
-    await page.getByRole('button', { name: 'Create report' }).click();
     const list = page.getByRole('region', { name: 'Reports' });
+    await expect.poll(() => list.locator('tr[data-report-id]').count()).toBe(2);
+    await page.locator('input[name="report-title"]').fill('Line 3 validation');
+    await page.getByRole('group', { name: 'Format' }).getByRole('button', { name: 'HTML' }).click();
+    await page.getByRole('button', { name: 'Create report' }).click();
     await list.getByRole('cell', { name: 'Line 3 validation' }).waitFor();
     await page.getByRole('button', { name: 'CSV per image' }).click();
     await page.getByRole('button', { name: 'Create report' }).click();
-    await expect.poll(() => list.locator('tr[data-report-id]').count()).toBe(2);
+    await expect.poll(() => list.locator('tr[data-report-id]').count()).toBe(4);
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       list.locator('tr[data-report-id]', { hasText: 'Line 3 validation' }).getByRole('button', { name: 'Download' }).click(),
     ]);
     expect(download.suggestedFilename()).toBe('Line_3_validation.html');
+    // a validation PDF with the sign-off names; its sha256 is listed and is the stored report's
+    await page.getByRole('group', { name: 'Kind' }).getByRole('button', { name: 'Validation' }).click();
+    await page.getByRole('group', { name: 'Format' }).getByRole('button', { name: 'PDF' }).click();
+    await page.getByLabel('Prepared by').fill('Anna Weber');
+    await page.getByLabel('Reviewed by').fill('Bo Kim');
+    await page.getByLabel('Role').fill('Quality engineer');
+    await page.getByRole('button', { name: 'Create report' }).click();
+    await expect.poll(() => list.locator('tr[data-report-id]').count()).toBe(5);
+    const row = list.locator('tr[data-report-id]').first();
+    await expect.poll(() => row.textContent()).toContain('validation');
+    const id = Number(await row.getAttribute('data-report-id'));
+    const stored = (await station.handle('reports.list', { productId: 1 })) as { ok: true; value: Array<{ id: number; sha256: string; format: string }> };
+    const report = stored.value.find((r) => r.id === id)!;
+    expect(report.format).toBe('pdf');
+    expect(await row.getByTestId('report-sha256').textContent()).toBe(report.sha256);
     await shot('09-reports');
   });
 

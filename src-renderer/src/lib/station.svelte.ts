@@ -15,6 +15,7 @@ export const SCREENS = [
   { id: 'dataset', title: 'Dataset', needs: 'project' },
   { id: 'label', title: 'Masks & labels', needs: 'product' },
   { id: 'train', title: 'Train', needs: 'product' },
+  { id: 'evaluate', title: 'Evaluate', needs: 'model' },
   { id: 'thresholds', title: 'Thresholds', needs: 'model' },
   { id: 'inspect', title: 'Inspect & review', needs: 'model' },
   { id: 'reports', title: 'Reports', needs: 'model' },
@@ -52,6 +53,13 @@ export function currentProduct(): Product | null {
 
 export function currentModel(): Model | null {
   return station.models.find((m) => m.id === station.modelId) ?? null;
+}
+
+/** Opens `screen` on model `modelId` (pinned unless it is the newest, as the model picker does). */
+export function showModel(screen: Screen, modelId: number): void {
+  station.modelId = modelId;
+  station.modelPinned = modelId !== station.models[0]?.id;
+  station.screen = screen;
 }
 
 async function background(fn: () => Promise<void>): Promise<void> {
