@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { goodPercentile, goodReference } from '../../src-main/services/percentiles.ts';
-import { images } from '../../src-main/store/index.ts';
+import { images, results } from '../../src-main/store/index.ts';
 import { reviewProject, tempDir } from '../fixtures/store.ts';
 
 describe('scores as percentiles among good parts', () => {
   it('rank a score among the good validation parts, else the good test parts, never the training images', () => {
-    const { p, imageIds, modelId } = reviewProject(join(tempDir(), 'project')); // scores 3, 1, 2
+    const { p, imageIds, modelId } = reviewProject(join(tempDir(), 'project')); // inspected: scores 3, 1, 2
+    // the reference is the evaluation's scores (runs are inspections): the same parts evaluated
+    results.addMany(p, [3, 1, 2].map((score, i) => ({ imageId: imageIds[i]!, modelId, score, verdict: 'unjudged' as const })));
     expect(goodReference(p, modelId)).toMatchObject({ split: null });
     expect(goodPercentile(goodReference(p, modelId), 2)).toBeNull();
 

@@ -33,7 +33,7 @@ describe('inspection runs', () => {
     expect(results.list(p, { runId: lotB.id }).map((r) => r.score)).toEqual([0.5]);
     // threshold tuning and percentiles read evaluation results only
     expect(results.scoresWithLabels(p, modelId)).toHaveLength(evaluationBefore);
-    expect(runs.list(p, { productId }).map((r) => r.name)).toEqual(['Lot B', 'Lot A']);
+    expect(runs.list(p, { productId }).map((r) => r.name)).toEqual(['Lot B', 'Lot A', 'Run 1']);
   });
 
   it('record start, end and throughput, and survive reopening the project', () => {

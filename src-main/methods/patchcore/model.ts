@@ -64,10 +64,14 @@ export class PatchEmbedder {
  * all of them at once (the official algorithm). Otherwise fitting memory stays bounded whatever the
  * number of training images: the rows buffer holds a pool of representatives (half) and the chunk
  * being read (half); each full chunk is reduced by the same greedy coreset to its share of the pool
- * (in proportion to its rows among all the training set's), and the bank is the coreset of the pool,
+ * (in proportion to its rows among all the training set's, and at most POOL_OVERSAMPLING times its
+ * share of the bank), and the bank is the coreset of the pool,
  * at most half the buffer (131,072 rows at the defaults). Greedy k-centre coresets compose: a patch
  * is within its chunk coreset's radius of a pool row, which is within the final radius of the bank.
  */
+/** A streamed fit keeps up to this many times a chunk's share of the bank as its representatives in the pool. */
+const POOL_OVERSAMPLING = 4;
+
 export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount: number, config: PatchCoreConfig, events: FitEvents = {}): Promise<PatchCoreModel> {
   const embedder = await PatchEmbedder.open(config);
   const D = config.targetDim;
@@ -83,7 +87,8 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
   const reduceChunk = async () => {
     if (!plan!.streamed || pending === 0) return;
     const chunk = buffer!.subarray(pooled * D, (pooled + pending) * D);
-    const share = Math.max(1, Math.min(pending, Math.floor((pending * plan!.poolRows) / plan!.expectedRows)));
+    // its part of the pool, and no more than a few times its part of the bank (each reduction costs rows x share)
+    const share = Math.max(1, Math.min(pending, Math.floor((pending * plan!.poolRows) / plan!.expectedRows), Math.ceil(POOL_OVERSAMPLING * pending * config.coresetRatio)));
     const kept = await coreset(chunk, pending, share, config, {});
     buffer!.set(kept, pooled * D);
     pooled += share;
