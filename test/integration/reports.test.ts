@@ -182,7 +182,9 @@ describe('reports of a real model, as a customer reads them', () => {
     expect(text).toMatch(/Parts inspected\s+10\b/);
     expect(text).toMatch(/parts per minute/);
     expect(text).toContain(`Failing and review parts (${counts.fail + counts.review})`);
-    expect(text).toContain(`batch ${jobId}, model v${model.version}`);
+    // the batch is the inspection's run, named as the station named it
+    expect(text).toContain(`Run 1, model v${model.version}`);
+    expect(text).toContain(`run Run 1 (job ${jobId})`);
     for (const v of ['Threshold version', 'version 3', 'line 3 release', model.backboneSha256, 'Prepared by', SIGN_OFF.reviewedBy]) expect(text).toContain(v);
     for (const r of batch.filter((x) => x.verdict === 'fail' && x.defectAreaPx !== null)) expect(text).toContain(`defect area ${r.defectAreaPx} px`);
     for (const image of tested) expect(text).toContain(image.sha256);
