@@ -11,7 +11,7 @@ import {
 export { ApiError, REFINABLE_METHODS } from '../../../src-main/api/contract.ts';
 export type {
   ApiErrorCode, ApiInput, ApiMethod, ApiOutput, ApiResponse, ArgusApi, Image, ImportSummary, InspectionSummary, Job,
-  JobProgress, Mask, Model, Picture, Product, ProjectInfo, Report, Result, ScoreSet, StationEvent, Threshold,
+  AnomalyMap, JobProgress, Mask, Model, Picture, Product, ProjectInfo, Report, Result, ScoreSet, StationEvent, Threshold,
 } from '../../../src-main/api/contract.ts';
 
 /** What an import job produced, once it has (the job's `result`). */
