@@ -390,7 +390,22 @@ describe('the station UI in Chromium', () => {
     await page.keyboard.press(']');
     await expect.poll(() => heatmap.evaluate((c) => (c as unknown as { style: { opacity: string } }).style.opacity)).toBe('0.55');
     expect(await viewer.getByRole('slider', { name: 'Heatmap opacity' }).inputValue()).toBe('0.55');
-    await page.mouse.move(stageBox.x + vx + (px + 0.5) * 4, stageBox.y + vy + (py + 0.5) * 4);
+    // dragged to the predicted defect at 4x (its outline's top-left corner in the middle), the cursor on it
+    const [mx, my] = (await detector.getAttribute('d'))!.match(/^M(\d+) (\d+)/)!.slice(1).map(Number) as [number, number];
+    const limit = (d: number) => Math.max(-300, Math.min(300, d));
+    for (let i = 0; i < 10; i++) {
+      const v = await view();
+      const dx = stageBox.width / 2 - (v.x + (mx + 0.5) * 4);
+      const dy = stageBox.height / 2 - (v.y + (my + 0.5) * 4);
+      if (Math.abs(dx) < 2 && Math.abs(dy) < 2) break;
+      await page.mouse.move(stageBox.x + stageBox.width / 2, stageBox.y + stageBox.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(stageBox.x + stageBox.width / 2 + limit(dx), stageBox.y + stageBox.height / 2 + limit(dy), { steps: 3 });
+      await page.mouse.up();
+    }
+    await page.mouse.move(stageBox.x + stageBox.width / 2 + 1, stageBox.y + stageBox.height / 2 + 1);
+    await expect.poll(async () => Math.abs(Number(await readout.getAttribute('data-x')) - mx)).toBeLessThanOrEqual(1);
+    expect(await stage.getAttribute('data-scale')).toBe('4');
     await shot('08c-review-4x');
 
     // side by side: original, overlay and mask on one shared view
