@@ -425,6 +425,16 @@ describe('the station UI in Chromium', () => {
     await shot('08e-keys');
     await page.keyboard.press('Escape');
     await expect.poll(() => sheet.count()).toBe(0);
+
+    // Z: the results list steps aside and the image takes the whole screen; Z again brings it back
+    await page.keyboard.press('z');
+    await expect.poll(() => page.getByRole('region', { name: 'Results' }).count()).toBe(0);
+    await expect.poll(async () => (await stage.boundingBox())!.width).toBeGreaterThan(stageBox.width + 300);
+    await page.keyboard.press('1');
+    await page.mouse.move(stageBox.x + 200, stageBox.y + 200);
+    await shot('08f-review-full-screen');
+    await page.keyboard.press('z');
+    await page.getByRole('region', { name: 'Results' }).waitFor();
   });
 
   it('refines a failing result from the viewer: refined outline, repaired image and the refined defect area', async () => {
@@ -445,6 +455,7 @@ describe('the station UI in Chromium', () => {
     expect(await refined.isDisabled()).toBe(false);
     // the refined outline beside the detector's, all four pictures side by side
     await viewer.locator('[data-outline="refined"]').first().waitFor();
+    await page.keyboard.press('0');
     await page.keyboard.press('s');
     await expect.poll(() => viewer.locator('[data-pane]').count()).toBe(4);
     await shot('08b-refined');
