@@ -359,6 +359,11 @@ describe('the station UI in Chromium', () => {
     expect(Number(await readout.getAttribute('data-value'))).toBe(expected);
     expect(await readout.textContent()).toContain(`score ${expected.toPrecision(4)}`);
     expect(await readout.textContent()).toMatch(/the pixel threshold \((at or above|below)\)/);
+    // the predicted mask is the failing part's; a passing part has none (never outlined)
+    const predicted = (await station.handle('results.mask', { id: Number(id), kind: 'predicted' })) as { ok: true; value: { png: string } | null };
+    expect(predicted.value?.png).toMatch(/^iVBOR/);
+    const passing = (await station.handle('results.list', { modelId: 1, verdict: 'pass', limit: 1 })) as { ok: true; value: { items: Array<{ id: number }> } };
+    expect(await station.handle('results.mask', { id: passing.value.items[0]!.id, kind: 'predicted' })).toEqual({ ok: true, value: null });
     // the colour bar marks the pixel threshold
     await viewer.getByTestId('pixel-threshold-mark').waitFor();
 
