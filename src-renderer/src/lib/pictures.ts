@@ -57,6 +57,11 @@ export function fullPicture(image: { id: number; width: number; height: number }
   return remembered(fullCache, MAX_FULL, `${image.id}:${side}`, () => limited(() => api.call('images.picture', { id: image.id, maxSide: side })).then(dataUrl));
 }
 
+/** Asks for an image's full-size picture ahead of time (the next result in review); failures are left for when it is shown. */
+export function prefetchFullPicture(imageId: number): void {
+  api.call('images.get', { id: imageId }).then(fullPicture).catch(() => undefined);
+}
+
 /** A refined result's repaired (defect-free) image. */
 export function repaired(resultId: number, maxSide: number): Promise<string> {
   return limited(() => api.call('results.repaired', { id: resultId, maxSide })).then(dataUrl);
