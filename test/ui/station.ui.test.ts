@@ -458,11 +458,12 @@ describe('the station UI in Chromium', () => {
     await expect.poll(() => repaired.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(0);
     expect(await viewer.getByTestId('defect-area').textContent()).toMatch(/defect area [\d,]+ px \(refined/);
     expect(await refined.isDisabled()).toBe(false);
-    // the refined outline beside the detector's, all four pictures side by side
-    await viewer.locator('[data-outline="refined"]').first().waitFor();
+    // all four pictures side by side, the refined outline beside the detector's (none over the repaired image)
     await page.keyboard.press('0');
     await page.keyboard.press('s');
     await expect.poll(() => viewer.locator('[data-pane]').count()).toBe(4);
+    await viewer.locator('[data-pane="overlay"] [data-outline="refined"]').waitFor();
+    expect(await viewer.locator('[data-pane="repaired"] [data-outline]').count()).toBe(0);
     await shot('08b-refined');
     await page.keyboard.press('s');
     await pictures.getByRole('button', { name: 'Overlay' }).click();
