@@ -138,6 +138,19 @@ export const Report = z.object({
 /** A picture for display: PNG bytes as base64 at most `maxSide` pixels on its longer side. */
 export const Picture = z.object({ mediaType: z.literal('image/png'), base64: z.string(), width: z.number().int(), height: z.number().int() });
 
+/**
+ * A result's anomaly map for the review viewer: `width` × `height` float32 values (little-endian,
+ * row-major, base64) on the model's grid spanning the whole `imageWidth` × `imageHeight` image (the
+ * station upsamples it bilinearly, PyTorch align_corners=False, to outline defects); its range; the
+ * colour scale `low`–`high` of the station's overlays; the thresholds that judged the result.
+ */
+export const AnomalyMap = z.object({
+  width: z.number().int().positive(), height: z.number().int().positive(),
+  imageWidth: z.number().int().positive(), imageHeight: z.number().int().positive(),
+  base64: z.string(), min: z.number(), max: z.number(), low: z.number(), high: z.number(),
+  imageThreshold: z.number().nullable(), pixelThreshold: z.number().nullable(),
+});
+
 /** Score statistics for threshold tuning: every labelled image's score under one model. */
 export const ScoreSet = z.object({
   modelId: Id,
@@ -373,6 +386,10 @@ export const API = {
       heatmap: z.boolean().default(true), detector: z.boolean().default(true), refined: z.boolean().default(true), truth: z.boolean().default(false),
     }).strict().default({ heatmap: true, detector: true, refined: true, truth: false }),
   }).strict(), Picture),
+  /** The raw anomaly map, for review at full size (colours, outlines and readouts drawn by the screen). */
+  'results.map': method(z.object({ id: Id }).strict(), AnomalyMap),
+  /** A mask of the result as a PNG of the image's size: predicted (failing and review parts only) or refined (F2PAD). */
+  'results.mask': method(z.object({ id: Id, kind: z.enum(['predicted', 'refined']) }).strict(), z.object({ png: z.string() }).nullable()),
   /** The repaired (defect-free) image of a refined result. */
   'results.repaired': method(z.object({ id: Id, maxSide: z.number().int().min(16).max(4096).default(1024) }).strict(), Picture),
 
@@ -427,6 +444,7 @@ export type Report = z.output<typeof Report>;
 export type Refinement = z.output<typeof Refinement>;
 export type RefineSettings = z.output<typeof RefineSettings>;
 export type Picture = z.output<typeof Picture>;
+export type AnomalyMap = z.output<typeof AnomalyMap>;
 export type ScoreSet = z.output<typeof ScoreSet>;
 export type ImportSummary = z.output<typeof ImportSummary>;
 export type InspectionSummary = z.output<typeof InspectionSummary>;

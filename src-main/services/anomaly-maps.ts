@@ -31,3 +31,25 @@ export function decodeMap(bytes: Uint8Array): StoredMap {
   for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(12 + i * 4, true);
   return { width, height, data };
 }
+
+/** The smallest and largest value of a map. */
+export function mapRange(data: Float32Array): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of data) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { min, max };
+}
+
+/**
+ * The score span a heatmap's colours cover: the map's own range, or with a pixel threshold the band
+ * from half to one and a half times it (widened down to the map's minimum), so the threshold sits in
+ * the middle of the colour scale and maps of different parts compare by colour.
+ */
+export function heatmapScale(range: { min: number; max: number }, pixelThreshold: number | null): { low: number; high: number } {
+  if (pixelThreshold === null) return { low: range.min, high: Math.max(range.max, range.min + 1e-6) };
+  const low = Math.min(range.min, pixelThreshold * 0.5);
+  return { low, high: Math.max(pixelThreshold * 1.5, low + 1e-6) };
+}

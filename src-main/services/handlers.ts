@@ -10,7 +10,7 @@ import { decisions, evaluations, images, jobs, masks, models, products, refineme
 import { decodeImageBuffer, ImageReadError } from '../vision/image.ts';
 import { decodeMask } from '../vision/mask.ts';
 import { pictureOrError } from './picture-errors.ts';
-import { imagePicture, maskContent, repairedPicture, resultOverlay } from './pictures.ts';
+import { imagePicture, maskContent, repairedPicture, resultMap, resultMask, resultOverlay } from './pictures.ts';
 import { checkRefineRequest } from './refinement.ts';
 import { suggestedPixelThreshold } from './model-evaluation.ts';
 import { compareEvaluations, latestEvaluation } from './evaluations.ts';
@@ -213,6 +213,8 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
     'results.decisions': ({ resultId }) => decisions.history(p(), results.get(p(), resultId).imageId),
     'results.label': ({ resultIds, as }) => labelFromResults(p(), resultIds, as),
     'results.overlay': ({ id, maxSide, layers }) => pictureOrError(() => resultOverlay(p(), id, maxSide, layers)),
+    'results.map': ({ id }) => resultMap(p(), id),
+    'results.mask': ({ id, kind }) => resultMask(p(), id, kind),
     'results.repaired': ({ id, maxSide }) => pictureOrError(() => repairedPicture(p(), id, maxSide)),
 
     'refine.run': (req) => {

@@ -3,17 +3,22 @@
  * image — the anomaly map as a heatmap, the detector's predicted defect outlined in white, the F2PAD
  * refined defect in green and the ground truth in magenta — and a refined result's repaired image.
  */
-import type { Picture } from '../api/contract.ts';
+import type { AnomalyMap, Picture } from '../api/contract.ts';
 import { ApiError } from '../api/contract.ts';
 import { images, masks, refinements, results, thresholds, type Project } from '../store/index.ts';
 import { decodeImageBuffer, type RasterImage } from '../vision/image.ts';
 import { overlayHeatmap, resizeMap, toRgb } from '../vision/index.ts';
 import { encodePicture, encodePng, toBytes } from '../vision/picture.ts';
 import { decodeMask } from '../vision/mask.ts';
-import { decodeMap } from './anomaly-maps.ts';
+import { decodeMap, heatmapScale, mapRange } from './anomaly-maps.ts';
 
 async function decodeStored(p: Project, image: images.Image): Promise<RasterImage> {
   return decodeImageBuffer(images.readBytes(p, image), image.originalPath);
+}
+
+/** The threshold that judged the result (else the model's latest, for results judged before any). */
+export function judgingThreshold(p: Project, result: results.Result): thresholds.Threshold | undefined {
+  return result.thresholdId !== null ? thresholds.find(p, result.thresholdId) : thresholds.latest(p, result.modelId);
 }
 
 function toPicture(png: Buffer, width: number, height: number): Picture {
@@ -63,17 +68,8 @@ export async function resultOverlay(p: Project, id: number, maxSide: number, lay
   if (stored && layers.heatmap) {
     const map = decodeMap(stored);
     const full = resizeMap(map.data, map.width, map.height, image.width, image.height);
-    const threshold = result.thresholdId !== null ? thresholds.find(p, result.thresholdId) : thresholds.latest(p, result.modelId);
-    let low = Infinity;
-    let high = -Infinity;
-    for (const v of map.data) {
-      if (v < low) low = v;
-      if (v > high) high = v;
-    }
-    if (threshold?.pixelThreshold != null) {
-      low = Math.min(low, threshold.pixelThreshold * 0.5);
-      high = Math.max(threshold.pixelThreshold * 1.5, low + 1e-6);
-    }
+    const threshold = judgingThreshold(p, result);
+    const { low, high } = heatmapScale(mapRange(map.data), threshold?.pixelThreshold ?? null);
     rgb = overlayHeatmap(image, full, { low, high, alpha: 0.45 });
   } else {
     rgb = toBytes(toRgb(image));
@@ -107,4 +103,40 @@ export async function repairedPicture(p: Project, id: number, maxSide: number): 
 export function maskContent(p: Project, imageId: number, kind: masks.MaskKind): { mask: masks.Mask; png: string } | null {
   const mask = masks.find(p, imageId, kind);
   return mask ? { mask, png: masks.readPng(p, mask).toString('base64') } : null;
+}
+
+/**
+ * The result's anomaly map as stored (the model's grid over the whole image, float32 little-endian,
+ * row-major) with what the review viewer needs to draw and read it: the image's size, the map's range,
+ * the colour scale the station's overlays use and the thresholds that judged the result.
+ */
+export function resultMap(p: Project, id: number): AnomalyMap {
+  const result = results.get(p, id);
+  const stored = results.readMap(p, result);
+  if (!stored) throw new ApiError('NOT_FOUND', `result ${id} has no anomaly map`);
+  const map = decodeMap(stored);
+  const image = images.get(p, result.imageId);
+  const range = mapRange(map.data);
+  const threshold = judgingThreshold(p, result);
+  const pixelThreshold = threshold?.pixelThreshold ?? null;
+  const bytes = Buffer.from(map.data.buffer, map.data.byteOffset, map.data.byteLength);
+  return {
+    width: map.width, height: map.height, imageWidth: image.width, imageHeight: image.height,
+    base64: bytes.toString('base64'), ...range, ...heatmapScale(range, pixelThreshold),
+    imageThreshold: threshold?.imageThreshold ?? null, pixelThreshold,
+  };
+}
+
+/**
+ * A mask the result owns, as a PNG of the image's size: the detector's predicted defect ('predicted',
+ * only on failing and review parts: thresholds.outlined) or F2PAD's refined one; null when it has none.
+ */
+export function resultMask(p: Project, id: number, kind: 'predicted' | 'refined'): { png: string } | null {
+  const result = results.get(p, id);
+  if (kind === 'predicted') {
+    const png = results.readMask(p, result);
+    return png ? { png: png.toString('base64') } : null;
+  }
+  const refinement = refinements.findFor(p, id);
+  return refinement ? { png: refinements.readMask(p, refinement).toString('base64') } : null;
 }

@@ -2,9 +2,11 @@
  * End to end through the real UI: the built renderer in Debian's Chromium (playwright-core), the
  * browser-mode server and a real Station on a temp project, with real metal-plate images. One
  * engineer's day: create a project and a product, import an MVTec-layout folder, label, paint a
- * mask, train PatchCore, evaluate, set a threshold, inspect, review an overlay, create reports.
+ * mask, train PatchCore, evaluate, set a threshold, inspect, review a result at full size (4x zoom, pixel
+ * readout, outlines), create reports.
  *
- * Screenshots of every screen land in $ARGUS_UI_SHOTS (default /tmp/argus-ui).
+ * Screenshots of every screen land in $ARGUS_UI_SHOTS (default /tmp/argus-ui), at 1920 x 1080 from the
+ * review on.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -13,7 +15,9 @@ import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AnomalyMap } from '../../src-main/api/contract.ts';
 import { Station } from '../../src-main/services/station.ts';
+import { resizeMap } from '../../src-main/vision/interpolate.ts';
 import { startBrowserServer, type BrowserServer } from '../../src-main/transport/http-server.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 
@@ -54,6 +58,8 @@ describe('the station UI in Chromium', () => {
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
   const nav = (title: string) => page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: title }).click();
   const heading = (text: string) => page.getByRole('heading', { name: text, exact: true });
+  /** The review viewer has loaded this result (image, map and outlines). */
+  const reviewing = (resultId: string | null) => page.locator(`[data-testid="review-stage"][data-result-id="${resultId}"]`).waitFor();
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set ARGUS_CHROMIUM)`);
@@ -281,13 +287,14 @@ describe('the station UI in Chromium', () => {
     expect(await failed.count()).toBeGreaterThan(0);
     expect(Number((await failed.first().locator('td.num').last().textContent())!.replace(/,/g, ''))).toBeGreaterThan(0);
 
+    // review at full size, 1920 x 1080 from here on
+    await page.setViewportSize({ width: 1920, height: 1080 });
     await rows.first().click();
-    const overlay = page.getByTestId('result-overlay');
-    await overlay.waitFor();
-    await expect.poll(() => overlay.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(0);
+    await reviewing(await rows.first().getAttribute('data-result-id'));
+    await page.getByTestId('heatmap').waitFor();
     await page.keyboard.press('j');
     await expect.poll(() => rows.nth(1).getAttribute('class')).toContain('selected');
-    await overlay.waitFor();
+    await reviewing(await rows.nth(1).getAttribute('data-result-id'));
     await shot('08-inspect');
 
     await page.getByRole('group', { name: 'Verdict filter' }).getByRole('button', { name: 'Fail' }).click();
@@ -316,24 +323,160 @@ describe('the station UI in Chromium', () => {
     await queues.getByRole('button', { name: 'All' }).click();
   }, 300_000);
 
+  it('reviews a failing result at full size: 4x zoom by keys, the pixel readout, outlines and heatmap opacity', async () => {
+    // a failing part labelled defective: it has a ground-truth mask
+    const rows = page.locator('tr[data-result-id]', { has: page.locator('.badge.fail') }).filter({ has: page.locator('.badge.defective') });
+    await rows.first().click();
+    const id = await rows.first().getAttribute('data-result-id');
+    await reviewing(id);
+    const stage = page.getByTestId('review-stage');
+    const viewer = page.getByRole('region', { name: 'Result' });
+    // the image fills the space the window leaves: more than half the window's height
+    const box = (await stage.boundingBox())!;
+    expect(box.height).toBeGreaterThan(540);
+    expect(box.y + box.height).toBeLessThanOrEqual(1080);
+    // the failing part's predicted outline, as a vector path
+    const detector = stage.locator('[data-outline="detector"]');
+    expect(await detector.count()).toBe(1);
+    expect(await detector.getAttribute('d')).toMatch(/^M\d+ \d+[hv]/);
+
+    // fit, 1:1, then + twice: 4 screen pixels per image pixel; outlines stay 2 screen pixels wide
+    await page.keyboard.press('0');
+    await page.keyboard.press('1');
+    await expect.poll(() => stage.getAttribute('data-scale')).toBe('1');
+    await page.keyboard.press('+');
+    await page.keyboard.press('+');
+    await expect.poll(() => stage.getAttribute('data-scale')).toBe('4');
+    expect(await page.getByTestId('zoom-level').textContent()).toBe('4×');
+    expect(await stage.locator('.world').getAttribute('style')).toContain('scale(4)');
+    expect(Number(await detector.getAttribute('stroke-width')) * 4).toBeCloseTo(2, 6);
+
+    // the readout under the cursor is the stored map's value at that image pixel, as the station reads it
+    const view = async () => ({ x: Number(await stage.getAttribute('data-x')), y: Number(await stage.getAttribute('data-y')) });
+    const { x: vx, y: vy } = await view();
+    const stageBox = (await stage.boundingBox())!;
+    const px = Math.floor((stageBox.width / 2 - vx) / 4) + 3;
+    const py = Math.floor((stageBox.height / 2 - vy) / 4) - 2;
+    await page.mouse.move(stageBox.x + vx + (px + 0.5) * 4, stageBox.y + vy + (py + 0.5) * 4);
+    const readout = page.getByTestId('pixel-readout');
+    await expect.poll(() => readout.getAttribute('data-x')).toBe(String(px));
+    expect(await readout.getAttribute('data-y')).toBe(String(py));
+    const map = (await station.handle('results.map', { id: Number(id) })) as { ok: true; value: AnomalyMap };
+    expect(map.ok).toBe(true);
+    const m = map.value;
+    const values = new Float32Array(Uint8Array.from(Buffer.from(m.base64, 'base64')).buffer);
+    const expected = resizeMap(values, m.width, m.height, m.imageWidth, m.imageHeight)[py * m.imageWidth + px]!;
+    expect(Number(await readout.getAttribute('data-value'))).toBe(expected);
+    expect(await readout.textContent()).toContain(`score ${expected.toPrecision(4)}`);
+    expect(await readout.textContent()).toMatch(/the pixel threshold \((at or above|below)\)/);
+    // the predicted mask is the failing part's; a passing part has none (never outlined)
+    const predicted = (await station.handle('results.mask', { id: Number(id), kind: 'predicted' })) as { ok: true; value: { png: string } | null };
+    expect(predicted.value?.png).toMatch(/^iVBOR/);
+    const passing = (await station.handle('results.list', { modelId: 1, verdict: 'pass', limit: 1 })) as { ok: true; value: { items: Array<{ id: number }> } };
+    expect(await station.handle('results.mask', { id: passing.value.items[0]!.id, kind: 'predicted' })).toEqual({ ok: true, value: null });
+    // the colour bar marks the pixel threshold
+    await viewer.getByTestId('pixel-threshold-mark').waitFor();
+
+    // the wheel zooms around the cursor: the pixel under it stays; dragging pans by screen pixels
+    await page.mouse.wheel(0, -300);
+    await expect.poll(async () => Number(await stage.getAttribute('data-scale'))).toBeGreaterThan(4);
+    await page.mouse.move(stageBox.x + vx + (px + 0.5) * 4 + 1, stageBox.y + vy + (py + 0.5) * 4);
+    await expect.poll(() => readout.getAttribute('data-x')).toBe(String(px));
+    expect(await readout.getAttribute('data-y')).toBe(String(py));
+    const before = await view();
+    await page.mouse.down();
+    await page.mouse.move(stageBox.x + stageBox.width / 2 + 80, stageBox.y + stageBox.height / 2 + 30, { steps: 4 });
+    await page.mouse.up();
+    await expect.poll(async () => (await view()).x).not.toBe(before.x);
+    await page.keyboard.press('1');
+    await page.keyboard.press('+');
+    await page.keyboard.press('+');
+    await expect.poll(() => stage.getAttribute('data-scale')).toBe('4');
+
+    // ground truth outline with G, heatmap opacity with ] and the slider
+    const truth = viewer.getByRole('checkbox', { name: /^Ground truth/ });
+    const wasOn = await truth.isChecked();
+    await page.keyboard.press('g');
+    await expect.poll(() => truth.isChecked()).toBe(!wasOn);
+    if (wasOn) await page.keyboard.press('g');
+    await stage.locator('[data-outline="truth"]').waitFor();
+    const heatmap = stage.getByTestId('heatmap');
+    expect(await heatmap.evaluate((c) => (c as unknown as { style: { opacity: string } }).style.opacity)).toBe('0.45');
+    await page.keyboard.press(']');
+    await expect.poll(() => heatmap.evaluate((c) => (c as unknown as { style: { opacity: string } }).style.opacity)).toBe('0.55');
+    expect(await viewer.getByRole('slider', { name: 'Heatmap opacity' }).inputValue()).toBe('0.55');
+    // dragged to the predicted defect at 4x (its outline's top-left corner in the middle), the cursor on it
+    const [mx, my] = (await detector.getAttribute('d'))!.match(/^M(\d+) (\d+)/)!.slice(1).map(Number) as [number, number];
+    const limit = (d: number) => Math.max(-300, Math.min(300, d));
+    for (let i = 0; i < 10; i++) {
+      const v = await view();
+      const dx = stageBox.width / 2 - (v.x + (mx + 0.5) * 4);
+      const dy = stageBox.height / 2 - (v.y + (my + 0.5) * 4);
+      if (Math.abs(dx) < 2 && Math.abs(dy) < 2) break;
+      await page.mouse.move(stageBox.x + stageBox.width / 2, stageBox.y + stageBox.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(stageBox.x + stageBox.width / 2 + limit(dx), stageBox.y + stageBox.height / 2 + limit(dy), { steps: 3 });
+      await page.mouse.up();
+    }
+    await page.mouse.move(stageBox.x + stageBox.width / 2 + 1, stageBox.y + stageBox.height / 2 + 1);
+    await expect.poll(async () => Math.abs(Number(await readout.getAttribute('data-x')) - mx)).toBeLessThanOrEqual(1);
+    expect(await stage.getAttribute('data-scale')).toBe('4');
+    await shot('08c-review-4x');
+
+    // side by side: original, overlay and mask on one shared view
+    await page.keyboard.press('0');
+    await page.keyboard.press('s');
+    await expect.poll(() => stage.locator('[data-pane]').count()).toBe(3);
+    await shot('08d-review-side-by-side');
+    await page.keyboard.press('s');
+    await expect.poll(() => stage.locator('[data-pane]').count()).toBe(1);
+
+    // the key sheet lists exactly the keys registered on this screen
+    await page.keyboard.press('Shift+?');
+    const sheet = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+    await sheet.getByText('ground-truth outline on / off').waitFor();
+    expect(await sheet.getByRole('heading', { name: 'Review: image' }).count()).toBe(1);
+    expect(await sheet.getByRole('heading', { name: 'Masks & labels' }).count()).toBe(0);
+    await shot('08e-keys');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => sheet.count()).toBe(0);
+
+    // Z: the results list steps aside and the image takes the whole screen; Z again brings it back
+    await page.keyboard.press('z');
+    await expect.poll(() => page.getByRole('region', { name: 'Results' }).count()).toBe(0);
+    await expect.poll(async () => (await stage.boundingBox())!.width).toBeGreaterThan(stageBox.width + 300);
+    await page.keyboard.press('1');
+    await page.mouse.move(stageBox.x + 200, stageBox.y + 200);
+    await shot('08f-review-full-screen');
+    await page.keyboard.press('z');
+    await page.getByRole('region', { name: 'Results' }).waitFor();
+  });
+
   it('refines a failing result from the viewer: refined outline, repaired image and the refined defect area', async () => {
     const rows = page.locator('tr[data-result-id]');
     await rows.first().click();
+    await reviewing(await rows.first().getAttribute('data-result-id'));
     const viewer = page.getByRole('region', { name: 'Result' });
-    const refined = viewer.getByRole('checkbox', { name: 'Refined' });
+    const refined = viewer.getByRole('checkbox', { name: /^Refined/ });
     expect(await refined.isDisabled()).toBe(true);
     await viewer.getByRole('button', { name: 'Refine outline' }).click();
-    const repaired = viewer.getByTestId('result-repaired');
-    await repaired.waitFor({ timeout: 240_000 });
+    const pictures = viewer.getByRole('group', { name: 'Picture' });
+    await pictures.getByRole('button', { name: 'Repaired' }).waitFor({ timeout: 240_000 });
+    await pictures.getByRole('button', { name: 'Repaired' }).click();
+    const repaired = viewer.locator('[data-pane="repaired"] img');
+    await repaired.waitFor();
     await expect.poll(() => repaired.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(0);
     expect(await viewer.getByTestId('defect-area').textContent()).toMatch(/defect area [\d,]+ px \(refined/);
     expect(await refined.isDisabled()).toBe(false);
-    // toggling the ground-truth outline redraws the overlay
-    const overlay = viewer.getByTestId('result-overlay');
-    const before = await overlay.getAttribute('src');
-    await viewer.getByRole('checkbox', { name: 'Ground truth' }).check();
-    await expect.poll(() => overlay.getAttribute('src')).not.toBe(before);
+    // all four pictures side by side, the refined outline beside the detector's (none over the repaired image)
+    await page.keyboard.press('0');
+    await page.keyboard.press('s');
+    await expect.poll(() => viewer.locator('[data-pane]').count()).toBe(4);
+    await viewer.locator('[data-pane="overlay"] [data-outline="refined"]').waitFor();
+    expect(await viewer.locator('[data-pane="repaired"] [data-outline]').count()).toBe(0);
     await shot('08b-refined');
+    await page.keyboard.press('s');
+    await pictures.getByRole('button', { name: 'Overlay' }).click();
     // the inspection offers to refine all its failing and review parts
     await page.getByRole('region', { name: 'Run an inspection' }).getByRole('button', { name: /^Refine outlines of the \d+ failing and review part/ }).waitFor();
   }, 300_000);

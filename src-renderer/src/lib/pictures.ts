@@ -4,7 +4,7 @@
  * cleared when the project changes (image ids are per project).
  */
 import { api } from './api.ts';
-import type { ApiInput, Picture } from './contract.ts';
+import type { Picture } from './contract.ts';
 
 const MAX_CACHED = 600;
 const MAX_PARALLEL = 6;
@@ -28,30 +28,38 @@ export function dataUrl(picture: Picture): string {
   return `data:${picture.mediaType};base64,${picture.base64}`;
 }
 
-/** The image as a PNG data URL at most `maxSide` pixels on its longer side. */
-export function picture(imageId: number, maxSide: number): Promise<string> {
-  const key = `${imageId}:${maxSide}`;
-  let found = cache.get(key);
+/** The newest `max` entries of `store`, the one asked for moved to the newest place. */
+function remembered(store: Map<string, Promise<string>>, max: number, key: string, make: () => Promise<string>): Promise<string> {
+  let found = store.get(key);
   if (found) {
-    cache.delete(key);
-    cache.set(key, found);
+    store.delete(key);
+    store.set(key, found);
     return found;
   }
-  found = limited(() => api.call('images.picture', { id: imageId, maxSide })).then(dataUrl);
-  found.catch(() => cache.delete(key));
-  cache.set(key, found);
-  if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value as string);
+  found = make();
+  found.catch(() => store.delete(key));
+  store.set(key, found);
+  if (store.size > max) store.delete(store.keys().next().value as string);
   return found;
 }
 
-export type OverlayLayers = NonNullable<ApiInput<'results.overlay'>['layers']>;
+/** The image as a PNG data URL at most `maxSide` pixels on its longer side. */
+export function picture(imageId: number, maxSide: number): Promise<string> {
+  return remembered(cache, MAX_CACHED, `${imageId}:${maxSide}`, () => limited(() => api.call('images.picture', { id: imageId, maxSide })).then(dataUrl));
+}
 
-/**
- * The result's overlay (anomaly map; outlines of the detector's mask, the refined mask and the ground
- * truth, as `layers` choose); not cached, as a refinement changes it.
- */
-export function overlay(resultId: number, maxSide: number, layers?: OverlayLayers): Promise<string> {
-  return limited(() => api.call('results.overlay', { id: resultId, maxSide, ...(layers ? { layers } : {}) })).then(dataUrl);
+const fullCache = new Map<string, Promise<string>>();
+const MAX_FULL = 6;
+
+/** The image at its own resolution (at most 4096 pixels a side) for review; the last few are kept. */
+export function fullPicture(image: { id: number; width: number; height: number }): Promise<string> {
+  const side = Math.min(4096, Math.max(16, image.width, image.height));
+  return remembered(fullCache, MAX_FULL, `${image.id}:${side}`, () => limited(() => api.call('images.picture', { id: image.id, maxSide: side })).then(dataUrl));
+}
+
+/** Asks for an image's full-size picture ahead of time (the next result in review); failures are left for when it is shown. */
+export function prefetchFullPicture(imageId: number): void {
+  api.call('images.get', { id: imageId }).then(fullPicture).catch(() => undefined);
 }
 
 /** A refined result's repaired (defect-free) image. */
@@ -61,4 +69,5 @@ export function repaired(resultId: number, maxSide: number): Promise<string> {
 
 export function forgetPictures(): void {
   cache.clear();
+  fullCache.clear();
 }
