@@ -1,0 +1,134 @@
+/**
+ * Model export end to end on real metal-plate images: every method is trained small, exported through
+ * the API, and its package's own runners (spawned as separate processes) must reproduce the station's
+ * golden scores and maps; `verify` re-checks hashes and parity and fails on one flipped byte.
+ */
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExportResult } from '../../src-main/api/contract.ts';
+import { sha256File } from '../../src-main/features/backbones.ts';
+import { pythonUnavailable, verifyPackage, type PackageManifest } from '../../src-main/export/package.ts';
+import { Station } from '../../src-main/services/station.ts';
+import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
+import { call, finished } from '../fixtures/station.ts';
+
+const TRAINING: Record<string, Record<string, number | string | boolean | number[]>> = {
+  patchcore: { height: 128, width: 128 },
+  padim: { height: 128, width: 128 },
+  simplenet: { height: 128, width: 128, batchSize: 2, epochs: 1 },
+  pfm: { height: 128, width: 128, batchSize: 4, epochs: 1, latent: [16, 32, 64] },
+  pefm: { height: 128, width: 128, batchSize: 4, epochs: 1, latent: [16, 32, 64] },
+  cflow: { height: 128, width: 128, blocks: 2, epochs: 2, subEpochs: 1 },
+};
+
+function flipByte(path: string): void {
+  const bytes = readFileSync(path);
+  const at = Math.floor(bytes.length / 2);
+  bytes[at] = bytes[at]! ^ 0x01;
+  writeFileSync(path, bytes);
+}
+
+describe('model export with a parity self-test', () => {
+  const root = mkdtempSync(join(tmpdir(), 'argus-export-'));
+  const dir = join(root, 'project');
+  const data = subsetDataset(sharedDataset('mpdd_metal_plate'), { train: 6, testGood: 2, testDefect: 2 });
+  const station = new Station();
+  let productId = 0;
+  const skipPython = pythonUnavailable();
+  beforeAll(async () => {
+    if (skipPython) console.log(`Python runner parity is skipped: ${skipPython}`);
+    await call(station, 'project.create', { dir, name: 'Plates' });
+    productId = (await call(station, 'products.create', { name: 'PN-7' })).id;
+    const imported = await finished(station, await call(station, 'images.import', { productId, paths: [data], layout: 'mvtec' }));
+    expect(imported.status).toBe('succeeded');
+  });
+  afterAll(async () => {
+    await station.close();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  async function train(method: string): Promise<number> {
+    const job = await finished(station, await call(station, 'models.train', { productId, method: method as 'patchcore', config: TRAINING[method]! }));
+    expect(job.status, job.error ?? '').toBe('succeeded');
+    const list = await call(station, 'models.list', { productId });
+    return list[list.length - 1]!.id;
+  }
+
+  for (const method of Object.keys(TRAINING)) {
+    it(`exports a ${method} model whose package reproduces the station's scores and maps`, async () => {
+      const modelId = await train(method);
+      const out = join(root, `export-${method}`);
+      const result: ExportResult = await call(station, 'models.export', { modelId, out });
+      const node = result.parity.find((p) => p.runner === 'node')!;
+      console.log(`${method} (${result.precision}): node worst score diff ${node.worstScoreDiff.toExponential(2)}, map diff ${node.worstMapDiff.toExponential(2)}`
+        + `; python ${result.parity[1]!.status} ${result.parity[1]!.worstScoreDiff.toExponential(2)} / ${result.parity[1]!.worstMapDiff.toExponential(2)}`);
+      expect(node.status).toBe('passed');
+      expect(result.parity[1]!.status).toBe(skipPython ? 'skipped' : 'passed');
+      expect(result.goldenImages).toBe(4);
+      expect(node.images.map((i) => i.passed)).toEqual([true, true, true, true]);
+      expect(result.precision).toBe(['pfm', 'pefm', 'cflow'].includes(method) ? 'int8' : 'float32');
+      for (const f of ['backbone.onnx', 'head.onnx', 'preprocess.onnx', 'preprocess.json', 'threshold.json', 'manifest.json', 'run.mjs', 'run.py', 'README.txt']) {
+        expect(existsSync(join(out, f)), f).toBe(true);
+      }
+      const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as PackageManifest;
+      expect(manifest.method).toBe(method);
+      // every file but the manifest itself is listed with its sha256
+      const listed = new Set(manifest.files.map((f) => f.path));
+      const walk = (d: string, prefix = ''): string[] => readdirSync(join(d, prefix), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(d, `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
+      expect(walk(out).filter((f) => f !== 'manifest.json').sort()).toEqual([...listed].sort());
+      for (const f of manifest.files) expect(sha256File(join(out, f.path)), f.path).toBe(f.sha256);
+
+      const verified = await verifyPackage(out);
+      expect(verified.parity[0]!.status).toBe('passed');
+    });
+  }
+
+  it('verify names a flipped byte in head.onnx or backbone.onnx, and a graph altered with an updated manifest fails parity', async () => {
+    const modelId = (await call(station, 'models.list', { productId }))[0]!.id;
+    const out = join(root, 'export-tamper');
+    await call(station, 'models.export', { modelId, out });
+    const copy = (name: string) => {
+      const d = join(root, name);
+      cpSync(out, d, { recursive: true });
+      return d;
+    };
+    for (const graph of ['head.onnx', 'backbone.onnx']) {
+      const d = copy(`flipped-${graph}`);
+      flipByte(join(d, graph));
+      await expect(verifyPackage(d)).rejects.toThrow(new RegExp(`altered: ${graph.replace('.', '\\.')} \\(sha256 differs`));
+    }
+
+    // a consistent forgery: head.onnx changed and its manifest entry updated still fails the golden set
+    const d = copy('forged');
+    const manifest = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as PackageManifest;
+    const head = readFileSync(join(d, 'head.onnx'));
+    // scale the map by changing the last initialiser's float bytes: find the map rows matrix by its name
+    const marker = Buffer.from('map_rows');
+    const at = head.indexOf(marker);
+    expect(at).toBeGreaterThan(0);
+    const forged = Buffer.from(head);
+    // the raw data follows the name within a few bytes; perturb a block of bytes after it
+    for (let i = at + 64; i < at + 64 + 4096 && i < forged.length; i += 4) forged[i + 3] = forged[i + 3]! ^ 0x01;
+    writeFileSync(join(d, 'head.onnx'), forged);
+    const files = manifest.files.map((f) => (f.path === 'head.onnx' ? { ...f, sha256: sha256File(join(d, 'head.onnx')), size: forged.length } : f));
+    writeFileSync(join(d, 'manifest.json'), JSON.stringify({ ...manifest, files }));
+    await expect(verifyPackage(d)).rejects.toThrow(/fails its parity test/);
+  });
+
+  it('refuses a non-empty folder that is not an earlier export of the same model, and replaces its own earlier export', async () => {
+    const [first, second] = await call(station, 'models.list', { productId });
+    const foreign = join(root, 'foreign');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'notes.txt'), 'keep me');
+    await expect(call(station, 'models.export', { modelId: first!.id, out: foreign })).rejects.toThrow(/not empty and is not an earlier export/);
+    expect(readFileSync(join(foreign, 'notes.txt'), 'utf8')).toBe('keep me');
+    await expect(call(station, 'models.export', { modelId: first!.id, out: 'relative/path' })).rejects.toThrow(/absolute path/);
+    const again = join(root, 'export-patchcore');
+    await expect(call(station, 'models.export', { modelId: second!.id, out: again })).rejects.toThrow(/earlier export of model/);
+    const redone = await call(station, 'models.export', { modelId: first!.id, out: again });
+    expect(redone.parity[0]!.status).toBe('passed');
+  });
+});
