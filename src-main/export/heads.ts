@@ -5,7 +5,7 @@
  * does in JS written as graph nodes: PatchCore's neighbour search and re-weighting, PFM's row
  * normalisation, CFLOW's normalisation constants, and every method's map resampling.
  */
-import { GraphBuilder, float, int, ints } from '../engine/onnx/graph.ts';
+import { GraphBuilder, float, int, ints, ONNX_DATA_TYPE } from '../engine/onnx/graph.ts';
 import { featureTap, getBackbone, type FeatureTap } from '../features/backbones.ts';
 import { buildPatchEmbeddingGraph } from '../features/patch-embedding.ts';
 import { alignmentFeeds, type AlignMode } from '../features/tap-alignment.ts';
@@ -150,10 +150,16 @@ async function simplenetHead(m: SimpleNetModel): Promise<Head> {
   return { graph: finish(g, map, maxOf(g, scores), c.height, c.width), backbones: [{ role: 'backbone', id: c.backbone, taps: c.taps }], precision: 'float32' };
 }
 
-/** Rows divided by max(‖row‖₂, 1e-12), as PFM's features.ts normalisedRows. */
+/**
+ * Rows multiplied by 1 / max(‖row‖₂, 1e-12), as PFM's features.ts normalisedRows: in float64 like the
+ * station, so the rows agree to the last bit. They feed int8 layers whose activation quantisation
+ * would turn a last-bit difference into a whole quantisation step here and there.
+ */
 function normalisedRows(g: GraphBuilder, rows: string): string {
-  const norm = g.op('Sqrt', [g.op('ReduceSumSquare', [rows], { axes: ints([1]), keepdims: int(1) })]);
-  return g.op('Div', [rows, g.op('Max', [norm, g.constF32([1e-12], [])])]);
+  const wide = g.op('Cast', [rows], { to: int(ONNX_DATA_TYPE.float64) });
+  const norm = g.op('Sqrt', [g.op('ReduceSumSquare', [wide], { axes: ints([1]), keepdims: int(1) })]);
+  const inverse = g.op('Div', [g.initializer(g.fresh('one'), 'float64', [], Float64Array.of(1)), g.op('Max', [norm, g.initializer(g.fresh('eps'), 'float64', [], Float64Array.of(1e-12))])]);
+  return g.op('Cast', [g.op('Mul', [wide, inverse])], { to: int(ONNX_DATA_TYPE.float32) });
 }
 
 function pfmHead(m: PfmModel): Head {

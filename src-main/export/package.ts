@@ -22,10 +22,12 @@ const RUNNER_DIR = fileURLToPath(new URL('./runner/', import.meta.url));
 
 /**
  * How closely a runner must reproduce the station. Scores: |runner − station| / |station|. Maps: the
- * largest pixel difference over the station map's range (max − min). Float32 heads differ from the
- * station by summation order only (≈1e-6); int8 heads quantise activations per call, so a last-bit
- * difference upstream can move a quantisation step. The Python runner decodes with Pillow instead of
- * libvips (identical pixels for PNG/TIFF) and is held to the same bounds.
+ * largest pixel difference over the station map's range (max − min). Measured on the test's models
+ * (README, "Model export"): every method within 1e-5 of both. Float32 heads differ from the station
+ * by summation order only. Int8 heads quantise activations per call, so a last-bit difference
+ * upstream can move one activation by a whole quantisation step: before the pre-processing ran in
+ * float64 that showed as map differences of 2e-3 to 6e-3 with scores still within 3e-4; the int8
+ * bound leaves room for such a rare step and nothing more.
  */
 export interface Tolerance {
   readonly score: number;
@@ -33,7 +35,7 @@ export interface Tolerance {
 }
 export const TOLERANCE: Readonly<Record<'float32' | 'int8', Tolerance>> = {
   float32: { score: 1e-4, map: 1e-4 },
-  int8: { score: 2e-3, map: 2e-3 },
+  int8: { score: 1e-3, map: 1e-2 },
 };
 
 /** A golden image: the file and what the station computed for it. */

@@ -102,7 +102,7 @@ function axisMatrix(inSize, outSize, filter) {
 /** The axis matrix onto `inner` outputs, its last row repeated up to `size` rows (letterbox padding). */
 function paddedAxis(inSize, inner, size, filter) {
   const inner_ = axisMatrix(inSize, inner, filter);
-  const m = new Float32Array(size * inSize);
+  const m = new Float64Array(size * inSize);
   for (let d = 0; d < size; d++) m.set(inner_.subarray(Math.min(d, inner - 1) * inSize, (Math.min(d, inner - 1) + 1) * inSize), d * inSize);
   return m;
 }
@@ -118,7 +118,7 @@ function resizePlan(width, height, pre) {
   }
   const rows = paddedAxis(height, ch, H, pre.filter);
   const colsT = paddedAxis(width, cw, W, pre.filter);
-  const cols = new Float32Array(width * W);
+  const cols = new Float64Array(width * W);
   for (let d = 0; d < W; d++) for (let x = 0; x < width; x++) cols[x * W + d] = colsT[d * width + x];
   return { rows, cols, content: { width: cw, height: ch } };
 }
@@ -153,8 +153,8 @@ export async function scoreImage(pkg, path) {
   const f32 = (data, dims) => new ort.Tensor('float32', data, dims);
   const { input } = await pkg.preprocess.run({
     image: f32(image.data, [image.height, image.width, 3]),
-    rows: f32(plan.rows, [pre.input.height, image.height]),
-    cols: f32(plan.cols, [image.width, pre.input.width]),
+    rows: new ort.Tensor('float64', plan.rows, [pre.input.height, image.height]),
+    cols: new ort.Tensor('float64', plan.cols, [image.width, pre.input.width]),
   });
   const feeds = {};
   for (const b of pkg.backbones) {

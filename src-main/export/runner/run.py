@@ -83,7 +83,7 @@ def axis_matrix(in_size, out_size, filt):
 
 def padded_axis(in_size, inner, size, filt):
     m = axis_matrix(in_size, inner, filt)
-    return m[[min(d, inner - 1) for d in range(size)]].astype(np.float32)
+    return np.ascontiguousarray(m[[min(d, inner - 1) for d in range(size)]], dtype=np.float64)
 
 
 def js_round(x):
