@@ -10,7 +10,7 @@ import {
 
 export { ApiError, REFINABLE_METHODS } from '../../../src-main/api/contract.ts';
 export type {
-  ApiErrorCode, ApiInput, ApiMethod, ApiOutput, ApiResponse, ArgusApi, Image, ImportSummary, InspectionSummary, Job,
+  ApiErrorCode, ApiInput, ApiMethod, ApiOutput, ApiResponse, ArgusApi, ExportResult, Image, ImportSummary, InspectionSummary, Job,
   JobProgress, Mask, Model, Picture, Product, ProjectInfo, Report, Result, ScoreSet, StationEvent, Threshold,
 } from '../../../src-main/api/contract.ts';
 
