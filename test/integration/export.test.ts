@@ -4,24 +4,36 @@
  * golden scores and maps; `verify` re-checks hashes and parity and fails on one flipped byte.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExportResult } from '../../src-main/api/contract.ts';
 import { sha256File } from '../../src-main/features/backbones.ts';
 import { pythonUnavailable, verifyPackage, type PackageManifest } from '../../src-main/export/package.ts';
 import { Station } from '../../src-main/services/station.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
+import { REPO_ROOT } from '../fixtures/cli.ts';
 import { call, finished } from '../fixtures/station.ts';
 
-const TRAINING: Record<string, Record<string, number | string | boolean | number[]>> = {
-  patchcore: { height: 128, width: 128 },
-  padim: { height: 128, width: 128 },
-  simplenet: { height: 128, width: 128, batchSize: 2, epochs: 1 },
-  pfm: { height: 128, width: 128, batchSize: 4, epochs: 1, latent: [16, 32, 64] },
-  pefm: { height: 128, width: 128, batchSize: 4, epochs: 1, latent: [16, 32, 64] },
-  cflow: { height: 128, width: 128, blocks: 2, epochs: 2, subEpochs: 1 },
-};
+interface Case {
+  readonly name: string;
+  readonly method: string;
+  readonly config: Record<string, number | string | boolean | number[]>;
+  readonly precision: 'float32' | 'int8';
+}
+
+const CASES: readonly Case[] = [
+  { name: 'patchcore', method: 'patchcore', config: { height: 128, width: 128 }, precision: 'float32' },
+  { name: 'padim', method: 'padim', config: { height: 128, width: 128 }, precision: 'float32' },
+  { name: 'simplenet', method: 'simplenet', config: { height: 128, width: 128, batchSize: 2, epochs: 1 }, precision: 'float32' },
+  { name: 'pfm', method: 'pfm', config: { height: 128, width: 128, batchSize: 4, epochs: 1, latent: [16, 32, 64] }, precision: 'int8' },
+  { name: 'pefm', method: 'pefm', config: { height: 128, width: 128, batchSize: 4, epochs: 1, latent: [16, 32, 64] }, precision: 'int8' },
+  { name: 'cflow', method: 'cflow', config: { height: 128, width: 128, blocks: 2, epochs: 2, subEpochs: 1 }, precision: 'int8' },
+  // the paper's image-score re-weighting and letterboxed input (the golden set holds a non-square picture)
+  { name: 'patchcore re-weighted, letterboxed', method: 'patchcore', config: { height: 128, width: 96, reweightNeighbours: 3, resize: 'letterbox' }, precision: 'float32' },
+];
 
 function flipByte(path: string): void {
   const bytes = readFileSync(path);
@@ -43,6 +55,13 @@ describe('model export with a parity self-test', () => {
     productId = (await call(station, 'products.create', { name: 'PN-7' })).id;
     const imported = await finished(station, await call(station, 'images.import', { productId, paths: [data], layout: 'mvtec' }));
     expect(imported.status).toBe('succeeded');
+    // a non-square part of a real good image, so that resizing differs between the axes
+    const crops = join(root, 'crops');
+    mkdirSync(crops);
+    const good = join(data, 'test/good', readdirSync(join(data, 'test/good'))[0]!);
+    await sharp(good).extract({ left: 40, top: 100, width: 400, height: 260 }).png().toFile(join(crops, 'crop.png'));
+    const cropped = await finished(station, await call(station, 'images.import', { productId, paths: [crops], layout: 'files', split: 'test', verdict: 'good' }));
+    expect(cropped.status).toBe('succeeded');
   });
   afterAll(async () => {
     await station.close();
@@ -50,31 +69,31 @@ describe('model export with a parity self-test', () => {
     rmSync(data, { recursive: true, force: true });
   });
 
-  async function train(method: string): Promise<number> {
-    const job = await finished(station, await call(station, 'models.train', { productId, method: method as 'patchcore', config: TRAINING[method]! }));
+  async function train(c: Case): Promise<number> {
+    const job = await finished(station, await call(station, 'models.train', { productId, method: c.method as 'patchcore', config: c.config }));
     expect(job.status, job.error ?? '').toBe('succeeded');
     const list = await call(station, 'models.list', { productId });
     return list[list.length - 1]!.id;
   }
 
-  for (const method of Object.keys(TRAINING)) {
-    it(`exports a ${method} model whose package reproduces the station's scores and maps`, async () => {
-      const modelId = await train(method);
-      const out = join(root, `export-${method}`);
+  for (const c of CASES) {
+    it(`exports a ${c.name} model whose package reproduces the station's scores and maps`, async () => {
+      const modelId = await train(c);
+      const out = join(root, `export-${c.name.replace(/\W+/g, '-')}`);
       const result: ExportResult = await call(station, 'models.export', { modelId, out });
       const node = result.parity.find((p) => p.runner === 'node')!;
-      console.log(`${method} (${result.precision}): node worst score diff ${node.worstScoreDiff.toExponential(2)}, map diff ${node.worstMapDiff.toExponential(2)}`
+      console.log(`${c.name} (${result.precision}): node worst score diff ${node.worstScoreDiff.toExponential(2)}, map diff ${node.worstMapDiff.toExponential(2)}`
         + `; python ${result.parity[1]!.status} ${result.parity[1]!.worstScoreDiff.toExponential(2)} / ${result.parity[1]!.worstMapDiff.toExponential(2)}`);
       expect(node.status).toBe('passed');
       expect(result.parity[1]!.status).toBe(skipPython ? 'skipped' : 'passed');
-      expect(result.goldenImages).toBe(4);
-      expect(node.images.map((i) => i.passed)).toEqual([true, true, true, true]);
-      expect(result.precision).toBe(['pfm', 'pefm', 'cflow'].includes(method) ? 'int8' : 'float32');
+      expect(result.goldenImages).toBe(5);
+      expect(node.images.map((i) => i.passed)).toEqual([true, true, true, true, true]);
+      expect(result.precision).toBe(c.precision);
       for (const f of ['backbone.onnx', 'head.onnx', 'preprocess.onnx', 'preprocess.json', 'threshold.json', 'manifest.json', 'run.mjs', 'run.py', 'README.txt']) {
         expect(existsSync(join(out, f)), f).toBe(true);
       }
       const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as PackageManifest;
-      expect(manifest.method).toBe(method);
+      expect(manifest.method).toBe(c.method);
       // every file but the manifest itself is listed with its sha256
       const listed = new Set(manifest.files.map((f) => f.path));
       const walk = (d: string, prefix = ''): string[] => readdirSync(join(d, prefix), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(d, `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
@@ -95,10 +114,19 @@ describe('model export with a parity self-test', () => {
       cpSync(out, d, { recursive: true });
       return d;
     };
+    // the command line: the untouched package verifies, a flipped byte in either graph fails naming the file
+    const verify = (d: string) => spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'argus.js'), 'export', '--verify', d], { encoding: 'utf8' });
+    const untouched = verify(out);
+    expect(untouched.status, untouched.stderr).toBe(0);
+    expect(untouched.stdout).toMatch(/files match manifest\.json/);
+    expect(untouched.stdout).toMatch(/node runner: passed/);
     for (const graph of ['head.onnx', 'backbone.onnx']) {
       const d = copy(`flipped-${graph}`);
       flipByte(join(d, graph));
       await expect(verifyPackage(d)).rejects.toThrow(new RegExp(`altered: ${graph.replace('.', '\\.')} \\(sha256 differs`));
+      const r = verify(d);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`${graph} (sha256 differs from the manifest)`);
     }
 
     // a consistent forgery: head.onnx changed and its manifest entry updated still fails the golden set
@@ -131,4 +159,14 @@ describe('model export with a parity self-test', () => {
     const redone = await call(station, 'models.export', { modelId: first!.id, out: again });
     expect(redone.parity[0]!.status).toBe('passed');
   });
+
+  it('argus export writes the product\'s newest model from the command line and prints its parity', async () => {
+    await station.closeProject(); // the CLI opens the project itself
+    const out = join(root, 'cli-export');
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'argus.js'), 'export', '--project', dir, '--product', 'PN-7', '--out', out], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/exported to .*cli-export: \d+ files, 5 golden images/);
+    expect(r.stdout).toMatch(/node runner: passed/);
+    expect((await verifyPackage(out)).manifest.method).toBe('patchcore');
+  }, 120_000);
 });
