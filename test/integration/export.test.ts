@@ -13,6 +13,7 @@ import type { ExportResult } from '../../src-main/api/contract.ts';
 import { sha256File } from '../../src-main/features/backbones.ts';
 import { pythonUnavailable, verifyPackage, type PackageManifest } from '../../src-main/export/package.ts';
 import { Station } from '../../src-main/services/station.ts';
+import { thresholds } from '../../src-main/store/index.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 import { REPO_ROOT } from '../fixtures/cli.ts';
 import { call, finished } from '../fixtures/station.ts';
@@ -156,8 +157,25 @@ describe('model export with a parity self-test', () => {
     await expect(call(station, 'models.export', { modelId: first!.id, out: 'relative/path' })).rejects.toThrow(/absolute path/);
     const again = join(root, 'export-patchcore');
     await expect(call(station, 'models.export', { modelId: second!.id, out: again })).rejects.toThrow(/earlier export of model/);
+    // with a threshold and review band, both runners print the verdicts the station gives the same scores
+    const golden = (JSON.parse(readFileSync(join(again, 'manifest.json'), 'utf8')) as PackageManifest).golden.map((g) => g.score).sort((a, b) => a - b);
+    const policy = await call(station, 'thresholds.set', { modelId: first!.id, imageThreshold: golden[2]!, reviewLow: golden[1]!, reviewHigh: golden[3]!, pixelThreshold: null, note: 'export test' });
     const redone = await call(station, 'models.export', { modelId: first!.id, out: again });
     expect(redone.parity[0]!.status).toBe('passed');
+    expect(JSON.parse(readFileSync(join(again, 'threshold.json'), 'utf8'))).toMatchObject({ version: policy.version, imageThreshold: golden[2], reviewLow: golden[1], reviewHigh: golden[3] });
+    const runners = [[process.execPath, 'run.mjs'], ...(skipPython ? [] : [[process.env['ARGUS_PYTHON'] || 'python3', 'run.py']])];
+    for (const [cmd, script] of runners) {
+      const r = spawnSync(cmd!, [script!, 'golden'], { cwd: again, encoding: 'utf8', env: { ...process.env, NODE_PATH: join(REPO_ROOT, 'node_modules') } });
+      expect(r.status, r.stderr).toBe(0);
+      const [header, ...rows] = r.stdout.trim().split('\n');
+      expect(header).toBe('file,score,verdict');
+      expect(rows).toHaveLength(5);
+      for (const row of rows) {
+        const [, score, verdict] = row.split(',');
+        expect(verdict, `${script}: ${row}`).toBe(thresholds.decide({ ...policy }, Number(score)));
+      }
+      expect(new Set(rows.map((row) => row.split(',')[2]))).toEqual(new Set(['pass', 'review', 'fail']));
+    }
   });
 
   it('argus export writes the product\'s newest model from the command line and prints its parity', async () => {
