@@ -318,20 +318,31 @@ export function pythonUnavailable(): string | undefined {
   return undefined;
 }
 
-interface RunnerOutput {
+interface RunnerLine {
   readonly file: string;
   readonly score: number;
   readonly mapWidth: number;
   readonly mapHeight: number;
 }
 
-/** Runs the package's own runner on `files` (package-relative) and reads back scores and maps. */
-async function runRunner(dir: string, files: readonly string[], runner: 'node' | 'python'): Promise<Map<string, { score: number; map: Float32Array | undefined; mapWidth: number; mapHeight: number }> & { stderr?: string }> {
+interface RunnerResult {
+  readonly score: number;
+  readonly map: Float32Array | undefined;
+  readonly mapWidth: number;
+  readonly mapHeight: number;
+}
+
+/**
+ * Runs the package's own runner on `files` (package-relative) and reads back scores and maps;
+ * `failure` holds the end of its stderr when it exited with an error.
+ */
+async function runRunner(dir: string, files: readonly string[], runner: 'node' | 'python'): Promise<{ results: Map<string, RunnerResult>; failure?: string }> {
   const maps = mkdtempSync(join(tmpdir(), 'argus-parity-'));
   try {
     const [cmd, script] = runner === 'node' ? [process.execPath, 'run.mjs'] : [pythonCommand(), 'run.py'];
     const nodePath = [argusNodeModules(), process.env['NODE_PATH']].filter(Boolean).join(process.platform === 'win32' ? ';' : ':');
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolvePromise, reject) => {
+      // ELECTRON_RUN_AS_NODE: inside the desktop app process.execPath is Electron, which then acts as Node
       const child = spawn(cmd, [script, ...files, '--json', '--maps', maps], {
         cwd: dir, env: { ...process.env, NODE_PATH: nodePath, ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -342,16 +353,15 @@ async function runRunner(dir: string, files: readonly string[], runner: 'node' |
       child.on('error', reject);
       child.on('close', (c) => resolvePromise({ code: c, stdout, stderr }));
     });
-    const results = new Map<string, { score: number; map: Float32Array | undefined; mapWidth: number; mapHeight: number }>() as Map<string, { score: number; map: Float32Array | undefined; mapWidth: number; mapHeight: number }> & { stderr?: string };
+    const results = new Map<string, RunnerResult>();
     for (const line of stdout.split('\n')) {
       if (!line.startsWith('{')) continue;
-      const r = JSON.parse(line) as RunnerOutput;
+      const r = JSON.parse(line) as RunnerLine;
       const mapFile = join(maps, `${basename(r.file)}.f32`);
       const map = existsSync(mapFile) ? new Float32Array(new Uint8Array(readFileSync(mapFile)).buffer) : undefined;
       results.set(r.file, { score: r.score, map, mapWidth: r.mapWidth, mapHeight: r.mapHeight });
     }
-    if (code !== 0) results.stderr = stderr.trim().slice(-2000) || `exited with code ${code}`;
-    return results;
+    return code === 0 ? { results } : { results, failure: stderr.trim().slice(-2000) || `exited with code ${code}` };
   } finally {
     rmSync(maps, { recursive: true, force: true });
   }
@@ -377,7 +387,7 @@ export async function goldenParity(dir: string, golden: readonly GoldenEntry[], 
     const reason = pythonUnavailable();
     if (reason) return { runner, status: 'skipped', reason, worstScoreDiff: 0, worstMapDiff: 0, images: [] };
   }
-  const results = await runRunner(dir, golden.map((g) => g.file), runner);
+  const { results, failure } = await runRunner(dir, golden.map((g) => g.file), runner);
   const images = golden.map((g): ImageParity => {
     const r = results.get(g.file);
     if (!r || !r.map) return { file: g.file, expectedScore: g.score, score: r?.score ?? null, scoreDiff: Infinity, mapDiff: Infinity, passed: false, problem: 'the runner gave no result' };
@@ -390,8 +400,8 @@ export async function goldenParity(dir: string, golden: readonly GoldenEntry[], 
     return { file: g.file, expectedScore: g.score, score: r.score, scoreDiff, mapDiff, passed: scoreDiff <= tolerance.score && mapDiff <= tolerance.map };
   });
   const worst = (k: 'scoreDiff' | 'mapDiff') => images.reduce((a, i) => Math.max(a, i[k]), 0);
-  const passed = images.every((i) => i.passed) && results.stderr === undefined;
-  return { runner, status: passed ? 'passed' : 'failed', ...(results.stderr ? { reason: results.stderr } : {}), worstScoreDiff: worst('scoreDiff'), worstMapDiff: worst('mapDiff'), images };
+  const passed = images.every((i) => i.passed) && failure === undefined;
+  return { runner, status: passed ? 'passed' : 'failed', ...(failure ? { reason: failure } : {}), worstScoreDiff: worst('scoreDiff'), worstMapDiff: worst('mapDiff'), images };
 }
 
 // ------------------------------------------------------------------------------------ verification
