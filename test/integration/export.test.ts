@@ -11,9 +11,10 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExportResult } from '../../src-main/api/contract.ts';
 import { sha256File } from '../../src-main/features/backbones.ts';
-import { pythonUnavailable, verifyPackage, type PackageManifest } from '../../src-main/export/package.ts';
+import { ExportError, pythonUnavailable, verifyPackage, writePackage, type PackageManifest } from '../../src-main/export/package.ts';
+import { decodeModel } from '../../src-main/methods/persistence.ts';
 import { Station } from '../../src-main/services/station.ts';
-import { thresholds } from '../../src-main/store/index.ts';
+import { models, thresholds } from '../../src-main/store/index.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 import { REPO_ROOT } from '../fixtures/cli.ts';
 import { call, finished } from '../fixtures/station.ts';
@@ -145,6 +146,25 @@ describe('model export with a parity self-test', () => {
     const files = manifest.files.map((f) => (f.path === 'head.onnx' ? { ...f, sha256: sha256File(join(d, 'head.onnx')), size: forged.length } : f));
     writeFileSync(join(d, 'manifest.json'), JSON.stringify({ ...manifest, files }));
     await expect(verifyPackage(d)).rejects.toThrow(/fails its parity test/);
+  });
+
+  it('refuses an export whose package does not reproduce the station: differences per image, nothing left behind', async () => {
+    const p = station.project();
+    const record = (await call(station, 'models.list', { productId }))[0]!;
+    const model = await decodeModel(new Uint8Array(models.readModelBlob(p, models.get(p, record.id), 'model')));
+    const earlier = join(root, 'export-patchcore');
+    const manifest = JSON.parse(readFileSync(join(earlier, 'manifest.json'), 'utf8')) as PackageManifest;
+    // the station's golden results with one image's score 1 % off: no package can match them
+    const golden = manifest.golden.map((g, i) => ({
+      path: join(earlier, g.file), name: g.file.replace(/^golden\/\d+-/, ''), label: g.label, score: i === 1 ? g.score * 1.01 : g.score,
+      map: new Float32Array(new Uint8Array(readFileSync(join(earlier, g.map))).buffer), mapWidth: g.mapWidth, mapHeight: g.mapHeight,
+    }));
+    const out = join(root, 'refused');
+    const identity = { id: record.id, version: record.version, productId, productName: 'PN-7', projectName: 'Plates' };
+    const refused = writePackage({ out, model, identity, threshold: null, golden });
+    await expect(refused).rejects.toThrow(ExportError);
+    await expect(refused).rejects.toThrow(/export refused[\s\S]*node runner: failed[\s\S]*golden\/02-[^:]+: station [\d.]+, package [\d.]+; score difference 9\.9\de-3/);
+    expect(readdirSync(out)).toEqual([]);
   });
 
   it('refuses a non-empty folder that is not an earlier export of the same model, and replaces its own earlier export', async () => {
