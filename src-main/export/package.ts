@@ -464,7 +464,8 @@ Run
 Tolerance
   Scores within ${m.tolerance.score} relative and maps within ${m.tolerance.map} of the map's range of the station's,
   on the golden images (float32 heads differ by summation order only; int8 heads quantise activations
-  per call). The Python runner decodes with Pillow: identical for PNG/TIFF, JPEG may differ slightly.
+  per call). The Python runner decodes with Pillow: identical for 8-bit and 16-bit grey PNG/TIFF; JPEG
+  may differ slightly, and Pillow reads 16-bit colour images as 8-bit (use the Node runner for those).
 
 Check
   argus export --verify <this folder>   re-hashes every file and re-runs the golden set.

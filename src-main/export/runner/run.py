@@ -6,8 +6,9 @@ Usage: python3 run.py <image or folder>... [--json] [--maps <dir>]
   prints CSV "file,score,verdict" (verdict under threshold.json: pass, review, fail, or unjudged);
   --json prints one JSON object a line instead, with the map's size; --maps writes each anomaly map
   as raw little-endian float32 (row-major, the picture's part of the model input) to <dir>/<file>.f32.
-Images are decoded by Pillow rather than the station's libvips: lossless files (PNG, TIFF) give the
-same pixels; JPEG decoders may differ slightly (see README.txt for the tolerance).
+Images are decoded by Pillow rather than the station's libvips: lossless 8-bit and 16-bit grey files
+(PNG, TIFF) give the same pixels; JPEG decoders may differ slightly, and Pillow reads 16-bit colour
+images as 8-bit, where the station keeps 16 bits (see README.txt).
 """
 import json
 import math
@@ -25,7 +26,7 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"}
 def decode(path):
     """HWC float32 RGB in [0, 1] (grey repeated into three channels, alpha dropped)."""
     img = Image.open(path)
-    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+    if img.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):  # Pillow opens 16-bit grey as I or I;16
         grey = np.asarray(img).astype(np.float64) / 65535.0
         return np.repeat(grey[:, :, None], 3, axis=2).astype(np.float32)
     if img.mode in ("1", "L", "LA"):
