@@ -4,6 +4,7 @@ import { runInfer, INFER_USAGE } from './cli/infer.ts';
 import { runF2padEval, F2PAD_EVAL_USAGE } from './cli/f2pad-eval.ts';
 import { runCutpaste, CUTPASTE_USAGE } from './cli/cutpaste.ts';
 import { PROJECT_COMMANDS, PROJECT_USAGE, runProjectCommand } from './cli/project.ts';
+import { EXPORT_USAGE, runExport } from './cli/export.ts';
 
 const USAGE = `argus <command> [options]
 
@@ -14,6 +15,7 @@ Commands:
   cutpaste  write that cut-paste set as an MVTec-layout folder
   project, import, train, evaluate, inspect, refine, results, report, jobs
             the station's workflow on a project folder (see below)
+  export    a model as a self-contained package with a parity self-test; --verify checks one
 
 ${EVAL_USAGE}
 
@@ -23,7 +25,9 @@ ${F2PAD_EVAL_USAGE}
 
 ${CUTPASTE_USAGE}
 
-${PROJECT_USAGE}`;
+${PROJECT_USAGE}
+
+${EXPORT_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -36,6 +40,8 @@ async function main(argv: string[]): Promise<number> {
       return runF2padEval(rest);
     case 'cutpaste':
       return runCutpaste(rest);
+    case 'export':
+      return runExport(rest);
     case undefined:
     case 'help':
     case '--help':

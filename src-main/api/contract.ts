@@ -152,6 +152,21 @@ export const AnomalyMap = z.object({
 });
 
 /** Score statistics for threshold tuning: every labelled image's score under one model. */
+/** One runner's golden-set comparison with the station (export/package.ts RunnerParity). */
+export const ExportParity = z.object({
+  runner: z.enum(['node', 'python']), status: z.enum(['passed', 'failed', 'skipped']), reason: z.string().optional(),
+  worstScoreDiff: z.number(), worstMapDiff: z.number(),
+  images: z.array(z.object({ file: z.string(), expectedScore: z.number(), score: z.number().nullable(), scoreDiff: z.number(), mapDiff: z.number(), passed: z.boolean(), problem: z.string().optional() })),
+});
+export type ExportParity = z.infer<typeof ExportParity>;
+
+/** A written model package: where, what, and its parity self-test. */
+export const ExportResult = z.object({
+  out: z.string(), method: z.string(), precision: z.enum(['float32', 'int8']), files: z.number().int(),
+  tolerance: z.object({ score: z.number(), map: z.number() }), goldenImages: z.number().int(), parity: z.array(ExportParity),
+});
+export type ExportResult = z.infer<typeof ExportResult>;
+
 export const ScoreSet = z.object({
   modelId: Id,
   scores: z.array(z.object({ imageId: Id, score: z.number(), verdict: Verdict, split: Split })),
@@ -322,6 +337,12 @@ export const API = {
   /** Scores the product's labelled test and validation images; metrics land on the model. */
   'models.evaluate': method(z.object({ modelId: Id }).strict(), Job),
   'models.scores': method(z.object({ modelId: Id }).strict(), ScoreSet),
+  /**
+   * Writes the model as a self-contained package (ONNX graphs, runners, manifest) into `out` (absolute;
+   * new, empty, or an earlier export of the same model) and runs its parity self-test; a package that
+   * does not reproduce the station within the tolerance is removed and the call fails with the differences.
+   */
+  'models.export': method(z.object({ modelId: Id, out: FsPath }).strict(), ExportResult),
 
   /** The model's latest stored evaluation (null before its first), with recall per defect type at its current threshold. */
   'evaluations.latest': method(z.object({ modelId: Id }).strict(), Evaluation.nullable()),

@@ -72,7 +72,8 @@ async function findProduct(s: CliStation, ref: string, createIfMissing = false):
   throw new ApiError('NOT_FOUND', `no product '${ref}' in this project (products: ${all.map((p) => `${p.id} ${p.name}`).join(', ') || 'none'})`);
 }
 
-async function findModel(s: CliStation, values: { model?: string | undefined; product?: string | undefined }): Promise<Model> {
+/** The model named by --model, else the newest model of --product. */
+export async function findModel(s: CliStation, values: { model?: string | undefined; product?: string | undefined }): Promise<Model> {
   if (values.model) return s.call('models.get', { id: positiveInt(values.model, '--model') });
   const product = await findProduct(s, need(values.product, '--model or --product'));
   const list = await s.call('models.list', { productId: product.id });

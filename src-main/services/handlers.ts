@@ -19,6 +19,7 @@ import { startInspection } from './inspection.ts';
 import { labelFromResults } from './review.ts';
 import { goodPercentile, goodReference } from './percentiles.ts';
 import { checkExtendRequest, checkTrainRequest } from './training.ts';
+import { exportModel } from './export.ts';
 import type { StationContext } from './station.ts';
 
 function toProduct(p: Project, product: products.Product): Product {
@@ -153,6 +154,13 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
     'models.evaluate': ({ modelId }) => {
       const model = models.get(p(), modelId);
       return station.jobs().submit('evaluate', { modelId }, model.productId);
+    },
+    'models.export': async (req) => {
+      const { out, manifest } = await exportModel(p(), req);
+      return {
+        out, method: manifest.method, precision: manifest.precision, files: manifest.files.length, tolerance: manifest.tolerance,
+        goldenImages: manifest.golden.length, parity: manifest.parity.map((r) => ({ ...r, images: [...r.images] })),
+      };
     },
     'models.scores': ({ modelId }) => {
       const project = p();

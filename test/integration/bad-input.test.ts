@@ -344,7 +344,7 @@ describe('projects: busy, missing, corrupt, outside', () => {
 // Fuzzing every method
 
 /** Calls that start work or change which project is open: only ever sent when the schema refuses them. */
-const SIDE_EFFECTS = new Set<ApiMethod>(['project.create', 'project.open', 'project.close', 'images.import', 'models.train', 'models.evaluate', 'inspection.run', 'results.decide', 'results.label', 'models.extend', 'runs.stop', 'products.setIgnore']);
+const SIDE_EFFECTS = new Set<ApiMethod>(['project.create', 'project.open', 'project.close', 'images.import', 'models.train', 'models.evaluate', 'inspection.run', 'results.decide', 'results.label', 'models.extend', 'runs.stop', 'products.setIgnore', 'models.export']);
 const ALLOWED = ['INVALID_REQUEST', 'NOT_FOUND', 'BAD_INPUT', 'NO_PROJECT', 'CONFLICT'];
 
 /** A valid request of each method (ids of the fixture project: product 1, image 1, model 1, job 1). */
@@ -361,6 +361,7 @@ function templates(dir: string): Record<ApiMethod, Record<string, unknown>> {
     'models.train': { productId: 1, method: 'patchcore', backbone: 'mobilenet_v2_features', config: { height: 128 } },
     'models.list': { productId: 1 }, 'models.get': { id: 1 }, 'models.evaluate': { modelId: 1 }, 'models.scores': { modelId: 1 },
     'evaluations.latest': { modelId: 1 }, 'evaluations.list': { productId: 1, all: true }, 'evaluations.compare': { modelIds: [1, 2] },
+    'models.export': { modelId: 1, out: join(dir, 'export') },
     'thresholds.list': { modelId: 1 },
     'thresholds.set': { modelId: 1, imageThreshold: 1, pixelThreshold: 1, reviewLow: 0.5, reviewHigh: 1.5, note: '' },
     'inspection.run': { modelId: 1, imageIds: [1], name: 'Lot 1', watch: false },

@@ -481,6 +481,18 @@ describe('the station UI in Chromium', () => {
     await page.getByRole('region', { name: 'Run an inspection' }).getByRole('button', { name: /^Refine outlines of the \d+ failing and review part/ }).waitFor();
   }, 300_000);
 
+  it('exports the model from the Inspect screen into a typed folder and shows the parity self-test', async () => {
+    const card = page.getByRole('region', { name: 'Export the model' });
+    const out = join(work, 'export');
+    await card.locator('input[name="export-folder"]').fill(out);
+    await card.getByRole('button', { name: 'Export' }).click();
+    const parity = card.getByRole('status', { name: 'Parity self-test' });
+    await parity.waitFor({ timeout: 240_000 });
+    expect(await parity.getByRole('row', { name: /Node \(run\.mjs\)/ }).textContent()).toMatch(/passed/);
+    expect(existsSync(join(out, 'manifest.json'))).toBe(true);
+    await shot('08c-export');
+  }, 300_000);
+
   it('creates inspection and validation reports from Inspect, Evaluate and Reports with sign-off names, lists their sha256 and downloads one', async () => {
     // the Inspect screen offers the report of its latest batch
     await nav('Inspect');

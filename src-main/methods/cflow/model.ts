@@ -324,6 +324,18 @@ export async function deserializeCflow(stored: StoredModel<CflowConfig>): Promis
   return model;
 }
 
+/** The scoring graph of a model: per tap `<tap>` fibre rows in, `<tap>:loglik` per-fibre ℓ out. */
+export function cflowScoringGraph(config: CflowConfig, flows: readonly FlowWeights[], grids: readonly TapGrid[]): Promise<Uint8Array> {
+  return buildScoringGraph(
+    grids.map((g, t) => ({
+      input: g.name, output: `${g.name}:loglik`, shape: flowShape(g.channels, config.condition, config.blocks), params: flows[t]!.params, rotations: flows[t]!.rotations,
+      condition: positionEncodingRows(config.condition, g.gridH, g.gridW), cells: g.gridH * g.gridW,
+    })),
+    config.clamp,
+    config.precision,
+  );
+}
+
 export class CflowModel implements FittedModel {
   readonly method = 'cflow';
   /** Set once, at fit or load. */
@@ -341,15 +353,7 @@ export class CflowModel implements FittedModel {
 
   static async create(config: CflowConfig, flows: readonly FlowWeights[], training: TrainingRecord | undefined, backbone: Backbone): Promise<CflowModel> {
     const grids = tapGrids(backbone, config);
-    const graph = await buildScoringGraph(
-      grids.map((g, t) => ({
-        input: g.name, output: `${g.name}:loglik`, shape: flowShape(g.channels, config.condition, config.blocks), params: flows[t]!.params, rotations: flows[t]!.rotations,
-        condition: positionEncodingRows(config.condition, g.gridH, g.gridW), cells: g.gridH * g.gridW,
-      })),
-      config.clamp,
-      config.precision,
-    );
-    return new CflowModel(config, flows, training, backbone, grids, await openSession(graph));
+    return new CflowModel(config, flows, training, backbone, grids, await openSession(await cflowScoringGraph(config, flows, grids)));
   }
 
   get input(): InputSpec {

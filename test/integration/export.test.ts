@@ -1,0 +1,210 @@
+/**
+ * Model export end to end on real metal-plate images: every method is trained small, exported through
+ * the API, and its package's own runners (spawned as separate processes) must reproduce the station's
+ * golden scores and maps; `verify` re-checks hashes and parity and fails on one flipped byte.
+ */
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExportResult } from '../../src-main/api/contract.ts';
+import { sha256File } from '../../src-main/features/backbones.ts';
+import { ExportError, pythonUnavailable, verifyPackage, writePackage, type PackageManifest } from '../../src-main/export/package.ts';
+import { decodeModel } from '../../src-main/methods/persistence.ts';
+import { Station } from '../../src-main/services/station.ts';
+import { models, thresholds } from '../../src-main/store/index.ts';
+import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
+import { REPO_ROOT } from '../fixtures/cli.ts';
+import { call, finished } from '../fixtures/station.ts';
+
+interface Case {
+  readonly name: string;
+  readonly method: string;
+  readonly config: Record<string, number | string | boolean | number[]>;
+  readonly precision: 'float32' | 'int8';
+}
+
+const CASES: readonly Case[] = [
+  { name: 'patchcore', method: 'patchcore', config: { height: 128, width: 128 }, precision: 'float32' },
+  { name: 'padim', method: 'padim', config: { height: 128, width: 128 }, precision: 'float32' },
+  { name: 'simplenet', method: 'simplenet', config: { height: 128, width: 128, batchSize: 2, epochs: 1 }, precision: 'float32' },
+  { name: 'pfm', method: 'pfm', config: { height: 128, width: 128, batchSize: 4, epochs: 1, latent: [16, 32, 64] }, precision: 'int8' },
+  { name: 'pefm', method: 'pefm', config: { height: 128, width: 128, batchSize: 4, epochs: 1, latent: [16, 32, 64] }, precision: 'int8' },
+  { name: 'cflow', method: 'cflow', config: { height: 128, width: 128, blocks: 2, epochs: 2, subEpochs: 1 }, precision: 'int8' },
+  // the paper's image-score re-weighting and letterboxed input (the golden set holds a non-square picture)
+  { name: 'patchcore re-weighted, letterboxed', method: 'patchcore', config: { height: 128, width: 96, reweightNeighbours: 3, resize: 'letterbox' }, precision: 'float32' },
+];
+
+function flipByte(path: string): void {
+  const bytes = readFileSync(path);
+  const at = Math.floor(bytes.length / 2);
+  bytes[at] = bytes[at]! ^ 0x01;
+  writeFileSync(path, bytes);
+}
+
+describe('model export with a parity self-test', () => {
+  const root = mkdtempSync(join(tmpdir(), 'argus-export-'));
+  const dir = join(root, 'project');
+  const data = subsetDataset(sharedDataset('mpdd_metal_plate'), { train: 6, testGood: 2, testDefect: 2 });
+  const station = new Station();
+  let productId = 0;
+  const skipPython = pythonUnavailable();
+  beforeAll(async () => {
+    if (skipPython) console.log(`Python runner parity is skipped: ${skipPython}`);
+    await call(station, 'project.create', { dir, name: 'Plates' });
+    productId = (await call(station, 'products.create', { name: 'PN-7' })).id;
+    const imported = await finished(station, await call(station, 'images.import', { productId, paths: [data], layout: 'mvtec' }));
+    expect(imported.status).toBe('succeeded');
+    // a non-square part of a real good image, so that resizing differs between the axes
+    const crops = join(root, 'crops');
+    mkdirSync(crops);
+    const good = join(data, 'test/good', readdirSync(join(data, 'test/good'))[0]!);
+    await sharp(good).extract({ left: 40, top: 100, width: 400, height: 260 }).png().toFile(join(crops, 'crop.png'));
+    const cropped = await finished(station, await call(station, 'images.import', { productId, paths: [crops], layout: 'files', split: 'test', verdict: 'good' }));
+    expect(cropped.status).toBe('succeeded');
+  });
+  afterAll(async () => {
+    await station.close();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  async function train(c: Case): Promise<number> {
+    const job = await finished(station, await call(station, 'models.train', { productId, method: c.method as 'patchcore', config: c.config }));
+    expect(job.status, job.error ?? '').toBe('succeeded');
+    const list = await call(station, 'models.list', { productId });
+    return list[list.length - 1]!.id;
+  }
+
+  for (const c of CASES) {
+    it(`exports a ${c.name} model whose package reproduces the station's scores and maps`, async () => {
+      const modelId = await train(c);
+      const out = join(root, `export-${c.name.replace(/\W+/g, '-')}`);
+      const result: ExportResult = await call(station, 'models.export', { modelId, out });
+      const node = result.parity.find((p) => p.runner === 'node')!;
+      console.log(`${c.name} (${result.precision}): node worst score diff ${node.worstScoreDiff.toExponential(2)}, map diff ${node.worstMapDiff.toExponential(2)}`
+        + `; python ${result.parity[1]!.status} ${result.parity[1]!.worstScoreDiff.toExponential(2)} / ${result.parity[1]!.worstMapDiff.toExponential(2)}`);
+      expect(node.status).toBe('passed');
+      expect(result.parity[1]!.status).toBe(skipPython ? 'skipped' : 'passed');
+      expect(result.goldenImages).toBe(5);
+      expect(node.images.map((i) => i.passed)).toEqual([true, true, true, true, true]);
+      expect(result.precision).toBe(c.precision);
+      for (const f of ['backbone.onnx', 'head.onnx', 'preprocess.onnx', 'preprocess.json', 'threshold.json', 'manifest.json', 'run.mjs', 'run.py', 'README.txt']) {
+        expect(existsSync(join(out, f)), f).toBe(true);
+      }
+      const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as PackageManifest;
+      expect(manifest.method).toBe(c.method);
+      // every file but the manifest itself is listed with its sha256
+      const listed = new Set(manifest.files.map((f) => f.path));
+      const walk = (d: string, prefix = ''): string[] => readdirSync(join(d, prefix), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(d, `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
+      expect(walk(out).filter((f) => f !== 'manifest.json').sort()).toEqual([...listed].sort());
+      for (const f of manifest.files) expect(sha256File(join(out, f.path)), f.path).toBe(f.sha256);
+
+      const verified = await verifyPackage(out);
+      expect(verified.parity[0]!.status).toBe('passed');
+    });
+  }
+
+  it('verify names a flipped byte in head.onnx or backbone.onnx, and a graph altered with an updated manifest fails parity', async () => {
+    const modelId = (await call(station, 'models.list', { productId }))[0]!.id;
+    const out = join(root, 'export-tamper');
+    await call(station, 'models.export', { modelId, out });
+    const copy = (name: string) => {
+      const d = join(root, name);
+      cpSync(out, d, { recursive: true });
+      return d;
+    };
+    // the command line: the untouched package verifies, a flipped byte in either graph fails naming the file
+    const verify = (d: string) => spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'argus.js'), 'export', '--verify', d], { encoding: 'utf8' });
+    const untouched = verify(out);
+    expect(untouched.status, untouched.stderr).toBe(0);
+    expect(untouched.stdout).toMatch(/files match manifest\.json/);
+    expect(untouched.stdout).toMatch(/node runner: passed/);
+    for (const graph of ['head.onnx', 'backbone.onnx']) {
+      const d = copy(`flipped-${graph}`);
+      flipByte(join(d, graph));
+      await expect(verifyPackage(d)).rejects.toThrow(new RegExp(`altered: ${graph.replace('.', '\\.')} \\(sha256 differs`));
+      const r = verify(d);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`${graph} (sha256 differs from the manifest)`);
+    }
+
+    // a consistent forgery: head.onnx changed and its manifest entry updated still fails the golden set
+    const d = copy('forged');
+    const manifest = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as PackageManifest;
+    const head = readFileSync(join(d, 'head.onnx'));
+    // scale the map by changing the last initialiser's float bytes: find the map rows matrix by its name
+    const marker = Buffer.from('map_rows');
+    const at = head.indexOf(marker);
+    expect(at).toBeGreaterThan(0);
+    const forged = Buffer.from(head);
+    // the raw data follows the name within a few bytes; perturb a block of bytes after it
+    for (let i = at + 64; i < at + 64 + 4096 && i < forged.length; i += 4) forged[i + 3] = forged[i + 3]! ^ 0x01;
+    writeFileSync(join(d, 'head.onnx'), forged);
+    const files = manifest.files.map((f) => (f.path === 'head.onnx' ? { ...f, sha256: sha256File(join(d, 'head.onnx')), size: forged.length } : f));
+    writeFileSync(join(d, 'manifest.json'), JSON.stringify({ ...manifest, files }));
+    await expect(verifyPackage(d)).rejects.toThrow(/fails its parity test/);
+  });
+
+  it('refuses an export whose package does not reproduce the station: differences per image, nothing left behind', async () => {
+    const p = station.project();
+    const record = (await call(station, 'models.list', { productId }))[0]!;
+    const model = await decodeModel(new Uint8Array(models.readModelBlob(p, models.get(p, record.id), 'model')));
+    const earlier = join(root, 'export-patchcore');
+    const manifest = JSON.parse(readFileSync(join(earlier, 'manifest.json'), 'utf8')) as PackageManifest;
+    // the station's golden results with one image's score 1 % off: no package can match them
+    const golden = manifest.golden.map((g, i) => ({
+      path: join(earlier, g.file), name: g.file.replace(/^golden\/\d+-/, ''), label: g.label, score: i === 1 ? g.score * 1.01 : g.score,
+      map: new Float32Array(new Uint8Array(readFileSync(join(earlier, g.map))).buffer), mapWidth: g.mapWidth, mapHeight: g.mapHeight,
+    }));
+    const out = join(root, 'refused');
+    const identity = { id: record.id, version: record.version, productId, productName: 'PN-7', projectName: 'Plates' };
+    const refused = writePackage({ out, model, identity, threshold: null, golden });
+    await expect(refused).rejects.toThrow(ExportError);
+    await expect(refused).rejects.toThrow(/export refused[\s\S]*node runner: failed[\s\S]*golden\/02-[^:]+: station [\d.]+, package [\d.]+; score difference 9\.9\de-3/);
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('refuses a non-empty folder that is not an earlier export of the same model, and replaces its own earlier export', async () => {
+    const [first, second] = await call(station, 'models.list', { productId });
+    const foreign = join(root, 'foreign');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'notes.txt'), 'keep me');
+    await expect(call(station, 'models.export', { modelId: first!.id, out: foreign })).rejects.toThrow(/not empty and is not an earlier export/);
+    expect(readFileSync(join(foreign, 'notes.txt'), 'utf8')).toBe('keep me');
+    await expect(call(station, 'models.export', { modelId: first!.id, out: 'relative/path' })).rejects.toThrow(/absolute path/);
+    const again = join(root, 'export-patchcore');
+    await expect(call(station, 'models.export', { modelId: second!.id, out: again })).rejects.toThrow(/earlier export of model/);
+    // with a threshold and review band, both runners print the verdicts the station gives the same scores
+    const golden = (JSON.parse(readFileSync(join(again, 'manifest.json'), 'utf8')) as PackageManifest).golden.map((g) => g.score).sort((a, b) => a - b);
+    const policy = await call(station, 'thresholds.set', { modelId: first!.id, imageThreshold: golden[2]!, reviewLow: golden[1]!, reviewHigh: golden[3]!, pixelThreshold: null, note: 'export test' });
+    const redone = await call(station, 'models.export', { modelId: first!.id, out: again });
+    expect(redone.parity[0]!.status).toBe('passed');
+    expect(JSON.parse(readFileSync(join(again, 'threshold.json'), 'utf8'))).toMatchObject({ version: policy.version, imageThreshold: golden[2], reviewLow: golden[1], reviewHigh: golden[3] });
+    const runners = [[process.execPath, 'run.mjs'], ...(skipPython ? [] : [[process.env['ARGUS_PYTHON'] || 'python3', 'run.py']])];
+    for (const [cmd, script] of runners) {
+      const r = spawnSync(cmd!, [script!, 'golden'], { cwd: again, encoding: 'utf8', env: { ...process.env, NODE_PATH: join(REPO_ROOT, 'node_modules') } });
+      expect(r.status, r.stderr).toBe(0);
+      const [header, ...rows] = r.stdout.trim().split('\n');
+      expect(header).toBe('file,score,verdict');
+      expect(rows).toHaveLength(5);
+      for (const row of rows) {
+        const [, score, verdict] = row.split(',');
+        expect(verdict, `${script}: ${row}`).toBe(thresholds.decide({ ...policy }, Number(score)));
+      }
+      expect(new Set(rows.map((row) => row.split(',')[2]))).toEqual(new Set(['pass', 'review', 'fail']));
+    }
+  });
+
+  it('argus export writes the product\'s newest model from the command line and prints its parity', async () => {
+    await station.closeProject(); // the CLI opens the project itself
+    const out = join(root, 'cli-export');
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'argus.js'), 'export', '--project', dir, '--product', 'PN-7', '--out', out], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/exported to .*cli-export: \d+ files, 5 golden images/);
+    expect(r.stdout).toMatch(/node runner: passed/);
+    expect((await verifyPackage(out)).manifest.method).toBe('patchcore');
+  }, 120_000);
+});
