@@ -183,7 +183,6 @@ export async function runInspection(p: Project, ctx: JobContext): Promise<Counts
     }
   }
   runs.finish(p, run.id);
-  Object.assign(summary, runs.get(p, run.id).counts);
   jobs.setResult(p, ctx.job.id, summary);
   return summary;
 }
