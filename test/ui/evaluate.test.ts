@@ -114,6 +114,9 @@ describe('the Evaluate screen in Chromium', () => {
   }, 600_000);
 
   it('shows the metrics with their 95 % intervals, the curves, the histogram and recall per defect type', async () => {
+    // the evidence: the validation report and the model export are both reachable from here
+    await page.getByRole('group', { name: 'Validation report' }).waitFor();
+    expect(await page.getByRole('region', { name: 'Export the model' }).getByRole('heading').textContent()).toMatch(/^Export model v2/);
     const metrics = page.getByRole('table', { name: 'Metrics' });
     for (const key of ['imageAuroc', 'pixelAuroc', 'aupro', 'imageF1', 'pixelF1']) {
       const row = metrics.locator(`tr[data-metric="${key}"]`);

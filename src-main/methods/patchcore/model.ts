@@ -124,7 +124,7 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
   const held = pooled + pending;
   const count = Math.min(held, Math.max(1, Math.floor(rows * config.coresetRatio)));
   const bank = count === held && plan!.streamed ? buffer.slice(0, held * D) : await coreset(buffer.subarray(0, held * D), held, count, config, events);
-  buffer = undefined;
+  buffer = undefined; // before the index is built: the rows buffer is the fit's largest allocation
   const model = new PatchCoreModel(config, embedder, await MemoryBankIndex.withPruning(bank, D), rows);
   // in-sample scores of a few training images, from the features kept as they streamed by
   const scored: Prediction[] = [];

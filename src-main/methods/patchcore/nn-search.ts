@@ -83,6 +83,9 @@ export function rowSquaredNorms(m: Float32Array, dim: number): Float32Array {
   return out;
 }
 
+/** Rows of the bank per covariance product (a bank up to this size is one product, as it always was). */
+const COVARIANCE_BLOCK_ROWS = 16_384;
+
 /**
  * Orthonormal basis [dim, rank] of the bank's leading principal subspace (subspace iteration on the
  * covariance, products in ONNX Runtime, Gram–Schmidt in float64). Any orthonormal basis keeps the
@@ -92,15 +95,27 @@ export async function principalBasis(bank: Float32Array, dim: number, rank: numb
   const rows = bank.length / dim;
   const mean = new Float64Array(dim);
   for (let r = 0; r < rows; r++) for (let c = 0; c < dim; c++) mean[c]! += bank[r * dim + c]! / rows;
-  const centred = new Float32Array(bank.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < dim; c++) centred[r * dim + c] = bank[r * dim + c]! - mean[c]!;
-  const transposed = new Float32Array(bank.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < dim; c++) transposed[c * rows + r] = centred[r * dim + c]!;
-  const cov = (await matmul(transposed, [dim, rows], centred, [rows, dim])).data;
+  // the covariance summed over blocks of rows: memory stays two blocks, not two copies of the bank
+  let cov: Float32Array | undefined;
+  for (let start = 0; start < rows; start += COVARIANCE_BLOCK_ROWS) {
+    const n = Math.min(COVARIANCE_BLOCK_ROWS, rows - start);
+    const centred = new Float32Array(n * dim);
+    const transposed = new Float32Array(n * dim);
+    for (let r = 0; r < n; r++) {
+      for (let c = 0; c < dim; c++) {
+        const v = bank[(start + r) * dim + c]! - mean[c]!;
+        centred[r * dim + c] = v;
+        transposed[c * n + r] = v;
+      }
+    }
+    const part = (await matmul(transposed, [dim, n], centred, [n, dim])).data;
+    if (!cov) cov = part;
+    else for (let i = 0; i < cov.length; i++) cov[i]! += part[i]!;
+  }
   // deterministic start: a fixed pseudo-random matrix
   let q: Float32Array = Float32Array.from({ length: dim * rank }, (_, i) => Math.sin(i * 12.9898 + 78.233) * 43758.5453 % 1);
   for (let it = 0; it < iterations; it++) {
-    q = orthonormalColumns((await matmul(cov, [dim, dim], q, [dim, rank])).data, dim, rank);
+    q = orthonormalColumns((await matmul(cov!, [dim, dim], q, [dim, rank])).data, dim, rank);
   }
   return q;
 }
