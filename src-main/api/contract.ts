@@ -332,6 +332,10 @@ export const API = {
    * normal images' patches, as the product's next model version. A job (kind 'train').
    */
   'models.extend': method(z.object({ modelId: Id, imageIds: z.array(Id).min(1).max(10_000) }).strict(), Job),
+  /** The backbones of models/manifest.json and whether `method` can train on each (its feature taps, the file present). */
+  'backbones.list': method(z.object({ method: MethodName }).strict(), z.array(z.object({
+    id: z.string(), isDefault: z.boolean(), unusable: z.string().nullable(), source: z.string(),
+  }))),
   'models.list': method(z.object({ productId: Id }).strict(), z.array(Model)),
   'models.get': method(z.object({ id: Id }).strict(), Model),
   /** Scores the product's labelled test and validation images; metrics land on the model. */

@@ -16,6 +16,7 @@ import { suggestedPixelThreshold } from './model-evaluation.ts';
 import { compareEvaluations, latestEvaluation } from './evaluations.ts';
 import { createReport, MEDIA_TYPES } from './reports.ts';
 import { startInspection } from './inspection.ts';
+import { backboneChoices } from './backbone-choices.ts';
 import { labelFromResults } from './review.ts';
 import { goodPercentile, goodReference } from './percentiles.ts';
 import { checkExtendRequest, checkTrainRequest } from './training.ts';
@@ -149,6 +150,7 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
       checkTrainRequest(p(), req);
       return station.jobs().submit('train', req, req.productId);
     },
+    'backbones.list': ({ method }) => backboneChoices(method),
     'models.list': ({ productId }) => models.list(p(), productId).map(toModel),
     'models.get': ({ id }) => toModel(models.get(p(), id)),
     'models.evaluate': ({ modelId }) => {

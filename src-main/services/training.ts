@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ApiRequest } from '../api/contract.ts';
 import { ApiError } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
+import { checkBackbone } from './backbone-choices.ts';
 import { ignoreMasksOf } from './ignore-regions.ts';
 import { runWorkerTask } from '../jobs/worker-host.ts';
 import type { WorkerTask } from '../jobs/worker-protocol.ts';
@@ -71,6 +72,7 @@ export function checkTrainRequest(p: Project, params: TrainParams): void {
     if (err instanceof RangeError) throw new ApiError('INVALID_REQUEST', `${params.method}: ${err.message}`);
     throw err;
   }
+  if (params.backbone !== undefined) checkBackbone(params.method, params.backbone);
   if (trainingImages(p, params.productId).length === 0) {
     throw new ApiError('BAD_INPUT', `product ${params.productId} has no training images (split 'train', not labelled defective)`);
   }

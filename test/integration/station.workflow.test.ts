@@ -155,6 +155,16 @@ describe('the station workflow on real metal-plate images', () => {
     rmSync(folder, { recursive: true, force: true });
   });
 
+  it('offers the backbones a method can train on and refuses another before queueing', async () => {
+    const choices = await call(station, 'backbones.list', { method: 'patchcore' });
+    expect(choices.find((c) => c.isDefault)).toMatchObject({ id: 'mobilenet_v2_features', unusable: null });
+    expect(choices.find((c) => c.id === 'mobilenet_v1_features')!.unusable).toMatch(/has no feat_s8_exp, feat_s16_exp outputs/);
+    const [product] = await call(station, 'products.list', {});
+    await expect(call(station, 'models.train', { productId: product!.id, method: 'patchcore', backbone: 'mobilenet_v1_features', config: {} }))
+      .rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/cannot use backbone 'mobilenet_v1_features'.*can use: mobilenet_v2_features/) });
+    await expect(call(station, 'models.train', { productId: product!.id, method: 'patchcore', backbone: 'resnet_999', config: {} })).rejects.toMatchObject({ code: 'BAD_INPUT' });
+  });
+
   it('answers invalid requests with INVALID_REQUEST and unknown ids with NOT_FOUND', async () => {
     expect(await station.handle('images.list', { productId: -1 })).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST' } });
     expect(await station.handle('images.get', { id: 99999 })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });

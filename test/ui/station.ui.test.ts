@@ -561,6 +561,15 @@ describe('the station UI in Chromium', () => {
     // PEFM's position encoding is built for the feature grids of its own input sizes
     await form.locator('select[name="method"]').selectOption('pefm');
     expect(await form.locator('select[name="size"] option').allTextContents()).toEqual(['128', '256', '512']);
+    // the backbone picker: the backbones in models/, the method's default chosen, those without its taps disabled
+    await form.locator('select[name="method"]').selectOption('patchcore');
+    const backbone = form.locator('select[name="backbone"]');
+    await expect.poll(() => backbone.inputValue()).toBe('mobilenet_v2_features');
+    expect(await backbone.locator('option:not([disabled])').count()).toBeGreaterThan(1);
+    expect(await backbone.locator('option[value="mobilenet_v1_features"]').getAttribute('disabled')).not.toBeNull();
+    await form.locator('select[name="method"]').selectOption('cflow');
+    await expect.poll(() => backbone.inputValue()).toBe('mobilenet_v2_full');
+    await form.locator('select[name="method"]').selectOption('pfm');
     await shot('11-train-methods');
   });
 
