@@ -206,8 +206,8 @@ describe('the station UI in Chromium', () => {
     expect(low).toBeLessThanOrEqual(value);
     expect(high).toBeGreaterThanOrEqual(value);
     // every setting of the version, its backbone hash and its training-data manifest
-    await row.getByText('Settings', { exact: true }).click();
-    const settings = row.getByRole('table', { name: 'Settings of v1' });
+    await page.getByText('Settings of v1', { exact: true }).click();
+    const settings = page.getByRole('table', { name: 'Settings of v1' });
     for (const key of ['backbone sha256', 'coresetRatio', 'height', 'fitMemoryRows', 'training data manifest sha256']) await settings.getByRole('rowheader', { name: key, exact: true }).waitFor();
     expect(await settings.getByRole('row', { name: /^coresetRatio/ }).locator('td').textContent()).toBe('0.02');
     await shot('06-models');
