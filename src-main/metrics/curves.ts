@@ -4,7 +4,7 @@
  * precision-recall (sklearn's `precision_recall_curve` points). A point per distinct score; charts
  * and records keep at most a few hundred of them (downsampleCurve).
  */
-import { splitByLabelSorted } from './sorted.ts';
+import { thresholdSweep } from './sorted.ts';
 
 export interface RocCurve {
   readonly fpr: number[];
@@ -19,24 +19,10 @@ export interface PrCurve {
   readonly thresholds: number[];
 }
 
-/** Visits (threshold, true positives, false positives) at each distinct score, highest first. */
-function sweep(scores: ArrayLike<number>, labels: ArrayLike<number>, visit: (threshold: number, tp: number, fp: number) => void): { positives: number; negatives: number } {
-  const { positives, negatives } = splitByLabelSorted(scores, labels);
-  let p = positives.length - 1;
-  let n = negatives.length - 1;
-  while (p >= 0 || n >= 0) {
-    const threshold = Math.max(p >= 0 ? positives[p]! : -Infinity, n >= 0 ? negatives[n]! : -Infinity);
-    while (p >= 0 && positives[p] === threshold) p--;
-    while (n >= 0 && negatives[n] === threshold) n--;
-    visit(threshold, positives.length - 1 - p, negatives.length - 1 - n);
-  }
-  return { positives: positives.length, negatives: negatives.length };
-}
-
 /** The ROC curve from (0, 0) to (1, 1). Throws RangeError without positives or negatives. */
 export function rocCurve(scores: ArrayLike<number>, labels: ArrayLike<number>): RocCurve {
   const points: Array<[number, number, number]> = [[Infinity, 0, 0]];
-  const { positives, negatives } = sweep(scores, labels, (t, tp, fp) => points.push([t, tp, fp]));
+  const { positives, negatives } = thresholdSweep(scores, labels, (t, tp, fp) => points.push([t, tp, fp]));
   if (positives === 0) throw new RangeError('ROC curve is undefined: no positive (defect) samples');
   if (negatives === 0) throw new RangeError('ROC curve is undefined: no negative (normal) samples');
   return {
@@ -52,7 +38,7 @@ export function rocCurve(scores: ArrayLike<number>, labels: ArrayLike<number>): 
  */
 export function prCurve(scores: ArrayLike<number>, labels: ArrayLike<number>): PrCurve {
   const points: Array<[number, number, number]> = [];
-  const { positives } = sweep(scores, labels, (t, tp, fp) => points.push([t, tp, fp]));
+  const { positives } = thresholdSweep(scores, labels, (t, tp, fp) => points.push([t, tp, fp]));
   if (positives === 0) throw new RangeError('precision-recall curve is undefined: no positive (defect) samples');
   return {
     recall: points.map(([, tp]) => tp / positives),

@@ -1,4 +1,4 @@
-import { splitByLabelSorted } from './sorted.ts';
+import { thresholdSweep } from './sorted.ts';
 
 export interface F1Max {
   readonly f1: number;
@@ -15,36 +15,15 @@ export interface F1Max {
  * Throws RangeError without positives (recall undefined).
  */
 export function f1Max(scores: ArrayLike<number>, labels: ArrayLike<number>): F1Max {
-  const { positives, negatives } = splitByLabelSorted(scores, labels);
-  if (positives.length === 0) throw new RangeError('F1 is undefined: no positive (defect) samples');
-
-  let bestF1 = -1;
-  let bestThreshold = NaN;
-  let bestTruePositives = 0;
-  let bestFalsePositives = 0;
-  let p = positives.length - 1;
-  let n = negatives.length - 1;
-  // Sweep thresholds from the highest score down; tp / fp count the samples at or above it.
-  while (p >= 0 || n >= 0) {
-    const threshold = Math.max(p >= 0 ? positives[p]! : -Infinity, n >= 0 ? negatives[n]! : -Infinity);
-    while (p >= 0 && positives[p] === threshold) p--;
-    while (n >= 0 && negatives[n] === threshold) n--;
-    const truePositives = positives.length - 1 - p;
-    const falsePositives = negatives.length - 1 - n;
-    const f1 = f1Score(truePositives, falsePositives, positives.length);
-    if (f1 >= bestF1) {
-      bestF1 = f1;
-      bestThreshold = threshold;
-      bestTruePositives = truePositives;
-      bestFalsePositives = falsePositives;
-    }
-  }
-  return {
-    f1: bestF1,
-    threshold: bestThreshold,
-    precision: bestTruePositives / (bestTruePositives + bestFalsePositives),
-    recall: bestTruePositives / positives.length,
-  };
+  let best = { f1: -1, threshold: NaN, tp: 0, fp: 0 };
+  let positives = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] !== 0) positives++;
+  if (positives === 0) throw new RangeError('F1 is undefined: no positive (defect) samples');
+  thresholdSweep(scores, labels, (threshold, tp, fp) => {
+    const f1 = f1Score(tp, fp, positives);
+    if (f1 >= best.f1) best = { f1, threshold, tp, fp };
+  });
+  return { f1: best.f1, threshold: best.threshold, precision: best.tp / (best.tp + best.fp), recall: best.tp / positives };
 }
 
 function f1Score(truePositives: number, falsePositives: number, positiveCount: number): number {

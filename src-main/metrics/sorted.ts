@@ -106,3 +106,20 @@ function scatterByDigit(
     }
   }
 }
+
+/**
+ * Visits (threshold, true positives, false positives) at each distinct score, highest first: a
+ * sample counts when its score >= the threshold. Returns the class sizes.
+ */
+export function thresholdSweep(scores: ArrayLike<number>, labels: ArrayLike<number>, visit: (threshold: number, tp: number, fp: number) => void): { positives: number; negatives: number } {
+  const { positives, negatives } = splitByLabelSorted(scores, labels);
+  let p = positives.length - 1;
+  let n = negatives.length - 1;
+  while (p >= 0 || n >= 0) {
+    const threshold = Math.max(p >= 0 ? positives[p]! : -Infinity, n >= 0 ? negatives[n]! : -Infinity);
+    while (p >= 0 && positives[p] === threshold) p--;
+    while (n >= 0 && negatives[n] === threshold) n--;
+    visit(threshold, positives.length - 1 - p, negatives.length - 1 - n);
+  }
+  return { positives: positives.length, negatives: negatives.length };
+}
