@@ -332,6 +332,14 @@ export const API = {
    * normal images' patches, as the product's next model version. A job (kind 'train').
    */
   'models.extend': method(z.object({ modelId: Id, imageIds: z.array(Id).min(1).max(10_000) }).strict(), Job),
+  /**
+   * What resize 'auto' (the default for new models) would choose for this product's training images
+   * with this method, and one line saying why.
+   */
+  'models.proposeInput': method(z.object({ productId: Id, method: MethodName }).strict(), z.object({
+    resize: z.enum(['stretch', 'tile']), height: z.number().int(), width: z.number().int(),
+    tileSize: z.number().int(), tileOverlap: z.number().int(), reason: z.string(),
+  })),
   /** The backbones of models/manifest.json and whether `method` can train on each (its feature taps, the file present). */
   'backbones.list': method(z.object({ method: MethodName }).strict(), z.array(z.object({
     id: z.string(), isDefault: z.boolean(), unusable: z.string().nullable(), source: z.string(),

@@ -9,6 +9,7 @@ import { PROJECT_ROOT } from '../features/backbones.ts';
 import { METHOD_NAMES } from '../methods/index.ts';
 import type { FittedModel } from '../methods/method.ts';
 import { writeModelFile } from '../methods/persistence.ts';
+import { INPUT_OPTIONS, INPUT_USAGE, inputConfig } from './input-options.ts';
 import { createProgress } from './progress.ts';
 import { formatTable, num, pct } from './table.ts';
 
@@ -21,8 +22,8 @@ Without --data: ../shared/data/magnetic_tile with the reference's 120-image trai
   --data <dir>          dataset folder (repeatable)
   --method <name>       ${METHOD_NAMES.join(' | ')} (default patchcore)
   --backbone <id>       backbone id from models/manifest.json (default mobilenet_v2_features)
-  --size <px|HxW>       input size, multiples of 32: 256 or e.g. 256x384 (default 256)
-  --resize <mode>       stretch (default, as the papers) | letterbox (keep the aspect ratio, pad)
+${INPUT_USAGE}
+                        (default: stretch to 256x256, the papers' and the reference's setting)
   --max-train <n>       use n evenly spaced training images
   --max-test <n>        use n evenly spaced test images
   --pixel-metrics-at <where>  model (default: masks resized to the model input, as the papers) |
@@ -67,14 +68,6 @@ function parseNumber(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
-/** '256' or '256x384' (height x width). */
-function parseSize(v: string): { height: number; width: number } {
-  const m = /^(\d+)(?:x(\d+))?$/.exec(v);
-  if (!m) throw new RangeError(`--size expects <px> or <height>x<width>, received '${v}'`);
-  const height = Number(m[1]);
-  return { height, width: m[2] ? Number(m[2]) : height };
-}
-
 export async function runEval(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -82,8 +75,7 @@ export async function runEval(argv: string[]): Promise<number> {
       data: { type: 'string', multiple: true },
       method: { type: 'string', default: 'patchcore' },
       backbone: { type: 'string' },
-      size: { type: 'string' },
-      resize: { type: 'string' },
+      ...INPUT_OPTIONS,
       'max-train': { type: 'string' },
       'max-test': { type: 'string' },
       'pixel-metrics-at': { type: 'string' },
@@ -122,11 +114,7 @@ export async function runEval(argv: string[]): Promise<number> {
   const datasets = builtInDefault ? [join(PROJECT_ROOT, '..', 'shared', 'data', 'magnetic_tile')] : values.data!;
   const config: Record<string, unknown> = {};
   if (values.backbone) config['backbone'] = values.backbone;
-  if (values.size !== undefined) Object.assign(config, parseSize(values.size));
-  if (values.resize !== undefined) {
-    if (values.resize !== 'stretch' && values.resize !== 'letterbox') throw new RangeError(`--resize expects stretch or letterbox, received '${values.resize}'`);
-    config['resize'] = values.resize;
-  }
+  Object.assign(config, inputConfig(values));
   const set = (key: string, v: number | undefined) => v !== undefined && (config[key] = v);
   set('coresetRatio', parseNumber('coreset', values.coreset));
   set('numNeighbours', parseNumber('knn', values.knn));
@@ -191,6 +179,7 @@ export async function runEval(argv: string[]): Promise<number> {
       onProgress: (p) => progress.update(`${data.split('/').pop()} ${p.phase}: ${p.stage}`, p.done, p.total, p.loss === undefined ? '' : `loss ${p.loss.toFixed(3)}`),
     });
     progress.stop();
+    if (result.inputReason) console.error(`${result.dataset}: input: ${result.inputReason}`);
     results.push(result);
     if (result.issues.length > 0) {
       console.error(`${result.dataset}: ${result.issues.length} item(s) skipped or noted:`);

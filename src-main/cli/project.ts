@@ -10,11 +10,13 @@ import { ApiError, ImportSummary, RefinementSummary, type Job, type Model, type 
 import { getMethod, METHOD_NAMES } from '../methods/index.ts';
 import { CliStation, withProject } from './station-client.ts';
 import { formatTable } from './table.ts';
+import { INPUT_OPTIONS, inputConfig } from './input-options.ts';
 
 export const PROJECT_USAGE = `argus project create <dir> [--name <name>]
 argus import   --project <dir> --product <name|id> [--mvtec] [--split train|validation|test]
                [--verdict good|defective|unlabelled] <file or folder>...
 argus train    --project <dir> --product <name|id> [--method ${METHOD_NAMES.join('|')}] [--set key=value]...
+               [--resize auto|stretch|letterbox|tile] [--size <px|HxW>] [--tile-size <px>] [--tile-overlap <px>]
 argus evaluate --project <dir> (--model <id> | --product <name|id>)
 argus inspect  --project <dir> (--model <id> | --product <name|id>) [--lot <name>] [--watch] <folder>
 argus runs     --project <dir> --product <name|id> [--json]
@@ -32,7 +34,8 @@ argus jobs     --project <dir> [--resume <job id>] [--cancel <job id>]
 
 A project is a folder (created empty by 'project create'); the same folder opens in the station
 (npm start). --product takes a name or an id; 'import' creates the product when the name is new.
---model defaults to the product's newest model. Every 'inspect' is a run named by --lot (default
+'train' chooses the input from the product's images unless told (--resize auto: it prints what and
+why). --model defaults to the product's newest model. Every 'inspect' is a run named by --lot (default
 "Run <n>"); --watch keeps inspecting the folder's new images as they arrive until Ctrl-C ends the run.
 'ignore' sets the product's ignore region (white = skipped on every image, any size, resized to each
 image) or clears it. 'runs' lists a product's runs with their counts and throughput; 'results --run' shows one run's
@@ -124,6 +127,7 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
       queue: { type: 'string' }, order: { type: 'string' }, 'defect-type': { type: 'string' }, note: { type: 'string' }, by: { type: 'string' },
       label: { type: 'string' }, refit: { type: 'boolean' }, lot: { type: 'string' }, watch: { type: 'boolean' }, run: { type: 'string' },
       evaluation: { type: 'boolean' }, mask: { type: 'string' }, clear: { type: 'boolean' },
+      ...INPUT_OPTIONS,
     },
     allowPositionals: true,
     strict: true,
@@ -163,7 +167,10 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
       }
       case 'train': {
         const product = await findProduct(s, need(values.product, '--product'));
-        const job = await s.follow(await s.call('models.train', { productId: product.id, method: values.method as 'patchcore', config: parseSettings(values.set ?? [], values.method!) }), 'train');
+        const config = { ...parseSettings(values.set ?? [], values.method!), ...inputConfig(values) } as Record<string, number>;
+        const job = await s.follow(await s.call('models.train', { productId: product.id, method: values.method as 'patchcore', config }), 'train');
+        const input = (job.result as { input?: unknown } | null)?.input;
+        if (typeof input === 'string') console.log(`input: ${input}`);
         if (job.status === 'succeeded') {
           const list = await s.call('models.list', { productId: product.id });
           const m = list[list.length - 1]!;

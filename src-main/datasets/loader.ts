@@ -25,7 +25,7 @@ export interface LoaderOptions {
 async function loadOne(entry: DatasetImage, input: InputSpec, onSkip?: (issue: DatasetIssue) => void) {
   try {
     const image = await readImage(entry.path);
-    const fitted = input.resize === 'letterbox'
+    const fitted = input.resize !== 'stretch'
       ? letterbox(image, input.width, input.height, input.filter)
       : { image: resize(image, input.width, input.height, input.filter), content: { width: input.width, height: input.height } };
     const ignore = entry.ignore?.length ? await ignoreAtInput(entry.ignore, fitted.content, input, entry.path) : undefined;
@@ -59,7 +59,7 @@ async function loadBatch(entries: readonly DatasetImage[], input: InputSpec, onS
     loaded.forEach((l, i) => l.ignore && ignore!.set(l.ignore, i * input.height * input.width));
   }
   return {
-    batch: { data, n: loaded.length, height: input.height, width: input.width, ...(ignore ? { ignore } : {}) },
+    batch: { data, n: loaded.length, height: input.height, width: input.width, content: loaded.map((l) => l.content), ...(ignore ? { ignore } : {}) },
     entries: loaded.map((l) => l.entry),
     sizes: loaded.map((l) => ({ width: l.width, height: l.height })),
     content: loaded.map((l) => l.content),

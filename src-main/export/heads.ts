@@ -5,6 +5,7 @@
  * does in JS written as graph nodes: PatchCore's neighbour search and re-weighting, PFM's row
  * normalisation, CFLOW's normalisation constants, and every method's map resampling.
  */
+import { TiledModel } from '../methods/tiling.ts';
 import { GraphBuilder, float, int, ints, ONNX_DATA_TYPE } from '../engine/onnx/graph.ts';
 import { featureTap, getBackbone, type FeatureTap } from '../features/backbones.ts';
 import { buildPatchEmbeddingGraph } from '../features/patch-embedding.ts';
@@ -208,6 +209,7 @@ async function cflowHead(m: CflowModel): Promise<Head> {
 
 /** The head of a fitted model of any registered method. */
 export async function buildHead(model: FittedModel): Promise<Head> {
+  if (model instanceof TiledModel) throw new RangeError('tiled models cannot be exported yet: the package runs one input size; export a stretch or letterbox model');
   if (model instanceof PatchCoreModel) return patchcoreHead(model);
   if (model instanceof PadimModel) return padimHead(model);
   if (model instanceof SimpleNetModel) return simplenetHead(model);

@@ -5,6 +5,7 @@ import { padim } from './padim/method.ts';
 import { patchcore } from './patchcore/method.ts';
 import { pefm, pfm } from './pfm/method.ts';
 import { simplenet } from './simplenet/method.ts';
+import { withTiling } from './tiling.ts';
 
 /**
  * A method whose configuration type is erased: callers merge option objects into its own defaults,
@@ -13,7 +14,15 @@ import { simplenet } from './simplenet/method.ts';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 export type AnyMethod = Method<any>;
 
-const METHODS = { patchcore, padim, simplenet, pfm, pefm, cflow } as const satisfies Record<string, AnyMethod>;
+/** Every method as the station runs it: with tiling (resize 'tile') for native resolution. */
+const METHODS = {
+  patchcore: withTiling(patchcore),
+  padim: withTiling(padim),
+  simplenet: withTiling(simplenet),
+  pfm: withTiling(pfm),
+  pefm: withTiling(pefm),
+  cflow: withTiling(cflow),
+} as const satisfies Record<string, AnyMethod>;
 
 export type MethodName = keyof typeof METHODS;
 export const METHOD_NAMES = Object.keys(METHODS) as MethodName[];

@@ -2,7 +2,7 @@
  * The one interface every anomaly-detection method implements (fit on normal images, then predict).
  */
 import type { NamedTensor } from '../engine/training/tensor-file.ts';
-import type { ResampleFilter } from '../vision/index.ts';
+import type { ContentBox, ResampleFilter } from '../vision/index.ts';
 
 /** A batch of preprocessed images: planar RGB in [0, 1], [n, 3, height, width]. */
 export interface ImageBatch {
@@ -12,6 +12,8 @@ export interface ImageBatch {
   readonly width: number;
   /** [n, height, width]: 1 where a pixel lies in an ignore region; absent when none of the images has one. */
   readonly ignore?: Uint8Array;
+  /** Per image, the part of the input that holds the picture (top-left; all of it unless letterboxed). */
+  readonly content?: readonly ContentBox[];
 }
 
 export interface Prediction {
@@ -41,8 +43,11 @@ export interface FitEvents {
   onProgress?(p: FitProgress): void;
 }
 
-/** 'stretch' resizes to the input size (the papers' choice); 'letterbox' keeps the aspect ratio and pads. */
-export type ResizeMode = 'stretch' | 'letterbox';
+/**
+ * 'stretch' resizes to the input size (the papers' choice); 'letterbox' keeps the aspect ratio and pads;
+ * 'tile' letterboxes into a larger canvas scored tile by tile (methods/tiling.ts).
+ */
+export type ResizeMode = 'stretch' | 'letterbox' | 'tile';
 
 /** How images must be prepared for a method: its input size, resampling filter and resize mode. */
 export interface InputSpec {

@@ -10,6 +10,8 @@ import type { FitProgress, FittedModel, InputSpec } from '../methods/method.ts';
 import { aupro, auroc, bootstrapIntervals, f1Max, type MetricIntervals, pooledPixels, type ScoredMask } from '../metrics/index.ts';
 import { activeProvider } from '../engine/session.ts';
 import { cropMap, readMask, resizeMap, resizeMaskNearest, ImageReadError } from '../vision/index.ts';
+import { readImage } from '../vision/image.ts';
+import { resolveAutoInput, type ImageSize } from '../methods/input-proposal.ts';
 
 export interface EvaluationOptions {
   readonly method: string;
@@ -65,6 +67,8 @@ export interface EvaluationResult {
   readonly batchSize: number;
   readonly provider: string;
   readonly model: Record<string, unknown>;
+  /** What resize 'auto' chose and why (absent when the input was set explicitly). */
+  readonly inputReason?: string;
   readonly images: readonly ImageResult[];
   readonly issues: readonly DatasetIssue[];
 }
@@ -97,14 +101,32 @@ async function groundTruth(entry: DatasetImage, original: { width: number; heigh
   }
 }
 
+/** Images measured to resolve resize 'auto': evenly spaced, enough for a median. */
+const SIZE_SAMPLE = 64;
+
+/** The sizes of up to SIZE_SAMPLE evenly spaced images (unreadable ones are left out here and reported later). */
+export async function sampleSizes(entries: readonly DatasetImage[]): Promise<ImageSize[]> {
+  const sizes: ImageSize[] = [];
+  for (const e of evenlySpaced(entries, SIZE_SAMPLE)) {
+    try {
+      const { width, height } = await readImage(e.path);
+      sizes.push({ width, height });
+    } catch (err) {
+      if (!(err instanceof ImageReadError)) throw err;
+    }
+  }
+  return sizes;
+}
+
 export async function evaluateDataset(root: string, options: EvaluationOptions): Promise<EvaluationResult> {
   const dataset = scanMvtec(root);
   const issues: DatasetIssue[] = [...dataset.issues];
   const method = getMethod(options.method);
-  const config = { ...method.defaults, ...(options.config ?? {}) };
-  const input = method.input(config);
   const batchSize = options.batchSize ?? 8;
   const train = options.maxTrain ? evenlySpaced(dataset.train, options.maxTrain) : dataset.train;
+  const { config, reason: inputReason } = resolveAutoInput({ ...method.defaults, ...(options.config ?? {}) }, method.defaults, await sampleSizes(train));
+  method.validate?.(config);
+  const input = method.input(config);
   const test = options.maxTest ? evenlySpaced(dataset.test, options.maxTest) : dataset.test;
   const skipped = new Set<string>();
   const onSkip = (issue: DatasetIssue) => {
@@ -128,6 +150,7 @@ export async function evaluateDataset(root: string, options: EvaluationOptions):
     batchSize,
     provider: activeProvider(),
     model: model.describe(),
+    ...(inputReason ? { inputReason } : {}),
     ...tested,
     issues,
   };

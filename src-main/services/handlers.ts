@@ -19,7 +19,7 @@ import { startInspection } from './inspection.ts';
 import { backboneChoices } from './backbone-choices.ts';
 import { labelFromResults } from './review.ts';
 import { goodPercentile, goodReference } from './percentiles.ts';
-import { checkExtendRequest, checkTrainRequest } from './training.ts';
+import { checkExtendRequest, checkTrainRequest, proposeTrainInput, resolveTrainInput } from './training.ts';
 import { exportModel } from './export.ts';
 import type { StationContext } from './station.ts';
 
@@ -147,9 +147,11 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
     },
 
     'models.train': (req) => {
-      checkTrainRequest(p(), req);
-      return station.jobs().submit('train', req, req.productId);
+      const { params, inputReason } = resolveTrainInput(p(), req);
+      checkTrainRequest(p(), params);
+      return station.jobs().submit('train', { ...params, ...(inputReason ? { inputReason } : {}) }, req.productId);
     },
+    'models.proposeInput': ({ productId, method }) => proposeTrainInput(p(), productId, method),
     'backbones.list': ({ method }) => backboneChoices(method),
     'models.list': ({ productId }) => models.list(p(), productId).map(toModel),
     'models.get': ({ id }) => toModel(models.get(p(), id)),

@@ -13,10 +13,13 @@ import { ignoreMasksOf } from './ignore-regions.ts';
 import { runWorkerTask } from '../jobs/worker-host.ts';
 import type { WorkerTask } from '../jobs/worker-protocol.ts';
 import { getMethod } from '../methods/index.ts';
+import { proposeInput, resolveAutoInput, type InputSetting } from '../methods/input-proposal.ts';
 import type { TrainingScores } from '../methods/method.ts';
 import { images, insideProject, jobs, models, products, type Project } from '../store/index.ts';
 
 export type TrainParams = ApiRequest<'models.train'>;
+/** A queued training: the request with its input made concrete, and what resize 'auto' chose, if asked. */
+export type TrainJobParams = TrainParams & { readonly inputReason?: string };
 
 /** The images a model of this product trains on: the train split, less anything labelled defective. */
 export function trainingImages(p: Project, productId: number): images.Image[] {
@@ -42,6 +45,34 @@ export const CHECKPOINT_DIR = 'checkpoints';
 /** Model input sizes a training request may ask for (a larger input multiplies memory and time). */
 export const MIN_INPUT_SIDE = 32;
 export const MAX_INPUT_SIDE = 1024;
+/** A tiled model's canvas may be larger (it is scored a tile at a time; batches of canvases bound the rest). */
+export const MAX_CANVAS_SIDE = 2048;
+
+/**
+ * Resize 'auto' (the default for new models) made concrete from the product's training images: the
+ * request as it will be queued, and the one line saying what was chosen and why.
+ */
+export function resolveTrainInput(p: Project, params: TrainParams): { params: TrainParams; inputReason?: string } {
+  const config = { resize: 'auto', ...params.config };
+  if (config['resize'] !== 'auto') return { params };
+  const method = getMethod(params.method);
+  const sizes = trainingImages(p, params.productId).map((i) => ({ width: i.width, height: i.height }));
+  try {
+    const { config: resolved, reason } = resolveAutoInput(config, method.defaults as Record<string, unknown>, sizes);
+    return { params: { ...params, config: resolved as TrainParams['config'] }, ...(reason ? { inputReason: reason } : {}) };
+  } catch (err) {
+    if (err instanceof RangeError) throw new ApiError('INVALID_REQUEST', `${params.method}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** What resize 'auto' chooses for a product's training images with a method (the Train screen shows it). */
+export function proposeTrainInput(p: Project, productId: number, method: TrainParams['method']): InputSetting & { reason: string } {
+  products.get(p, productId);
+  const sizes = trainingImages(p, productId).map((i) => ({ width: i.width, height: i.height }));
+  const { setting, reason } = proposeInput(sizes, (getMethod(method).defaults as { height: number }).height);
+  return { ...setting, reason };
+}
 
 /** Checks a training request before it is queued (so the screen hears about it at once). */
 export function checkTrainRequest(p: Project, params: TrainParams): void {
@@ -62,8 +93,9 @@ export function checkTrainRequest(p: Project, params: TrainParams): void {
     if (list !== Array.isArray(value) || (list && !(defaults[key] as unknown[]).every((d) => typeof d === 'number'))) {
       throw new ApiError('INVALID_REQUEST', `${params.method} setting '${key}' must be ${list ? 'a list of numbers' : `a ${expected}`}, received ${JSON.stringify(value)}`);
     }
-    if ((key === 'height' || key === 'width') && !(Number.isInteger(value) && (value as number) >= MIN_INPUT_SIDE && (value as number) <= MAX_INPUT_SIDE)) {
-      throw new ApiError('INVALID_REQUEST', `${params.method} setting '${key}' must be a whole number of pixels from ${MIN_INPUT_SIDE} to ${MAX_INPUT_SIDE}, received ${JSON.stringify(value)}`);
+    const maxSide = params.config['resize'] === 'tile' ? MAX_CANVAS_SIDE : MAX_INPUT_SIDE;
+    if ((key === 'height' || key === 'width') && !(Number.isInteger(value) && (value as number) >= MIN_INPUT_SIDE && (value as number) <= maxSide)) {
+      throw new ApiError('INVALID_REQUEST', `${params.method} setting '${key}' must be a whole number of pixels from ${MIN_INPUT_SIDE} to ${maxSide}, received ${JSON.stringify(value)}`);
     }
   }
   try {
@@ -149,7 +181,7 @@ async function runExtension(p: Project, ctx: JobContext): Promise<models.Model |
 /** The train job's handler (also runs add-to-normal jobs, see ExtendParams). */
 export async function runTraining(p: Project, ctx: JobContext): Promise<models.Model | null> {
   if ((ctx.job.params as Partial<ExtendParams>).extend) return runExtension(p, ctx);
-  const params = ctx.job.params as TrainParams;
+  const params = ctx.job.params as TrainJobParams;
   const list = trainingImages(p, params.productId);
   const method = getMethod(params.method);
   const settings = { ...method.defaults, ...params.config, ...(params.backbone ? { backbone: params.backbone } : {}) };
@@ -170,13 +202,13 @@ export async function runTraining(p: Project, ctx: JobContext): Promise<models.M
   if (!result) return null;
   const model = models.add(p, {
     productId: params.productId, method: params.method, backboneId: result.backbone.id, backboneSha256: result.backbone.sha256,
-    config: { ...settings, trained: result.description },
+    config: { ...settings, ...(params.inputReason ? { inputChoice: params.inputReason } : {}), trained: result.description },
     dataManifestSha256: manifest, jobId: ctx.job.id,
     // in-sample score scales (methods/method.ts TrainingScores); evaluation adds held-out metrics beside them
     metrics: result.trainingScores ? { trainingScores: result.trainingScores } : null,
     blobs: { model: result.model },
   });
-  jobs.setResult(p, ctx.job.id, { modelId: model.id, version: model.version, trainImages: list.length - skipped.length, skipped });
+  jobs.setResult(p, ctx.job.id, { modelId: model.id, version: model.version, trainImages: list.length - skipped.length, ...(params.inputReason ? { input: params.inputReason } : {}), skipped });
   // the model is stored: its training state is no longer needed
   if (checkpoint) rmSync(checkpoint, { force: true });
   return model;

@@ -359,7 +359,7 @@ function templates(dir: string): Record<ApiMethod, Record<string, unknown>> {
     'masks.set': { imageId: 1, kind: 'ignore', png: 'iVBORw0KGgo=' }, 'masks.get': { imageId: 1, kind: 'ignore' }, 'masks.delete': { imageId: 1, kind: 'ignore' },
     'products.setIgnore': { productId: 1, png: null }, 'products.ignore': { productId: 1 },
     'models.train': { productId: 1, method: 'patchcore', backbone: 'mobilenet_v2_features', config: { height: 128 } },
-    'backbones.list': { method: 'patchcore' }, 'models.list': { productId: 1 }, 'models.get': { id: 1 }, 'models.evaluate': { modelId: 1 }, 'models.scores': { modelId: 1 },
+    'models.proposeInput': { productId: 1, method: 'patchcore' }, 'backbones.list': { method: 'patchcore' }, 'models.list': { productId: 1 }, 'models.get': { id: 1 }, 'models.evaluate': { modelId: 1 }, 'models.scores': { modelId: 1 },
     'evaluations.latest': { modelId: 1 }, 'evaluations.list': { productId: 1, all: true }, 'evaluations.compare': { modelIds: [1, 2] },
     'models.export': { modelId: 1, out: join(dir, 'export') },
     'thresholds.list': { modelId: 1 },

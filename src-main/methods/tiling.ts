@@ -1,0 +1,254 @@
+/**
+ * Tiling: any method at native resolution. The image is letterboxed (aspect ratio kept, nothing
+ * cropped) into a canvas of the configured height × width; the canvas is covered by overlapping
+ * square tiles of `tileSize` px; every tile is fitted on (training) or scored (inference) by the same
+ * inner model at its own input size; the tile maps are stitched back with the overlaps blended by
+ * linear ramps, and the image score is the largest value of the stitched map over the picture.
+ *
+ * `withTiling` decorates a method: with `resize: 'tile'` it does all of the above, otherwise it is
+ * the method itself. The inner model never sees 'tile'; a saved tiled model stores the user's
+ * configuration (resize 'tile', canvas size, tile size and overlap) and loads back tiled.
+ */
+import { decodeTensorFile, encodeTensorFile } from '../engine/training/tensor-file.ts';
+import type { ContentBox } from '../vision/index.ts';
+import type { FitEvents, FittedModel, ImageBatch, InputSpec, Method, Prediction, StoredModel } from './method.ts';
+import { summarizeTrainingScores, trainingSample } from './training-scores.ts';
+
+/** What every method configures about its input. */
+interface InputConfig {
+  readonly resize: string;
+  /** The input size; the canvas size in tile mode. */
+  readonly height: number;
+  readonly width: number;
+}
+
+/** The settings every method gains from the decorator (merged into its defaults). */
+export interface TileSettings {
+  /** Square tile side, px: the inner model's input size. */
+  readonly tileSize: number;
+  /** Least overlap between neighbouring tiles, px (tiles spread evenly, so it may be more). */
+  readonly tileOverlap: number;
+}
+
+export type TilingConfig = InputConfig & TileSettings;
+
+export const TILING_DEFAULTS = { tileSize: 256, tileOverlap: 32 } as const;
+
+/** The resize modes a fitted model has ('auto' is resolved before fitting: methods/input-proposal.ts). */
+export const RESIZE_MODES = ['stretch', 'letterbox', 'tile'] as const;
+
+/** Tiles scored per call of the inner model: bounds memory whatever the canvas. */
+const TILES_PER_CALL = 8;
+
+/**
+ * Start offsets of tiles of `tile` px covering [0, length) with at least `overlap` px shared by
+ * neighbours: the fewest tiles, spread evenly, the first at 0 and the last ending at `length`.
+ */
+export function tileStarts(length: number, tile: number, overlap: number): number[] {
+  if (tile > length) throw new RangeError(`a ${tile} px tile does not fit in ${length} px`);
+  if (overlap < 0 || overlap >= tile) throw new RangeError(`tile overlap must be in [0, ${tile}), received ${overlap}`);
+  if (tile === length) return [0];
+  const count = Math.ceil((length - overlap) / (tile - overlap));
+  const n = Math.max(2, count);
+  return Array.from({ length: n }, (_, i) => Math.round((i * (length - tile)) / (n - 1)));
+}
+
+export interface TileGrid {
+  readonly xs: readonly number[];
+  readonly ys: readonly number[];
+  readonly size: number;
+}
+
+export function tileGrid(height: number, width: number, size: number, overlap: number): TileGrid {
+  return { xs: tileStarts(width, size, overlap), ys: tileStarts(height, size, overlap), size };
+}
+
+export const tileCount = (g: TileGrid): number => g.xs.length * g.ys.length;
+
+/**
+ * Blending weight along one axis of a tile starting at `start`: a linear ramp over the part shared
+ * with the previous / next tile, 1 elsewhere (and at the canvas border, where nothing is shared).
+ */
+function axisWeights(starts: readonly number[], index: number, size: number): Float32Array {
+  const w = new Float32Array(size).fill(1);
+  const start = starts[index]!;
+  const before = index > 0 ? starts[index - 1]! + size - start : 0;
+  const after = index + 1 < starts.length ? start + size - starts[index + 1]! : 0;
+  for (let i = 0; i < before; i++) w[i] = Math.min(w[i]!, (i + 1) / (before + 1));
+  for (let i = 0; i < after; i++) w[size - 1 - i] = Math.min(w[size - 1 - i]!, (i + 1) / (after + 1));
+  return w;
+}
+
+/** The tiles of every canvas in `batch`, image-major, row-major within an image. */
+export function cutTiles(batch: ImageBatch, grid: TileGrid): ImageBatch {
+  const { size } = grid;
+  const k = tileCount(grid);
+  const n = batch.n * k;
+  const plane = batch.height * batch.width;
+  const data = new Float32Array(n * 3 * size * size);
+  const ignore = batch.ignore ? new Uint8Array(n * size * size) : undefined;
+  let t = 0;
+  for (let i = 0; i < batch.n; i++) {
+    for (const y0 of grid.ys) {
+      for (const x0 of grid.xs) {
+        for (let c = 0; c < 3; c++) {
+          const src = (i * 3 + c) * plane;
+          const dst = (t * 3 + c) * size * size;
+          for (let y = 0; y < size; y++) data.set(batch.data.subarray(src + (y0 + y) * batch.width + x0, src + (y0 + y) * batch.width + x0 + size), dst + y * size);
+        }
+        if (ignore) for (let y = 0; y < size; y++) ignore.set(batch.ignore!.subarray(i * plane + (y0 + y) * batch.width + x0, i * plane + (y0 + y) * batch.width + x0 + size), (t * size + y) * size);
+        t++;
+      }
+    }
+  }
+  return { data, n, height: size, width: size, ...(ignore ? { ignore } : {}) };
+}
+
+/** One canvas map (height × width) from its tiles' maps (in cutTiles order), overlaps blended. */
+export function stitchMaps(tiles: readonly Float32Array[], grid: TileGrid, height: number, width: number): Float32Array {
+  const { size } = grid;
+  const sum = new Float64Array(height * width);
+  const weight = new Float64Array(height * width);
+  const wx = grid.xs.map((_, i) => axisWeights(grid.xs, i, size));
+  const wy = grid.ys.map((_, i) => axisWeights(grid.ys, i, size));
+  let t = 0;
+  grid.ys.forEach((y0, r) => {
+    grid.xs.forEach((x0, c) => {
+      const map = tiles[t++]!;
+      if (map.length !== size * size) throw new RangeError(`a tile map holds ${map.length} values, expected ${size}x${size}`);
+      for (let y = 0; y < size; y++) {
+        const row = (y0 + y) * width + x0;
+        for (let x = 0; x < size; x++) {
+          const w = wy[r]![y]! * wx[c]![x]!;
+          sum[row + x]! += w * map[y * size + x]!;
+          weight[row + x]! += w;
+        }
+      }
+    });
+  });
+  return Float32Array.from(sum, (s, p) => s / weight[p]!);
+}
+
+/** The largest map value over the picture (top-left content box of a letterboxed canvas). */
+function pictureMax(map: Float32Array, width: number, content: ContentBox | undefined): number {
+  const w = content?.width ?? width;
+  const h = content?.height ?? map.length / width;
+  let best = -Infinity;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) best = Math.max(best, map[y * width + x]!);
+  return best;
+}
+
+/** The inner method's configuration for a tiled one: square tiles, stretched (they are cut to size). */
+function innerConfig<C extends TilingConfig>(config: C): C {
+  return { ...config, resize: 'stretch', height: config.tileSize, width: config.tileSize } as C;
+}
+
+export function checkTiling(config: TilingConfig): void {
+  const { tileSize, tileOverlap, height, width } = config;
+  if (!Number.isInteger(tileSize) || tileSize < 32) throw new RangeError(`tile size must be a whole number of pixels, at least 32; received ${tileSize}`);
+  if (!Number.isInteger(tileOverlap) || tileOverlap < 0 || tileOverlap >= tileSize / 2) {
+    throw new RangeError(`tile overlap must be a whole number of pixels in [0, ${tileSize / 2}) for ${tileSize} px tiles; received ${tileOverlap}`);
+  }
+  if (height < tileSize || width < tileSize) throw new RangeError(`the ${height}x${width} canvas is smaller than one ${tileSize} px tile: enlarge the size or shrink the tiles`);
+}
+
+export class TiledModel implements FittedModel {
+  readonly method: string;
+  readonly input: InputSpec;
+  readonly backbone: FittedModel['backbone'];
+  trainingScores: FittedModel['trainingScores'];
+  readonly grid: TileGrid;
+
+  constructor(readonly inner: FittedModel, readonly config: TilingConfig) {
+    this.method = inner.method;
+    this.backbone = inner.backbone;
+    this.input = { height: config.height, width: config.width, filter: inner.input.filter, resize: 'tile' };
+    this.grid = tileGrid(config.height, config.width, config.tileSize, config.tileOverlap);
+    this.trainingScores = inner.trainingScores;
+  }
+
+  async predict(batch: ImageBatch): Promise<Prediction[]> {
+    if (batch.height !== this.input.height || batch.width !== this.input.width) {
+      throw new RangeError(`this tiled model reads ${this.input.height}x${this.input.width} canvases, received ${batch.height}x${batch.width}`);
+    }
+    const k = tileCount(this.grid);
+    const tiles = cutTiles(batch, this.grid);
+    const maps: Float32Array[] = [];
+    const tilePlane = 3 * this.grid.size * this.grid.size;
+    for (let t = 0; t < tiles.n; t += TILES_PER_CALL) {
+      const n = Math.min(TILES_PER_CALL, tiles.n - t);
+      const part: ImageBatch = { data: tiles.data.subarray(t * tilePlane, (t + n) * tilePlane), n, height: tiles.height, width: tiles.width };
+      for (const p of await this.inner.predict(part)) maps.push(p.map);
+    }
+    return Array.from({ length: batch.n }, (_, i) => {
+      const map = stitchMaps(maps.slice(i * k, (i + 1) * k), this.grid, batch.height, batch.width);
+      return { score: pictureMax(map, batch.width, batch.content?.[i]), map };
+    });
+  }
+
+  describe(): Record<string, unknown> {
+    return { ...this.inner.describe(), ...this.config, tiles: tileCount(this.grid), tileColumns: this.grid.xs.length, tileRows: this.grid.ys.length, trainingScores: this.trainingScores };
+  }
+
+  /** The inner model's file with the tiled configuration (and training scores) in its meta. */
+  serialize(): Uint8Array {
+    const file = decodeTensorFile(this.inner.serialize(), 'the inner model');
+    return encodeTensorFile({ meta: { ...file.meta, config: this.config, trainingScores: this.trainingScores }, tensors: file.tensors });
+  }
+}
+
+/** The canvases of a few evenly spaced training images, kept while they stream past the inner fit. */
+async function* keepingSample(train: AsyncIterable<ImageBatch>, wanted: ReadonlySet<number>, kept: ImageBatch[]): AsyncGenerator<ImageBatch> {
+  let index = 0;
+  for await (const batch of train) {
+    const plane = 3 * batch.height * batch.width;
+    for (let i = 0; i < batch.n; i++, index++) {
+      if (!wanted.has(index)) continue;
+      kept.push({ data: batch.data.slice(i * plane, (i + 1) * plane), n: 1, height: batch.height, width: batch.width, ...(batch.content?.[i] ? { content: [batch.content[i]!] } : {}) });
+    }
+    yield batch;
+  }
+}
+
+async function* tilesOf(train: AsyncIterable<ImageBatch>, grid: TileGrid): AsyncGenerator<ImageBatch> {
+  for await (const batch of train) yield cutTiles(batch, grid);
+}
+
+/** `method` with tiling (resize 'tile'); unchanged for every other resize mode. */
+export function withTiling<C extends InputConfig>(method: Method<C>): Method<C & TileSettings> {
+  const tiled = (config: TilingConfig) => config.resize === 'tile';
+  return {
+    ...method,
+    defaults: { ...TILING_DEFAULTS, ...method.defaults },
+    input(config) {
+      if (!tiled(config)) return method.input(config);
+      return { ...method.input(innerConfig(config)), height: config.height, width: config.width, resize: 'tile' };
+    },
+    validate(config) {
+      if (!(RESIZE_MODES as readonly string[]).includes(config.resize)) throw new RangeError(`resize must be one of ${RESIZE_MODES.join(', ')}; received '${config.resize}'`);
+      if (!tiled(config)) return method.validate?.(config);
+      checkTiling(config);
+      method.validate?.(innerConfig(config));
+    },
+    async fit(train, trainCount, config, events?: FitEvents) {
+      if (!tiled(config)) return method.fit(train, trainCount, config, events);
+      checkTiling(config);
+      const grid = tileGrid(config.height, config.width, config.tileSize, config.tileOverlap);
+      const kept: ImageBatch[] = [];
+      const inner = await method.fit(tilesOf(keepingSample(train, new Set(trainingSample(trainCount)), kept), grid), trainCount * tileCount(grid), innerConfig(config), events);
+      const model = new TiledModel(inner, config);
+      const scored: Prediction[] = [];
+      for (const b of kept) scored.push(...(await model.predict(b)));
+      if (scored.length > 0) model.trainingScores = summarizeTrainingScores(scored);
+      return model;
+    },
+    async deserialize(stored: StoredModel<C & TileSettings>) {
+      if (!tiled(stored.config)) return method.deserialize(stored);
+      checkTiling(stored.config);
+      const inner = await method.deserialize({ ...stored, config: innerConfig(stored.config) });
+      const model = new TiledModel(inner, stored.config);
+      model.trainingScores = stored.trainingScores;
+      return model;
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { scanMvtec } from '../../src-main/datasets/mvtec.ts';
+import { imageBatches, loadBatches } from '../../src-main/datasets/loader.ts';
+import { getMethod } from '../../src-main/methods/index.ts';
+import type { FittedModel } from '../../src-main/methods/method.ts';
+import { decodeModel, encodeModel } from '../../src-main/methods/persistence.ts';
+import { TiledModel } from '../../src-main/methods/tiling.ts';
+import { evaluateDataset } from '../../src-main/services/evaluation.ts';
+import { sharedDataset } from '../fixtures/datasets.ts';
+import { stripDataset } from '../fixtures/strips.ts';
+
+describe('tiling on long strips cut from real metal plates (MPDD)', async () => {
+  // 512x128 strips (4:1): the long thin parts that squashing to a square ruins
+  const data = await stripDataset(sharedDataset('mpdd_metal_plate'), { parts: 4, maxImages: 5 });
+  const config = { resize: 'tile', height: 128, width: 512, tileSize: 128, tileOverlap: 16, coresetRatio: 0.25 };
+  let fitted: FittedModel | undefined;
+
+  it('fits on tiles, scores every strip from its stitched map and finds the defects', async () => {
+    const r = await evaluateDataset(data, { method: 'patchcore', config, batchSize: 4, onFitted: (m) => void (fitted = m) });
+    expect(fitted).toBeInstanceOf(TiledModel);
+    expect(r.model).toMatchObject({ resize: 'tile', tiles: 5, tileColumns: 5, tileRows: 1 });
+    expect(r.nTrain).toBe(20);
+    expect(r.pixelAuroc).toBeGreaterThan(0.85);
+    expect(Number.isFinite(r.imageAuroc)).toBe(true);
+  });
+
+  it('scores an image the same alone as in a batch, and loads back from its saved form with the same scores', async () => {
+    const model = fitted!;
+    const test = scanMvtec(data).test.slice(0, 3);
+    const batch = (await imageBatches(loadBatches(test, model.input, { batchSize: 3 })).next()).value!;
+    const together = await model.predict(batch);
+    const plane = 3 * batch.height * batch.width;
+    const alone = await model.predict({ ...batch, n: 1, data: batch.data.slice(plane, 2 * plane), content: [batch.content![1]!] });
+    expect(alone[0]!.score).toBeCloseTo(together[1]!.score, 5);
+    expect(together[0]!.map.length).toBe(128 * 512);
+
+    const loaded = await decodeModel(encodeModel(model), 'saved tiled model');
+    expect(loaded).toBeInstanceOf(TiledModel);
+    expect(loaded.input).toEqual(model.input);
+    expect(loaded.trainingScores).toEqual(model.trainingScores);
+    const again = await loaded.predict(batch);
+    again.forEach((p, i) => expect(p.score).toBeCloseTo(together[i]!.score, 6));
+  });
+
+  it('refuses a canvas smaller than a tile and an overlap of half a tile or more, naming the setting', () => {
+    const method = getMethod('patchcore');
+    expect(() => method.validate!({ ...method.defaults, ...config, height: 96 })).toThrow(/smaller than one 128 px tile/);
+    expect(() => method.validate!({ ...method.defaults, ...config, tileOverlap: 64 })).toThrow(/tile overlap/);
+    expect(() => method.validate!({ ...method.defaults, resize: 'squash' })).toThrow(/resize must be one of/);
+  });
+});

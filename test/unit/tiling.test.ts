@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { cutTiles, stitchMaps, tileCount, tileGrid, tileStarts } from '../../src-main/methods/tiling.ts';
+import { proposeInput, resolveAutoInput } from '../../src-main/methods/input-proposal.ts';
+
+describe('tile layout', () => {
+  it('covers the length with the fewest tiles sharing at least the overlap, first at 0 and last at the end', () => {
+    expect(tileStarts(256, 256, 32)).toEqual([0]);
+    expect(tileStarts(640, 256, 32)).toEqual([0, 192, 384]);
+    for (const [length, tile, overlap] of [[300, 256, 32], [1250, 256, 32], [777, 128, 16], [512, 256, 0]] as const) {
+      const s = tileStarts(length, tile, overlap);
+      expect(s[0]).toBe(0);
+      expect(s.at(-1)! + tile).toBe(length);
+      for (let i = 1; i < s.length; i++) expect(s[i - 1]! + tile - s[i]!).toBeGreaterThanOrEqual(overlap);
+    }
+  });
+
+  it('refuses a tile larger than the canvas and an overlap as large as the tile', () => {
+    expect(() => tileStarts(200, 256, 32)).toThrow(/does not fit/);
+    expect(() => tileStarts(512, 256, 256)).toThrow(/overlap/);
+  });
+});
+
+describe('cutting and stitching', () => {
+  const grid = tileGrid(96, 160, 64, 16);
+  const [h, w] = [96, 160];
+
+  it('cuts every canvas into its tiles, channel by channel, with the ignore masks', () => {
+    const data = Float32Array.from({ length: 2 * 3 * h * w }, (_, i) => i);
+    const ignore = Uint8Array.from({ length: 2 * h * w }, (_, i) => i % 7 === 0 ? 1 : 0);
+    const tiles = cutTiles({ data, n: 2, height: h, width: w, ignore }, grid);
+    const k = tileCount(grid);
+    expect(tiles.n).toBe(2 * k);
+    // image 1, tile (row 1, column 2), channel 2, pixel (5, 7)
+    const t = k + grid.xs.length + 2;
+    const [y0, x0] = [grid.ys[1]!, grid.xs[2]!];
+    expect(tiles.data[(t * 3 + 2) * 64 * 64 + 5 * 64 + 7]).toBe(data[(1 * 3 + 2) * h * w + (y0 + 5) * w + x0 + 7]);
+    expect(tiles.ignore![t * 64 * 64 + 5 * 64 + 7]).toBe(ignore[h * w + (y0 + 5) * w + x0 + 7]);
+  });
+
+  it('stitches the tiles of a map back to the same map, overlaps included', () => {
+    const map = Float32Array.from({ length: h * w }, (_, p) => Math.sin(p / 17) + (p % w) / w);
+    const tiles = cutTiles({ data: Float32Array.from({ length: 3 * h * w }, (_, i) => map[i % (h * w)]!), n: 1, height: h, width: w }, grid);
+    const tileMaps = Array.from({ length: tiles.n }, (_, t) => tiles.data.slice(t * 3 * 64 * 64, t * 3 * 64 * 64 + 64 * 64));
+    const stitched = stitchMaps(tileMaps, grid, h, w);
+    for (let p = 0; p < map.length; p++) expect(stitched[p]).toBeCloseTo(map[p]!, 5);
+  });
+
+  it('blends disagreeing tiles smoothly: inside an overlap the value moves from one tile to the next', () => {
+    const g = tileGrid(64, 112, 64, 16);
+    expect(g.xs).toEqual([0, 48]);
+    const stitched = stitchMaps([new Float32Array(64 * 64).fill(0), new Float32Array(64 * 64).fill(1)], g, 64, 112);
+    const row = Array.from(stitched.subarray(0, 112));
+    expect(row[47]).toBe(0);
+    expect(row[64]).toBe(1);
+    for (let x = 48; x < 64; x++) {
+      expect(row[x]).toBeGreaterThan(row[x - 1]!);
+      expect(row[x]).toBeLessThan(1);
+    }
+  });
+});
+
+describe('resize auto', () => {
+  it('stretches nearly square images to the method size, as the papers', () => {
+    const p = proposeInput([{ width: 512, height: 512 }, { width: 520, height: 500 }], 256);
+    expect(p.setting).toMatchObject({ resize: 'stretch', height: 256, width: 256 });
+    expect(p.reason).toMatch(/nearly square/);
+  });
+
+  it('tiles long parts with the short side at the method size, in their orientation, and says so in one line', () => {
+    const p = proposeInput([{ width: 1250, height: 500 }, { width: 1240, height: 510 }, { width: 1250, height: 500 }], 256);
+    expect(p.setting).toEqual({ resize: 'tile', height: 256, width: 640, tileSize: 256, tileOverlap: 32 });
+    expect(p.reason).toMatch(/3 tiles of 256 px over a 256x640 canvas/);
+    expect(p.reason).not.toMatch(/\n/);
+    const portrait = proposeInput([{ width: 120, height: 290 }], 256);
+    expect(portrait.setting).toMatchObject({ resize: 'tile', width: 256, height: 640 });
+  });
+
+  it('resolves only auto, and refuses an input size given beside it', () => {
+    const defaults = { height: 256, width: 256, resize: 'stretch', tileSize: 256, tileOverlap: 32 };
+    expect(resolveAutoInput({ ...defaults }, defaults, [])).toEqual({ config: defaults });
+    const r = resolveAutoInput({ ...defaults, resize: 'auto' }, defaults, [{ width: 300, height: 900 }]);
+    expect(r.config).toMatchObject({ resize: 'tile', height: 768, width: 256 });
+    expect(r.reason).toBeTruthy();
+    expect(() => resolveAutoInput({ ...defaults, resize: 'auto', height: 512 }, defaults, [])).toThrow(/auto' chooses the input size/);
+  });
+});
