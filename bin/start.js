@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm start`: the station with its user interface. Electron when its binary is installed, otherwise
-// browser mode (a local server on 127.0.0.1; open the printed URL). The TypeScript runs through tsx's
-// loader, as in bin/argus.js.
+// `npm start`: the station with its user interface. Electron when its binary is installed (it runs the
+// compiled main side, built here first by scripts/build-electron.ts, as the installed app does),
+// otherwise browser mode (a local server on 127.0.0.1; open the printed URL), whose TypeScript runs
+// through tsx's loader, as in bin/argus.js.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

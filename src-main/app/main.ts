@@ -3,14 +3,14 @@
  * runs it when the Electron binary is present). A thin shell: one window on `argus://app/`, the
  * station behind IPC, nothing else.
  *
- * The station and everything under it (store, engine, worker threads) run as the TypeScript sources
- * through tsx, exactly as the CLI and browser mode run them, so the bundle holds only this shell.
+ * The station and everything under it (store, engine, services) is its own compiled bundle beside this
+ * one (station.cjs, with the worker-thread bundles and the run-time files; scripts/build-electron.ts),
+ * loaded with a plain require: the desktop app runs no TypeScript and needs neither tsx nor src-main.
  *
  * Opens the project named by `--project <dir>` or ARGUS_PROJECT at launch.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, protocol, session, type WebContents } from 'electron';
 import type { Station } from '../services/station.ts';
 import { connectIpc } from '../transport/ipc.ts';
@@ -36,12 +36,9 @@ function projectArgument(argv: readonly string[]): string | undefined {
   return process.env.ARGUS_PROJECT || undefined;
 }
 
-async function loadStation(appRoot: string): Promise<Station> {
-  // tsx's loader, registered in this process, runs the station's TypeScript (and its workers')
-  const { register } = (await import('tsx/esm/api')) as { register: () => unknown };
-  register();
-  const url = pathToFileURL(join(appRoot, 'src-main', 'services', 'station.ts')).href;
-  const { Station: StationClass } = (await import(url)) as StationModule;
+/** The compiled station beside this bundle: the build leaves this require to run time. */
+function loadStation(): Station {
+  const { Station: StationClass } = require('./station.cjs') as StationModule;
   return new StationClass();
 }
 
@@ -97,7 +94,7 @@ async function main(): Promise<void> {
   ses.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   ses.setPermissionCheckHandler(() => false);
 
-  const station = await loadStation(appRoot);
+  const station = loadStation();
   const project = projectArgument(process.argv);
   if (project) {
     const opened = await station.handle('project.open', { dir: project });

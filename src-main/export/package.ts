@@ -10,15 +10,15 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { backbonePath, getBackbone, PROJECT_ROOT, sha256File } from '../features/backbones.ts';
 import type { FittedModel } from '../methods/method.ts';
+import { runtimeFile } from '../util/runtime-files.ts';
 import { buildHead } from './heads.ts';
 import { buildPreprocessGraph, DECODE_RULE, RESAMPLE_RULE, type PreprocessDescription } from './preprocess.ts';
 
 export const PACKAGE_FORMAT = 'argus-export';
 export const PACKAGE_FORMAT_VERSION = 1;
-const RUNNER_DIR = fileURLToPath(new URL('./runner/', import.meta.url));
+const RUNNER_DIR = runtimeFile(new URL('./runner/', import.meta.url), 'runner');
 
 /**
  * How closely a runner must reproduce the station. Scores: |runner − station| / |station|. Maps: the

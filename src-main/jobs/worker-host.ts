@@ -3,7 +3,7 @@
  * asks the worker to stop at its next check; a worker that does not stop within `graceMs` is
  * terminated. Each task gets its own thread, so a crash in native code ends only that job.
  */
-import { startTsWorker } from '../util/ts-worker.ts';
+import { startWorker } from '../util/worker-thread.ts';
 import type { FromWorker, ToWorker, WorkerTask } from './worker-protocol.ts';
 
 export interface WorkerRun {
@@ -23,7 +23,7 @@ export class WorkerTaskError extends Error {
 const WORKER_URL = new URL('./worker.ts', import.meta.url);
 
 export function runWorkerTask(task: WorkerTask, onMessage: (m: FromWorker) => void, signal?: AbortSignal, graceMs = 10_000): WorkerRun {
-  const worker = startTsWorker(WORKER_URL, { workerData: task });
+  const worker = startWorker(WORKER_URL, { workerData: task });
   const send = (m: ToWorker) => worker.postMessage(m);
   let failure: Error | null = null;
   let killTimer: NodeJS.Timeout | undefined;

@@ -7,8 +7,8 @@
  * cascade into the tables that reference it), and commits only if `foreign_key_check` finds nothing.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Database } from 'better-sqlite3';
+import { runtimeFile } from '../util/runtime-files.ts';
 import { StoreError } from './errors.ts';
 
 export interface Migration {
@@ -17,7 +17,7 @@ export interface Migration {
   readonly sql: string;
 }
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+const MIGRATIONS_DIR = runtimeFile(new URL('./migrations/', import.meta.url), 'migrations');
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 const REBUILDS_TABLES = '-- argus: rebuilds tables';
 

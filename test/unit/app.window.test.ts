@@ -1,13 +1,13 @@
 /**
  * The Electron shell without Electron: the window's security settings, the IPC wiring with stand-in
- * ipcMain/webContents objects, and the esbuild bundles (the preload run against a stand-in `electron`).
+ * ipcMain/webContents objects, and the preload bundle run against a stand-in `electron` (the whole
+ * compiled main side: test/integration/desktop-build.test.ts).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IpcMainInvokeEvent } from 'electron';
 import type { ApiResponse, StationEvent } from '../../src-main/api/contract.ts';
 import type { ApiHost } from '../../src-main/api/dispatch.ts';
@@ -110,20 +110,10 @@ describe('IPC wiring', () => {
   });
 });
 
-describe('Electron bundles', () => {
+describe('the preload bundle', () => {
   const out = mkdtempSync(join(tmpdir(), 'argus-electron-'));
+  beforeAll(() => buildElectron({ outDir: out }));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
-
-  it('bundle to CommonJS leaving only Electron, tsx and Node built-ins to run time', async () => {
-    const built = await buildElectron({ outDir: out });
-    expect(built.main).toBe(join(out, 'main.cjs'));
-    expect(built.imports.preload).toEqual(['electron']);
-    const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
-    for (const name of built.imports.main) expect(builtins.has(name) || ['electron', 'tsx/esm/api'].includes(name), name).toBe(true);
-    expect(built.imports.main).toContain('electron');
-    const main = readFileSync(built.main, 'utf8');
-    expect(main).not.toMatch(/\bimport\.meta\b/);
-  });
 
   it('preload exposes exactly argusBridge { invoke, onEvent } over the argus channels', async () => {
     const code = readFileSync(join(out, 'preload.cjs'), 'utf8');

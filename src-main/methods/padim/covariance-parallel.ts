@@ -4,7 +4,7 @@
  * the same as gaussiansFromMoments, which is also the fallback when workers cannot start.
  */
 import { availableParallelism } from 'node:os';
-import { startTsWorker } from '../../util/ts-worker.ts';
+import { startWorker } from '../../util/worker-thread.ts';
 import { gaussiansFromMoments, type GaussianStats, type PositionRange } from './covariance.ts';
 
 /** A Float64Array whose memory worker threads can share. */
@@ -14,7 +14,7 @@ export function sharedFloat64(length: number): Float64Array {
 
 function runSlice(range: PositionRange): Promise<void> {
   return new Promise((resolve, reject) => {
-    const worker = startTsWorker(new URL('./covariance-worker.ts', import.meta.url), { workerData: range });
+    const worker = startWorker(new URL('./covariance-worker.ts', import.meta.url), { workerData: range });
     worker.once('message', () => resolve());
     worker.once('error', reject);
     worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`covariance worker exited with code ${code}`))));

@@ -9,7 +9,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { Random } from '../../util/random.ts';
-import { startTsWorker } from '../../util/ts-worker.ts';
+import { startWorker } from '../../util/worker-thread.ts';
 
 export const NOISE_CHUNKS = 2;
 
@@ -75,7 +75,7 @@ export class NoiseSource {
 
   private request(r: ChunkRequest): Promise<Float32Array> {
     if (!this.worker) {
-      const worker = startTsWorker(new URL('./noise-worker.ts', import.meta.url));
+      const worker = startWorker(new URL('./noise-worker.ts', import.meta.url));
       worker.on('message', (m: { id: number; data: Float32Array }) => {
         const w = this.waiting.get(m.id);
         this.waiting.delete(m.id);
