@@ -37,6 +37,12 @@ if (process.argv[2] === 'fit-memory') {
   process.exit(r.status ?? 1);
 }
 
+if (process.argv[2] === 'hard-set') {
+  // `npm run bench -- hard-set [options]`: what stretch, letterbox, auto and native tiles buy on non-square parts
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'hard-set.ts'), ...process.argv.slice(3)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+
 const data = process.env['ARGUS_BENCH_DATA'] ?? join(PROJECT_ROOT, '..', 'shared', 'data', 'magnetic_tile');
 const methods = (process.env['ARGUS_BENCH_METHODS'] ?? 'patchcore,padim,simplenet,pfm,pefm,cflow').split(',').filter(Boolean);
 const rows: string[][] = [];

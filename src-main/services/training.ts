@@ -49,11 +49,13 @@ export const MAX_INPUT_SIDE = 1024;
 export const MAX_CANVAS_SIDE = 2048;
 
 /**
- * Resize 'auto' (the default for new models) made concrete from the product's training images: the
+ * Resize 'auto' (the default for new models that name no input size) made concrete from the product's training images: the
  * request as it will be queued, and the one line saying what was chosen and why.
  */
 export function resolveTrainInput(p: Project, params: TrainParams): { params: TrainParams; inputReason?: string } {
-  const config = { resize: 'auto', ...params.config };
+  // a request that sets an input size without a resize mode keeps the method's own mode (stretch)
+  const sized = ['height', 'width'].some((k) => k in params.config);
+  const config = { ...(sized ? {} : { resize: 'auto' }), ...params.config };
   if (config['resize'] !== 'auto') return { params };
   const method = getMethod(params.method);
   const sizes = trainingImages(p, params.productId).map((i) => ({ width: i.width, height: i.height }));

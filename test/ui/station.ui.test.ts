@@ -163,6 +163,9 @@ describe('the station UI in Chromium', () => {
 
   it('trains PatchCore with a small coreset and follows its progress', async () => {
     await nav('Train');
+    // new models choose their input from the product's images unless told, and say what and why
+    await expect.poll(async () => (await page.getByTestId('input-choice').textContent()) ?? '').toMatch(/^Input: images nearly square .*stretched to 256x256/);
+    await page.locator('select[name="resize"]').selectOption('stretch');
     await page.locator('select[name="size"]').selectOption('224');
     await page.locator('input[name="coresetRatio"]').fill('0.02');
     await page.getByRole('button', { name: 'Start training' }).click();
@@ -565,6 +568,7 @@ describe('the station UI in Chromium', () => {
     expect(seen.size).toBe(Object.keys(expected).length);
     // PEFM's position encoding is built for the feature grids of its own input sizes
     await form.locator('select[name="method"]').selectOption('pefm');
+    await form.locator('select[name="resize"]').selectOption('stretch');
     expect(await form.locator('select[name="size"] option').allTextContents()).toEqual(['128', '256', '512']);
     // the backbone picker: the backbones in models/, the method's default chosen, those without its taps disabled
     await form.locator('select[name="method"]').selectOption('patchcore');
@@ -581,6 +585,7 @@ describe('the station UI in Chromium', () => {
   it('trains PFM on its deepest level from the screen, with a live loss, as model version 2', async () => {
     const form = page.getByRole('form', { name: 'Train a model' });
     await form.locator('select[name="method"]').selectOption('pfm');
+    await form.locator('select[name="resize"]').selectOption('stretch');
     await form.locator('select[name="size"]').selectOption('128');
     await form.locator('input[name="epochs"]').fill('2');
     await form.locator('select[name="levels"]').selectOption({ label: 'deepest only' });
