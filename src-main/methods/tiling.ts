@@ -186,6 +186,18 @@ export class TiledModel implements FittedModel {
     });
   }
 
+  /**
+   * Add-to-normal without a retrain, where the inner model has it (PatchCore): the new images' tiles
+   * go to the inner model; the canvas, tiles and training scores stay.
+   */
+  async extended(normal: AsyncIterable<ImageBatch>, events: FitEvents = {}): Promise<TiledModel> {
+    const inner = this.inner as FittedModel & { extended?: (n: AsyncIterable<ImageBatch>, e: FitEvents) => Promise<FittedModel> };
+    if (!inner.extended) throw new RangeError(`adding normal images without a retrain is not possible for ${this.method} models`);
+    const model = new TiledModel(await inner.extended(tilesOf(normal, this.grid), events), this.config);
+    model.trainingScores = this.trainingScores;
+    return model;
+  }
+
   describe(): Record<string, unknown> {
     return { ...this.inner.describe(), ...this.config, tiles: tileCount(this.grid), tileColumns: this.grid.xs.length, tileRows: this.grid.ys.length, trainingScores: this.trainingScores };
   }

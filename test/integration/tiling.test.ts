@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { scanMvtec } from '../../src-main/datasets/mvtec.ts';
 import { imageBatches, loadBatches } from '../../src-main/datasets/loader.ts';
 import { getMethod } from '../../src-main/methods/index.ts';
@@ -6,7 +9,9 @@ import type { FittedModel } from '../../src-main/methods/method.ts';
 import { decodeModel, encodeModel } from '../../src-main/methods/persistence.ts';
 import { TiledModel } from '../../src-main/methods/tiling.ts';
 import { evaluateDataset } from '../../src-main/services/evaluation.ts';
+import { Station } from '../../src-main/services/station.ts';
 import { sharedDataset } from '../fixtures/datasets.ts';
+import { call, finished } from '../fixtures/station.ts';
 import { stripDataset } from '../fixtures/strips.ts';
 
 describe('tiling on long strips cut from real metal plates (MPDD)', async () => {
@@ -47,5 +52,42 @@ describe('tiling on long strips cut from real metal plates (MPDD)', async () => 
     expect(() => method.validate!({ ...method.defaults, ...config, height: 96 })).toThrow(/smaller than one 128 px tile/);
     expect(() => method.validate!({ ...method.defaults, ...config, tileOverlap: 64 })).toThrow(/tile overlap/);
     expect(() => method.validate!({ ...method.defaults, resize: 'squash' })).toThrow(/resize must be one of/);
+  });
+});
+
+describe('resize auto in the station (long strips)', async () => {
+  const data = await stripDataset(sharedDataset('mpdd_metal_plate'), { parts: 4, maxImages: 2 });
+  const dir = join(mkdtempSync(join(tmpdir(), 'argus-auto-')), 'project');
+  const station = new Station();
+  afterAll(async () => {
+    await station.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('proposes tiles for 4:1 parts, trains a new model with them by default, keeps the reason, and inspects with it', async () => {
+    await call(station, 'project.create', { dir, name: 'Strips' });
+    const product = await call(station, 'products.create', { name: 'STRIP-4' });
+    expect((await finished(station, await call(station, 'images.import', { productId: product.id, paths: [data], layout: 'mvtec' }))).status).toBe('succeeded');
+    const proposal = await call(station, 'models.proposeInput', { productId: product.id, method: 'patchcore' });
+    expect(proposal).toMatchObject({ resize: 'tile', height: 256, width: 1024, tileSize: 256, tileOverlap: 32 });
+    expect(proposal.reason).toMatch(/^images 4\.00:1 \(512x128\): 5 tiles of 256 px over a 256x1024 canvas/);
+
+    const job = await finished(station, await call(station, 'models.train', { productId: product.id, method: 'patchcore', config: { coresetRatio: 0.05 } }));
+    expect(job.status).toBe('succeeded');
+    expect((job.result as { input: string }).input).toBe(proposal.reason);
+    const [model] = await call(station, 'models.list', { productId: product.id });
+    expect(model!.config).toMatchObject({ resize: 'tile', height: 256, width: 1024, inputChoice: proposal.reason });
+
+    const tests = (await call(station, 'images.list', { productId: product.id, split: 'test', limit: 6 })).items.map((i) => i.id);
+    const inspected = await finished(station, await call(station, 'inspection.run', { modelId: model!.id, imageIds: tests, name: 'Lot S-1' }));
+    expect(inspected.status).toBe('succeeded');
+    const { items } = await call(station, 'results.list', { modelId: model!.id, source: 'inspection' });
+    expect(items.length).toBe(tests.length);
+    for (const r of items) expect(Number.isFinite(r.score)).toBe(true);
+  }, 600_000);
+
+  it('refuses an input size beside resize auto, saying how to set one', async () => {
+    const [product] = await call(station, 'products.list', {});
+    await expect(call(station, 'models.train', { productId: product!.id, method: 'patchcore', config: { resize: 'auto', tileSize: 128 } })).rejects.toThrow(/INVALID_REQUEST .*resize 'auto' chooses the input size/);
   });
 });
