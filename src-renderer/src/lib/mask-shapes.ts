@@ -23,12 +23,6 @@ export function isEmpty(r: Rect): boolean {
   return r.x1 <= r.x0 || r.y1 <= r.y0;
 }
 
-export function union(a: Rect, b: Rect): Rect {
-  if (isEmpty(a)) return b;
-  if (isEmpty(b)) return a;
-  return { x0: Math.min(a.x0, b.x0), y0: Math.min(a.y0, b.y0), x1: Math.max(a.x1, b.x1), y1: Math.max(a.y1, b.y1) };
-}
-
 /**
  * The polygon's pixels by the nonzero winding rule (SVG's and the canvas's default): everything the
  * outline goes around is inside, so a sloppy outline that crosses itself still fills all it encloses
