@@ -94,6 +94,10 @@ describe('the Masks & labels screen in Chromium', () => {
     const found = await call(station, 'masks.get', { imageId, kind });
     return (await decodeMask(Buffer.from(found!.png, 'base64'), 'mask')).data;
   }
+  /** The mask canvas's alpha at image pixel (x, y): 255 on, 0 off. */
+  type Canvas2d = { getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } };
+  const maskAlpha = (x: number, y: number) =>
+    stage().getByLabel('Mask painting area').evaluate((c, [px, py]) => (c as unknown as Canvas2d).getContext('2d').getImageData(px!, py!, 1, 1).data[3], [x, y]);
   const status = (text: string) => editor().getByText(text, { exact: true }).waitFor();
   const bboxOf = async (l: Locator) => (await l.boundingBox())!;
 
@@ -210,9 +214,18 @@ describe('the Masks & labels screen in Chromium', () => {
       inner = eroded;
     }
     const seed = inner.indexOf(1);
-    await clickAt((seed % W) + 0.5, Math.floor(seed / W) + 0.5);
-    await page.keyboard.press('0');
+    const [sx, sy] = [(seed % W) + 0.5, Math.floor(seed / W) + 0.5];
+    await clickAt(sx, sy);
     await status('Unsaved changes');
+    // Shift+click erases the same region; undo brings it back
+    await page.keyboard.down('Shift');
+    await clickAt(sx, sy);
+    await page.keyboard.up('Shift');
+    expect(await maskAlpha(Math.floor(sx), Math.floor(sy))).toBe(0);
+    await page.keyboard.press('Control+z');
+    expect(await maskAlpha(Math.floor(sx), Math.floor(sy))).toBe(255);
+    await page.keyboard.press('0');
+    await shot('label-fill');
   });
 
   it('adds a defect type to the product\'s list and picks it with its number key', async () => {
