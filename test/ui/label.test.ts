@@ -268,6 +268,19 @@ describe('the Masks & labels screen in Chromium', () => {
     expect(both / either).toBeGreaterThan(0.6);
   });
 
+  it('lists the editor\'s keys on the ? sheet, exactly as they are bound', async () => {
+    await page.keyboard.press('Shift+?');
+    const sheet = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+    await sheet.getByRole('heading', { name: 'Masks & labels' }).waitFor();
+    for (const [keys, what] of <Array<[string, string]>>[['Ctrl+Shift+Z / Ctrl+Y', 'redo'], ['Shift+1', '1:1 (one image pixel per screen pixel)'], ['1…9', 'label the image defective with the list\'s 1st…9th defect type'], ['P', 'polygon (click the corners; Shift erases)']]) {
+      await sheet.getByText(what, { exact: true }).waitFor();
+      expect(await sheet.getByText(keys, { exact: true }).count(), keys).toBeGreaterThan(0);
+    }
+    await shot('label-keys');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => sheet.count()).toBe(0);
+  });
+
   it('still draws the product\'s ignore region with the same editor', async () => {
     await page.getByRole('group', { name: 'Mask kind' }).getByRole('button', { name: 'Product ignore region' }).click();
     await status('No mask stored · applies to every image of the product');
