@@ -238,11 +238,23 @@ describe('the Masks & labels screen in Chromium', () => {
     await list.getByRole('button', { name: 'Move pinhole up' }).click();
     // blowhole, pinhole, crack: the new one is the 2nd
     await expect.poll(() => list.locator('tr[data-defect-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-defect-type')))).toEqual(['blowhole', 'pinhole', 'crack']);
+    // rename (the images labelled with it follow) and recolour in place
+    await list.getByLabel('Name of crack').fill('hairline crack');
+    await list.getByLabel('Name of crack').press('Enter');
+    await list.locator('tr[data-defect-type="hairline crack"]').waitFor();
+    await list.getByLabel('Colour of pinhole').fill('#00c0ff');
+    await expect.poll(async () => (await call(station, 'defectTypes.list', { productId })).map((t) => [t.name, t.colour, t.images])).toEqual([
+      ['blowhole', expect.any(String), 1], ['pinhole', '#00c0ff', 0], ['hairline crack', expect.any(String), 1],
+    ]);
+    expect((await call(station, 'images.list', { productId, verdict: 'defective' })).items.map((i) => i.defectType).sort()).toEqual(['blowhole', 'hairline crack']);
+    await shot('label-defect-types');
     await types.getByRole('button', { name: 'Close the list' }).click();
     await stage().hover();
     await page.keyboard.press('2');
     await expect.poll(() => types.getByRole('button', { pressed: true }).textContent()).toContain('pinhole');
     expect((await call(station, 'images.get', { id: imageId })).defectType).toBe('pinhole');
+    // the ground truth is drawn in the type's colour
+    expect(await stage().getByLabel('Mask painting area').evaluate((c, [px, py]) => Array.from((c as unknown as Canvas2d).getContext('2d').getImageData(px!, py!, 1, 1).data), [50, 50])).toEqual([0, 0xc0, 0xff, 255]);
     await shot('label-1920x1080');
   });
 
