@@ -149,7 +149,7 @@ describe('the Masks & labels screen in Chromium', () => {
     await status('No mask stored');
   });
 
-  it('outlines a polygon, then undoes and redoes it', async () => {
+  it('outlines a polygon, undoes and redoes it, and erases a polygon inside it', async () => {
     await page.keyboard.press('p');
     for (const [x, y] of [[20, 20], [80, 20], [80, 80], [20, 80]] as const) await clickAt(x, y);
     expect(await stage().getAttribute('data-vertices')).toBe('4');
@@ -164,6 +164,11 @@ describe('the Masks & labels screen in Chromium', () => {
     await page.keyboard.press('Control+z');
     await page.keyboard.press('Control+y');
     await status('Unsaved changes');
+    // Shift+Enter closes an outline erasing: a hole in the square
+    for (const [x, y] of [[40, 40], [60, 40], [60, 60], [40, 60]] as const) await clickAt(x, y);
+    await page.keyboard.press('Shift+Enter');
+    expect(await maskAlpha(50, 50)).toBe(0);
+    expect(await maskAlpha(30, 30)).toBe(255);
     // Esc drops an outline in progress; nothing is filled
     await clickAt(150, 40);
     await clickAt(200, 40);
@@ -254,7 +259,7 @@ describe('the Masks & labels screen in Chromium', () => {
     await expect.poll(() => types.getByRole('button', { pressed: true }).textContent()).toContain('pinhole');
     expect((await call(station, 'images.get', { id: imageId })).defectType).toBe('pinhole');
     // the ground truth is drawn in the type's colour
-    expect(await stage().getByLabel('Mask painting area').evaluate((c, [px, py]) => Array.from((c as unknown as Canvas2d).getContext('2d').getImageData(px!, py!, 1, 1).data), [50, 50])).toEqual([0, 0xc0, 0xff, 255]);
+    expect(await stage().getByLabel('Mask painting area').evaluate((c, [px, py]) => Array.from((c as unknown as Canvas2d).getContext('2d').getImageData(px!, py!, 1, 1).data), [30, 30])).toEqual([0, 0xc0, 0xff, 255]);
     await shot('label-1920x1080');
   });
 
@@ -263,10 +268,12 @@ describe('the Masks & labels screen in Chromium', () => {
     await status('Mask saved');
     const mask = await storedMask('ground_truth');
     expect(mask.length).toBe(W * H);
-    // the polygon (20, 20)–(80, 80): exactly the 60 × 60 pixels whose centres are inside
-    let square = 0;
+    // the polygon (20, 20)–(80, 80): exactly the 60 × 60 pixels whose centres are inside, less the erased 20 × 20
+    let square = 0, hole = 0;
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (x >= 20 && x < 80 && y >= 20 && y < 80) square += mask[y * W + x]!;
-    expect(square).toBe(3600);
+    for (let y = 40; y < 60; y++) for (let x = 40; x < 60; x++) hole += mask[y * W + x]!;
+    expect(hole).toBe(0);
+    expect(square).toBe(3600 - 400);
     expect(mask.slice(0, 19 * W).every((v) => v === 0)).toBe(true);
     // the rest is the fill: the blowhole, overlapping the data set's own ground truth well
     let both = 0, either = 0;
