@@ -13,7 +13,7 @@ Commands:
   infer     score images with a saved model and write heatmap overlays
   f2pad-eval  measure F2PAD pixel-accurate refinement of patchcore/padim/cflow on a cut-paste set
   cutpaste  write that cut-paste set as an MVTec-layout folder
-  project, import, train, evaluate, inspect, refine, results, report, jobs
+  project, import, train, evaluate, inspect, refine, results, report, jobs, ignore, defect-types
             the station's workflow on a project folder (see below)
   export    a model as a self-contained package with a parity self-test; --verify checks one
 

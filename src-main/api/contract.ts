@@ -58,6 +58,10 @@ export const Image = z.object({
   hasGroundTruth: z.boolean(), hasIgnore: z.boolean(),
 });
 
+/** One of a product's defect types (store/defect-types.ts); `images`: how many of its images carry it. */
+export const DefectType = z.object({ id: Id, productId: Id, name: z.string(), colour: z.string(), position: z.number().int(), createdAt: z.string(), images: z.number().int() });
+const Colour = z.string().regex(/^#[0-9a-fA-F]{6}$/, "expected a colour '#rrggbb'");
+
 export const Mask = z.object({ id: Id, imageId: Id, kind: MaskKind, width: z.number().int(), height: z.number().int(), createdAt: z.string() });
 
 export const Model = z.object({
@@ -310,6 +314,18 @@ export const API = {
   'images.label': method(z.object({ ids: z.array(Id).min(1).max(10_000), verdict: Verdict, defectType: Name.nullable().optional() }).strict(), z.array(Image)),
   'images.setSplit': method(z.object({ ids: z.array(Id).min(1).max(100_000), split: Split }).strict(), z.object({ changed: z.number().int() })),
 
+  /**
+   * Each product's list of defect types, in order (the Label screen's number keys 1–9 pick the first
+   * nine): names unique in the product whatever their case; a type used on an image joins the list by
+   * itself; renaming relabels the images that carry the old name; a type still on images is not removed.
+   */
+  'defectTypes.list': method(z.object({ productId: Id }).strict(), z.array(DefectType)),
+  'defectTypes.add': method(z.object({ productId: Id, name: Name, colour: Colour.optional() }).strict(), DefectType),
+  'defectTypes.rename': method(z.object({ id: Id, name: Name }).strict(), z.object({ type: DefectType, relabelled: z.number().int() })),
+  'defectTypes.recolour': method(z.object({ id: Id, colour: Colour }).strict(), DefectType),
+  'defectTypes.remove': method(z.object({ id: Id }).strict(), z.object({ removed: z.literal(true) })),
+  'defectTypes.reorder': method(z.object({ productId: Id, ids: z.array(Id).max(10_000) }).strict(), z.array(DefectType)),
+
   // masks: PNG of the image's size; any non-zero pixel is "on"
   'masks.set': method(z.object({ imageId: Id, kind: MaskKind, png: Base64 }).strict(), Mask),
   'masks.get': method(z.object({ imageId: Id, kind: MaskKind }).strict(), z.object({ mask: Mask, png: z.string() }).nullable()),
@@ -468,6 +484,7 @@ export type ProjectInfo = z.output<typeof ProjectInfo>;
 export type Product = z.output<typeof Product>;
 export type Image = z.output<typeof Image>;
 export type Mask = z.output<typeof Mask>;
+export type DefectType = z.output<typeof DefectType>;
 export type Model = z.output<typeof Model>;
 export type Threshold = z.output<typeof Threshold>;
 export type Job = z.output<typeof Job>;

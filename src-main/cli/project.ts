@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ApiError, ImportSummary, RefinementSummary, type Job, type Model, type Product } from '../api/contract.ts';
+import { ApiError, ImportSummary, RefinementSummary, type DefectType, type Job, type Model, type Product } from '../api/contract.ts';
 import { getMethod, METHOD_NAMES } from '../methods/index.ts';
 import { CliStation, withProject } from './station-client.ts';
 import { formatTable } from './table.ts';
@@ -21,6 +21,8 @@ argus evaluate --project <dir> (--model <id> | --product <name|id>)
 argus inspect  --project <dir> (--model <id> | --product <name|id>) [--lot <name>] [--watch] <folder>
 argus runs     --project <dir> --product <name|id> [--json]
 argus ignore   --project <dir> --product <name|id> (--mask <png> | --clear)
+argus defect-types --project <dir> --product <name|id> [list [--json] | add <name> [--colour #rrggbb]
+               | rename <name> <new name> | colour <name> <#rrggbb> | remove <name> | order <name>...]
 argus refine   --project <dir> (--result <id> | --inspection <job id>) [--ablation none|init-only|no-prior|no-sparsity|no-sharing]
                [--tau <x>] [--out <dir>]
 argus results  --project <dir> (--model <id> | --product <name|id>) [--run <id> | --evaluation] [--verdict pass|review|fail|unjudged]
@@ -38,7 +40,9 @@ A project is a folder (created empty by 'project create'); the same folder opens
 why). --model defaults to the product's newest model. Every 'inspect' is a run named by --lot (default
 "Run <n>"); --watch keeps inspecting the folder's new images as they arrive until Ctrl-C ends the run.
 'ignore' sets the product's ignore region (white = skipped on every image, any size, resized to each
-image) or clears it. 'runs' lists a product's runs with their counts and throughput; 'results --run' shows one run's
+image) or clears it. 'defect-types' keeps the product's list of defect types (name, colour, order; the
+Label screen's keys 1-9 pick the first nine): renaming relabels the images that carry the old name, a
+type still on images is not removed, a type used in a label joins the list by itself. 'runs' lists a product's runs with their counts and throughput; 'results --run' shows one run's
 results, 'results --evaluation' the evaluation's. 'decide' records a reviewer's decision on a result
 (--by defaults to the login name; the model's verdict is kept) or turns the result's image into a label
 for the next training (normal: good training image; defect: defective test image); --refit then adds
@@ -126,7 +130,7 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
       result: { type: 'string' }, inspection: { type: 'string' }, ablation: { type: 'string' }, tau: { type: 'string' },
       queue: { type: 'string' }, order: { type: 'string' }, 'defect-type': { type: 'string' }, note: { type: 'string' }, by: { type: 'string' },
       label: { type: 'string' }, refit: { type: 'boolean' }, lot: { type: 'string' }, watch: { type: 'boolean' }, run: { type: 'string' },
-      evaluation: { type: 'boolean' }, mask: { type: 'string' }, clear: { type: 'boolean' },
+      evaluation: { type: 'boolean' }, mask: { type: 'string' }, clear: { type: 'boolean' }, colour: { type: 'string' },
       ...INPUT_OPTIONS,
     },
     allowPositionals: true,
@@ -238,6 +242,8 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
         console.log(updated.ignore ? `product '${product.name}': ignore region ${updated.ignore.width} x ${updated.ignore.height} set; it applies to every image from the next inspection or evaluation on` : `product '${product.name}': ignore region cleared`);
         return 0;
       }
+      case 'defect-types':
+        return defectTypesCommand(s, await findProduct(s, need(values.product, '--product')), positionals, values);
       case 'runs': {
         const product = await findProduct(s, need(values.product, '--product'));
         const list = await s.call('runs.list', { productId: product.id });
@@ -330,4 +336,58 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
   });
 }
 
-export const PROJECT_COMMANDS = ['project', 'import', 'train', 'evaluate', 'inspect', 'runs', 'ignore', 'refine', 'results', 'decide', 'report', 'jobs'];
+/** `argus defect-types`: the product's list, or one change to it (types named by name, any case). */
+async function defectTypesCommand(s: CliStation, product: Product, args: readonly string[], values: { colour?: string | undefined; json?: boolean | undefined }): Promise<number> {
+  const [sub = 'list', ...rest] = args;
+  const list = await s.call('defectTypes.list', { productId: product.id });
+  const named = (name: string | undefined): DefectType => {
+    const found = list.find((t) => t.name.toLowerCase() === need(name, 'a defect type name').toLowerCase());
+    if (!found) throw new ApiError('NOT_FOUND', `product '${product.name}' has no defect type '${name}' (it has: ${list.map((t) => t.name).join(', ') || 'none'})`);
+    return found;
+  };
+  const arity = (n: number, shape: string) => {
+    if (rest.length !== n) throw new RangeError(`expected 'argus defect-types ${sub} ${shape}', received ${rest.length} argument${rest.length === 1 ? '' : 's'}\n\n${PROJECT_USAGE}`);
+  };
+  switch (sub) {
+    case 'list':
+      arity(0, '');
+      if (values.json) console.log(JSON.stringify(list, null, 1));
+      else console.log(formatTable(['key', 'defect type', 'colour', 'images'], list.map((t, i) => [i < 9 ? String(i + 1) : '-', t.name, t.colour, String(t.images)])));
+      return 0;
+    case 'add': {
+      arity(1, '<name>');
+      const added = await s.call('defectTypes.add', { productId: product.id, name: rest[0]!, ...(values.colour !== undefined ? { colour: values.colour } : {}) });
+      console.log(`product '${product.name}': defect type '${added.name}' added (${added.colour}, position ${added.position + 1})`);
+      return 0;
+    }
+    case 'rename': {
+      arity(2, '<name> <new name>');
+      const { type, relabelled } = await s.call('defectTypes.rename', { id: named(rest[0]).id, name: rest[1]! });
+      console.log(`product '${product.name}': defect type '${rest[0]}' renamed to '${type.name}'; ${relabelled} image${relabelled === 1 ? '' : 's'} relabelled`);
+      return 0;
+    }
+    case 'colour': {
+      arity(2, '<name> <#rrggbb>');
+      const type = await s.call('defectTypes.recolour', { id: named(rest[0]).id, colour: rest[1]! });
+      console.log(`product '${product.name}': defect type '${type.name}' is now ${type.colour}`);
+      return 0;
+    }
+    case 'remove': {
+      arity(1, '<name>');
+      const type = named(rest[0]);
+      await s.call('defectTypes.remove', { id: type.id });
+      console.log(`product '${product.name}': defect type '${type.name}' removed`);
+      return 0;
+    }
+    case 'order': {
+      const first = rest.map(named);
+      const ordered = await s.call('defectTypes.reorder', { productId: product.id, ids: [...first, ...list.filter((t) => !first.includes(t))].map((t) => t.id) });
+      console.log(`product '${product.name}': ${ordered.map((t, i) => `${i + 1} ${t.name}`).join(', ')}`);
+      return 0;
+    }
+    default:
+      throw new RangeError(`unknown 'argus defect-types ${sub}': expected list, add, rename, colour, remove or order\n\n${PROJECT_USAGE}`);
+  }
+}
+
+export const PROJECT_COMMANDS = ['project', 'import', 'train', 'evaluate', 'inspect', 'runs', 'ignore', 'defect-types', 'refine', 'results', 'decide', 'report', 'jobs'];

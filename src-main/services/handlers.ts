@@ -6,7 +6,7 @@
 import type { Handlers } from '../api/dispatch.ts';
 import { ApiError, type Model, type Product, type Refinement, type Result } from '../api/contract.ts';
 import { f1Max } from '../metrics/index.ts';
-import { decisions, evaluations, images, jobs, masks, models, products, refinements, reports, results, runs, thresholds, type Project } from '../store/index.ts';
+import { decisions, defectTypes, evaluations, images, jobs, masks, models, products, refinements, reports, results, runs, thresholds, type Project } from '../store/index.ts';
 import { decodeImageBuffer, ImageReadError } from '../vision/image.ts';
 import { decodeMask } from '../vision/mask.ts';
 import { pictureOrError } from './picture-errors.ts';
@@ -130,6 +130,16 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
       return changed.map((i) => images.listed(project, i.id));
     },
     'images.setSplit': ({ ids, split }) => ({ changed: images.setSplit(p(), ids, split) }),
+
+    'defectTypes.list': ({ productId }) => defectTypes.list(p(), productId),
+    'defectTypes.add': ({ productId, name, colour }) => defectTypes.add(p(), productId, { name, colour }),
+    'defectTypes.rename': ({ id, name }) => defectTypes.rename(p(), id, name),
+    'defectTypes.recolour': ({ id, colour }) => defectTypes.recolour(p(), id, colour),
+    'defectTypes.remove': ({ id }) => {
+      defectTypes.remove(p(), id);
+      return { removed: true as const };
+    },
+    'defectTypes.reorder': ({ productId, ids }) => defectTypes.reorder(p(), productId, ids),
 
     'masks.set': ({ imageId, kind, png }) => setMask(p(), imageId, kind, Buffer.from(png, 'base64')),
     'masks.get': ({ imageId, kind }) => maskContent(p(), imageId, kind),

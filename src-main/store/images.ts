@@ -4,6 +4,7 @@
  * (DUPLICATE_IMAGE). Decoding and measuring the image is the caller's job (src-main/vision).
  */
 import type { ImageFormat } from '../vision/image.ts';
+import { ensure as ensureDefectType } from './defect-types.ts';
 import { imageRelativePath, readVerified, sha256Hex, writeFileAtomic } from './blobs.ts';
 import { StoreError } from './errors.ts';
 import { insideProject } from './paths.ts';
@@ -100,7 +101,8 @@ export function add(p: Project, input: NewImage): Image {
     `INSERT INTO images (product_id, original_path, stored_path, sha256, byte_size, width, height, format, split,
                          verdict, defect_type, job_id, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(productId, originalPath, storedPath, sha256, data.length, width, height, format, split, verdict, defectType, jobId, nowIso()).lastInsertRowid);
+  ).run(productId, originalPath, storedPath, sha256, data.length, width, height, format, split, verdict,
+    defectType === null ? null : ensureDefectType(p, productId, defectType), jobId, nowIso()).lastInsertRowid);
   let id: number;
   try {
     id = p.transaction(insert);
@@ -146,13 +148,20 @@ export function count(p: Project, productId: number): number {
   return p.guard(() => (p.statement('SELECT count(*) AS n FROM images WHERE product_id = ?').get(checkId('productId', productId)) as { n: number }).n);
 }
 
-/** Sets the verdict (and defect type; null clears it) of one image. */
+/**
+ * Sets the verdict (and defect type; null clears it) of one image. A defect type not on the product's
+ * list joins it; one differing from a listed name only in case takes the listed spelling.
+ */
 export function setLabel(p: Project, id: number, label: { verdict: Verdict; defectType?: string | null }): Image {
   const verdict = checkOneOf('verdict', label.verdict, VERDICTS);
   const defectType = checkDefectType(label.defectType);
-  const changed = p.transaction(() => p.statement('UPDATE images SET verdict = ?, defect_type = ? WHERE id = ?').run(verdict, defectType, checkId('id', id)).changes);
-  if (changed === 0) throw new StoreError('NOT_FOUND', `no image ${id} in project ${p.dir}`);
-  return get(p, id);
+  const imageId = checkId('id', id);
+  p.transaction(() => {
+    const image = get(p, imageId);
+    const listed = defectType === null ? null : ensureDefectType(p, image.productId, defectType);
+    p.statement('UPDATE images SET verdict = ?, defect_type = ? WHERE id = ?').run(verdict, listed, imageId);
+  });
+  return get(p, imageId);
 }
 
 /** Moves images to a split, all or none (one transaction). Returns how many changed. */

@@ -16,6 +16,7 @@ export { verifyProject, type VerifyReport } from './verify.ts';
 export * as products from './products.ts';
 export * as images from './images.ts';
 export * as masks from './masks.ts';
+export * as defectTypes from './defect-types.ts';
 export * as models from './models.ts';
 export * as thresholds from './thresholds.ts';
 export * as jobs from './jobs.ts';

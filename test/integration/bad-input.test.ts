@@ -358,6 +358,8 @@ function templates(dir: string): Record<ApiMethod, Record<string, unknown>> {
     'images.setSplit': { ids: [1], split: 'train' },
     'masks.set': { imageId: 1, kind: 'ignore', png: 'iVBORw0KGgo=' }, 'masks.get': { imageId: 1, kind: 'ignore' }, 'masks.delete': { imageId: 1, kind: 'ignore' },
     'products.setIgnore': { productId: 1, png: null }, 'products.ignore': { productId: 1 },
+    'defectTypes.list': { productId: 1 }, 'defectTypes.add': { productId: 1, name: 'fuzz', colour: '#112233' }, 'defectTypes.rename': { id: 1, name: 'fuzz 2' },
+    'defectTypes.recolour': { id: 1, colour: '#445566' }, 'defectTypes.remove': { id: 1 }, 'defectTypes.reorder': { productId: 1, ids: [1] },
     'models.train': { productId: 1, method: 'patchcore', backbone: 'mobilenet_v2_features', config: { height: 128 } },
     'models.proposeInput': { productId: 1, method: 'patchcore' }, 'backbones.list': { method: 'patchcore' }, 'models.list': { productId: 1 }, 'models.get': { id: 1 }, 'models.evaluate': { modelId: 1 }, 'models.scores': { modelId: 1 },
     'evaluations.latest': { modelId: 1 }, 'evaluations.list': { productId: 1, all: true }, 'evaluations.compare': { modelIds: [1, 2] },

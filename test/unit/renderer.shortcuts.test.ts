@@ -19,6 +19,11 @@ describe('the keyboard sheet', () => {
     expect(keyLabel('Shift+?')).toBe('?');
     expect(keyLabel('Shift++')).toBe('+');
     expect(keyLabel('Escape')).toBe('Esc');
+    // the mask editor's: 1:1 on Shift+1 (1…9 pick defect types there), redo, a defect type by its digit
+    expect(keyLabel('Shift+Digit1')).toBe('Shift+1');
+    expect(keyLabel('$mod+Shift+z')).toBe('Ctrl+Shift+Z');
+    expect(keyLabel('Digit7')).toBe('7');
+    expect(keyLabel('Shift+Enter')).toBe('Shift+Enter');
   });
 
   it('lists a shortcut\'s bindings once each, or its own shorter label', () => {
