@@ -229,21 +229,26 @@ async function* tilesOf(train: AsyncIterable<ImageBatch>, grid: TileGrid): Async
 /** `method` with tiling (resize 'tile'); unchanged for every other resize mode. */
 export function withTiling<C extends InputConfig>(method: Method<C>): Method<C & TileSettings> {
   const tiled = (config: TilingConfig) => config.resize === 'tile';
+  /** A model that is not tiled keeps no tile settings: it saves and describes as the bare method's. */
+  const untiled = (config: C & TileSettings): C => {
+    const { tileSize: _size, tileOverlap: _overlap, ...rest } = config;
+    return rest as unknown as C;
+  };
   return {
     ...method,
     defaults: { ...TILING_DEFAULTS, ...method.defaults },
     input(config) {
-      if (!tiled(config)) return method.input(config);
+      if (!tiled(config)) return method.input(untiled(config));
       return { ...method.input(innerConfig(config)), height: config.height, width: config.width, resize: 'tile' };
     },
     validate(config) {
       if (!(RESIZE_MODES as readonly string[]).includes(config.resize)) throw new RangeError(`resize must be one of ${RESIZE_MODES.join(', ')}; received '${config.resize}'`);
-      if (!tiled(config)) return method.validate?.(config);
+      if (!tiled(config)) return method.validate?.(untiled(config));
       checkTiling(config);
       method.validate?.(innerConfig(config));
     },
     async fit(train, trainCount, config, events?: FitEvents) {
-      if (!tiled(config)) return method.fit(train, trainCount, config, events);
+      if (!tiled(config)) return method.fit(train, trainCount, untiled(config), events);
       checkTiling(config);
       const grid = tileGrid(config.height, config.width, config.tileSize, config.tileOverlap);
       const kept: ImageBatch[] = [];
@@ -255,7 +260,7 @@ export function withTiling<C extends InputConfig>(method: Method<C>): Method<C &
       return model;
     },
     async deserialize(stored: StoredModel<C & TileSettings>) {
-      if (!tiled(stored.config)) return method.deserialize(stored);
+      if (!tiled(stored.config)) return method.deserialize({ ...stored, config: untiled(stored.config) });
       checkTiling(stored.config);
       const inner = await method.deserialize({ ...stored, config: innerConfig(stored.config) });
       const model = new TiledModel(inner, stored.config);

@@ -13,7 +13,7 @@ import { ignoreMasksOf } from './ignore-regions.ts';
 import { runWorkerTask } from '../jobs/worker-host.ts';
 import type { WorkerTask } from '../jobs/worker-protocol.ts';
 import { getMethod } from '../methods/index.ts';
-import { proposeInput, resolveAutoInput, type InputSetting } from '../methods/input-proposal.ts';
+import { MAX_CANVAS_SIDE, proposeInput, resolveAutoInput, type InputSetting } from '../methods/input-proposal.ts';
 import type { TrainingScores } from '../methods/method.ts';
 import { images, insideProject, jobs, models, products, type Project } from '../store/index.ts';
 
@@ -45,9 +45,6 @@ export const CHECKPOINT_DIR = 'checkpoints';
 /** Model input sizes a training request may ask for (a larger input multiplies memory and time). */
 export const MIN_INPUT_SIDE = 32;
 export const MAX_INPUT_SIDE = 1024;
-/** A tiled model's canvas may be larger (it is scored a tile at a time; batches of canvases bound the rest). */
-export const MAX_CANVAS_SIDE = 2048;
-
 /**
  * Resize 'auto' (the default for new models that name no input size) made concrete from the product's training images: the
  * request as it will be queued, and the one line saying what was chosen and why.

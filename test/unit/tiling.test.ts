@@ -66,6 +66,27 @@ describe('resize auto', () => {
     expect(p.reason).toMatch(/nearly square/);
   });
 
+  it('stretches moderately long, small images (tiling them scored lower on magnetic tile) and says how much they are squashed', () => {
+    const p = proposeInput([{ width: 352, height: 256 }, { width: 360, height: 250 }, { width: 330, height: 260 }], 256);
+    expect(p.setting).toMatchObject({ resize: 'stretch', height: 256, width: 256 });
+    expect(p.reason).toMatch(/not long enough to tile.*squashed by \d+ %/);
+  });
+
+  it('tiles large images near native resolution so small defects keep their pixels, capped at 2.5x the method size', () => {
+    const pcb = proposeInput([{ width: 640, height: 640 }], 256);
+    expect(pcb.setting).toEqual({ resize: 'tile', height: 640, width: 640, tileSize: 256, tileOverlap: 32 });
+    expect(pcb.reason).toMatch(/large images.*9 tiles of 256 px over a 640x640 canvas/);
+    const plate = proposeInput([{ width: 1024, height: 1024 }, { width: 1024, height: 1024 }], 256);
+    expect(plate.setting).toMatchObject({ resize: 'tile', height: 640, width: 640 });
+    const wide = proposeInput([{ width: 1500, height: 1000 }], 256);
+    expect(wide.setting).toMatchObject({ resize: 'tile', height: 640, width: 960 });
+  });
+
+  it('never proposes a canvas longer than a tiled model takes', () => {
+    const p = proposeInput([{ width: 6000, height: 300 }], 256);
+    expect(p.setting).toMatchObject({ resize: 'tile', height: 256, width: 2048 });
+  });
+
   it('tiles long parts with the short side at the method size, in their orientation, and says so in one line', () => {
     const p = proposeInput([{ width: 1250, height: 500 }, { width: 1240, height: 510 }, { width: 1250, height: 500 }], 256);
     expect(p.setting).toEqual({ resize: 'tile', height: 256, width: 640, tileSize: 256, tileOverlap: 32 });
