@@ -9,7 +9,7 @@
  * Lowerings emit float32 (the training graphs' type).
  */
 import { float, type GraphBuilder, int, type NodeSpec } from '../onnx/graph.ts';
-import { columnSums, type GradContext, GradientError, floatAttr, onesRow, scalar } from './emit.ts';
+import { columnSums, type GradContext, GradientError, floatAttr, maskWhere, onesRow, scalar } from './emit.ts';
 
 export const COMPOSITE_DOMAIN = 'argus.composite';
 
@@ -54,7 +54,6 @@ const lowerBatchNormRelu: Lowering = (b, node) => {
 /**
  * With k = γ·inv, gm = dy ⊙ [y > 0] and column sums Σ over the rows (N of them):
  *   dh = k·gm − c·(k·inv²·Σ(gm·c)/N) − k·Σgm/N,   dγ = inv·Σ(gm·c),   dβ = Σgm.
- * [y > 0] is Sign(y) (y ≥ 0 after the ReLU): one float pass, where Greater + Where take two and a bool tensor.
  */
 export function batchNormReluGrad(g: GradContext): (string | null)[] {
   const { b, node } = g;
@@ -63,7 +62,7 @@ export function batchNormReluGrad(g: GradContext): (string | null)[] {
   if (!dy) throw new GradientError('BatchNormRelu: no upstream gradient for output 0');
   const [h, gamma] = node.inputs as [string, string, string];
   const [y, , , centred, inv] = node.outputs as [string, string, string, string, string];
-  const gm = b.op('Mul', [dy, b.op('Sign', [y])]);
+  const gm = maskWhere(g, b.op('Greater', [y, scalar(g, 0)]), dy);
   const ones = onesRow(b, h, g.dtype);
   const sumGm = columnSums(b, gm, ones);
   const sumGmC = columnSums(b, b.op('Mul', [gm, centred]), ones);

