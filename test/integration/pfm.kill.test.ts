@@ -24,7 +24,7 @@ const BATCH = 2;
 const EPOCHS = 12;
 const STEPS_PER_EPOCH = IMAGES / BATCH;
 // 128 px and small latent sizes keep it quick; checkpointing and resuming do not depend on them
-const SETTINGS = ['--method', 'pfm', '--set', 'height=128', '--set', 'width=128', '--set', `epochs=${EPOCHS}`, '--set', `batchSize=${BATCH}`, '--set', 'latent=16,32,64'];
+const SETTINGS = ['--method', 'pfm', '--resize', 'stretch', '--set', 'height=128', '--set', 'width=128', '--set', `epochs=${EPOCHS}`, '--set', `batchSize=${BATCH}`, '--set', 'latent=16,32,64'];
 
 describe.sequential('kill -9 in the middle of a PFM training, then argus jobs --resume', () => {
   setSessionLogger(() => {});

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type GraphBuilder, float, int, ints, str } from '../../src-main/engine/onnx/graph.ts';
 import { checkGradient, type CheckedInput, rng } from '../../src-main/engine/autodiff/check.ts';
+import { batchNormRelu } from '../../src-main/engine/autodiff/composites.ts';
 import type { FloatType } from '../../src-main/engine/autodiff/emit.ts';
 import { setSessionLogger } from '../../src-main/engine/session.ts';
 
@@ -161,6 +162,16 @@ const FLOAT32_CASES: Record<string, Case> = {
   'Resize bilinear align_corners up x2': resize([2, 1, 3, 4], undefined, [1, 1, 2, 2], 'align_corners'),
   'Resize bilinear asymmetric up to sizes [5, 7]': resize([1, 1, 3, 4], [1, 1, 5, 7], undefined, 'asymmetric'),
   'Resize bilinear pytorch_half_pixel to sizes [1, 6]': resize([1, 1, 3, 4], [1, 1, 1, 6], undefined, 'pytorch_half_pixel'),
+  'Gemm transB with a bias vector (the bias gradient as column sums)': {
+    dtype: 'float32',
+    inputs: [x('a', [5, 3]), x('w', [4, 3]), x('c', [4])],
+    build: (b, p) => b.op('Gemm', [...p], { transB: int(1), beta: float(0.5) }),
+  },
+  'composite BatchNormRelu over rows (fused gradient; some outputs clipped by the ReLU)': {
+    dtype: 'float32',
+    inputs: [x('h', [7, 3], values([7, 3], -2, 2)), x('gamma', [3], [0.8, -1.2, 1.5]), x('beta', [3], [0.3, -0.2, 0.1])],
+    build: (b, [h, gamma, beta]) => batchNormRelu(b, h!, gamma!, beta!, 1e-3).y,
+  },
 };
 
 describe('gradient rules against central finite differences (float64)', () => {

@@ -6,6 +6,7 @@
  */
 import type { GraphBuilder, NodeSpec } from '../onnx/graph.ts';
 import { type FloatType, type GradContext, GradientError, type GradRule, scalar, shapeOf, sumAll } from './emit.ts';
+import { lowerComposites } from './composites.ts';
 import { inferRanks } from './ranks.ts';
 import { GRADIENT_RULES } from './rules.ts';
 
@@ -61,7 +62,10 @@ function declaredFloatType(b: GraphBuilder, names: readonly string[]): FloatType
   return 'float32';
 }
 
-/** Appends the gradient of `loss` with respect to each `wrt` tensor; returns wrt name -> gradient name. */
+/**
+ * Appends the gradient of `loss` with respect to each `wrt` tensor; returns wrt name -> gradient name.
+ * Composite ops (composites.ts) in `b` are lowered to primitives afterwards, so `b` is ready to serialise.
+ */
 export function backward(b: GraphBuilder, loss: string, wrt: readonly string[], options: BackwardOptions = {}): Map<string, string> {
   const rules = options.rules ?? GRADIENT_RULES;
   const opset = options.opset ?? 17;
@@ -92,5 +96,7 @@ export function backward(b: GraphBuilder, loss: string, wrt: readonly string[], 
       if (grad && ctx.needs[i]) add(node.inputs[i]!, grad);
     });
   }
-  return new Map(wrt.map((w) => [w, total(w) ?? b.op('Expand', [scalar({ b, dtype }, 0), shapeOf(b, w)])]));
+  const grads = new Map(wrt.map((w) => [w, total(w) ?? b.op('Expand', [scalar({ b, dtype }, 0), shapeOf(b, w)])]));
+  lowerComposites(b);
+  return grads;
 }

@@ -5,6 +5,7 @@
 import { GraphBuilder } from '../onnx/graph.ts';
 import { openSession, ort } from '../session.ts';
 import { backward } from './backward.ts';
+import { lowerComposites } from './composites.ts';
 import type { FloatType } from './emit.ts';
 
 export interface CheckedInput {
@@ -70,6 +71,7 @@ export async function checkGradient(spec: GradCheckSpec): Promise<GradSample[]> 
 
   const probe = build(undefined);
   probe.b.output(probe.y, dtype);
+  lowerComposites(probe.b);
   const probeSession = await openSession(probe.b.toModel(opset), 'cpu');
   const yDims = (await probeSession.run(feeds(values)))[probe.y]!.dims;
   await probeSession.release();

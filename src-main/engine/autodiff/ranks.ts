@@ -9,7 +9,7 @@ const SAME_AS_FIRST = new Set([
   'Identity', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Exp', 'Log', 'Sqrt', 'Abs', 'Neg', 'Clip', 'Sign', 'Reciprocal',
   'Floor', 'Ceil', 'Erf', 'Cast', 'Softmax', 'LogSoftmax', 'Dropout', 'BatchNormalization', 'Conv', 'ConvTranspose',
   'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'Resize', 'Pad', 'Transpose', 'Concat', 'Slice', 'Tile',
-  'InstanceNormalization', 'LayerNormalization', 'HardSigmoid', 'Softplus',
+  'InstanceNormalization', 'LayerNormalization', 'HardSigmoid', 'Softplus', 'BatchNormRelu',
 ]);
 const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Sum', 'Max', 'Min', 'Mean', 'Where', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'And', 'Or']);
 const REDUCE = new Set(['ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL2', 'ReduceSumSquare', 'ReduceLogSumExp']);

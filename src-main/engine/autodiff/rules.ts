@@ -6,8 +6,9 @@
 import { int, ints } from '../onnx/graph.ts';
 import {
   castTo, dimsOf, floatAttr, type GradContext, GradientError, type GradRule, intAttr, intsAttr, maskWhere, optionalInput,
-  reduceSum, reduceTo, scalar, shapeOf, sizeAsFloat, when,
+  columnSums, onesRow, reduceSum, reduceTo, scalar, shapeOf, sizeAsFloat, when,
 } from './emit.ts';
+import { batchNormReluGrad } from './composites.ts';
 import { resizeGrad } from './resize.ts';
 import { averagePoolGrad, convInputGrad, convWeightGrad, maxPoolGrad, windowOf } from './windows.ts';
 
@@ -80,7 +81,12 @@ export const GRADIENT_RULES: Readonly<Record<string, GradRule>> = {
     return [
       when(g.needs[0], () => (ta ? gemm(x[1]!, dy, tb, 1) : gemm(dy, x[1]!, 0, 1 - tb))),
       when(g.needs[1], () => (tb ? gemm(dy, x[0]!, 1, ta) : gemm(x[0]!, dy, 1 - ta, 0))),
-      when(g.needs[2], () => reduceTo(b, beta === 1 ? dy : b.op('Mul', [dy, scalar(g, beta)]), x[2]!)),
+      // C broadcasts over the [M, N] output: sum dy's columns with a product first (fast), then what is left
+      when(g.needs[2], () => {
+        const scaled = beta === 1 ? dy : b.op('Mul', [dy, scalar(g, beta)]);
+        const vector = g.rank(x[2]!) === 0 || g.rank(x[2]!) === 1;
+        return reduceTo(b, vector ? columnSums(b, scaled, onesRow(b, dy, g.dtype)) : scaled, x[2]!);
+      }),
     ];
   },
 
@@ -90,11 +96,15 @@ export const GRADIENT_RULES: Readonly<Record<string, GradRule>> = {
     const axes = g.opset >= 18 ? optionalInput(g.node, 1) : intsAttr(g.node, 'axes') && b.constI64(intsAttr(g.node, 'axes')!);
     return [b.op('Mul', [reduceGrad(g, axes), b.op('Div', [sizeAsFloat(g, y), sizeAsFloat(g, x[0]!)])])];
   },
-  // Σ x²: 2 x ⊙ dy broadcast back (axes an attribute before opset 18, an input from 18)
+  // Σ x²: 2 x ⊙ dy broadcast back (axes an attribute before opset 18, an input from 18); kept or
+  // all-reduced axes broadcast as they are, so x ⊙ 2dy is one pass over x
   ReduceSumSquare: (g) => {
-    const { x, b } = io(g);
+    const { x, dy, b } = io(g);
     const axes = g.opset >= 18 ? optionalInput(g.node, 1) : intsAttr(g.node, 'axes') && b.constI64(intsAttr(g.node, 'axes')!);
-    return [b.op('Mul', [reduceGrad(g, axes), b.op('Add', [x[0]!, x[0]!])]), ...x.slice(1).map(() => null)];
+    const broadcasts = intAttr(g.node, 'keepdims', 1) === 1 || (!axes && intAttr(g.node, 'noop_with_empty_axes', 0) === 0);
+    const twice = (t: string) => b.op('Add', [t, t]);
+    const dx = broadcasts ? b.op('Mul', [x[0]!, twice(dy)]) : b.op('Mul', [reduceGrad(g, axes), twice(x[0]!)]);
+    return [dx, ...x.slice(1).map(() => null)];
   },
   GlobalAveragePool: (g) => {
     const { x, y, dy, b } = io(g);
@@ -150,6 +160,7 @@ export const GRADIENT_RULES: Readonly<Record<string, GradRule>> = {
   MaxPool: (g) => { const { x, dy } = io(g); return [maxPoolGrad(g, dy, x[0]!, g.node)]; },
   Resize: (g) => { const { x, y, dy } = io(g); return [resizeGrad(g, dy, x[0]!, y, g.node), ...x.slice(1).map(() => null)]; },
   BatchNormalization: (g) => batchNormGrad(g),
+  BatchNormRelu: batchNormReluGrad,
 };
 
 /** Split's adjoint: the parts' gradients concatenated back along the axis, zeros for parts without one. */

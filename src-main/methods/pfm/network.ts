@@ -12,8 +12,9 @@
  *  - the scoring graph: BatchNorm in inference mode folded into the convolutions, per level the map
  *    e = Σ_c (x − x̂)² averaged over the directions used.
  */
-import { GraphBuilder, int, ints } from '../../engine/onnx/graph.ts';
+import { GraphBuilder, int } from '../../engine/onnx/graph.ts';
 import { int8MatMul, type Precision } from '../../engine/onnx/quantise.ts';
+import { batchNormRelu, lowerComposites } from '../../engine/autodiff/index.ts';
 import { adam } from '../../engine/optim/index.ts';
 import type { NamedTensor, ParamDecl, ParamGroup, TrainableModel } from '../../engine/training/index.ts';
 import { Random } from '../../util/random.ts';
@@ -191,12 +192,8 @@ export function trainingModel(spec: MappingSpec, weights: ReadonlyMap<string, Na
       const layer = (x: string, y: LayerSpec): string => {
         const h = b.op('Gemm', [x, W(y.name), B(y.name)], { transB: int(1) });
         if (!y.bn) return h;
-        const mean = b.op('ReduceMean', [h], { axes: ints([0]), keepdims: int(1) });
-        const centred = b.op('Sub', [h, mean]);
-        // Σ c² / rows: one pass, and its gradient 2c·dy one product (Mul(c, c) would give two and a Sum)
-        const variance = b.op('Div', [b.op('ReduceSumSquare', [centred], { axes: ints([0]), keepdims: int(1) }), rows]);
-        const scale = b.op('Mul', [BN_W(y.name), b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, k(spec.bnEps)])])])]);
-        const out = b.op('Relu', [b.op('Add', [b.op('Mul', [centred, scale]), BN_B(y.name)])]);
+        // one composite node: autodiff takes its fused gradient instead of differentiating each op
+        const { y: out, mean, variance } = batchNormRelu(b, h, BN_W(y.name), BN_B(y.name), spec.bnEps);
         // running statistics as PyTorch: momentum m, unbiased variance
         const unbias = b.op('Div', [rows, b.op('Sub', [rows, k(1)])]);
         const flat = (t: string) => b.op('Reshape', [t, b.constI64([-1])]);
@@ -257,6 +254,7 @@ export function buildBatchStatisticsGraph(spec: MappingSpec, weights: ReadonlyMa
     b.op('Identity', [fwd.buffers![x.name]!], {}, batchStatisticOutput(x.name));
     b.output(batchStatisticOutput(x.name), 'float32', x.dims);
   }
+  lowerComposites(b);
   return b.toModel(model.opset ?? 17);
 }
 
