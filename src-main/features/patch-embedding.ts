@@ -6,7 +6,9 @@
  * then pools the concatenation of all taps to `targetDim`. Every step is linear, and bilinear
  * upsampling commutes with per-position pooling, so the whole chain equals, per tap, one p×p
  * convolution (weights = aggregate pooling · per-tap pooling · unfold), then upsampling, then a sum.
- * That is what this graph computes: exact, and one convolution instead of a 9·C-wide unfold.
+ * That is what this graph computes: exact, and one convolution instead of a 9·C-wide unfold. Each
+ * target row of that convolution reads only a few neighbouring channels, so it runs as gathered
+ * depthwise convolutions (sparseTapConvolution) where that is cheaper.
  */
 import { GraphBuilder, int, ints } from '../engine/onnx/graph.ts';
 import { alignmentInputNames } from './tap-alignment.ts';
