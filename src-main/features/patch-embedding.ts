@@ -6,9 +6,11 @@
  * then pools the concatenation of all taps to `targetDim`. Every step is linear, and bilinear
  * upsampling commutes with per-position pooling, so the whole chain equals, per tap, one p×p
  * convolution (weights = aggregate pooling · per-tap pooling · unfold), then upsampling, then a sum.
- * That is what this graph computes: exact, and one convolution instead of a 9·C-wide unfold.
+ * That is what this graph computes: exact, and one convolution instead of a 9·C-wide unfold. Each
+ * target row of that convolution reads only a few neighbouring channels, so it runs as gathered
+ * depthwise convolutions (sparseTapConvolution) where that is cheaper.
  */
-import { GraphBuilder, ints } from '../engine/onnx/graph.ts';
+import { GraphBuilder, int, ints } from '../engine/onnx/graph.ts';
 import { alignmentInputNames } from './tap-alignment.ts';
 import type { ResizeMode } from '../methods/method.ts';
 
@@ -106,6 +108,45 @@ export function foldedTapConvolutions(taps: readonly EmbeddingTap[], config: Emb
 }
 
 /**
+ * A folded convolution's rows each read a window of a few unfolded entries (c·p² + r·p + s), so a
+ * few neighbouring channels: slot i of row k is channel firstChannel(k) + i with its p×p weights (zero
+ * past the row's last channel). Gathering each slot's channels and convolving them depthwise computes
+ * the same sums as the dense convolution with a few multiplications per output instead of C·p².
+ */
+export function sparseTapConvolution(conv: TapConv, channels: number, p: number): { slots: Array<{ channels: BigInt64Array; weight: Float32Array }> } {
+  const rows = conv.rows[1] - conv.rows[0];
+  const kernel = p * p;
+  const span = { first: new Int32Array(rows), count: 0 };
+  for (let k = 0; k < rows; k++) {
+    let first = -1;
+    let last = -1;
+    for (let c = 0; c < channels; c++) {
+      const at = (k * channels + c) * kernel;
+      if (conv.weight.subarray(at, at + kernel).some((v) => v !== 0)) {
+        if (first < 0) first = c;
+        last = c;
+      }
+    }
+    span.first[k] = Math.max(first, 0);
+    span.count = Math.max(span.count, last - first + 1);
+  }
+  const slots = Array.from({ length: span.count }, (_, i) => {
+    const picked = new BigInt64Array(rows);
+    const weight = new Float32Array(rows * kernel);
+    for (let k = 0; k < rows; k++) {
+      const c = span.first[k]! + i;
+      picked[k] = BigInt(Math.min(c, channels - 1));
+      if (c < channels) weight.set(conv.weight.subarray((k * channels + c) * kernel, (k * channels + c + 1) * kernel), k * kernel);
+    }
+    return { channels: picked, weight };
+  });
+  return { slots };
+}
+
+/** The sparse form is used when a row reads at most this fraction of a tap's channels. */
+const SPARSE_ADVANTAGE = 8;
+
+/**
  * Graph: inputs are the taps [N, C, H, W] (first tap sets the grid) and, for every later tap, its
  * alignment matrices (see tap-alignment.ts); output `embedding` is [N, H·W, targetDim] with positions in
  * row-major order.
@@ -118,14 +159,32 @@ export function buildPatchEmbeddingGraph(taps: readonly EmbeddingTap[], config: 
   const parts = taps.map((tap, l) => {
     const x = g.input(tap.name, 'float32', ['n', tap.channels, `h${l}`, `w${l}`]);
     const { rows, weight } = convs[l]!;
-    const w = g.initializer(`w_${tap.name}`, 'float32', [rows[1] - rows[0], tap.channels, p, p], weight);
-    let y = g.op('Conv', [x, w], { kernel_shape: ints([p, p]), pads: ints([pad, pad, p - 1 - pad, p - 1 - pad]) });
+    const pads = ints([pad, pad, p - 1 - pad, p - 1 - pad]);
+    const sparse = sparseTapConvolution(convs[l]!, tap.channels, p);
+    let y: string;
+    if (sparse.slots.length * SPARSE_ADVANTAGE <= tap.channels) {
+      // each target row reads a few neighbouring channels: per slot, gather them and convolve depthwise
+      const out = rows[1] - rows[0];
+      const slots = sparse.slots.map((s, i) => {
+        const picked = g.op('Gather', [x, g.initializer(`c_${tap.name}_${i}`, 'int64', [out], s.channels)], { axis: int(1) });
+        const w = g.initializer(`w_${tap.name}_${i}`, 'float32', [out, 1, p, p], s.weight);
+        return g.op('Conv', [picked, w], { kernel_shape: ints([p, p]), pads, group: int(out) });
+      });
+      y = slots.length === 1 ? slots[0]! : g.op('Sum', slots);
+    } else {
+      const w = g.initializer(`w_${tap.name}`, 'float32', [rows[1] - rows[0], tap.channels, p, p], weight);
+      y = g.op('Conv', [x, w], { kernel_shape: ints([p, p]), pads });
+    }
     if (l > 0) y = alignToFirstTap(g, y, tap.name);
-    const [r0, r1] = rows;
-    if (r0 === 0 && r1 === config.targetDim) return y;
-    return g.op('Pad', [y, g.constI64([0, r0, 0, 0, 0, config.targetDim - r1, 0, 0])]);
+    return y;
   });
-  const summed = parts.length === 1 ? parts[0]! : g.op('Sum', parts);
+  // taps that feed consecutive, disjoint target rows are stacked; overlapping ones padded and summed
+  const tiled = convs.every((c, l) => c.rows[0] === (l === 0 ? 0 : convs[l - 1]!.rows[1])) && convs[convs.length - 1]!.rows[1] === config.targetDim;
+  const summed = parts.length === 1 && tiled
+    ? parts[0]!
+    : tiled
+      ? g.op('Concat', parts, { axis: int(1) })
+      : g.op('Sum', parts.map((y, l) => g.op('Pad', [y, g.constI64([0, convs[l]!.rows[0], 0, 0, 0, config.targetDim - convs[l]!.rows[1], 0, 0])])));
   // [N, D, H, W] -> [N, H·W, D]
   const flat = g.op('Reshape', [summed, g.constI64([0, config.targetDim, -1])]);
   g.op('Transpose', [flat], { perm: ints([0, 2, 1]) }, 'embedding');

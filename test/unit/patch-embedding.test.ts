@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { adaptivePoolWindows, buildPatchEmbeddingGraph } from '../../src-main/features/patch-embedding.ts';
+import { adaptivePoolWindows, buildPatchEmbeddingGraph, foldedTapConvolutions, sparseTapConvolution } from '../../src-main/features/patch-embedding.ts';
 import { f32, openSession } from '../../src-main/engine/session.ts';
 import { Random } from '../../src-main/util/random.ts';
 import { alignmentFeeds, alignmentMatrix } from '../../src-main/features/tap-alignment.ts';
@@ -79,6 +79,26 @@ describe('patch embedding graph', () => {
     const want = naiveEmbedding(taps.map((t) => ({ c: t.channels, h: t.h, w: t.w, data: t.data })), p, P, T);
     const g = got.data as Float32Array;
     for (let i = 0; i < want.length; i++) expect(g[i]).toBeCloseTo(want[i]!, 5);
+  });
+
+  it('gives the same values when each target row reads only a few channels (gathered, convolved depthwise)', async () => {
+    const rnd = new Random(9);
+    const taps = [
+      { name: 'a', channels: 40, stride: 8, h: 4, w: 4 },
+      { name: 'b', channels: 48, stride: 16, h: 2, w: 2 },
+    ].map((t) => ({ ...t, data: Float32Array.from({ length: t.channels * t.h * t.w }, () => rnd.next()) }));
+    const [p, P] = [3, 64];
+    // 32 target rows split evenly between the taps (stacked); 30 share a row (summed)
+    for (const T of [32, 30]) {
+      expect(sparseTapConvolution(foldedTapConvolutions(taps, { patchSize: p, pretrainDim: P, targetDim: T })[0]!, 40, p).slots.length * 8).toBeLessThanOrEqual(40);
+      const session = await openSession(buildPatchEmbeddingGraph(taps, { patchSize: p, pretrainDim: P, targetDim: T }), 'cpu');
+      const feeds = Object.fromEntries(taps.map((t) => [t.name, f32(t.data, [1, t.channels, t.h, t.w])]));
+      const align = alignmentFeeds(taps.map((t) => ({ ...t, offset: { x: 2.5, y: 1 } })), 4 * 8, 4 * 8, 'bilinear', false);
+      const g = (await session.run({ ...feeds, ...align }))['embedding']!.data as Float32Array;
+      const want = naiveEmbedding(taps.map((t) => ({ c: t.channels, h: t.h, w: t.w, data: t.data })), p, P, T);
+      expect(g.length).toBe(want.length);
+      for (let i = 0; i < want.length; i++) expect(g[i]).toBeCloseTo(want[i]!, 5);
+    }
   });
 
   it('aligns a coarser tap by nearest replication exactly as PyTorch when offsets are ignored', () => {
