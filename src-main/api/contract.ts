@@ -138,6 +138,36 @@ export const Report = z.object({
 /** A picture for display: PNG bytes as base64 at most `maxSide` pixels on its longer side. */
 export const Picture = z.object({ mediaType: z.literal('image/png'), base64: z.string(), width: z.number().int(), height: z.number().int() });
 
+/** A rectangle in an image's own pixels. */
+export const PixelBox = z.object({ x: z.number().int(), y: z.number().int(), width: z.number().int(), height: z.number().int() });
+
+/**
+ * Why a result was flagged (results.explain). PatchCore ('patch'): the most anomalous patch (outside
+ * ignore regions) and the nearest patch of its memory bank, with the training image it was taken from.
+ * Other methods ('image'): the whole image and the most similar normal training image by global
+ * feature distance. `nearest` is null, with `unavailable` saying why, for models stored before Argus
+ * recorded where their training data came from.
+ */
+export const Explanation = z.object({
+  resultId: Id, modelId: Id, kind: z.enum(['patch', 'image']),
+  flagged: z.object({
+    imageId: Id, box: PixelBox,
+    /** The feature-grid cell of the patch (row, column on a gridHeight × gridWidth grid); null for 'image'. */
+    cell: z.object({ row: z.number().int(), column: z.number().int(), gridHeight: z.number().int(), gridWidth: z.number().int() }).nullable(),
+    /** The patch's anomaly score (PatchCore: its distance to the bank); null for 'image'. */
+    patchScore: z.number().nullable(),
+    picture: Picture,
+  }),
+  nearest: z.object({
+    imageId: Id, box: PixelBox,
+    cell: z.object({ row: z.number().int(), column: z.number().int() }).nullable(),
+    /** Euclidean distance between the two patch features ('patch') or the two image descriptors ('image'). */
+    distance: z.number(),
+    picture: Picture,
+  }).nullable(),
+  unavailable: z.string().nullable(),
+});
+
 /**
  * A result's anomaly map for the review viewer: `width` × `height` float32 values (little-endian,
  * row-major, base64) on the model's grid spanning the whole `imageWidth` × `imageHeight` image (the
@@ -413,6 +443,8 @@ export const API = {
   }).strict(), Picture),
   /** The raw anomaly map, for review at full size (colours, outlines and readouts drawn by the screen). */
   'results.map': method(z.object({ id: Id }).strict(), AnomalyMap),
+  /** Why the result was flagged: its worst patch beside the nearest normal training patch (PatchCore), else the most similar normal training image. */
+  'results.explain': method(z.object({ resultId: Id, maxSide: z.number().int().min(16).max(1024).default(256) }).strict(), Explanation),
   /** A mask of the result as a PNG of the image's size: predicted (failing and review parts only) or refined (F2PAD). */
   'results.mask': method(z.object({ id: Id, kind: z.enum(['predicted', 'refined']) }).strict(), z.object({ png: z.string() }).nullable()),
   /** The repaired (defect-free) image of a refined result. */
@@ -470,6 +502,8 @@ export type Refinement = z.output<typeof Refinement>;
 export type RefineSettings = z.output<typeof RefineSettings>;
 export type Picture = z.output<typeof Picture>;
 export type AnomalyMap = z.output<typeof AnomalyMap>;
+export type Explanation = z.output<typeof Explanation>;
+export type PixelBox = z.output<typeof PixelBox>;
 export type ScoreSet = z.output<typeof ScoreSet>;
 export type ImportSummary = z.output<typeof ImportSummary>;
 export type InspectionSummary = z.output<typeof InspectionSummary>;

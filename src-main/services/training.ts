@@ -15,6 +15,7 @@ import type { WorkerTask } from '../jobs/worker-protocol.ts';
 import { getMethod } from '../methods/index.ts';
 import type { TrainingScores } from '../methods/method.ts';
 import { images, insideProject, jobs, models, products, type Project } from '../store/index.ts';
+import { encodeTrainingRecord, recordAfterFit, TRAINING_RECORD_BLOB, trainingRecordOf, type ImageDescriptors } from './training-record.ts';
 
 export type TrainParams = ApiRequest<'models.train'>;
 
@@ -103,7 +104,16 @@ export function checkExtendRequest(p: Project, req: { modelId: number; imageIds:
   return { productId: model.productId, method: 'patchcore', config: {}, extend: { modelId: model.id, imageIds: [...new Set(req.imageIds)] } };
 }
 
-type Fitted = { model: Uint8Array; description: Record<string, unknown>; backbone: { id: string; sha256: string }; trainingScores: TrainingScores | null };
+type Fitted = {
+  model: Uint8Array; description: Record<string, unknown>; backbone: { id: string; sha256: string }; trainingScores: TrainingScores | null;
+  descriptors: ImageDescriptors | null;
+};
+
+/** The images a fit read, in order: the list less those it skipped as unreadable. */
+function fittedIds(list: readonly images.Image[], skipped: ReadonlyArray<{ path: string }>, p: Project): number[] {
+  const gone = new Set(skipped.map((s) => s.path));
+  return list.filter((i) => !gone.has(images.filePath(p, i))).map((i) => i.id);
+}
 
 /** Runs a fit-like worker task, forwarding progress and skipped files; the fitted model or null when cancelled. */
 async function fitInWorker(ctx: JobContext, task: WorkerTask, skipped: Array<{ path: string; problem: string }>): Promise<Fitted | null> {
@@ -132,6 +142,9 @@ async function runExtension(p: Project, ctx: JobContext): Promise<models.Model |
     ignore: list.map(ignoreMasksOf(p, base.productId)), batchSize: 8,
   }, skipped);
   if (!result) return null;
+  // a PatchCore base without provenance numbers the new images from 0; a base of another method without a record cannot be followed
+  const baseRecord = trainingRecordOf(p, base);
+  const record = baseRecord || base.method === 'patchcore' ? recordAfterFit(baseRecord, fittedIds(list, skipped, p), result.descriptors) : null;
   const { trained: _, extendedFrom: earlier, ...settings } = (base.config ?? {}) as Record<string, unknown>;
   const extendedFrom = { modelId: base.id, version: base.version, imageIds: list.map((i) => i.id), earlier: earlier ?? null };
   const model = models.add(p, {
@@ -140,7 +153,7 @@ async function runExtension(p: Project, ctx: JobContext): Promise<models.Model |
     dataManifestSha256: createHash('sha256').update(JSON.stringify({ base: base.dataManifestSha256, added: list.map((i) => i.sha256) })).digest('hex'),
     jobId: ctx.job.id,
     metrics: result.trainingScores ? { trainingScores: result.trainingScores } : null,
-    blobs: { model: result.model },
+    blobs: { model: result.model, ...(record ? { [TRAINING_RECORD_BLOB]: encodeTrainingRecord(record) } : {}) },
   });
   jobs.setResult(p, ctx.job.id, { modelId: model.id, version: model.version, addedImages: list.length - skipped.length, extendedFrom: base.version, skipped });
   return model;
@@ -174,7 +187,7 @@ export async function runTraining(p: Project, ctx: JobContext): Promise<models.M
     dataManifestSha256: manifest, jobId: ctx.job.id,
     // in-sample score scales (methods/method.ts TrainingScores); evaluation adds held-out metrics beside them
     metrics: result.trainingScores ? { trainingScores: result.trainingScores } : null,
-    blobs: { model: result.model },
+    blobs: { model: result.model, [TRAINING_RECORD_BLOB]: encodeTrainingRecord(recordAfterFit(null, fittedIds(list, skipped, p), result.descriptors)) },
   });
   jobs.setResult(p, ctx.job.id, { modelId: model.id, version: model.version, trainImages: list.length - skipped.length, skipped });
   // the model is stored: its training state is no longer needed
