@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { trainingRecordOf } from '../../src-main/services/training-record.ts';
 import { images, models } from '../../src-main/store/index.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 import { call, finished } from '../fixtures/station.ts';
+import { runCli } from '../fixtures/cli.ts';
 
 const small = { height: 128, width: 128 };
 
@@ -215,4 +216,19 @@ describe('results.explain: why a part was flagged', () => {
     expect(why.unavailable).toMatch(/train a new model version/);
     expect(why.flagged.cell).not.toBeNull();
   });
+
+  it('argus results --explain prints the flagged patch and its nearest normal patch and writes both pictures', async () => {
+    const [patch] = await call(station, 'products.list', {});
+    const v1 = (await call(station, 'models.list', { productId: patch!.id }))[0]!;
+    const [worst] = (await call(station, 'results.list', { modelId: v1.id, limit: 1 })).items;
+    const expected = await call(station, 'results.explain', { resultId: worst!.id, maxSide: 64 });
+    await call(station, 'project.close', {});
+    const out = join(dir, '..', 'why');
+    const r = await runCli(['results', '--project', dir, '--explain', String(worst!.id), '--out', out]);
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain(`most anomalous patch of image ${worst!.imageId} at row ${expected.flagged.cell!.row}, column ${expected.flagged.cell!.column}`);
+    expect(r.output).toContain(`nearest normal patch: training image ${expected.nearest!.imageId}`);
+    expect(existsSync(join(out, `result-${worst!.id}-flagged.png`))).toBe(true);
+    expect(existsSync(join(out, `result-${worst!.id}-nearest.png`))).toBe(true);
+  }, 120_000);
 });
