@@ -24,6 +24,8 @@ export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'ca
 export const MethodName = z.enum(['patchcore', 'padim', 'simplenet', 'pfm', 'pefm', 'cflow']);
 /** The detectors whose results F2PAD refines (it has a data term for each). */
 export const REFINABLE_METHODS: readonly string[] = ['patchcore', 'padim', 'cflow'];
+/** Methods whose models take more normal images without a retrain (models.extend): PatchCore's bank grows, PaDiM's Gaussians are updated exactly. */
+export const EXTENDABLE_METHODS: readonly string[] = ['patchcore', 'padim'];
 export const ReportFormat = z.enum(['pdf', 'html', 'csv']);
 export const ReportKind = z.enum(['validation', 'inspection']);
 /** An absolute or relative file-system path as the user typed or picked it. */
@@ -358,8 +360,9 @@ export const API = {
     config: z.record(z.string(), z.union([z.number().finite(), z.string().max(200), z.boolean(), z.array(z.number().finite()).max(16)])).default({}),
   }).strict(), Job),
   /**
-   * Add-to-normal without a retrain (PatchCore): the model's memory bank plus the coreset of these
-   * normal images' patches, as the product's next model version. A job (kind 'train').
+   * Add-to-normal without a retrain, as the product's next model version (a job, kind 'train'):
+   * PatchCore: the model's memory bank plus the coreset of these normal images' patches; PaDiM: the
+   * per-position Gaussians updated with their features, exactly as a fit on all the images would give.
    */
   'models.extend': method(z.object({ modelId: Id, imageIds: z.array(Id).min(1).max(10_000) }).strict(), Job),
   /** The backbones of models/manifest.json and whether `method` can train on each (its feature taps, the file present). */

@@ -43,7 +43,7 @@ box, distance), for the other methods the most similar normal training image; --
 PNG (result-<id>-flagged.png, result-<id>-nearest.png). 'decide' records a reviewer's decision on a result
 (--by defaults to the login name; the model's verdict is kept) or turns the result's image into a label
 for the next training (normal: good training image; defect: defective test image); --refit then adds
-a normal part to its PatchCore model's memory bank as the next model version (seconds, no retrain). 'refine' runs F2PAD on one result or on every failing
+a normal part to its PatchCore model's memory bank, or its PaDiM model's Gaussians, as the next model version (seconds, no retrain). 'refine' runs F2PAD on one result or on every failing
 and review result of an inspection job; --out writes each refined result's repaired image and outlines. Jobs show a progress bar on a terminal; a job that
 fails or is interrupted makes the command exit 1. 'report' writes a validation report (the model at a threshold
 version, default its latest, on the labelled test set) or an inspection report (one batch: --job, default the
@@ -303,7 +303,8 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
           if (values.label !== 'normal') throw new RangeError('--refit adds normal parts: use it with --label normal');
           const result = await s.call('results.get', { id: resultId });
           const job = await s.follow(await s.call('models.extend', { modelId: result.modelId, imageIds: [result.imageId] }), 'refit');
-          if (job.status === 'succeeded') console.log(`model v${(job.result as { version: number }).version}: the memory bank of result ${resultId}'s model with its image added`);
+          const method = (await s.call('models.get', { id: result.modelId })).method;
+          if (job.status === 'succeeded') console.log(`model v${(job.result as { version: number }).version}: the ${method === 'padim' ? 'Gaussians' : 'memory bank'} of result ${resultId}'s model with its image added`);
           return jobExit(job);
         }
         const verdict = need(values.verdict, '--verdict or --label');

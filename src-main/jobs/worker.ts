@@ -123,7 +123,7 @@ async function extend(t: ExtendTask): Promise<void> {
     }
   }
   const model = await base.extended(checked(), {
-    onProgress: (p) => post({ type: 'progress', done: p.done, total: p.total, stage: p.stage, fraction: p.stage === 'coreset' ? 0.5 + 0.5 * (p.done / Math.max(1, p.total)) : 0.5 * (p.done / t.images.length), loss: null, etaSeconds: null }),
+    onProgress: (p) => post({ type: 'progress', done: p.done, total: p.total, stage: p.stage, fraction: p.stage === 'features' ? 0.5 * (p.done / t.images.length) : 0.5 + 0.5 * (p.done / Math.max(1, p.total)), loss: null, etaSeconds: null }),
   });
   checkCancelled();
   const bytes = encodeModel(model);

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiRequest } from '../api/contract.ts';
-import { ApiError } from '../api/contract.ts';
+import { ApiError, EXTENDABLE_METHODS } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
 import { checkBackbone } from './backbone-choices.ts';
 import { ignoreMasksOf } from './ignore-regions.ts';
@@ -81,27 +81,35 @@ export function checkTrainRequest(p: Project, params: TrainParams): void {
 
 /**
  * Params of an add-to-normal job (models.extend): a 'train' job, so it queues, shows and resumes like
- * a training, that appends the images to a PatchCore model's memory bank as the next version.
+ * a training, that adds the images to a PatchCore model's memory bank or to a PaDiM model's
+ * statistics, as the next version.
  */
 export interface ExtendParams {
   readonly productId: number;
-  readonly method: 'patchcore';
+  readonly method: string;
   readonly config: Record<string, never>;
   readonly extend: { readonly modelId: number; readonly imageIds: readonly number[] };
 }
 
-/** Checks an add-to-normal request: a PatchCore model, and images of its product not labelled defective. */
+/**
+ * Checks an add-to-normal request: a PatchCore model, or a PaDiM model that kept its sufficient
+ * statistics (fitted by this version: its description says so), and images of its product not labelled defective.
+ */
 export function checkExtendRequest(p: Project, req: { modelId: number; imageIds: readonly number[] }): ExtendParams {
   const model = models.get(p, req.modelId);
-  if (model.method !== 'patchcore') {
-    throw new ApiError('BAD_INPUT', `adding normal images without a retrain is for PatchCore models; model ${model.id} is ${model.method}: train a new version instead`);
+  if (!EXTENDABLE_METHODS.includes(model.method)) {
+    throw new ApiError('BAD_INPUT', `adding normal images without a retrain is for ${EXTENDABLE_METHODS.join(' and ')} models; model ${model.id} is ${model.method}: train a new version instead`);
+  }
+  const trained = ((model.config ?? {}) as { trained?: { sufficientStatistics?: unknown } }).trained;
+  if (model.method === 'padim' && trained?.sufficientStatistics !== true) {
+    throw new ApiError('BAD_INPUT', `PaDiM model ${model.id} (version ${model.version}) was stored before PaDiM kept the statistics that adding images needs: train a new version instead`);
   }
   for (const id of req.imageIds) {
     const image = images.get(p, id);
     if (image.productId !== model.productId) throw new ApiError('BAD_INPUT', `image ${id} belongs to another product than model ${model.id}`);
     if (image.verdict === 'defective') throw new ApiError('BAD_INPUT', `image ${id} is labelled defective: only normal images go into the memory bank`);
   }
-  return { productId: model.productId, method: 'patchcore', config: {}, extend: { modelId: model.id, imageIds: [...new Set(req.imageIds)] } };
+  return { productId: model.productId, method: model.method, config: {}, extend: { modelId: model.id, imageIds: [...new Set(req.imageIds)] } };
 }
 
 type Fitted = {
