@@ -5,6 +5,7 @@
  * method, so every method's training images can be compared with a flagged image the same way.
  */
 import type { ImageBatch } from '../methods/method.ts';
+import { ignoredCells } from '../methods/ignored-cells.ts';
 import { getBackbone } from './backbones.ts';
 import { Backbone } from './extractor.ts';
 
@@ -26,16 +27,9 @@ export async function describeImages(spec: DescriptorSpec, batch: ImageBatch): P
   const [n, C, H, W] = out.dims as [number, number, number, number];
   const x = out.data as Float32Array;
   const data = new Float32Array(n * C);
-  const plane = batch.height * batch.width;
   for (let i = 0; i < n; i++) {
-    const kept: number[] = [];
-    for (let r = 0; r < H; r++) {
-      const y = Math.floor(((r + 0.5) * batch.height) / H);
-      for (let c = 0; c < W; c++) {
-        const px = Math.floor(((c + 0.5) * batch.width) / W);
-        if (!batch.ignore || batch.ignore[i * plane + y * batch.width + px] === 0) kept.push(r * W + c);
-      }
-    }
+    const ignored = ignoredCells(batch, i, H, W);
+    const kept = Array.from({ length: H * W }, (_, k) => k).filter((k) => !ignored?.[k]);
     const cells = kept.length > 0 ? kept : Array.from({ length: H * W }, (_, k) => k);
     for (let ch = 0; ch < C; ch++) {
       const base = (i * C + ch) * H * W;

@@ -13,6 +13,7 @@ import { alignmentFeeds } from '../../features/tap-alignment.ts';
 import { f32, type ort, pooledSession, type Session } from '../../engine/session.ts';
 import { Random } from '../../util/random.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
+import { ignoredCells } from '../ignored-cells.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { encodeModelFile, ModelFormatError, requireCount, requireTensor } from '../model-file.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
@@ -103,17 +104,12 @@ class MomentsAccumulator {
     const { shift, counts, d } = this.moments;
     const P = counts.length;
     const kept = batch.ignore ? data.slice() : data;
-    const plane = batch.height * batch.width;
     for (let i = 0; i < batch.n; i++) {
-      for (let r = 0; r < this.grid.h; r++) {
-        const y = Math.floor(((r + 0.5) * batch.height) / this.grid.h);
-        for (let c = 0; c < this.grid.w; c++) {
-          const p = r * this.grid.w + c;
-          const x = Math.floor(((c + 0.5) * batch.width) / this.grid.w);
-          if (batch.ignore && batch.ignore[i * plane + y * batch.width + x] !== 0) {
-            for (let k = 0; k < d; k++) kept[(i * d + k) * P + p] = shift[p * d + k]!;
-          } else counts[p]!++;
-        }
+      const ignored = ignoredCells(batch, i, this.grid.h, this.grid.w);
+      for (let p = 0; p < P; p++) {
+        if (ignored?.[p]) {
+          for (let k = 0; k < d; k++) kept[(i * d + k) * P + p] = shift[p * d + k]!;
+        } else counts[p]!++;
       }
     }
     this.pending.push(kept);

@@ -13,6 +13,7 @@ import { MemoryBankIndex } from './nn-search.ts';
 import { patchcoreInput, type PatchCoreConfig } from './defaults.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
+import { ignoredCells } from '../ignored-cells.ts';
 import { encodeModelFile, ModelFormatError, requireCount, requireTensor } from '../model-file.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 
@@ -148,24 +149,19 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
  * With each kept row, where it comes from: (firstImage + image of the batch, grid cell).
  */
 function keptPatchRows(features: Float32Array, D: number, batch: ImageBatch, gridH: number, gridW: number, firstImage: number): { rows: Float32Array; sources: Int32Array } {
-  const ignore = batch.ignore;
-  const plane = batch.height * batch.width;
   const cells = gridH * gridW;
-  const out = ignore ? new Float32Array(features.length) : features;
+  const out = batch.ignore ? new Float32Array(features.length) : features;
   const sources = new Int32Array(batch.n * cells * 2);
   let kept = 0;
   for (let i = 0; i < batch.n; i++) {
-    for (let r = 0; r < gridH; r++) {
-      const y = Math.floor(((r + 0.5) * batch.height) / gridH);
-      for (let c = 0; c < gridW; c++) {
-        const x = Math.floor(((c + 0.5) * batch.width) / gridW);
-        if (ignore && ignore[i * plane + y * batch.width + x] !== 0) continue;
-        const row = (i * gridH + r) * gridW + c;
-        if (ignore) out.set(features.subarray(row * D, (row + 1) * D), kept * D);
-        sources[kept * 2] = firstImage + i;
-        sources[kept * 2 + 1] = r * gridW + c;
-        kept++;
-      }
+    const ignored = ignoredCells(batch, i, gridH, gridW);
+    for (let cell = 0; cell < cells; cell++) {
+      if (ignored?.[cell]) continue;
+      const row = i * cells + cell;
+      if (ignored) out.set(features.subarray(row * D, (row + 1) * D), kept * D);
+      sources[kept * 2] = firstImage + i;
+      sources[kept * 2 + 1] = cell;
+      kept++;
     }
   }
   return { rows: out.subarray(0, kept * D), sources: sources.subarray(0, kept * 2) };
@@ -384,16 +380,9 @@ export class PatchCoreModel implements FittedModel {
     const { features, gridH, gridW } = await this.embedder.embed(batch);
     const [prediction] = await this.scoreFeatures(features, 1, gridH, gridW);
     const values = prediction!.grid!.values;
+    const ignored = ignoredCells(batch, 0, gridH, gridW);
     let cell = -1;
-    for (let r = 0; r < gridH; r++) {
-      const y = Math.floor(((r + 0.5) * batch.height) / gridH);
-      for (let c = 0; c < gridW; c++) {
-        const x = Math.floor(((c + 0.5) * batch.width) / gridW);
-        if (batch.ignore && batch.ignore[y * batch.width + x] !== 0) continue;
-        const at = r * gridW + c;
-        if (cell < 0 || values[at]! > values[cell]!) cell = at;
-      }
-    }
+    for (let at = 0; at < values.length; at++) if (!ignored?.[at] && (cell < 0 || values[at]! > values[cell]!)) cell = at;
     if (cell < 0) cell = values.indexOf(Math.max(...values)); // all of it ignored: the worst patch anyway
     const D = this.index.dim;
     const nn = await this.index.search(features.subarray(cell * D, (cell + 1) * D), 1);
