@@ -162,7 +162,7 @@ export async function fitPadim(train: AsyncIterable<ImageBatch>, trainCount: num
     n += batch.n;
     events.onProgress?.({ stage: 'features', done: n, total: trainCount });
   }
-  if (!acc) throw new RangeError('PaDiM needs training images');
+  if (!acc || n < 2) throw new RangeError(`PaDiM needs at least 2 training images, received ${n}`);
   await acc.flush();
   events.onProgress?.({ stage: 'covariance', done: 0, total: 1 });
   const { stats } = await gaussiansFromMomentsParallel(acc.moments, config.epsilon);
