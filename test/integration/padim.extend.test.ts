@@ -17,6 +17,7 @@ import { decodeTensorFile, encodeTensorFile } from '../../src-main/engine/traini
 import { Station } from '../../src-main/services/station.ts';
 import { encodePng } from '../../src-main/vision/picture.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
+import { models } from '../../src-main/store/index.ts';
 import { call, finished } from '../fixtures/station.ts';
 
 const config = { ...PADIM_DEFAULTS, height: 128, width: 128 };
@@ -157,13 +158,25 @@ describe('models.extend on a PaDiM model', () => {
     rmSync(data, { recursive: true, force: true });
   });
 
-  it('adds a reviewed good part as the next version in seconds, with its training scores and the images it came from', async () => {
+  /** The stored PaDiM model's per-position sample counts. */
+  async function countsOf(modelId: number): Promise<Float32Array> {
+    const p = station.project();
+    const model = (await decodeModel(new Uint8Array(models.readModelBlob(p, models.get(p, modelId), 'model')))) as PadimModel;
+    return model.sufficient!.counts;
+  }
+
+  it('adds a reviewed good part as the next version in seconds, with its training scores and the images it came from; the product region stays out', async () => {
     await call(station, 'project.create', { dir, name: 'PaDiM extend' });
     const product = await call(station, 'products.create', { name: 'PN-padim' });
     expect((await finished(station, await call(station, 'images.import', { productId: product.id, paths: [data], layout: 'mvtec' }))).status).toBe('succeeded');
+    // a product region over the left quarter of every image (drawn at another size than the images)
+    await call(station, 'products.setIgnore', { productId: product.id, png: Buffer.from(await leftRegion(0.25, 400, 400)).toString('base64') });
     const trained = await finished(station, await call(station, 'models.train', { productId: product.id, method: 'padim', config: { height: 128, width: 128 } }));
     expect(trained.status, trained.error ?? '').toBe('succeeded');
     const [v1] = await call(station, 'models.list', { productId: product.id });
+    const under = (p: number) => p % 32 < 8;
+    const v1Counts = await countsOf(v1!.id);
+    expect(Array.from(v1Counts).every((n, p) => n === (under(p) ? 0 : 5))).toBe(true);
     const good = (await call(station, 'images.list', { productId: product.id, split: 'test', verdict: 'good' })).items;
     await call(station, 'images.setSplit', { ids: good.map((i) => i.id), split: 'train' });
     const started = Date.now();
@@ -174,6 +187,7 @@ describe('models.extend on a PaDiM model', () => {
     expect(v2).toMatchObject({ version: 2, method: 'padim', config: { extendedFrom: { modelId: v1!.id, version: 1, imageIds: good.map((i) => i.id) }, trained: { sufficientStatistics: true } } });
     expect(v2.metrics).toMatchObject({ trainingScores: v1!.metrics!['trainingScores'] as object });
     expect(job.result).toMatchObject({ modelId: v2.id, addedImages: good.length });
+    expect(Array.from(await countsOf(v2.id)).every((n, p) => n === (under(p) ? 0 : 5 + good.length))).toBe(true);
     console.log(`PaDiM models.extend with ${good.length} images at 128 px: ${seconds.toFixed(1)} s (job, worker start included)`);
     // the new version is explained against all of its training images, the added ones included
     const tests = (await call(station, 'images.list', { productId: product.id, split: 'test' })).items;
