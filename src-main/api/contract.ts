@@ -24,6 +24,8 @@ export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'ca
 export const MethodName = z.enum(['patchcore', 'padim', 'simplenet', 'pfm', 'pefm', 'cflow']);
 /** The detectors whose results F2PAD refines (it has a data term for each). */
 export const REFINABLE_METHODS: readonly string[] = ['patchcore', 'padim', 'cflow'];
+/** Methods whose models take more normal images without a retrain (models.extend): PatchCore's bank grows, PaDiM's Gaussians are updated exactly. */
+export const EXTENDABLE_METHODS: readonly string[] = ['patchcore', 'padim'];
 export const ReportFormat = z.enum(['pdf', 'html', 'csv']);
 export const ReportKind = z.enum(['validation', 'inspection']);
 /** An absolute or relative file-system path as the user typed or picked it. */
@@ -141,6 +143,36 @@ export const Report = z.object({
 
 /** A picture for display: PNG bytes as base64 at most `maxSide` pixels on its longer side. */
 export const Picture = z.object({ mediaType: z.literal('image/png'), base64: z.string(), width: z.number().int(), height: z.number().int() });
+
+/** A rectangle in an image's own pixels. */
+export const PixelBox = z.object({ x: z.number().int(), y: z.number().int(), width: z.number().int(), height: z.number().int() });
+
+/**
+ * Why a result was flagged (results.explain). PatchCore ('patch'): the most anomalous patch (outside
+ * ignore regions) and the nearest patch of its memory bank, with the training image it was taken from.
+ * Other methods ('image'): the whole image and the most similar normal training image by global
+ * feature distance. `nearest` is null, with `unavailable` saying why, for models stored before Argus
+ * recorded where their training data came from.
+ */
+export const Explanation = z.object({
+  resultId: Id, modelId: Id, kind: z.enum(['patch', 'image']),
+  flagged: z.object({
+    imageId: Id, box: PixelBox,
+    /** The feature-grid cell of the patch (row, column on a gridHeight × gridWidth grid); null for 'image'. */
+    cell: z.object({ row: z.number().int(), column: z.number().int(), gridHeight: z.number().int(), gridWidth: z.number().int() }).nullable(),
+    /** The patch's anomaly score (PatchCore: its distance to the bank); null for 'image'. */
+    patchScore: z.number().nullable(),
+    picture: Picture,
+  }),
+  nearest: z.object({
+    imageId: Id, box: PixelBox,
+    cell: z.object({ row: z.number().int(), column: z.number().int() }).nullable(),
+    /** Euclidean distance between the two patch features ('patch') or the two image descriptors ('image'). */
+    distance: z.number(),
+    picture: Picture,
+  }).nullable(),
+  unavailable: z.string().nullable(),
+});
 
 /**
  * A result's anomaly map for the review viewer: `width` × `height` float32 values (little-endian,
@@ -344,8 +376,9 @@ export const API = {
     config: z.record(z.string(), z.union([z.number().finite(), z.string().max(200), z.boolean(), z.array(z.number().finite()).max(16)])).default({}),
   }).strict(), Job),
   /**
-   * Add-to-normal without a retrain (PatchCore): the model's memory bank plus the coreset of these
-   * normal images' patches, as the product's next model version. A job (kind 'train').
+   * Add-to-normal without a retrain, as the product's next model version (a job, kind 'train'):
+   * PatchCore: the model's memory bank plus the coreset of these normal images' patches; PaDiM: the
+   * per-position Gaussians updated with their features, exactly as a fit on all the images would give.
    */
   'models.extend': method(z.object({ modelId: Id, imageIds: z.array(Id).min(1).max(10_000) }).strict(), Job),
   /**
@@ -437,6 +470,8 @@ export const API = {
   }).strict(), Picture),
   /** The raw anomaly map, for review at full size (colours, outlines and readouts drawn by the screen). */
   'results.map': method(z.object({ id: Id }).strict(), AnomalyMap),
+  /** Why the result was flagged: its worst patch beside the nearest normal training patch (PatchCore), else the most similar normal training image. */
+  'results.explain': method(z.object({ resultId: Id, maxSide: z.number().int().min(16).max(1024).default(256) }).strict(), Explanation),
   /** A mask of the result as a PNG of the image's size: predicted (failing and review parts only) or refined (F2PAD). */
   'results.mask': method(z.object({ id: Id, kind: z.enum(['predicted', 'refined']) }).strict(), z.object({ png: z.string() }).nullable()),
   /** The repaired (defect-free) image of a refined result. */
@@ -495,6 +530,8 @@ export type Refinement = z.output<typeof Refinement>;
 export type RefineSettings = z.output<typeof RefineSettings>;
 export type Picture = z.output<typeof Picture>;
 export type AnomalyMap = z.output<typeof AnomalyMap>;
+export type Explanation = z.output<typeof Explanation>;
+export type PixelBox = z.output<typeof PixelBox>;
 export type ScoreSet = z.output<typeof ScoreSet>;
 export type ImportSummary = z.output<typeof ImportSummary>;
 export type InspectionSummary = z.output<typeof InspectionSummary>;

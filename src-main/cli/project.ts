@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ApiError, ImportSummary, RefinementSummary, type DefectType, type Job, type Model, type Product } from '../api/contract.ts';
+import { ApiError, ImportSummary, RefinementSummary, type DefectType, type Job, type Model, type PixelBox, type Product } from '../api/contract.ts';
 import { getMethod, METHOD_NAMES } from '../methods/index.ts';
 import { CliStation, withProject } from './station-client.ts';
 import { formatTable } from './table.ts';
@@ -27,6 +27,7 @@ argus refine   --project <dir> (--result <id> | --inspection <job id>) [--ablati
                [--tau <x>] [--out <dir>]
 argus results  --project <dir> (--model <id> | --product <name|id>) [--run <id> | --evaluation] [--verdict pass|review|fail|unjudged]
                [--queue awaiting|disagree] [--order score|uncertainty|time] [--limit n] [--json]
+argus results  --project <dir> --explain <result id> [--out <dir>] [--json]
 argus decide   --project <dir> --result <id> (--verdict pass|fail [--defect-type <t>] [--note <text>] [--by <name>]
                | --label normal|defect [--refit])
 argus report   --project <dir> (--model <id> | --product <name|id>) [--kind validation|inspection] [--format pdf|html|csv]
@@ -43,10 +44,13 @@ why). --model defaults to the product's newest model. Every 'inspect' is a run n
 image) or clears it. 'defect-types' keeps the product's list of defect types (name, colour, order; the
 Label screen's keys 1-9 pick the first nine): renaming relabels the images that carry the old name, a
 type still on images is not removed, a type used in a label joins the list by itself. 'runs' lists a product's runs with their counts and throughput; 'results --run' shows one run's
-results, 'results --evaluation' the evaluation's. 'decide' records a reviewer's decision on a result
+results, 'results --evaluation' the evaluation's. 'results --explain' says why a result was flagged: for
+PatchCore its most anomalous patch and the nearest normal patch of the memory bank (training image,
+box, distance), for the other methods the most similar normal training image; --out writes both as
+PNG (result-<id>-flagged.png, result-<id>-nearest.png). 'decide' records a reviewer's decision on a result
 (--by defaults to the login name; the model's verdict is kept) or turns the result's image into a label
 for the next training (normal: good training image; defect: defective test image); --refit then adds
-a normal part to its PatchCore model's memory bank as the next model version (seconds, no retrain). 'refine' runs F2PAD on one result or on every failing
+a normal part to its PatchCore model's memory bank, or its PaDiM model's Gaussians, as the next model version (seconds, no retrain). 'refine' runs F2PAD on one result or on every failing
 and review result of an inspection job; --out writes each refined result's repaired image and outlines. Jobs show a progress bar on a terminal; a job that
 fails or is interrupted makes the command exit 1. 'report' writes a validation report (the model at a threshold
 version, default its latest, on the labelled test set) or an inspection report (one batch: --job, default the
@@ -116,6 +120,31 @@ function parseSettings(pairs: readonly string[], method: string): Record<string,
   return out;
 }
 
+const box = (b: PixelBox) => `${b.width} x ${b.height} px at (${b.x}, ${b.y})`;
+
+/** argus results --explain: why the result was flagged, and the two pictures with --out. */
+async function explainResult(s: CliStation, resultId: number, values: { out?: string | undefined; json?: boolean | undefined }): Promise<number> {
+  const why = await s.call('results.explain', { resultId, maxSide: 512 });
+  if (values.json) console.log(JSON.stringify({ ...why, flagged: { ...why.flagged, picture: undefined }, nearest: why.nearest && { ...why.nearest, picture: undefined } }, null, 1));
+  else {
+    const f = why.flagged;
+    console.log(f.cell
+      ? `result ${resultId}: most anomalous patch of image ${f.imageId} at row ${f.cell.row}, column ${f.cell.column} of its ${f.cell.gridHeight} x ${f.cell.gridWidth} grid (${box(f.box)}), patch score ${f.patchScore!.toFixed(4)}`
+      : `result ${resultId}: image ${f.imageId}`);
+    const n = why.nearest;
+    if (!n) console.log(`no explanation: ${why.unavailable}`);
+    else if (why.kind === 'patch') console.log(`nearest normal patch: training image ${n.imageId} at row ${n.cell!.row}, column ${n.cell!.column} (${box(n.box)}), feature distance ${n.distance.toFixed(4)}`);
+    else console.log(`most similar normal training image: ${n.imageId}, descriptor distance ${n.distance.toFixed(4)}`);
+  }
+  if (values.out) {
+    mkdirSync(values.out, { recursive: true });
+    writeFileSync(join(values.out, `result-${resultId}-flagged.png`), Buffer.from(why.flagged.picture.base64, 'base64'));
+    if (why.nearest) writeFileSync(join(values.out, `result-${resultId}-nearest.png`), Buffer.from(why.nearest.picture.base64, 'base64'));
+    if (!values.json) console.log(`pictures written to ${values.out}`);
+  }
+  return 0;
+}
+
 export async function runProjectCommand(command: string, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -130,7 +159,7 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
       result: { type: 'string' }, inspection: { type: 'string' }, ablation: { type: 'string' }, tau: { type: 'string' },
       queue: { type: 'string' }, order: { type: 'string' }, 'defect-type': { type: 'string' }, note: { type: 'string' }, by: { type: 'string' },
       label: { type: 'string' }, refit: { type: 'boolean' }, lot: { type: 'string' }, watch: { type: 'boolean' }, run: { type: 'string' },
-      evaluation: { type: 'boolean' }, mask: { type: 'string' }, clear: { type: 'boolean' }, colour: { type: 'string' },
+      evaluation: { type: 'boolean' }, mask: { type: 'string' }, clear: { type: 'boolean' }, colour: { type: 'string' }, explain: { type: 'string' },
       ...INPUT_OPTIONS,
     },
     allowPositionals: true,
@@ -258,6 +287,7 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
         return 0;
       }
       case 'results': {
+        if (values.explain !== undefined) return explainResult(s, positiveInt(values.explain, '--explain'), values);
         const model = await findModel(s, values);
         if (values.run !== undefined && values.evaluation) throw new RangeError('give --run or --evaluation, not both');
         const page = await s.call('results.list', {
@@ -286,7 +316,8 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
           if (values.label !== 'normal') throw new RangeError('--refit adds normal parts: use it with --label normal');
           const result = await s.call('results.get', { id: resultId });
           const job = await s.follow(await s.call('models.extend', { modelId: result.modelId, imageIds: [result.imageId] }), 'refit');
-          if (job.status === 'succeeded') console.log(`model v${(job.result as { version: number }).version}: the memory bank of result ${resultId}'s model with its image added`);
+          const method = (await s.call('models.get', { id: result.modelId })).method;
+          if (job.status === 'succeeded') console.log(`model v${(job.result as { version: number }).version}: the ${method === 'padim' ? 'Gaussians' : 'memory bank'} of result ${resultId}'s model with its image added`);
           return jobExit(job);
         }
         const verdict = need(values.verdict, '--verdict or --label');

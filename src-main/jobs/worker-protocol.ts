@@ -1,4 +1,7 @@
-import type { TrainingScores } from '../methods/method.ts';
+import type { ResizeMode, TrainingScores } from '../methods/method.ts';
+import type { NearestPatch } from '../methods/patchcore/model.ts';
+import type { ContentBox } from '../vision/index.ts';
+import type { ImageDescriptors } from '../services/training-record.ts';
 
 /**
  * Messages between the job runner (main thread) and a compute worker thread. Heavy arrays travel as
@@ -55,7 +58,32 @@ export interface ExtendTask {
   readonly batchSize: number;
 }
 
-export type WorkerTask = FitTask | PredictTask | RefineTask | ExtendTask;
+/**
+ * Why was this image flagged: a PatchCore model's worst patch and its nearest memory entry, or, for
+ * the other methods, the training image whose descriptor is nearest to this one's.
+ */
+export interface ExplainTask {
+  readonly task: 'explain';
+  readonly model: Uint8Array;
+  readonly image: { readonly path: string; readonly ignore?: readonly Uint8Array[] };
+  /** The model's training image descriptors (methods other than PatchCore). */
+  readonly descriptors: ImageDescriptors | null;
+}
+
+export type WorkerTask = FitTask | PredictTask | RefineTask | ExtendTask | ExplainTask;
+
+/** What the explain task found; boxes and crops are the caller's (it knows the images). */
+export interface Explained {
+  readonly input: { readonly width: number; readonly height: number; readonly resize: ResizeMode };
+  /** The image's own size and where its picture lies in the model input. */
+  readonly size: { readonly width: number; readonly height: number };
+  readonly content: ContentBox;
+  /** PatchCore: the patch neighbourhood size (cells) its features aggregate. */
+  readonly patchSize: number | null;
+  readonly patch: NearestPatch | null;
+  /** Other methods: the nearest training image's ordinal in the descriptors and the descriptor distance. */
+  readonly image: { readonly ordinal: number; readonly distance: number } | null;
+}
 
 /** One refined image, everything at the image's own size; PNGs encoded in the worker. */
 export interface RefinedImage {
@@ -100,7 +128,10 @@ export type FromWorker =
     readonly type: 'fitted'; readonly model: Uint8Array; readonly description: Record<string, unknown>;
     readonly backbone: { readonly id: string; readonly sha256: string }; readonly trainCount: number;
     readonly trainingScores: TrainingScores | null;
+    /** Descriptors of the images the task read, in order (methods explained image by image). */
+    readonly descriptors: ImageDescriptors | null;
   }
+  | { readonly type: 'explained'; readonly explained: Explained }
   | { readonly type: 'prior'; readonly prior: Uint8Array }
   | { readonly type: 'refined'; readonly item: RefinedImage }
   | { readonly type: 'done' }

@@ -9,13 +9,16 @@ import type { DatasetImage } from '../datasets/mvtec.ts';
 import { getMethod } from '../methods/index.ts';
 import { decodeModel, encodeModel } from '../methods/persistence.ts';
 import { PatchCoreModel } from '../methods/patchcore/model.ts';
+import { describeImages, descriptorSpec, nearestDescriptor } from '../features/image-descriptor.ts';
+import type { ImageBatch } from '../methods/method.ts';
+import type { ImageDescriptors } from '../services/training-record.ts';
 import { createRefiner } from '../refine/refine.ts';
 import { decodePrior, encodePrior } from '../refine/prior.ts';
 import { loadTrainingImages } from '../refine/training-images.ts';
 import { cropMap, encodePng, toBytes } from '../vision/index.ts';
 import { ImageReadError, readImage } from '../vision/image.ts';
 import { ignoringRegions } from '../methods/anomaly-map.ts';
-import type { ExtendTask, FitTask, FromWorker, PredictTask, RefineTask, ScoredImage, ToWorker, WorkerTask } from './worker-protocol.ts';
+import type { ExplainTask, ExtendTask, FitTask, FromWorker, PredictTask, RefineTask, ScoredImage, ToWorker, WorkerTask } from './worker-protocol.ts';
 
 const port = parentPort!;
 let cancelled = false;
@@ -41,6 +44,35 @@ function entry(path: string, ignore?: readonly Uint8Array[]): DatasetImage {
   return { path, split: 'test', defectType: '', defective: false, ...(ignore?.length ? { ignore } : {}) };
 }
 
+/**
+ * Descriptors of the images a fit reads, as they pass (features/image-descriptor.ts), for methods
+ * explained by their most similar training image; PatchCore explains by patches and needs none
+ * (unless tiled: a tiled model is explained by its most similar training image too).
+ */
+function descriptorCollector(method: string, backboneId: string, resize: string) {
+  if (method === 'patchcore' && resize !== 'tile') return null;
+  const spec = descriptorSpec(backboneId);
+  const parts: Float32Array[] = [];
+  let dim = 0;
+  return {
+    async add(batch: ImageBatch): Promise<void> {
+      const d = await describeImages(spec, batch);
+      parts.push(d.data);
+      dim = d.dim;
+    },
+    result(): ImageDescriptors | null {
+      if (parts.length === 0) return null;
+      const data = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        data.set(p, at);
+        at += p.length;
+      }
+      return { spec, dim, data };
+    },
+  };
+}
+
 async function fit(t: FitTask): Promise<void> {
   const method = getMethod(t.method);
   const config = { ...method.defaults, ...t.config };
@@ -56,9 +88,11 @@ async function fit(t: FitTask): Promise<void> {
     }
     return fraction; // a stage the method did not declare: hold the bar where it is
   };
+  const descriptors = descriptorCollector(t.method, String(config.backbone), String(config.resize));
   async function* checked() {
     for await (const batch of imageBatches(loadBatches(t.images.map((path, i) => entry(path, t.ignore?.[i])), input, { batchSize: t.batchSize, onSkip }))) {
       checkCancelled();
+      await descriptors?.add(batch);
       yield batch;
     }
   }
@@ -73,25 +107,55 @@ async function fit(t: FitTask): Promise<void> {
   });
   checkCancelled();
   const bytes = encodeModel(model);
-  post({ type: 'fitted', model: bytes, description: model.describe(), backbone: model.backbone, trainCount: t.images.length, trainingScores: model.trainingScores ?? null }, [bytes.buffer as ArrayBuffer]);
+  const described = descriptors?.result() ?? null;
+  post({ type: 'fitted', model: bytes, description: model.describe(), backbone: model.backbone, trainCount: t.images.length, trainingScores: model.trainingScores ?? null, descriptors: described }, [bytes.buffer as ArrayBuffer, ...(described ? [described.data.buffer as ArrayBuffer] : [])]);
 }
 
 async function extend(t: ExtendTask): Promise<void> {
   const base = await decodeModel(t.model);
-  if (!(base instanceof PatchCoreModel)) throw new RangeError(`adding normal images without a retrain is for PatchCore models; this one is ${base.method}`);
+  if (!base.extended) throw new RangeError(`adding normal images without a retrain is not possible for ${base.method} models: train a new version instead`);
   const onSkip = (issue: { path: string; problem: string }) => post({ type: 'skipped', path: issue.path, problem: issue.problem, imageId: null });
+  const descriptors = descriptorCollector(base.method, base.backbone.id, base.input.resize);
   async function* checked() {
     for await (const batch of imageBatches(loadBatches(t.images.map((path, i) => entry(path, t.ignore?.[i])), base.input, { batchSize: t.batchSize, onSkip }))) {
       checkCancelled();
+      await descriptors?.add(batch);
       yield batch;
     }
   }
   const model = await base.extended(checked(), {
-    onProgress: (p) => post({ type: 'progress', done: p.done, total: p.total, stage: p.stage, fraction: p.stage === 'coreset' ? 0.5 + 0.5 * (p.done / Math.max(1, p.total)) : 0.5 * (p.done / t.images.length), loss: null, etaSeconds: null }),
+    onProgress: (p) => post({ type: 'progress', done: p.done, total: p.total, stage: p.stage, fraction: p.stage === 'features' ? 0.5 * (p.done / t.images.length) : 0.5 + 0.5 * (p.done / Math.max(1, p.total)), loss: null, etaSeconds: null }),
   });
   checkCancelled();
   const bytes = encodeModel(model);
-  post({ type: 'fitted', model: bytes, description: model.describe(), backbone: model.backbone, trainCount: t.images.length, trainingScores: model.trainingScores ?? null }, [bytes.buffer as ArrayBuffer]);
+  const described = descriptors?.result() ?? null;
+  post({ type: 'fitted', model: bytes, description: model.describe(), backbone: model.backbone, trainCount: t.images.length, trainingScores: model.trainingScores ?? null, descriptors: described }, [bytes.buffer as ArrayBuffer, ...(described ? [described.data.buffer as ArrayBuffer] : [])]);
+}
+
+/** Reads the one image as the model does (ignore regions included) and finds what explains its score (ExplainTask). */
+async function explain(t: ExplainTask): Promise<void> {
+  const model = await decodeModel(t.model);
+  let loaded;
+  for await (const l of loadBatches([entry(t.image.path, t.image.ignore)], model.input, { batchSize: 1 })) loaded = l;
+  if (!loaded) throw new RangeError(`the image ${t.image.path} could not be read`);
+  const batch = loaded.batch;
+  let patch = null;
+  let image = null;
+  if (model instanceof PatchCoreModel) {
+    patch = await model.nearestPatch(batch);
+  } else if (t.descriptors) {
+    const own = await describeImages(t.descriptors.spec, batch);
+    const nearest = nearestDescriptor(t.descriptors.data, t.descriptors.dim, own.data);
+    image = { ordinal: nearest.row, distance: nearest.distance };
+  }
+  post({
+    type: 'explained',
+    explained: {
+      input: { width: model.input.width, height: model.input.height, resize: model.input.resize },
+      size: loaded.sizes[0]!, content: loaded.content[0]!,
+      patchSize: model instanceof PatchCoreModel ? model.config.patchSize : null, patch, image,
+    },
+  });
 }
 
 async function waitForAcks(sent: number, maxInFlight: number): Promise<void> {
@@ -182,6 +246,7 @@ async function main(task: WorkerTask): Promise<void> {
     if (task.task === 'fit') await fit(task);
     else if (task.task === 'refine') await refine(task);
     else if (task.task === 'extend') await extend(task);
+    else if (task.task === 'explain') await explain(task);
     else await predict(task);
     post({ type: 'done' });
   } catch (err) {

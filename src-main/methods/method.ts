@@ -94,6 +94,12 @@ export interface FittedModel {
    * 'argus-model'); methods/persistence.ts decodeModel turns it back into an equal model.
    */
   serialize(): Uint8Array;
+  /**
+   * Add-to-normal without a retrain, for methods whose model can take more normal images exactly or
+   * cheaply (PatchCore: the bank grows; PaDiM: the Gaussians are updated): the model with `normal`
+   * added, as a new model. Absent where only a new training can add images.
+   */
+  extended?(normal: AsyncIterable<ImageBatch>, events?: FitEvents): Promise<FittedModel>;
 }
 
 /** A decoded model file, checked by methods/persistence.ts up to the method-specific part. */

@@ -21,6 +21,7 @@ import { labelFromResults } from './review.ts';
 import { goodPercentile, goodReference } from './percentiles.ts';
 import { checkExtendRequest, checkTrainRequest, proposeTrainInput, resolveTrainInput } from './training.ts';
 import { exportModel } from './export.ts';
+import { explainResult } from './explain.ts';
 import type { StationContext } from './station.ts';
 
 function toProduct(p: Project, product: products.Product): Product {
@@ -236,6 +237,7 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
     'results.label': ({ resultIds, as }) => labelFromResults(p(), resultIds, as),
     'results.overlay': ({ id, maxSide, layers }) => pictureOrError(() => resultOverlay(p(), id, maxSide, layers)),
     'results.map': ({ id }) => resultMap(p(), id),
+    'results.explain': ({ resultId, maxSide }) => explainResult(p(), resultId, maxSide),
     'results.mask': ({ id, kind }) => resultMask(p(), id, kind),
     'results.repaired': ({ id, maxSide }) => pictureOrError(() => repairedPicture(p(), id, maxSide)),
 

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiRequest } from '../api/contract.ts';
-import { ApiError } from '../api/contract.ts';
+import { ApiError, EXTENDABLE_METHODS } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
 import { checkBackbone } from './backbone-choices.ts';
 import { ignoreMasksOf } from './ignore-regions.ts';
@@ -16,6 +16,7 @@ import { getMethod } from '../methods/index.ts';
 import { MAX_CANVAS_SIDE, proposeInput, resolveAutoInput, type InputSetting } from '../methods/input-proposal.ts';
 import type { TrainingScores } from '../methods/method.ts';
 import { images, insideProject, jobs, models, products, type Project } from '../store/index.ts';
+import { encodeTrainingRecord, recordAfterFit, TRAINING_RECORD_BLOB, trainingRecordOf, type ImageDescriptors } from './training-record.ts';
 
 export type TrainParams = ApiRequest<'models.train'>;
 /** A queued training: the request with its input made concrete, and what resize 'auto' chose, if asked. */
@@ -111,30 +112,47 @@ export function checkTrainRequest(p: Project, params: TrainParams): void {
 
 /**
  * Params of an add-to-normal job (models.extend): a 'train' job, so it queues, shows and resumes like
- * a training, that appends the images to a PatchCore model's memory bank as the next version.
+ * a training, that adds the images to a PatchCore model's memory bank or to a PaDiM model's
+ * statistics, as the next version.
  */
 export interface ExtendParams {
   readonly productId: number;
-  readonly method: 'patchcore';
+  readonly method: string;
   readonly config: Record<string, never>;
   readonly extend: { readonly modelId: number; readonly imageIds: readonly number[] };
 }
 
-/** Checks an add-to-normal request: a PatchCore model, and images of its product not labelled defective. */
+/**
+ * Checks an add-to-normal request: a PatchCore model, or a PaDiM model that kept its sufficient
+ * statistics (fitted by this version: its description says so), and images of its product not labelled defective.
+ */
 export function checkExtendRequest(p: Project, req: { modelId: number; imageIds: readonly number[] }): ExtendParams {
   const model = models.get(p, req.modelId);
-  if (model.method !== 'patchcore') {
-    throw new ApiError('BAD_INPUT', `adding normal images without a retrain is for PatchCore models; model ${model.id} is ${model.method}: train a new version instead`);
+  if (!EXTENDABLE_METHODS.includes(model.method)) {
+    throw new ApiError('BAD_INPUT', `adding normal images without a retrain is for ${EXTENDABLE_METHODS.join(' and ')} models; model ${model.id} is ${model.method}: train a new version instead`);
+  }
+  const trained = ((model.config ?? {}) as { trained?: { sufficientStatistics?: unknown } }).trained;
+  if (model.method === 'padim' && trained?.sufficientStatistics !== true) {
+    throw new ApiError('BAD_INPUT', `PaDiM model ${model.id} (version ${model.version}) was stored before PaDiM kept the statistics that adding images needs: train a new version instead`);
   }
   for (const id of req.imageIds) {
     const image = images.get(p, id);
     if (image.productId !== model.productId) throw new ApiError('BAD_INPUT', `image ${id} belongs to another product than model ${model.id}`);
     if (image.verdict === 'defective') throw new ApiError('BAD_INPUT', `image ${id} is labelled defective: only normal images go into the memory bank`);
   }
-  return { productId: model.productId, method: 'patchcore', config: {}, extend: { modelId: model.id, imageIds: [...new Set(req.imageIds)] } };
+  return { productId: model.productId, method: model.method, config: {}, extend: { modelId: model.id, imageIds: [...new Set(req.imageIds)] } };
 }
 
-type Fitted = { model: Uint8Array; description: Record<string, unknown>; backbone: { id: string; sha256: string }; trainingScores: TrainingScores | null };
+type Fitted = {
+  model: Uint8Array; description: Record<string, unknown>; backbone: { id: string; sha256: string }; trainingScores: TrainingScores | null;
+  descriptors: ImageDescriptors | null;
+};
+
+/** The images a fit read, in order: the list less those it skipped as unreadable. */
+function fittedIds(list: readonly images.Image[], skipped: ReadonlyArray<{ path: string }>, p: Project): number[] {
+  const gone = new Set(skipped.map((s) => s.path));
+  return list.filter((i) => !gone.has(images.filePath(p, i))).map((i) => i.id);
+}
 
 /** Runs a fit-like worker task, forwarding progress and skipped files; the fitted model or null when cancelled. */
 async function fitInWorker(ctx: JobContext, task: WorkerTask, skipped: Array<{ path: string; problem: string }>): Promise<Fitted | null> {
@@ -163,6 +181,9 @@ async function runExtension(p: Project, ctx: JobContext): Promise<models.Model |
     ignore: list.map(ignoreMasksOf(p, base.productId)), batchSize: 8,
   }, skipped);
   if (!result) return null;
+  // a PatchCore base without provenance numbers the new images from 0; a base of another method without a record cannot be followed
+  const baseRecord = trainingRecordOf(p, base);
+  const record = baseRecord || base.method === 'patchcore' ? recordAfterFit(baseRecord, fittedIds(list, skipped, p), result.descriptors) : null;
   const { trained: _, extendedFrom: earlier, ...settings } = (base.config ?? {}) as Record<string, unknown>;
   const extendedFrom = { modelId: base.id, version: base.version, imageIds: list.map((i) => i.id), earlier: earlier ?? null };
   const model = models.add(p, {
@@ -171,7 +192,7 @@ async function runExtension(p: Project, ctx: JobContext): Promise<models.Model |
     dataManifestSha256: createHash('sha256').update(JSON.stringify({ base: base.dataManifestSha256, added: list.map((i) => i.sha256) })).digest('hex'),
     jobId: ctx.job.id,
     metrics: result.trainingScores ? { trainingScores: result.trainingScores } : null,
-    blobs: { model: result.model },
+    blobs: { model: result.model, ...(record ? { [TRAINING_RECORD_BLOB]: encodeTrainingRecord(record) } : {}) },
   });
   jobs.setResult(p, ctx.job.id, { modelId: model.id, version: model.version, addedImages: list.length - skipped.length, extendedFrom: base.version, skipped });
   return model;
@@ -205,7 +226,7 @@ export async function runTraining(p: Project, ctx: JobContext): Promise<models.M
     dataManifestSha256: manifest, jobId: ctx.job.id,
     // in-sample score scales (methods/method.ts TrainingScores); evaluation adds held-out metrics beside them
     metrics: result.trainingScores ? { trainingScores: result.trainingScores } : null,
-    blobs: { model: result.model },
+    blobs: { model: result.model, [TRAINING_RECORD_BLOB]: encodeTrainingRecord(recordAfterFit(null, fittedIds(list, skipped, p), result.descriptors)) },
   });
   jobs.setResult(p, ctx.job.id, { modelId: model.id, version: model.version, trainImages: list.length - skipped.length, ...(params.inputReason ? { input: params.inputReason } : {}), skipped });
   // the model is stored: its training state is no longer needed

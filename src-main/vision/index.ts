@@ -12,7 +12,7 @@ export {
   DECODE_TIMEOUT_S,
 } from './image.ts';
 export { decodeBmp, isBmp } from './bmp.ts';
-export { type ResampleFilter, type ContentBox, resize, letterbox, toRgb, toChw } from './resample.ts';
+export { type ResampleFilter, type ContentBox, resize, letterbox, letterboxContent, toRgb, toChw } from './resample.ts';
 export { type BinaryMask, readMask, resizeMaskNearest, emptyMask } from './mask.ts';
 export { gaussianFilter, gaussianKernel1d } from './gaussian.ts';
 export { type GridAlign, type AxisTable, axisTable, upsampleBilinear, upsampleBilinearAlignCorners, resizeMap, cropMap } from './interpolate.ts';

@@ -258,6 +258,12 @@ export interface ContentBox {
   readonly height: number;
 }
 
+/** Where a letterboxed image of imageWidth × imageHeight lies in a width × height input (top left, aspect kept). */
+export function letterboxContent(imageWidth: number, imageHeight: number, width: number, height: number): ContentBox {
+  const scale = Math.min(width / imageWidth, height / imageHeight);
+  return { width: Math.min(width, Math.max(1, Math.round(imageWidth * scale))), height: Math.min(height, Math.max(1, Math.round(imageHeight * scale))) };
+}
+
 /**
  * Resizes keeping the aspect ratio so the image fits width × height, anchored top-left, and fills the
  * rest by repeating the last row and column (no artificial edge for patch features to react to).
@@ -265,9 +271,7 @@ export interface ContentBox {
 export function letterbox(img: RasterImage, width: number, height: number, filter: ResampleFilter): { image: RasterImage; content: ContentBox } {
   checkImage(img);
   checkSize(width, height);
-  const scale = Math.min(width / img.width, height / img.height);
-  const cw = Math.min(width, Math.max(1, Math.round(img.width * scale)));
-  const ch = Math.min(height, Math.max(1, Math.round(img.height * scale)));
+  const { width: cw, height: ch } = letterboxContent(img.width, img.height, width, height);
   const inner = resize(img, cw, ch, filter);
   const c = img.channels;
   const out = new Float32Array(width * height * c);

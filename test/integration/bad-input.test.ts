@@ -344,7 +344,7 @@ describe('projects: busy, missing, corrupt, outside', () => {
 // Fuzzing every method
 
 /** Calls that start work or change which project is open: only ever sent when the schema refuses them. */
-const SIDE_EFFECTS = new Set<ApiMethod>(['project.create', 'project.open', 'project.close', 'images.import', 'models.train', 'models.evaluate', 'inspection.run', 'results.decide', 'results.label', 'models.extend', 'runs.stop', 'products.setIgnore', 'models.export']);
+const SIDE_EFFECTS = new Set<ApiMethod>(['project.create', 'project.open', 'project.close', 'images.import', 'models.train', 'models.evaluate', 'inspection.run', 'results.decide', 'results.label', 'models.extend', 'runs.stop', 'products.setIgnore', 'models.export', 'results.explain']);
 const ALLOWED = ['INVALID_REQUEST', 'NOT_FOUND', 'BAD_INPUT', 'NO_PROJECT', 'CONFLICT'];
 
 /** A valid request of each method (ids of the fixture project: product 1, image 1, model 1, job 1). */
@@ -371,7 +371,7 @@ function templates(dir: string): Record<ApiMethod, Record<string, unknown>> {
     'results.list': { modelId: 1, verdict: 'pass', jobId: 1, runId: 1, source: 'inspection', queue: 'awaiting', order: 'uncertainty', offset: 0, limit: 10 },
     'results.decide': { resultId: 1, verdict: 'fail', defectType: 'scratch', note: 'n', by: 'fuzz' }, 'results.decisions': { resultId: 1 }, 'results.get': { id: 1 },
     'results.label': { resultIds: [1], as: 'defect' }, 'models.extend': { modelId: 1, imageIds: [1] }, 'results.overlay': { id: 1, maxSide: 64, layers: { heatmap: true, detector: true, refined: true, truth: true } },
-    'results.map': { id: 1 }, 'results.mask': { id: 1, kind: 'refined' },
+    'results.map': { id: 1 }, 'results.mask': { id: 1, kind: 'refined' }, 'results.explain': { resultId: 1, maxSide: 64 },
     'results.repaired': { id: 1, maxSide: 64 }, 'refine.run': { resultId: 1, settings: { ablation: 'none', tau: 0.2 } },
     'reports.create': { modelId: 1, format: 'csv', title: 't' }, 'reports.list': { productId: 1 }, 'reports.content': { id: 1 },
     'jobs.list': { status: 'succeeded' }, 'jobs.get': { id: 1 }, 'jobs.cancel': { id: 1 }, 'jobs.resume': { id: 1 },

@@ -47,7 +47,7 @@ describe('PaDiM covariance', () => {
       sum[1]! += y[1]!;
       for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) cross[i * 2 + j]! += y[i]! * y[j]!;
     }
-    const { mean, whitening: w } = gaussiansFromMoments(sum, cross, shift, 3, 2, 0.01);
+    const { mean, whitening: w } = gaussiansFromMoments({ sum, cross, shift, counts: Float64Array.of(3), d: 2 }, 0.01);
     expect(Array.from(mean)).toEqual([2, 3]);
     // covariance [[1, 1.5], [1.5, 3]] + 0.01·I; its inverse is W·Wᵀ:
     const [a, b, c] = [1.01, 1.5, 3.01];
@@ -59,7 +59,7 @@ describe('PaDiM covariance', () => {
   });
 
   it('refuses a fit on fewer than two images', () => {
-    expect(() => gaussiansFromMoments(new Float64Array(1), new Float64Array(1), new Float32Array(1), 1, 1, 0.01)).toThrow(RangeError);
+    expect(() => gaussiansFromMoments({ sum: new Float64Array(1), cross: new Float64Array(1), shift: new Float32Array(1), counts: Float64Array.of(1), d: 1 }, 0.01)).toThrow(RangeError);
   });
 });
 
@@ -79,8 +79,9 @@ describe('PaDiM covariance on worker threads', () => {
         for (let j = 0; j < d; j++) cross[(p * d + i) * d + j]! += y[i]! * y[j]!;
       }
     }
-    const serial = gaussiansFromMoments(sum, cross, shift, n, d, 0.01);
-    const { stats, threads } = await gaussiansFromMomentsParallel(sum, cross, shift, n, d, 0.01);
+    const moments = { sum, cross, shift, counts: new Float64Array(P).fill(n), d };
+    const serial = gaussiansFromMoments(moments, 0.01);
+    const { stats, threads } = await gaussiansFromMomentsParallel(moments, 0.01);
     expect(threads).toBeGreaterThan(1);
     expect(Array.from(stats.mean)).toEqual(Array.from(serial.mean));
     expect(Array.from(stats.whitening)).toEqual(Array.from(serial.whitening));

@@ -100,6 +100,16 @@ describe('decodeModel', () => {
     await rejects(patchcoreBytes({ pruningCandidates: 4 }, { pruning_basis: t([D, 8]) }), 'tensor', /'pruning_basis' is not orthonormal/);
   });
 
+  it('reads the memory bank\'s provenance and rejects a row naming no recorded training image', async () => {
+    const sources = (image: number) => t([12, 2], Float32Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? image : i)));
+    const model = (await decodeModel(patchcoreBytes({ sourceImages: 3 }, { bank_source: sources(2) }))) as PatchCoreModel;
+    expect(model.provenance!.images).toBe(3);
+    expect(model.provenance!.sources[0]).toBe(2);
+    expect(((await decodeModel(patchcoreBytes())) as PatchCoreModel).provenance).toBeNull();
+    await rejects(patchcoreBytes({ sourceImages: 3 }, { bank_source: sources(3) }), 'tensor', /'bank_source' row 0 names no training image of the 3 recorded/);
+    await rejects(patchcoreBytes({}, { bank_source: sources(0) }), 'meta', /sourceImages/);
+  });
+
   it('rejects unknown or mistyped settings and malformed meta fields', async () => {
     await rejects(patchcoreBytes({ config: { ...PATCHCORE_DEFAULTS, warp: 3 } }), 'meta', /unknown setting 'warp'/);
     await rejects(patchcoreBytes({ config: { ...PATCHCORE_DEFAULTS, coresetRatio: '0.1' } }), 'meta', /config\.coresetRatio must be a number/);

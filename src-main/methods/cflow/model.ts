@@ -13,6 +13,7 @@ import { type NamedTensor, readTensorFile, stepRandom, type TensorFile, Trainer,
 import { Backbone } from '../../features/extractor.ts';
 import { positionEncodingRows } from '../../features/position-encoding.ts';
 import { upsampleBilinearAlignCorners } from '../../vision/interpolate.ts';
+import { ignoredCells } from '../ignored-cells.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { encodeModelFile, ModelFormatError, requireTensor, withStoredPrecision } from '../model-file.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
@@ -45,6 +46,8 @@ export interface TrainingRecord {
   readonly subEpochs: number;
   /** Optimiser steps per sub-epoch of each tap's flow. */
   readonly stepsPerSubEpoch: Readonly<Record<string, number>>;
+  /** Training fibres of each tap a sub-epoch shuffles: fitted images × cells, less those in ignore regions. */
+  readonly fibres?: Readonly<Record<string, number>>;
   /** Mean loss of each sub-epoch trained in this fit, per tap. */
   readonly subEpochLosses: Readonly<Record<string, readonly number[]>>;
   /** Wall-clock seconds of each sub-epoch trained in this fit (all taps). */
@@ -92,9 +95,26 @@ export function toRows(data: Float32Array, n: number, C: number, cells: number, 
 /** Every image's fibres per tap, kept from the single pass over the training images. */
 class FibreStore {
   readonly rows: Float32Array[];
+  /** Per tap, per image: its cells in ignore regions (1), or null when none is (or every one is: all kept). */
+  readonly ignored: Array<Array<Uint8Array | null>>;
   n = 0;
   constructor(readonly grids: readonly TapGrid[], readonly capacity: number) {
     this.rows = grids.map((g) => new Float32Array(capacity * g.gridH * g.gridW * g.channels));
+    this.ignored = grids.map(() => []);
+  }
+
+  /**
+   * The training fibres of tap t, numbered image-major over `images` (f = k·cells + cell for the k-th
+   * of them), less those in ignore regions: the flows never learn a label or a fixture as normal.
+   */
+  keptFibres(t: number, images: readonly number[]): Int32Array {
+    const cells = this.grids[t]!.gridH * this.grids[t]!.gridW;
+    const out: number[] = [];
+    images.forEach((image, k) => {
+      const ignored = this.ignored[t]![image];
+      for (let cell = 0; cell < cells; cell++) if (!ignored?.[cell]) out.push(k * cells + cell);
+    });
+    return Int32Array.from(out);
   }
 
   async add(backbone: Backbone, batch: ImageBatch): Promise<void> {
@@ -103,6 +123,10 @@ class FibreStore {
     this.grids.forEach((g, t) => {
       const cells = g.gridH * g.gridW;
       toRows(out[g.name]!.data as Float32Array, batch.n, g.channels, cells, this.rows[t], this.n * cells * g.channels);
+      for (let i = 0; i < batch.n; i++) {
+        const ignored = ignoredCells(batch, i, g.gridH, g.gridW);
+        this.ignored[t]![this.n + i] = ignored && ignored.includes(0) ? ignored : null;
+      }
     });
     this.n += batch.n;
   }
@@ -174,7 +198,8 @@ export async function fitCflow(train: AsyncIterable<ImageBatch>, trainCount: num
 
   const shapes = grids.map((g) => flowShape(g.channels, c.condition, c.blocks));
   const conditions = grids.map((g) => positionEncodingRows(c.condition, g.gridH, g.gridW));
-  const fibres = grids.map((g) => fitted.length * g.gridH * g.gridW);
+  const kept = grids.map((_, t) => store.keptFibres(t, fitted));
+  const fibres = kept.map((k) => k.length);
   const N = c.fibersPerStep;
   // the official code drops each shuffle's remainder (FIB = E // N); with fewer fibres than a step, one smaller step
   const stepsPerSub = fibres.map((F) => Math.max(1, Math.floor(F / N)));
@@ -234,7 +259,8 @@ export async function fitCflow(train: AsyncIterable<ImageBatch>, trainCount: num
           const picked = order.slice(q * N, Math.min((q + 1) * N, F));
           const x = new Float32Array(picked.length * s.channels);
           const cond = new Float32Array(picked.length * s.condition);
-          picked.forEach((f, r) => {
+          picked.forEach((o, r) => {
+            const f = kept[t]![o]!;
             const cell = f % cells;
             const image = fitted[Math.floor(f / cells)]!;
             x.set(rows.subarray((image * cells + cell) * s.channels, (image * cells + cell + 1) * s.channels), r * s.channels);
@@ -266,7 +292,7 @@ export async function fitCflow(train: AsyncIterable<ImageBatch>, trainCount: num
     const flows: FlowWeights[] = trainers.map((tr, t) => ({ params: tr.weights(), rotations: rotations[t]! }));
     const record: TrainingRecord = {
       images: n, heldOut, epochs: c.epochs, subEpochs: c.subEpochs,
-      stepsPerSubEpoch: Object.fromEntries(grids.map((g, t) => [g.name, stepsPerSub[t]!])), subEpochLosses, epochSeconds, resumedSubEpochs: done,
+      stepsPerSubEpoch: Object.fromEntries(grids.map((g, t) => [g.name, stepsPerSub[t]!])), fibres: Object.fromEntries(grids.map((g, t) => [g.name, fibres[t]!])), subEpochLosses, epochSeconds, resumedSubEpochs: done,
       featureSeconds, rotationSeconds, provider: trainers[0]!.provider,
     };
     for (const tr of trainers) await tr.release();

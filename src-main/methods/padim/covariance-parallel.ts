@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { startWorker } from '../../util/worker-thread.ts';
-import { gaussiansFromMoments, type GaussianStats, type PositionRange } from './covariance.ts';
+import { gaussiansFromMoments, pooledFallback, type GaussianStats, type Moments, type PositionRange } from './covariance.ts';
 
 /** A Float64Array whose memory worker threads can share. */
 export function sharedFloat64(length: number): Float64Array {
@@ -22,12 +22,19 @@ function runSlice(range: PositionRange): Promise<void> {
 }
 
 /** The Gaussians, and how many threads computed them (1 when it ran in this thread). */
-export async function gaussiansFromMomentsParallel(sum: Float64Array, cross: Float64Array, shift: Float32Array, n: number, d: number, epsilon: number): Promise<{ stats: GaussianStats; threads: number }> {
-  const P = sum.length / d;
+export async function gaussiansFromMomentsParallel(m: Moments, epsilon: number): Promise<{ stats: GaussianStats; threads: number }> {
+  const { sum, cross, shift, counts, d } = m;
+  const P = counts.length;
   const threads = Math.min(availableParallelism(), 8, P);
   const shared = sum.buffer instanceof SharedArrayBuffer && cross.buffer instanceof SharedArrayBuffer;
-  const inThisThread = () => ({ stats: gaussiansFromMoments(sum, cross, shift, n, d, epsilon), threads: 1 });
-  if (threads < 2 || !shared || n < 2) return inThisThread();
+  const inThisThread = () => ({ stats: gaussiansFromMoments(m, epsilon), threads: 1 });
+  if (threads < 2 || !shared) return inThisThread();
+  let fallback;
+  try {
+    fallback = pooledFallback(m);
+  } catch {
+    return inThisThread(); // the same error, thrown where the caller expects it
+  }
   const sharedShift = new Float32Array(new SharedArrayBuffer(shift.byteLength));
   sharedShift.set(shift);
   const mean = new Float32Array(new SharedArrayBuffer(P * d * 4));
@@ -36,7 +43,7 @@ export async function gaussiansFromMomentsParallel(sum: Float64Array, cross: Flo
     const per = Math.ceil(P / threads);
     await Promise.all(
       Array.from({ length: threads }, (_, t) =>
-        runSlice({ sum, cross, shift: sharedShift, n, d, epsilon, from: t * per, to: Math.min(P, (t + 1) * per), mean, whitening }),
+        runSlice({ sum, cross, shift: sharedShift, counts, d, epsilon, fallback, from: t * per, to: Math.min(P, (t + 1) * per), mean, whitening }),
       ),
     );
   } catch {

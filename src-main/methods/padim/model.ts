@@ -4,17 +4,20 @@
  *
  * Memory: moments are streamed (Σy in float64 [P, d] and Σyyᵀ [P, d, d]), so fitting never holds all
  * training embeddings; the model keeps the mean and the covariance's whitening factor in float32:
- * P·d² · 4 bytes = 64·64·100²·4 ≈ 164 MB at the default 256 px input and d = 100.
+ * P·d² · 4 bytes = 64·64·100²·4 ≈ 164 MB at the default 256 px input and d = 100, and, so that normal
+ * images can be added without a retrain (extended), each position's count, sample mean and scatter
+ * (upper triangle, float32: P·d(d+1)/2 · 4 bytes ≈ 83 MB more).
  */
 import { Backbone } from '../../features/extractor.ts';
 import { alignmentFeeds } from '../../features/tap-alignment.ts';
 import { f32, type ort, pooledSession, type Session } from '../../engine/session.ts';
 import { Random } from '../../util/random.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
+import { ignoredCells } from '../ignored-cells.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { encodeModelFile, ModelFormatError, requireCount, requireTensor } from '../model-file.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
-import type { GaussianStats } from './covariance.ts';
+import { momentsFrom, packedSize, sufficientStatistics, type GaussianStats, type Moments, type SufficientStats } from './covariance.ts';
 import { gaussiansFromMomentsParallel, sharedFloat64 } from './covariance-parallel.ts';
 import { padimInput, type PadimConfig } from './defaults.ts';
 import { buildMahalanobisGraph, buildMomentsGraph, buildPadimEmbeddingGraph } from './graphs.ts';
@@ -81,59 +84,91 @@ function chooseChannels(config: PadimConfig, total: number): number[] {
  */
 const MOMENTS_GROUP = 64;
 
-export async function fitPadim(train: AsyncIterable<ImageBatch>, trainCount: number, config: PadimConfig, events: FitEvents = {}): Promise<PadimModel> {
-  const embedder = await PadimEmbedder.open(config);
-  const moments = await pooledSession('graph:padim_moments', buildMomentsGraph);
-  const d = config.channels;
-  let acc: { shift: Float32Array; sum: Float64Array; cross: Float64Array; P: number } | undefined;
-  let grid = { h: 0, w: 0 };
-  let n = 0;
-  let pending: Float32Array[] = [];
-  let pendingImages = 0;
-  // embeddings of a few training images, scored once the model exists (FittedModel.trainingScores)
-  const sample = new Set(trainingSample(trainCount));
-  const sampled: Float32Array[] = [];
-  const flush = async () => {
-    if (!acc || pendingImages === 0) return;
-    const x = new Float32Array(pendingImages * d * acc.P);
+/**
+ * Streams embeddings into per-position moments (covariance.ts Moments). A position whose grid-cell
+ * centre lies in an image's ignore region takes nothing from that image: its features are replaced by
+ * the shift (y = 0 adds nothing to Σy or Σyyᵀ) and its count is not raised.
+ */
+class MomentsAccumulator {
+  private pending: Float32Array[] = [];
+  private pendingImages = 0;
+
+  constructor(readonly moments: Moments, readonly grid: { readonly h: number; readonly w: number }, private readonly session: Session) {}
+
+  static async open(moments: Moments, grid: { h: number; w: number }): Promise<MomentsAccumulator> {
+    return new MomentsAccumulator(moments, grid, await pooledSession('graph:padim_moments', buildMomentsGraph));
+  }
+
+  /** Embeddings [n, d, P] of `batch` (its ignore masks decide what each position keeps). */
+  async add(data: Float32Array, batch: ImageBatch): Promise<void> {
+    const { shift, counts, d } = this.moments;
+    const P = counts.length;
+    const kept = batch.ignore ? data.slice() : data;
+    for (let i = 0; i < batch.n; i++) {
+      const ignored = ignoredCells(batch, i, this.grid.h, this.grid.w);
+      for (let p = 0; p < P; p++) {
+        if (ignored?.[p]) {
+          for (let k = 0; k < d; k++) kept[(i * d + k) * P + p] = shift[p * d + k]!;
+        } else counts[p]!++;
+      }
+    }
+    this.pending.push(kept);
+    this.pendingImages += batch.n;
+    if (this.pendingImages >= MOMENTS_GROUP) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.pendingImages === 0) return;
+    const { sum, cross, shift, d } = this.moments;
+    const P = this.moments.counts.length;
+    const x = new Float32Array(this.pendingImages * d * P);
     let offset = 0;
-    for (const part of pending) {
+    for (const part of this.pending) {
       x.set(part, offset);
       offset += part.length;
     }
-    const out = await moments.run({ x: f32(x, [pendingImages, d, acc.P]), shift: f32(acc.shift, [acc.P, d]) });
+    const out = await this.session.run({ x: f32(x, [this.pendingImages, d, P]), shift: f32(shift, [P, d]) });
     const s = out['sum']!.data as Float32Array;
     const cr = out['cross']!.data as Float32Array;
-    for (let i = 0; i < s.length; i++) acc.sum[i]! += s[i]!;
-    for (let i = 0; i < cr.length; i++) acc.cross[i]! += cr[i]!;
-    pending = [];
-    pendingImages = 0;
-  };
+    for (let i = 0; i < s.length; i++) sum[i]! += s[i]!;
+    for (let i = 0; i < cr.length; i++) cross[i]! += cr[i]!;
+    this.pending = [];
+    this.pendingImages = 0;
+  }
+}
+
+/** Fresh moments whose shift is the first image's features, transposed to [P, d]. */
+function firstMoments(first: Float32Array, d: number, P: number): Moments {
+  const shift = new Float32Array(P * d);
+  for (let c = 0; c < d; c++) for (let p = 0; p < P; p++) shift[p * d + c] = first[c * P + p]!;
+  return { shift, sum: sharedFloat64(P * d), cross: sharedFloat64(P * d * d), counts: new Float64Array(P), d };
+}
+
+export async function fitPadim(train: AsyncIterable<ImageBatch>, trainCount: number, config: PadimConfig, events: FitEvents = {}): Promise<PadimModel> {
+  const embedder = await PadimEmbedder.open(config);
+  const d = config.channels;
+  let acc: MomentsAccumulator | undefined;
+  let n = 0;
+  // embeddings of a few training images, scored once the model exists (FittedModel.trainingScores)
+  const sample = new Set(trainingSample(trainCount));
+  const sampled: Float32Array[] = [];
   for await (const batch of train) {
     const { tensor, gridH, gridW } = await embedder.embed(batch);
     const data = tensor.data as Float32Array;
-    if (!acc) {
-      grid = { h: gridH, w: gridW };
-      const P = gridH * gridW;
-      // shift = the first image's features, transposed to [P, d]
-      const shift = new Float32Array(P * d);
-      for (let c = 0; c < d; c++) for (let p = 0; p < P; p++) shift[p * d + c] = data[c * P + p]!;
-      acc = { shift, sum: sharedFloat64(P * d), cross: sharedFloat64(P * d * d), P };
-    }
+    acc ??= await MomentsAccumulator.open(firstMoments(data, d, gridH * gridW), { h: gridH, w: gridW });
     const per = data.length / batch.n;
     for (let i = 0; i < batch.n; i++) if (sample.has(n + i)) sampled.push(data.slice(i * per, (i + 1) * per));
-    pending.push(data);
-    pendingImages += batch.n;
+    await acc.add(data, batch);
     n += batch.n;
-    if (pendingImages >= MOMENTS_GROUP) await flush();
     events.onProgress?.({ stage: 'features', done: n, total: trainCount });
   }
-  await flush();
-  if (!acc) throw new RangeError('PaDiM needs training images');
+  if (!acc || n < 2) throw new RangeError(`PaDiM needs at least 2 training images, received ${n}`);
+  await acc.flush();
   events.onProgress?.({ stage: 'covariance', done: 0, total: 1 });
-  const { stats } = await gaussiansFromMomentsParallel(acc.sum, acc.cross, acc.shift, n, d, config.epsilon);
+  const { stats } = await gaussiansFromMomentsParallel(acc.moments, config.epsilon);
   events.onProgress?.({ stage: 'covariance', done: 1, total: 1 });
-  const model = new PadimModel(config, embedder, stats, grid);
+  const grid = acc.grid;
+  const model = new PadimModel(config, embedder, stats, grid, sufficientStatistics(acc.moments));
   const scored: Prediction[] = [];
   for (const e of sampled) scored.push(...(await model.scoreEmbedding(f32(e, [1, d, grid.h * grid.w]), 1, grid.h, grid.w)));
   model.trainingScores = summarizeTrainingScores(scored);
@@ -154,9 +189,17 @@ export async function deserializePadim(stored: StoredModel<PadimConfig>): Promis
   const mean = requireTensor(stored, 'mean', [P, d]);
   const whitening = requireTensor(stored, 'whitening', [P, d, d]);
   const embedder = await PadimEmbedder.open(stored.config);
-  const model = new PadimModel(stored.config, embedder, { mean, whitening }, grid);
+  const model = new PadimModel(stored.config, embedder, { mean, whitening }, grid, storedSufficientStats(stored, P, d));
   model.trainingScores = stored.trainingScores;
   return model;
+}
+
+/** The sufficient statistics, when the model was fitted with them (models stored before have none). */
+function storedSufficientStats(stored: StoredModel<PadimConfig>, P: number, d: number): SufficientStats | null {
+  if (!stored.tensors.has('count')) return null;
+  const counts = requireTensor(stored, 'count', [P]);
+  if (!counts.every((c) => Number.isInteger(c) && c >= 0)) throw new ModelFormatError('tensor', `${stored.source}: tensor 'count' must hold whole numbers of samples`);
+  return { counts, mean: requireTensor(stored, 'sample_mean', [P, d]), scatter: requireTensor(stored, 'scatter', [P, packedSize(d)]) };
 }
 
 export class PadimModel implements FittedModel {
@@ -169,6 +212,8 @@ export class PadimModel implements FittedModel {
     private readonly embedder: PadimEmbedder,
     readonly stats: GaussianStats,
     readonly grid: { readonly h: number; readonly w: number },
+    /** What adding normal images without a retrain needs; null for a model stored before PaDiM kept it. */
+    readonly sufficient: SufficientStats | null,
   ) {}
 
   get input(): InputSpec {
@@ -186,6 +231,7 @@ export class PadimModel implements FittedModel {
       channelIndices: this.embedder.channels,
       backboneSha256: this.embedder.sha256,
       trainingScores: this.trainingScores,
+      ...(this.sufficient ? { sufficientStatistics: true } : {}),
     };
   }
 
@@ -201,8 +247,42 @@ export class PadimModel implements FittedModel {
       tensors: new Map([
         ['mean', { dims: [P, d], data: this.stats.mean }],
         ['whitening', { dims: [P, d, d], data: this.stats.whitening }],
+        ...(this.sufficient
+          ? ([
+            ['count', { dims: [P], data: this.sufficient.counts }],
+            ['sample_mean', { dims: [P, d], data: this.sufficient.mean }],
+            ['scatter', { dims: [P, packedSize(d)], data: this.sufficient.scatter }],
+          ] as const)
+          : []),
       ]),
     });
+  }
+
+  /**
+   * Add-to-normal without a retrain: the Gaussians of the model's training images and `normal`
+   * together, exactly as a fit on all of them would give (up to float32 rounding of the stored
+   * statistics): the stored counts, means and scatters are the moments the new images' features are
+   * streamed into. Takes the new images' feature extraction and the per-position Cholesky.
+   */
+  async extended(normal: AsyncIterable<ImageBatch>, events: FitEvents = {}): Promise<PadimModel> {
+    if (!this.sufficient) throw new RangeError('this PaDiM model was stored before PaDiM kept the statistics that adding images needs: train a new version');
+    const acc = await MomentsAccumulator.open(momentsFrom(this.sufficient, this.config.channels, sharedFloat64), this.grid);
+    let images = 0;
+    for await (const batch of normal) {
+      const { tensor, gridH, gridW } = await this.embedder.embed(batch);
+      if (gridH !== this.grid.h || gridW !== this.grid.w) throw new RangeError(`PaDiM model was fitted on a ${this.grid.h}x${this.grid.w} feature grid; these images give ${gridH}x${gridW}`);
+      await acc.add(tensor.data as Float32Array, batch);
+      images += batch.n;
+      events.onProgress?.({ stage: 'features', done: images, total: images });
+    }
+    if (images === 0) throw new RangeError('no images to add to the model');
+    await acc.flush();
+    events.onProgress?.({ stage: 'covariance', done: 0, total: 1 });
+    const { stats } = await gaussiansFromMomentsParallel(acc.moments, this.config.epsilon);
+    events.onProgress?.({ stage: 'covariance', done: 1, total: 1 });
+    const model = new PadimModel(this.config, this.embedder, stats, this.grid, sufficientStatistics(acc.moments));
+    model.trainingScores = this.trainingScores;
+    return model;
   }
 
   async predict(batch: ImageBatch): Promise<Prediction[]> {

@@ -13,6 +13,7 @@ import { MemoryBankIndex } from './nn-search.ts';
 import { patchcoreInput, type PatchCoreConfig } from './defaults.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
+import { ignoredCells } from '../ignored-cells.ts';
 import { encodeModelFile, ModelFormatError, requireCount, requireTensor } from '../model-file.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 
@@ -78,6 +79,8 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
   const sample = trainingSample(trainCount);
   const sampled = new Map<number, Float32Array>();
   let buffer: Float32Array | undefined;
+  // each buffered row's origin: (training image ordinal, grid cell), two per row
+  let sources: Int32Array | undefined;
   let plan: { streamed: boolean; poolRows: number; chunkRows: number; expectedRows: number } | undefined;
   let pooled = 0; // representatives at the front of the buffer
   let pending = 0; // rows of the current chunk after them
@@ -90,7 +93,8 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
     // its part of the pool, and no more than a few times its part of the bank (each reduction costs rows x share)
     const share = Math.max(1, Math.min(pending, Math.floor((pending * plan!.poolRows) / plan!.expectedRows), Math.ceil(POOL_OVERSAMPLING * pending * config.coresetRatio)));
     const kept = await coreset(chunk, pending, share, config, {});
-    buffer!.set(kept, pooled * D);
+    buffer!.set(kept.bank, pooled * D);
+    sources!.set(pickedSources(sources!.subarray(pooled * 2, (pooled + pending) * 2), kept.selected), pooled * 2);
     pooled += share;
     pending = 0;
   };
@@ -107,13 +111,15 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
         ? { streamed: false, poolRows: expectedRows, chunkRows: expectedRows, expectedRows }
         : { streamed: true, poolRows: Math.floor(capacity / 2), chunkRows: capacity - Math.floor(capacity / 2), expectedRows };
       buffer = new Float32Array((plan.streamed ? capacity : expectedRows) * D);
+      sources = new Int32Array((plan.streamed ? capacity : expectedRows) * 2);
     }
     for (let i = 0; i < batch.n; i++) if (sample.includes(images + i)) sampled.set(images + i, features.slice(i * per, (i + 1) * per));
-    const kept = keptPatchRows(features, D, batch, gridH, gridW);
-    const k = kept.length / D;
+    const kept = keptPatchRows(features, D, batch, gridH, gridW, images);
+    const k = kept.rows.length / D;
     if (plan.streamed && pending + k > plan.chunkRows) await reduceChunk();
     if ((pooled + pending + k) * D > buffer!.length) throw new RangeError(`PatchCore was told of ${trainCount} training images but received more`);
-    buffer!.set(kept, (pooled + pending) * D);
+    buffer!.set(kept.rows, (pooled + pending) * D);
+    sources!.set(kept.sources, (pooled + pending) * 2);
     pending += k;
     rows += k;
     images += batch.n;
@@ -123,9 +129,13 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
   await reduceChunk();
   const held = pooled + pending;
   const count = Math.min(held, Math.max(1, Math.floor(rows * config.coresetRatio)));
-  const bank = count === held && plan!.streamed ? buffer.slice(0, held * D) : await coreset(buffer.subarray(0, held * D), held, count, config, events);
+  const chosen = count === held && plan!.streamed
+    ? { bank: buffer.slice(0, held * D), selected: Int32Array.from({ length: held }, (_, i) => i) }
+    : await coreset(buffer.subarray(0, held * D), held, count, config, events);
+  const bankSources = pickedSources(sources!.subarray(0, held * 2), chosen.selected);
   buffer = undefined; // before the index is built: the rows buffer is the fit's largest allocation
-  const model = new PatchCoreModel(config, embedder, await MemoryBankIndex.withPruning(bank, D), rows);
+  sources = undefined;
+  const model = new PatchCoreModel(config, embedder, await MemoryBankIndex.withPruning(chosen.bank, D), rows, { sources: bankSources, images });
   // in-sample scores of a few training images, from the features kept as they streamed by
   const scored: Prediction[] = [];
   for (const i of sample) scored.push(...(await model.scoreFeatures(sampled.get(i)!, 1, grid.h, grid.w)));
@@ -136,30 +146,39 @@ export async function fitPatchCore(train: AsyncIterable<ImageBatch>, trainCount:
 /**
  * The patch rows of a batch ([n·gridH·gridW, D]) whose cell centre lies outside the images' ignore
  * regions: a label or a fixture is not what a good part looks like, so it never enters the bank.
+ * With each kept row, where it comes from: (firstImage + image of the batch, grid cell).
  */
-function keptPatchRows(features: Float32Array, D: number, batch: ImageBatch, gridH: number, gridW: number): Float32Array {
-  const ignore = batch.ignore;
-  if (!ignore) return features;
-  const plane = batch.height * batch.width;
-  const out = new Float32Array(features.length);
+function keptPatchRows(features: Float32Array, D: number, batch: ImageBatch, gridH: number, gridW: number, firstImage: number): { rows: Float32Array; sources: Int32Array } {
+  const cells = gridH * gridW;
+  const out = batch.ignore ? new Float32Array(features.length) : features;
+  const sources = new Int32Array(batch.n * cells * 2);
   let kept = 0;
   for (let i = 0; i < batch.n; i++) {
-    for (let r = 0; r < gridH; r++) {
-      const y = Math.floor(((r + 0.5) * batch.height) / gridH);
-      for (let c = 0; c < gridW; c++) {
-        const x = Math.floor(((c + 0.5) * batch.width) / gridW);
-        if (ignore[i * plane + y * batch.width + x] !== 0) continue;
-        const row = (i * gridH + r) * gridW + c;
-        out.set(features.subarray(row * D, (row + 1) * D), kept * D);
-        kept++;
-      }
+    const ignored = ignoredCells(batch, i, gridH, gridW);
+    for (let cell = 0; cell < cells; cell++) {
+      if (ignored?.[cell]) continue;
+      const row = i * cells + cell;
+      if (ignored) out.set(features.subarray(row * D, (row + 1) * D), kept * D);
+      sources[kept * 2] = firstImage + i;
+      sources[kept * 2 + 1] = cell;
+      kept++;
     }
   }
-  return out.subarray(0, kept * D);
+  return { rows: out.subarray(0, kept * D), sources: sources.subarray(0, kept * 2) };
+}
+
+/** The (image, cell) pairs of the selected rows, in selection order. */
+function pickedSources(sources: Int32Array, selected: Int32Array): Int32Array {
+  const out = new Int32Array(selected.length * 2);
+  selected.forEach((r, i) => {
+    out[i * 2] = sources[r * 2]!;
+    out[i * 2 + 1] = sources[r * 2 + 1]!;
+  });
+  return out;
 }
 
 /** `count` of `rows` patch features: the greedy coreset over a seeded random projection (all of them when count >= rows). */
-async function coreset(features: Float32Array, rows: number, count: number, config: PatchCoreConfig, events: FitEvents): Promise<Float32Array> {
+async function coreset(features: Float32Array, rows: number, count: number, config: PatchCoreConfig, events: FitEvents): Promise<{ bank: Float32Array; selected: Int32Array }> {
   const D = config.targetDim;
   const rng = new Random(config.seed);
   const bound = 1 / Math.sqrt(D);
@@ -175,7 +194,7 @@ async function coreset(features: Float32Array, rows: number, count: number, conf
       });
   const bank = new Float32Array(selected.length * D);
   selected.forEach((r, i) => bank.set(features.subarray(r * D, (r + 1) * D), i * D));
-  return bank;
+  return { bank, selected };
 }
 
 /**
@@ -200,9 +219,23 @@ export async function deserializePatchCore(stored: StoredModel<PatchCoreConfig>)
   } else {
     index = await MemoryBankIndex.withPruning(bank, D);
   }
-  const model = new PatchCoreModel(stored.config, embedder, index, trainPatches);
+  const model = new PatchCoreModel(stored.config, embedder, index, trainPatches, storedProvenance(stored, bank.length / D));
   model.trainingScores = stored.trainingScores;
   return model;
+}
+
+/** The bank rows' origins, when the model was fitted with them (older models have none). */
+function storedProvenance(stored: StoredModel<PatchCoreConfig>, rows: number): BankProvenance | null {
+  if (!stored.tensors.has('bank_source')) return null;
+  const source = requireTensor(stored, 'bank_source', [rows, 2]);
+  const images = requireCount(stored, 'sourceImages');
+  const sources = Int32Array.from(source);
+  for (let i = 0; i < sources.length; i += 2) {
+    if (sources[i]! >= images || sources[i]! < -1 || sources[i + 1]! < 0 || sources[i] !== source[i] || sources[i + 1] !== source[i + 1]) {
+      throw new ModelFormatError('tensor', `${stored.source}: tensor 'bank_source' row ${i / 2} names no training image of the ${images} recorded`);
+    }
+  }
+  return { sources, images };
 }
 
 /** max |BᵀB − I| of a [dim, rank] matrix. */
@@ -215,6 +248,30 @@ async function orthonormalityError(basis: Float32Array, dim: number, rank: numbe
   return Number.isNaN(worst) ? Infinity : worst;
 }
 
+/**
+ * Where each memory-bank row comes from: sources[2i] is the ordinal of its training image (in the
+ * order the fit read them; -1 for a row of a model that did not record it), sources[2i + 1] its grid
+ * cell (row · gridW + column). `images` ordinals are in use (the next added image gets that one).
+ */
+export interface BankProvenance {
+  readonly sources: Int32Array;
+  readonly images: number;
+}
+
+/** The most anomalous patch of an image and its nearest memory-bank entry (why the image was flagged). */
+export interface NearestPatch {
+  readonly gridHeight: number;
+  readonly gridWidth: number;
+  /** The worst grid cell outside ignore regions (row · gridWidth + column) and its patch score. */
+  readonly cell: number;
+  readonly score: number;
+  /** The nearest memory-bank row to that patch's feature and their Euclidean distance. */
+  readonly bankRow: number;
+  readonly distance: number;
+  /** Its training image ordinal and grid cell; null when the model did not record where its rows came from. */
+  readonly source: { readonly image: number; readonly cell: number } | null;
+}
+
 export class PatchCoreModel implements FittedModel {
   readonly method = 'patchcore';
   /** Set once, at fit or load. */
@@ -225,7 +282,15 @@ export class PatchCoreModel implements FittedModel {
     private readonly embedder: PatchEmbedder,
     readonly index: MemoryBankIndex,
     private readonly trainPatches: number,
-  ) {}
+    readonly provenance: BankProvenance | null,
+  ) {
+    if (provenance && provenance.sources.length !== index.size * 2) throw new RangeError(`bank provenance covers ${provenance.sources.length / 2} rows, the bank ${index.size}`);
+  }
+
+  /** Feature grid cell size in input pixels. */
+  get gridStride(): number {
+    return this.embedder.gridStride;
+  }
 
   get input(): InputSpec {
     return patchcoreInput(this.config);
@@ -252,10 +317,15 @@ export class PatchCoreModel implements FittedModel {
       config: this.config,
       backbone: this.backbone,
       trainingScores: this.trainingScores,
-      extra: { trainPatches: this.trainPatches, ...(pruning ? { pruningCandidates: pruning.candidates } : {}) },
+      extra: {
+        trainPatches: this.trainPatches,
+        ...(pruning ? { pruningCandidates: pruning.candidates } : {}),
+        ...(this.provenance ? { sourceImages: this.provenance.images } : {}),
+      },
       tensors: new Map([
         ['memory_bank', { dims: [this.index.size, this.index.dim], data: this.index.bank }],
         ...(pruning ? [['pruning_basis', { dims: [this.index.dim, pruning.rank], data: pruning.basis }] as const] : []),
+        ...(this.provenance ? [['bank_source', { dims: [this.index.size, 2], data: Float32Array.from(this.provenance.sources) }] as const] : []),
       ]),
     });
   }
@@ -268,33 +338,60 @@ export class PatchCoreModel implements FittedModel {
   /**
    * Add-to-normal without a retrain: the same model with the coreset (at the model's ratio) of the
    * new normal images' patches appended to its memory bank. The rest of the bank is kept as it is, so
-   * this takes the new images' feature extraction and coreset only (seconds for a few images).
+   * this takes the new images' feature extraction and coreset only (seconds for a few images). The
+   * new rows' images take the ordinals after the model's (rows of a model without provenance get -1).
    */
   async extended(normal: AsyncIterable<ImageBatch>, events: FitEvents = {}): Promise<PatchCoreModel> {
     const D = this.config.targetDim;
-    const parts: Float32Array[] = [];
+    const first = this.provenance?.images ?? 0;
+    const parts: Array<{ rows: Float32Array; sources: Int32Array }> = [];
     let images = 0;
     for await (const batch of normal) {
       const { features, gridH, gridW } = await this.embedder.embed(batch);
-      parts.push(keptPatchRows(features, D, batch, gridH, gridW));
+      parts.push(keptPatchRows(features, D, batch, gridH, gridW, first + images));
       images += batch.n;
       events.onProgress?.({ stage: 'features', done: images, total: images });
     }
     if (images === 0) throw new RangeError('no images to add to the memory bank');
-    const rows = parts.reduce((a, f) => a + f.length, 0) / D;
+    const rows = parts.reduce((a, f) => a + f.rows.length, 0) / D;
     const features = new Float32Array(rows * D);
+    const sources = new Int32Array(rows * 2);
     let at = 0;
     for (const f of parts) {
-      features.set(f, at);
-      at += f.length;
+      features.set(f.rows, at * D);
+      sources.set(f.sources, at * 2);
+      at += f.rows.length / D;
     }
     const added = await coreset(features, rows, Math.max(1, Math.floor(rows * this.config.coresetRatio)), this.config, events);
-    const bank = new Float32Array(this.index.bank.length + added.length);
+    const bank = new Float32Array(this.index.bank.length + added.bank.length);
     bank.set(this.index.bank);
-    bank.set(added, this.index.bank.length);
-    const model = new PatchCoreModel(this.config, this.embedder, await MemoryBankIndex.withPruning(bank, D), this.trainPatches + rows);
+    bank.set(added.bank, this.index.bank.length);
+    const bankSources = new Int32Array(bank.length / D * 2).fill(-1);
+    if (this.provenance) bankSources.set(this.provenance.sources);
+    bankSources.set(pickedSources(sources, added.selected), this.index.size * 2);
+    const model = new PatchCoreModel(this.config, this.embedder, await MemoryBankIndex.withPruning(bank, D), this.trainPatches + rows, { sources: bankSources, images: first + images });
     model.trainingScores = this.trainingScores;
     return model;
+  }
+
+  /** Why the image was flagged: its worst patch outside `ignore` ([height·width] at the input, 1 = ignored) and the nearest memory entry. */
+  async nearestPatch(batch: ImageBatch): Promise<NearestPatch> {
+    if (batch.n !== 1) throw new RangeError('nearestPatch explains one image at a time');
+    const { features, gridH, gridW } = await this.embedder.embed(batch);
+    const [prediction] = await this.scoreFeatures(features, 1, gridH, gridW);
+    const values = prediction!.grid!.values;
+    const ignored = ignoredCells(batch, 0, gridH, gridW);
+    let cell = -1;
+    for (let at = 0; at < values.length; at++) if (!ignored?.[at] && (cell < 0 || values[at]! > values[cell]!)) cell = at;
+    if (cell < 0) cell = values.indexOf(Math.max(...values)); // all of it ignored: the worst patch anyway
+    const D = this.index.dim;
+    const nn = await this.index.search(features.subarray(cell * D, (cell + 1) * D), 1);
+    const bankRow = nn.indices[0]!;
+    const image = this.provenance?.sources[bankRow * 2] ?? -1;
+    return {
+      gridHeight: gridH, gridWidth: gridW, cell, score: values[cell]!, bankRow, distance: Math.sqrt(Math.max(0, nn.distances[0]!)),
+      source: image >= 0 ? { image, cell: this.provenance!.sources[bankRow * 2 + 1]! } : null,
+    };
   }
 
   /** Predictions from patch features [n·gridH·gridW, D] of n images. */

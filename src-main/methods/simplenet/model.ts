@@ -9,6 +9,7 @@ import { f32, openSession, type Session } from '../../engine/session.ts';
 import { type NamedTensor, stepRandom, Trainer } from '../../engine/training/index.ts';
 import { PatchEmbedder } from '../patchcore/model.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
+import { ignoredCells } from '../ignored-cells.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
 import { encodeModelFile, ModelFormatError, requireTensor } from '../model-file.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
@@ -39,6 +40,8 @@ export interface TrainingRecord {
   readonly stepsPerEpoch: number;
   /** Patch features per image (the feature grid's cells). */
   readonly patchesPerImage?: number;
+  /** Patches one epoch trains on: every cell of every image, less those in ignore regions. */
+  readonly patchesPerEpoch?: number;
   /** Mean loss of each epoch trained in this fit. */
   readonly epochLosses: readonly number[];
   /** Wall-clock seconds of each epoch trained in this fit. */
@@ -55,12 +58,20 @@ export interface TrainingRecord {
   readonly provider: string;
 }
 
-/** Training inputs kept from the single pass over the training images. */
+/**
+ * Training inputs kept from the single pass over the training images. Patches whose cell lies in an
+ * image's ignore region are left out of the training batches (and of the feature spread): the
+ * discriminator never learns a label or a fixture as normal. An image ignored everywhere keeps all.
+ */
 class TrainingSet {
   private features: Float32Array | undefined;
   private images: Float32Array | undefined;
+  /** Per image, its kept cells; absent for an image without ignore regions (all kept). */
+  private readonly keptCells = new Map<number, Int32Array>();
   n = 0;
   cells = 0;
+  /** Patches kept for training so far. */
+  rows = 0;
   gridH = 0;
   gridW = 0;
   /** Per-dimension sums and sums of squares of every training patch feature (float64). */
@@ -78,7 +89,7 @@ class TrainingSet {
    * D×D adaptor has weight variance 1/D (E[Var(W o)_i] = Σ_j Var(o_j)/D).
    */
   get spread(): number {
-    const rows = this.n * this.cells;
+    const rows = this.rows;
     let total = 0;
     for (let j = 0; j < this.sum.length; j++) {
       const mean = this.sum[j]! / rows;
@@ -101,31 +112,52 @@ class TrainingSet {
       else this.images = new Float32Array(this.capacity * 3 * batch.height * batch.width);
     }
     if (this.n + batch.n > this.capacity) throw new RangeError(`more training images than announced (${this.capacity})`);
-    for (let r = 0; r < features.length; r += D) {
-      for (let j = 0; j < D; j++) {
-        const v = features[r + j]!;
-        this.sum[j]! += v;
-        this.sumSq[j]! += v * v;
+    for (let i = 0; i < batch.n; i++) {
+      const ignored = ignoredCells(batch, i, gridH, gridW);
+      const kept = ignored && ignored.includes(0) ? Int32Array.from(Array.from(ignored).flatMap((v, cell) => (v ? [] : [cell]))) : null;
+      if (kept) this.keptCells.set(this.n + i, kept);
+      for (const cell of kept ?? Array.from({ length: cells }, (_, k) => k)) {
+        const r = (i * cells + cell) * D;
+        for (let j = 0; j < D; j++) {
+          const v = features[r + j]!;
+          this.sum[j]! += v;
+          this.sumSq[j]! += v * v;
+        }
       }
+      this.rows += kept ? kept.length : cells;
     }
     if (this.features) this.features.set(features, this.n * cells * D);
     else this.images!.set(batch.data, this.n * 3 * batch.height * batch.width);
     this.n += batch.n;
   }
 
-  /** Patch features of the given images, [images·cells, D]. */
-  async gather(indices: readonly number[]): Promise<Float32Array> {
+  /** Patch features of the given images, [rows, D]: the kept ones only (training), or every cell (scoring). */
+  async gather(indices: readonly number[], keptOnly = true): Promise<Float32Array> {
     const D = this.c.targetDim;
     const per = this.cells * D;
+    let all: Float32Array;
     if (this.features) {
-      const out = new Float32Array(indices.length * per);
-      indices.forEach((i, k) => out.set(this.features!.subarray(i * per, (i + 1) * per), k * per));
-      return out;
+      all = new Float32Array(indices.length * per);
+      indices.forEach((i, k) => all.set(this.features!.subarray(i * per, (i + 1) * per), k * per));
+    } else {
+      const plane = 3 * this.c.height * this.c.width;
+      const data = new Float32Array(indices.length * plane);
+      indices.forEach((i, k) => data.set(this.images!.subarray(i * plane, (i + 1) * plane), k * plane));
+      all = (await this.embedder.embed({ data, n: indices.length, height: this.c.height, width: this.c.width })).features;
     }
-    const plane = 3 * this.c.height * this.c.width;
-    const data = new Float32Array(indices.length * plane);
-    indices.forEach((i, k) => data.set(this.images!.subarray(i * plane, (i + 1) * plane), k * plane));
-    return (await this.embedder.embed({ data, n: indices.length, height: this.c.height, width: this.c.width })).features;
+    if (!keptOnly || !indices.some((i) => this.keptCells.has(i))) return all;
+    const out = new Float32Array(indices.reduce((a, i) => a + (this.keptCells.get(i)?.length ?? this.cells), 0) * D);
+    let row = 0;
+    indices.forEach((i, k) => {
+      const kept = this.keptCells.get(i);
+      if (!kept) {
+        out.set(all.subarray(k * per, (k + 1) * per), row * D);
+        row += this.cells;
+        return;
+      }
+      for (const cell of kept) out.set(all.subarray((k * this.cells + cell) * D, (k * this.cells + cell + 1) * D), row++ * D);
+    });
+    return out;
   }
 }
 
@@ -154,12 +186,15 @@ export async function fitSimpleNet(train: AsyncIterable<ImageBatch>, trainCount:
   const featureSpread = set.spread;
   const noiseStd = noiseStdFor(c, featureSpread);
   const noise = new NoiseSource();
+  /** Patch rows fed to the trainer, per epoch (the record's patchesPerEpoch). */
+  const fedRows = new Map<number, number>();
   const source = async (step: number, rng: Random) => {
     const epoch = Math.floor(step / stepsPerEpoch);
     const j = step % stepsPerEpoch;
     const images = order(epoch).slice(j * batchSize, (j + 1) * batchSize);
     const features = await set.gather(images);
     const rows = features.length / D;
+    fedRows.set(epoch, (fedRows.get(epoch) ?? 0) + rows);
     return { features: f32(features, [rows, D]), noise: f32(await noise.draw(features.length, noiseStd, rng), [rows, D]) };
   };
 
@@ -197,12 +232,12 @@ export async function fitSimpleNet(train: AsyncIterable<ImageBatch>, trainCount:
     await noise.close();
   }
   const record: TrainingRecord = {
-    images: n, epochs: c.epochs, steps: trainer.step, stepsPerEpoch, patchesPerImage: set.cells, epochLosses, epochSeconds, epochPTrue, epochPFake, featureSpread, noiseStd,
+    images: n, epochs: c.epochs, steps: trainer.step, stepsPerEpoch, patchesPerImage: set.cells, patchesPerEpoch: fedRows.size > 0 ? Math.max(...fedRows.values()) : set.rows, epochLosses, epochSeconds, epochPTrue, epochPFake, featureSpread, noiseStd,
     featureSeconds, cachedFeatures: set.cached, provider: trainer.provider,
   };
   const model = await SimpleNetModel.create(c, trainer.weights(), record, embedder);
   const scored: Prediction[] = [];
-  for (const i of trainingSample(n)) scored.push(...(await model.scoreFeatures(await set.gather([i]), 1, set.gridH, set.gridW)));
+  for (const i of trainingSample(n)) scored.push(...(await model.scoreFeatures(await set.gather([i], false), 1, set.gridH, set.gridW)));
   model.trainingScores = summarizeTrainingScores(scored);
   return model;
 }

@@ -1,0 +1,107 @@
+/**
+ * "Why flagged?" in the review viewer, in Chromium against a real station: a PatchCore model trained
+ * on real metal-plate images, its inspection reviewed; the viewer shows the flagged patch beside the
+ * nearest normal patch of the memory bank with their distance, as results.explain answers.
+ *
+ * Screenshots at 1920x1080 land in $ARGUS_UI_SHOTS (default /tmp/argus-ui).
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Station } from '../../src-main/services/station.ts';
+import { startBrowserServer, type BrowserServer } from '../../src-main/transport/http-server.ts';
+import { score } from '../../src-renderer/src/lib/format.ts';
+import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
+import { call, finished } from '../fixtures/station.ts';
+
+const REPO = resolve(import.meta.dirname, '../..');
+const RENDERER = join(REPO, 'dist/renderer');
+const CHROMIUM = process.env['ARGUS_CHROMIUM'] ?? '/usr/bin/chromium';
+const SHOTS = process.env['ARGUS_UI_SHOTS'] ?? join(tmpdir(), 'argus-ui');
+
+function newestMtime(path: string): number {
+  const s = statSync(path);
+  if (!s.isDirectory()) return s.mtimeMs;
+  return Math.max(s.mtimeMs, ...readdirSync(path).map((f) => newestMtime(join(path, f))));
+}
+
+/** Builds the renderer when dist/renderer is missing or older than its sources. */
+async function ensureRendererBuilt(): Promise<void> {
+  const index = join(RENDERER, 'index.html');
+  const sources = Math.max(newestMtime(join(REPO, 'src-renderer')), newestMtime(join(REPO, 'vite.config.ts')), newestMtime(join(REPO, 'src-main/api/contract.ts')));
+  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
+  await build({ configFile: join(REPO, 'vite.config.ts'), logLevel: 'warn' });
+}
+
+describe('Why flagged? in the review viewer', () => {
+  const work = mkdtempSync(join(tmpdir(), 'argus-ui-explain-'));
+  const data = subsetDataset(sharedDataset('mpdd_metal_plate'), { train: 6, testGood: 1, testDefect: 2 });
+  const problems: string[] = [];
+  let station: Station;
+  let server: BrowserServer;
+  let context: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set ARGUS_CHROMIUM)`);
+    mkdirSync(SHOTS, { recursive: true });
+    await ensureRendererBuilt();
+    station = new Station();
+    server = await startBrowserServer(station, { rendererDir: RENDERER });
+    await call(station, 'project.create', { dir: join(work, 'project'), name: 'Metal plates' });
+    const productId = (await call(station, 'products.create', { name: 'PN-7 bracket' })).id;
+    expect((await finished(station, await call(station, 'images.import', { productId, paths: [data], layout: 'mvtec' }))).status).toBe('succeeded');
+    const train = await finished(station, await call(station, 'models.train', { productId, method: 'patchcore', config: { height: 128, width: 128 } }));
+    expect(train.status, train.error ?? '').toBe('succeeded');
+    const [model] = await call(station, 'models.list', { productId });
+    const tests = (await call(station, 'images.list', { productId, split: 'test' })).items;
+    expect((await finished(station, await call(station, 'inspection.run', { modelId: model!.id, imageIds: tests.map((i) => i.id), name: 'Lot 7' }))).status).toBe('succeeded');
+    context = await chromium.launchPersistentContext(join(work, 'chromium-profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1920, height: 1080 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(30_000);
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    await station?.close();
+    rmSync(work, { recursive: true, force: true });
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it('shows the flagged patch beside the nearest normal patch and their distance', async () => {
+    await page.goto(server.url);
+    await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: /^Inspect & review Alt\+\d$/ }).click();
+    const rows = page.locator('tr[data-result-id]');
+    await rows.first().click();
+    const resultId = Number(await rows.first().getAttribute('data-result-id'));
+    const viewer = page.getByRole('region', { name: 'Result' });
+    const why = viewer.getByRole('region', { name: 'Why flagged' });
+    await why.getByRole('button', { name: 'Why flagged?' }).click();
+    for (const id of ['why-flagged', 'why-nearest']) {
+      const img = why.getByTestId(id);
+      await img.waitFor({ timeout: 60_000 });
+      await expect.poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(0);
+    }
+    const answer = await call(station, 'results.explain', { resultId, maxSide: 256 });
+    expect(await why.getByTestId('why-distance').textContent()).toBe(score(answer.nearest!.distance));
+    expect(await why.textContent()).toContain(`training image ${answer.nearest!.imageId}`);
+    expect(await why.textContent()).toContain(`row ${answer.flagged.cell!.row}, column ${answer.flagged.cell!.column}`);
+    await page.screenshot({ path: join(SHOTS, '13-why-flagged.png') });
+    await why.getByRole('button', { name: 'Hide why' }).click();
+    await expect.poll(() => why.getByTestId('why-nearest').count()).toBe(0);
+    expect(problems).toEqual([]);
+  }, 180_000);
+});
