@@ -108,8 +108,15 @@ export function collectEntries(params: ImportParams, problems: ImportSummary['pr
   return entries;
 }
 
+interface CheckedImage {
+  readonly data: Buffer;
+  readonly format: images.NewImage['format'];
+  readonly width: number;
+  readonly height: number;
+}
+
 /** Reads and checks one file; the bytes, format and size, or an ImageReadError. */
-async function readChecked(path: string): Promise<{ data: Buffer; format: images.NewImage['format']; width: number; height: number }> {
+async function readChecked(path: string): Promise<CheckedImage> {
   let data: Buffer;
   try {
     const st = statSync(path);
@@ -120,6 +127,12 @@ async function readChecked(path: string): Promise<{ data: Buffer; format: images
   } catch (err) {
     throw new ImageReadError(path, (err as Error).message, { cause: err });
   }
+  return checkImageBytes(data, path);
+}
+
+/** Checks bytes as an image file: a known format that decodes completely. */
+async function checkImageBytes(data: Buffer, path: string): Promise<CheckedImage> {
+  if (data.length === 0) throw new ImageReadError(path, 'file is empty (0 bytes)');
   const format = sniffImageFormat(data);
   if (!format) throw new ImageReadError(path, 'unsupported format (not PNG, JPEG, BMP, TIFF or WebP)');
   const decoded = await decodeImageBuffer(data, path);
@@ -211,4 +224,33 @@ export async function runImport(p: Project, ctx: JobContext): Promise<ImportOutc
   }
   jobs.setResult(p, ctx.job.id, summary);
   return { summary, imageIds };
+}
+
+export type UploadParams = ApiRequest<'images.upload'>;
+
+/**
+ * Image files sent as bytes (browser-mode drag and drop): each checked and stored like an imported
+ * file, its name kept as the original path; duplicates and unreadable files are listed, never stored.
+ */
+export async function importUploaded(p: Project, params: UploadParams): Promise<ImportSummary> {
+  const productId = products.get(p, params.productId).id;
+  const summary: ImportSummary = { imported: 0, duplicates: 0, failed: 0, problems: [] };
+  for (const file of params.files) {
+    const name = file.name;
+    const data = Buffer.from(file.base64, 'base64');
+    try {
+      images.add(p, { productId, originalPath: name, ...(await checkImageBytes(data, name)), split: params.split, verdict: params.verdict });
+      summary.imported++;
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'DUPLICATE_IMAGE') {
+        const existing = images.findBySha256(p, productId, sha256Hex(data))!;
+        summary.duplicates++;
+        problem(summary, name, `duplicate of image ${existing.id} (${existing.originalPath}), skipped`);
+      } else if (err instanceof ImageReadError) {
+        summary.failed++;
+        problem(summary, name, err.reason);
+      } else throw err;
+    }
+  }
+  return summary;
 }

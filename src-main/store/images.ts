@@ -9,7 +9,7 @@ import { StoreError } from './errors.ts';
 import { insideProject } from './paths.ts';
 import type { Project } from './project.ts';
 import { nowIso } from './time.ts';
-import { checkBytes, checkId, checkInt, checkOneOf, checkOptionalId, checkString, invalidParameterError } from './validate.ts';
+import { checkBytes, checkFinite, checkId, checkInt, checkOneOf, checkOptionalId, checkString, invalidParameterError } from './validate.ts';
 
 export type Split = 'train' | 'validation' | 'test';
 export type Verdict = 'good' | 'defective' | 'unlabelled';
@@ -188,22 +188,134 @@ export interface ListedImage extends Image {
   readonly hasIgnore: boolean;
 }
 
-/** One page of a product's images in import order, optionally of one split and/or verdict. */
-export function page(p: Project, filter: ImageFilter & { offset: number; limit: number }): { total: number; items: ListedImage[] } {
-  const productId = checkId('productId', filter.productId);
-  const split = filter.split === undefined ? null : checkOneOf('split', filter.split, SPLITS);
-  const verdict = filter.verdict === undefined ? null : checkOneOf('verdict', filter.verdict, VERDICTS);
+/** A grid row: the image, its latest score under the filter's model (if one is named) and its latest reviewer decision. */
+export interface GridImage extends ListedImage {
+  readonly score: number | null;
+  readonly decision: 'pass' | 'fail' | null;
+}
+
+/** Reviewer decisions as a filter: the image's latest decision passed or failed it, or there is none. */
+export const DECISION_FILTERS = ['pass', 'fail', 'none'] as const;
+export type DecisionFilter = (typeof DECISION_FILTERS)[number];
+
+/** What the dataset grid filters by; every filter is optional and they combine with AND. */
+export interface GridFilter extends ImageFilter {
+  /** Images of this defect type. */
+  readonly defectType?: string;
+  /** The model whose latest result per image gives its score (required by scoreMin / scoreMax). */
+  readonly modelId?: number;
+  /** Inclusive score range of the image's latest result under `modelId`; images without one are left out. */
+  readonly scoreMin?: number;
+  readonly scoreMax?: number;
+  readonly decision?: DecisionFilter;
+}
+
+interface GridQuery {
+  readonly params: Record<string, unknown>;
+  /** FROM … WHERE … with only the joins and conditions the filter needs, so the planner uses the 0009 indexes. */
+  readonly fromWhere: string;
+}
+
+const LATEST_RESULT = '(SELECT max(id) FROM results WHERE model_id = @modelId AND image_id = i.id)';
+const LATEST_DECISION = '(SELECT max(id) FROM decisions WHERE image_id = i.id)';
+
+function gridQuery(filter: GridFilter): GridQuery {
+  const params: Record<string, unknown> = { productId: checkId('productId', filter.productId) };
+  const joins: string[] = [];
+  const where = ['i.product_id = @productId'];
+  if (filter.split !== undefined) {
+    params['split'] = checkOneOf('split', filter.split, SPLITS);
+    where.push('i.split = @split');
+  }
+  if (filter.verdict !== undefined) {
+    params['verdict'] = checkOneOf('verdict', filter.verdict, VERDICTS);
+    where.push('i.verdict = @verdict');
+  }
+  if (filter.defectType !== undefined) {
+    params['defectType'] = checkString('defectType', filter.defectType, { min: 1, max: 200 });
+    where.push('i.defect_type = @defectType');
+  }
+  if (filter.modelId !== undefined) params['modelId'] = checkId('modelId', filter.modelId);
+  if (filter.scoreMin !== undefined || filter.scoreMax !== undefined) {
+    if (filter.modelId === undefined) throw invalidParameterError('modelId', 'the model whose scores the score range filters by', undefined);
+    joins.push(`JOIN results r ON r.id = ${LATEST_RESULT}`);
+    if (filter.scoreMin !== undefined) {
+      params['scoreMin'] = checkFinite('scoreMin', filter.scoreMin);
+      where.push('r.score >= @scoreMin');
+    }
+    if (filter.scoreMax !== undefined) {
+      params['scoreMax'] = checkFinite('scoreMax', filter.scoreMax);
+      where.push('r.score <= @scoreMax');
+    }
+  }
+  if (filter.decision !== undefined) {
+    const decision = checkOneOf('decision', filter.decision, DECISION_FILTERS);
+    if (decision === 'none') where.push('NOT EXISTS (SELECT 1 FROM decisions WHERE image_id = i.id)');
+    else {
+      params['decision'] = decision;
+      where.push(`(SELECT verdict FROM decisions WHERE id = ${LATEST_DECISION}) = @decision`);
+    }
+  }
+  return { params, fromWhere: `FROM images i ${joins.join(' ')} WHERE ${where.join(' AND ')}` };
+}
+
+/**
+ * One page of a product's images in import order, filtered (GridFilter). Offset paging over the
+ * 0009 indexes: the page's ids are found with only the filter's joins, then only those rows are
+ * decorated with masks, score and decision (bench/scale.ts measures first, deep and filtered pages).
+ */
+export function page(p: Project, filter: GridFilter & { offset: number; limit: number }): { total: number; items: GridImage[] } {
+  const { params, fromWhere } = gridQuery(filter);
   const offset = checkInt('offset', filter.offset, 0);
   const limit = checkInt('limit', filter.limit, 1, 10_000);
-  const where = 'product_id = @productId AND (@split IS NULL OR split = @split) AND (@verdict IS NULL OR verdict = @verdict)';
+  const scored = params['modelId'] !== undefined;
   return p.guard(() => {
-    const { n } = p.statement(`SELECT count(*) AS n FROM images WHERE ${where}`).get({ productId, split, verdict }) as { n: number };
+    const { n } = p.statement(`SELECT count(*) AS n ${fromWhere}`).get(params) as { n: number };
     const rows = p.statement(
-      `SELECT i.*, EXISTS (SELECT 1 FROM masks m WHERE m.image_id = i.id AND m.kind = 'ground_truth') AS has_gt,
-              EXISTS (SELECT 1 FROM masks m WHERE m.image_id = i.id AND m.kind = 'ignore') AS has_ignore
-       FROM images i WHERE ${where} ORDER BY id LIMIT @limit OFFSET @offset`,
-    ).all({ productId, split, verdict, limit, offset }) as Array<Row & { has_gt: number; has_ignore: number }>;
-    return { total: n, items: rows.map((r) => ({ ...toImage(r), hasGroundTruth: r.has_gt === 1, hasIgnore: r.has_ignore === 1 })) };
+      `WITH page AS (SELECT i.id ${fromWhere} ORDER BY i.id LIMIT @limit OFFSET @offset)
+       SELECT i.*, EXISTS (SELECT 1 FROM masks m WHERE m.image_id = i.id AND m.kind = 'ground_truth') AS has_gt,
+              EXISTS (SELECT 1 FROM masks m WHERE m.image_id = i.id AND m.kind = 'ignore') AS has_ignore,
+              ${scored ? `(SELECT score FROM results WHERE id = ${LATEST_RESULT})` : 'NULL'} AS score,
+              (SELECT verdict FROM decisions WHERE id = ${LATEST_DECISION}) AS decision
+       FROM page JOIN images i ON i.id = page.id ORDER BY i.id`,
+    ).all({ ...params, limit, offset }) as Array<Row & { has_gt: number; has_ignore: number; score: number | null; decision: 'pass' | 'fail' | null }>;
+    return {
+      total: n,
+      items: rows.map((r) => ({ ...toImage(r), hasGroundTruth: r.has_gt === 1, hasIgnore: r.has_ignore === 1, score: r.score, decision: r.decision })),
+    };
+  });
+}
+
+/** How many of a product's images fall in each split, label, defect type and latest decision (the grid's facet counts). */
+export interface FacetCounts {
+  readonly total: number;
+  readonly splits: Record<Split, number>;
+  readonly verdicts: Record<Verdict, number>;
+  /** Defect types by name (images without one are not listed), most frequent first. */
+  readonly defectTypes: Array<{ defectType: string; count: number }>;
+  readonly decisions: Record<DecisionFilter, number>;
+}
+
+export function facetCounts(p: Project, productId: number): FacetCounts {
+  const id = checkId('productId', productId);
+  return p.guard(() => {
+    const splits: Record<Split, number> = { train: 0, validation: 0, test: 0 };
+    for (const r of p.statement('SELECT split, count(*) AS n FROM images WHERE product_id = ? GROUP BY split').all(id) as Array<{ split: Split; n: number }>) splits[r.split] = r.n;
+    const verdicts: Record<Verdict, number> = { good: 0, defective: 0, unlabelled: 0 };
+    for (const r of p.statement('SELECT verdict, count(*) AS n FROM images WHERE product_id = ? GROUP BY verdict').all(id) as Array<{ verdict: Verdict; n: number }>) verdicts[r.verdict] = r.n;
+    const defectTypes = (p.statement(
+      'SELECT defect_type AS defectType, count(*) AS count FROM images WHERE product_id = ? AND defect_type IS NOT NULL GROUP BY defect_type ORDER BY count DESC, defect_type',
+    ).all(id) as Array<{ defectType: string; count: number }>);
+    const total = splits.train + splits.validation + splits.test;
+    const decisions: Record<DecisionFilter, number> = { pass: 0, fail: 0, none: total };
+    for (const r of p.statement(
+      `SELECT d.verdict AS verdict, count(*) AS n FROM decisions d JOIN images i ON i.id = d.image_id
+       WHERE i.product_id = ? AND d.id = (SELECT max(id) FROM decisions WHERE image_id = d.image_id) GROUP BY d.verdict`,
+    ).all(id) as Array<{ verdict: 'pass' | 'fail'; n: number }>) {
+      decisions[r.verdict] = r.n;
+      decisions.none -= r.n;
+    }
+    return { total, splits, verdicts, defectTypes, decisions };
   });
 }
 

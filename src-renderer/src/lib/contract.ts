@@ -10,7 +10,7 @@ import {
 
 export { ApiError, REFINABLE_METHODS } from '../../../src-main/api/contract.ts';
 export type {
-  AnomalyMap, ApiErrorCode, ApiInput, ApiMethod, ApiOutput, ApiResponse, ArgusApi, DefectRecall, Evaluation, EvaluationComparison, EvaluationRecord, ExportResult, Image, ImportSummary, InspectionSummary, Job,
+  AnomalyMap, ApiErrorCode, ApiInput, ApiMethod, ApiOutput, ApiResponse, ArgusApi, DefectRecall, Evaluation, EvaluationComparison, EvaluationRecord, ExportResult, GridImage, Image, ImageCounts, ImportSummary, InspectionSummary, Job,
   JobProgress, Mask, Model, Picture, Product, ProjectInfo, Report, Result, Run, ScoreSet, StationEvent, Threshold,
 } from '../../../src-main/api/contract.ts';
 
