@@ -37,6 +37,13 @@ if (process.argv[2] === 'fit-memory') {
   process.exit(r.status ?? 1);
 }
 
+if (process.argv[2] === 'scale' || process.argv[2] === 'grid-scroll') {
+  // `npm run bench -- scale [--images 100000]`: a big project's import rate, grid and result-list latency, peak RSS
+  // `npm run bench -- grid-scroll [--images 5000]`: frame times of the Dataset grid scrolled in Chromium
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', `${process.argv[2]}.ts`), ...process.argv.slice(3)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+
 const data = process.env['ARGUS_BENCH_DATA'] ?? join(PROJECT_ROOT, '..', 'shared', 'data', 'magnetic_tile');
 const methods = (process.env['ARGUS_BENCH_METHODS'] ?? 'patchcore,padim,simplenet,pfm,pefm,cflow').split(',').filter(Boolean);
 const rows: string[][] = [];

@@ -4,7 +4,7 @@
  * (DUPLICATE_IMAGE). Decoding and measuring the image is the caller's job (src-main/vision).
  */
 import type { ImageFormat } from '../vision/image.ts';
-import { imageRelativePath, readVerified, sha256Hex, writeFileAtomic } from './blobs.ts';
+import { imageRelativePath, readVerified, sha256Hex, writeFileAtomic, writeFilesAtomic } from './blobs.ts';
 import { StoreError } from './errors.ts';
 import { insideProject } from './paths.ts';
 import type { Project } from './project.ts';
@@ -111,6 +111,63 @@ export function add(p: Project, input: NewImage): Image {
     throw err;
   }
   return get(p, id);
+}
+
+/** What `addMany` did with one input: the image it stored, or the image already holding these bytes. */
+export type AddOutcome = { readonly added: Image } | { readonly duplicateOf: Image };
+
+/**
+ * Adds a batch of images: every file written durably together (blobs.ts writeFilesAtomic), then every
+ * row in one transaction, so a batch costs a few disk flushes instead of a few per image. An input
+ * whose bytes the product already holds, or an earlier input of the batch holds, is not stored: its
+ * outcome names that image. Inputs are checked first; a bad one throws before anything is written.
+ */
+export async function addMany(p: Project, inputs: readonly NewImage[]): Promise<AddOutcome[]> {
+  if (!Array.isArray(inputs)) throw invalidParameterError('inputs', 'an array of new images', inputs);
+  const checked = inputs.map((input, i) => {
+    const format = checkOneOf(`inputs[${i}].format`, input.format, FORMATS);
+    const data = checkBytes(`inputs[${i}].data`, input.data);
+    const sha256 = sha256Hex(data);
+    return {
+      productId: checkId(`inputs[${i}].productId`, input.productId),
+      originalPath: checkString(`inputs[${i}].originalPath`, input.originalPath, { min: 1, max: 4096 }),
+      data, sha256, format, storedPath: imageRelativePath(sha256, EXTENSION[format]),
+      width: checkInt(`inputs[${i}].width`, input.width, 1, MAX_SIDE),
+      height: checkInt(`inputs[${i}].height`, input.height, 1, MAX_SIDE),
+      split: checkOneOf(`inputs[${i}].split`, input.split, SPLITS),
+      verdict: checkOneOf(`inputs[${i}].verdict`, input.verdict ?? 'unlabelled', VERDICTS),
+      defectType: checkDefectType(input.defectType),
+      jobId: checkOptionalId(`inputs[${i}].jobId`, input.jobId),
+    };
+  });
+  // the first input with these bytes in its product is stored; the others repeat it or an image already there
+  const firstOf = new Map<string, number>();
+  const repeats = checked.map((c, i) => {
+    const key = `${c.productId}:${c.sha256}`;
+    const existing = findBySha256(p, c.productId, c.sha256);
+    if (existing) return existing;
+    const first = firstOf.get(key);
+    if (first !== undefined) return first;
+    firstOf.set(key, i);
+    return null;
+  });
+  const freshIndexes = checked.flatMap((_, i) => (repeats[i] === null ? [i] : []));
+  const fresh = freshIndexes.map((i) => checked[i]!);
+  await writeFilesAtomic(p.dir, fresh.map((c) => ({ relPath: c.storedPath, data: c.data })));
+  const at = nowIso();
+  const ids = p.transaction(() => {
+    const insert = p.statement(
+      `INSERT INTO images (product_id, original_path, stored_path, sha256, byte_size, width, height, format, split, verdict, defect_type, job_id, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    return fresh.map((c) => Number(insert.run(c.productId, c.originalPath, c.storedPath, c.sha256, c.data.length, c.width, c.height, c.format, c.split, c.verdict, c.defectType, c.jobId, at).lastInsertRowid));
+  });
+  const added = new Map<number, Image>();
+  freshIndexes.forEach((i, k) => added.set(i, get(p, ids[k]!)));
+  return repeats.map((r, i) => {
+    if (r === null) return { added: added.get(i)! };
+    return { duplicateOf: typeof r === 'number' ? added.get(r)! : r };
+  });
 }
 
 export function find(p: Project, id: number): Image | undefined {

@@ -10,3 +10,6 @@ CREATE INDEX images_by_product_defect ON images (product_id, defect_type);
 CREATE INDEX results_by_model_image ON results (model_id, image_id);
 -- A run's counts (polled by the Inspect screen) are read from the index alone, not from every result row.
 CREATE INDEX results_by_run_verdict ON results (run_id, verdict, created_at);
+-- Result lists worst first, a run's or a model's, without sorting every result for each page.
+CREATE INDEX results_by_run_score ON results (run_id, score DESC, id);
+CREATE INDEX results_by_model_score ON results (model_id, score DESC, id);
