@@ -36,6 +36,8 @@ const context = await launchChromium(join(work, 'chromium-profile'), { width: 16
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(60_000);
+  // tsx names functions with an `__name` helper that the page does not have (the measuring function runs there)
+  await page.addInitScript('globalThis.__name = (f) => f');
   await page.goto(server.url);
   await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: 'Dataset' }).click();
   await page.locator('[data-image-id]').first().waitFor();
