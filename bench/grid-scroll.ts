@@ -26,6 +26,9 @@ interface Phase {
   frames: number[];
   longFrames: number[];
   maxTiles: number;
+  /** Of the long frames' time: in scripts, and in rendering (style, layout, paint). */
+  scriptMs: number;
+  renderMs: number;
 }
 
 const work = mkdtempSync(join(tmpdir(), 'argus-grid-scroll-'));
@@ -48,8 +51,16 @@ try {
     const frames: number[] = [];
     const longFrames: number[] = [];
     let maxTiles = 0;
+    let scriptMs = 0;
+    let renderMs = 0;
     const observer = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) longFrames.push(e.duration);
+      for (const e of list.getEntries()) {
+        longFrames.push(e.duration);
+        // where a long frame went: scripts, and the rendering (style, layout, paint) from its render start
+        const frame = e as unknown as { startTime: number; duration: number; renderStart: number; scripts: Array<{ duration: number }> };
+        scriptMs += frame.scripts.reduce((a, x) => a + x.duration, 0);
+        if (frame.renderStart > 0) renderMs += frame.startTime + frame.duration - frame.renderStart;
+      }
     });
     // Chromium's long animation frames (not in Node's types; this runs in the page)
     observer.observe({ type: 'long-animation-frame' as 'mark' });
@@ -78,7 +89,7 @@ try {
     });
     await new Promise((r) => setTimeout(r, 300));
     observer.disconnect();
-    return { frames, longFrames, maxTiles };
+    return { frames, longFrames, maxTiles, scriptMs, renderMs };
   }, { mode, seconds });
 
   const steady: Phase = await measure('steady');
@@ -89,10 +100,11 @@ try {
   };
   const line = (name: string, p: Phase) => [
     name, String(p.frames.length), num(quantile(p.frames, 0.5)), num(quantile(p.frames, 0.95)), num(Math.max(...p.frames)),
-    String(p.frames.filter((f) => f > 33.4).length), String(p.longFrames.length), num(p.longFrames.length ? Math.max(...p.longFrames) : 0), String(p.maxTiles),
+    String(p.frames.filter((f) => f > 33.4).length), String(p.longFrames.length), num(p.longFrames.length ? Math.max(...p.longFrames) : 0),
+    `${num(p.scriptMs, 0)} / ${num(p.renderMs, 0)}`, String(p.maxTiles),
   ];
   console.log(formatTable(
-    ['Dataset grid scroll', 'frames', 'p50 ms', 'p95 ms', 'max ms', 'frames > 33 ms', 'long frames (> 50 ms)', 'longest ms', 'most tiles in page'],
+    ['Dataset grid scroll', 'frames', 'p50 ms', 'p95 ms', 'max ms', 'frames > 33 ms', 'long frames (> 50 ms)', 'longest ms', 'their script / render ms', 'most tiles in page'],
     [line(`steady, ${count} images`, steady), line(`20 far jumps, ${count} images`, jumps)],
   ));
   console.log(JSON.stringify({ images: count, steady: { ...steady, frames: undefined, p50: quantile(steady.frames, 0.5), p95: quantile(steady.frames, 0.95) }, jumps: { ...jumps, frames: undefined, p50: quantile(jumps.frames, 0.5), p95: quantile(jumps.frames, 0.95) } }));

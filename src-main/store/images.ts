@@ -269,7 +269,7 @@ export interface GridFilter extends ImageFilter {
 
 interface GridQuery {
   readonly params: Record<string, unknown>;
-  /** FROM … WHERE … with only the joins and conditions the filter needs, so the planner uses the 0009 indexes. */
+  /** FROM … WHERE … with only the conditions the filter needs, so the planner uses the 0009 indexes. */
   readonly fromWhere: string;
 }
 
@@ -278,7 +278,6 @@ const LATEST_DECISION = '(SELECT max(id) FROM decisions WHERE image_id = i.id)';
 
 function gridQuery(filter: GridFilter): GridQuery {
   const params: Record<string, unknown> = { productId: checkId('productId', filter.productId) };
-  const joins: string[] = [];
   const where = ['i.product_id = @productId'];
   if (filter.split !== undefined) {
     params['split'] = checkOneOf('split', filter.split, SPLITS);
@@ -295,25 +294,29 @@ function gridQuery(filter: GridFilter): GridQuery {
   if (filter.modelId !== undefined) params['modelId'] = checkId('modelId', filter.modelId);
   if (filter.scoreMin !== undefined || filter.scoreMax !== undefined) {
     if (filter.modelId === undefined) throw invalidParameterError('modelId', 'the model whose scores the score range filters by', undefined);
-    joins.push(`JOIN results r ON r.id = ${LATEST_RESULT}`);
+    // driven from the model's results in score order (results_by_model_score): only those in range are looked at
+    const range: string[] = [];
     if (filter.scoreMin !== undefined) {
       params['scoreMin'] = checkFinite('scoreMin', filter.scoreMin);
-      where.push('r.score >= @scoreMin');
+      range.push('r.score >= @scoreMin');
     }
     if (filter.scoreMax !== undefined) {
       params['scoreMax'] = checkFinite('scoreMax', filter.scoreMax);
-      where.push('r.score <= @scoreMax');
+      range.push('r.score <= @scoreMax');
     }
+    where.push(`i.id IN (SELECT r.image_id FROM results r WHERE r.model_id = @modelId AND ${range.join(' AND ')}
+      AND r.id = (SELECT max(id) FROM results WHERE model_id = @modelId AND image_id = r.image_id))`);
   }
   if (filter.decision !== undefined) {
     const decision = checkOneOf('decision', filter.decision, DECISION_FILTERS);
-    if (decision === 'none') where.push('NOT EXISTS (SELECT 1 FROM decisions WHERE image_id = i.id)');
+    if (decision === 'none') where.push('i.id NOT IN (SELECT image_id FROM decisions)');
     else {
       params['decision'] = decision;
-      where.push(`(SELECT verdict FROM decisions WHERE id = ${LATEST_DECISION}) = @decision`);
+      // driven from the decisions (few beside the images): the latest one per image, of this verdict
+      where.push(`i.id IN (SELECT d.image_id FROM decisions d WHERE d.verdict = @decision AND d.id = (SELECT max(id) FROM decisions WHERE image_id = d.image_id))`);
     }
   }
-  return { params, fromWhere: `FROM images i ${joins.join(' ')} WHERE ${where.join(' AND ')}` };
+  return { params, fromWhere: `FROM images i WHERE ${where.join(' AND ')}` };
 }
 
 /**

@@ -210,7 +210,7 @@ export function page(p: Project, filter: {
   }
   if (filter.queue !== undefined) {
     where.push(checkOneOf('queue', filter.queue, REVIEW_QUEUES) === 'awaiting'
-      ? 'NOT EXISTS (SELECT 1 FROM decisions d WHERE d.image_id = r.image_id)'
+      ? 'r.image_id NOT IN (SELECT image_id FROM decisions)'
       : `r.verdict IN ('pass', 'fail') AND ${LATEST_DECISION} <> r.verdict`);
   }
   const order = checkOneOf('order', filter.order ?? 'score', RESULT_ORDERS);

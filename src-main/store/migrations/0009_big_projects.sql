@@ -8,9 +8,10 @@ CREATE INDEX images_by_product_verdict ON images (product_id, verdict, defect_ty
 CREATE INDEX images_by_product_defect ON images (product_id, defect_type);
 -- An image's latest result under a model (score filter, score on each tile) is one seek.
 CREATE INDEX results_by_model_image ON results (model_id, image_id);
--- Result lists worst first, a run's or a model's, without sorting every result for each page.
-CREATE INDEX results_by_run_score ON results (run_id, model_id, score DESC, id);
-CREATE INDEX results_by_model_score ON results (model_id, score DESC, id);
+-- Result lists worst first, a run's or a model's, without sorting every result for each page (the image
+-- id in them answers the review queues and the grid's score range from the index alone).
+CREATE INDEX results_by_run_score ON results (run_id, model_id, score DESC, id, image_id);
+CREATE INDEX results_by_model_score ON results (model_id, score DESC, id, image_id);
 
 -- Each inspection run's counts, kept by triggers in the same transaction as its results, so the run
 -- list (polled every 2 s by the Inspect screen) reads one row per run instead of counting every
