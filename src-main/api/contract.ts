@@ -64,6 +64,18 @@ export const Image = z.object({
 export const DefectType = z.object({ id: Id, productId: Id, name: z.string(), colour: z.string(), position: z.number().int(), createdAt: z.string(), images: z.number().int() });
 const Colour = z.string().regex(/^#[0-9a-fA-F]{6}$/, "expected a colour '#rrggbb'");
 
+/** An image as the dataset grid lists it: its latest score under the listing's model (null without one) and its latest reviewer decision. */
+export const GridImage = Image.extend({ score: z.number().nullable(), decision: z.enum(['pass', 'fail']).nullable() });
+
+/** A product's images counted per split, label, defect type and latest reviewer decision ('none': never decided). */
+export const ImageCounts = z.object({
+  total: z.number().int(),
+  splits: z.object({ train: z.number().int(), validation: z.number().int(), test: z.number().int() }),
+  verdicts: z.object({ good: z.number().int(), defective: z.number().int(), unlabelled: z.number().int() }),
+  defectTypes: z.array(z.object({ defectType: z.string(), count: z.number().int() })),
+  decisions: z.object({ pass: z.number().int(), fail: z.number().int(), none: z.number().int() }),
+});
+
 export const Mask = z.object({ id: Id, imageId: Id, kind: MaskKind, width: z.number().int(), height: z.number().int(), createdAt: z.string() });
 
 export const Model = z.object({
@@ -339,8 +351,28 @@ export const API = {
     split: Split.default('train'),
     verdict: Verdict.default('unlabelled'),
   }).strict(), Job),
-  'images.list': method(z.object({ productId: Id, split: Split.optional(), verdict: Verdict.optional(), ...Page }).strict(),
-    z.object({ total: z.number().int(), items: z.array(Image) })),
+  /**
+   * A page of the product's images in import order. Filters combine: split, label, defect type, the
+   * latest reviewer decision ('none': undecided), and a score range of each image's latest result
+   * under `modelId` (default: the product's newest model; images without a result are left out).
+   * With a model, each item carries that score.
+   */
+  'images.list': method(z.object({
+    productId: Id, split: Split.optional(), verdict: Verdict.optional(), defectType: Name.optional(),
+    modelId: Id.optional(), scoreMin: Score.optional(), scoreMax: Score.optional(), decision: z.enum(['pass', 'fail', 'none']).optional(), ...Page,
+  }).strict().refine((v) => v.scoreMin === undefined || v.scoreMax === undefined || v.scoreMin <= v.scoreMax, 'scoreMin must not exceed scoreMax'),
+  z.object({ total: z.number().int(), items: z.array(GridImage) })),
+  /** The product's image counts per split, label, defect type and decision (the Dataset screen's filter counts). */
+  'images.counts': method(z.object({ productId: Id }).strict(), ImageCounts),
+  /**
+   * Image files sent as bytes (files dropped onto the page in browser mode, where the page cannot know
+   * their paths): each is checked like an imported file (format, full decode, duplicate bytes) and stored
+   * in the project; `name` (the file's name or its path inside a dropped folder) is kept as its original path.
+   */
+  'images.upload': method(z.object({
+    productId: Id, split: Split.default('train'), verdict: Verdict.default('unlabelled'),
+    files: z.array(z.object({ name: z.string().trim().min(1).max(1024), base64: Base64 }).strict()).min(1).max(500),
+  }).strict(), ImportSummary),
   'images.get': method(z.object({ id: Id }).strict(), Image),
   'images.picture': method(z.object({ id: Id, maxSide: z.number().int().min(16).max(4096).default(512) }).strict(), Picture),
   'images.label': method(z.object({ ids: z.array(Id).min(1).max(10_000), verdict: Verdict, defectType: Name.nullable().optional() }).strict(), z.array(Image)),
@@ -518,6 +550,8 @@ export type ApiOutput<M extends ApiMethod> = z.output<(typeof API)[M]['output']>
 export type ProjectInfo = z.output<typeof ProjectInfo>;
 export type Product = z.output<typeof Product>;
 export type Image = z.output<typeof Image>;
+export type GridImage = z.output<typeof GridImage>;
+export type ImageCounts = z.output<typeof ImageCounts>;
 export type Mask = z.output<typeof Mask>;
 export type DefectType = z.output<typeof DefectType>;
 export type Model = z.output<typeof Model>;

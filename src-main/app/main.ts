@@ -102,7 +102,11 @@ async function main(): Promise<void> {
   }
 
   const win = new BrowserWindow(windowOptions(join(BUNDLE_DIR, 'preload.cjs')));
-  const disconnect = connectIpc(station, { ipcMain, webContents: win.webContents, isTrustedUrl: isAppUrl });
+  const pickFolders = async (): Promise<string[]> => {
+    const picked = await dialog.showOpenDialog(win, { title: 'Import folders', properties: ['openDirectory', 'multiSelections'] });
+    return picked.canceled ? [] : picked.filePaths;
+  };
+  const disconnect = connectIpc(station, { ipcMain, webContents: win.webContents, isTrustedUrl: isAppUrl, pickFolders });
   win.once('ready-to-show', () => win.show());
   win.on('closed', disconnect);
   app.on('second-instance', () => {

@@ -1,10 +1,11 @@
 /**
  * The preload of the Argus window (sandboxed, bundled to CommonJS by scripts/build-electron.ts):
- * exposes exactly `window.argusBridge = { invoke, onEvent }` and nothing else of Electron or Node.
+ * exposes exactly `window.argusBridge = { invoke, onEvent, pathForFile, pickFolders }` and nothing
+ * else of Electron or Node.
  */
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 import type { StationEvent } from '../api/contract.ts';
-import { CALL_CHANNEL, EVENT_CHANNEL, type ArgusBridge } from '../transport/channels.ts';
+import { CALL_CHANNEL, EVENT_CHANNEL, PICK_CHANNEL, type ArgusBridge } from '../transport/channels.ts';
 
 const bridge: ArgusBridge = {
   invoke: (method, input) => ipcRenderer.invoke(CALL_CHANNEL, String(method), input),
@@ -17,6 +18,12 @@ const bridge: ArgusBridge = {
       ipcRenderer.removeListener(EVENT_CHANNEL, relay);
     };
   },
+  pathForFile(file) {
+    if (typeof file !== 'object' || file === null) throw new TypeError('pathForFile expects a File dropped onto the page');
+    const path = webUtils.getPathForFile(file);
+    return typeof path === 'string' && path !== '' ? path : null;
+  },
+  pickFolders: () => ipcRenderer.invoke(PICK_CHANNEL),
 };
 
 contextBridge.exposeInMainWorld('argusBridge', bridge);

@@ -22,6 +22,7 @@ import { goodPercentile, goodReference } from './percentiles.ts';
 import { checkExtendRequest, checkTrainRequest, proposeTrainInput, resolveTrainInput } from './training.ts';
 import { exportModel } from './export.ts';
 import { explainResult } from './explain.ts';
+import { importUploaded } from './imports.ts';
 import type { StationContext } from './station.ts';
 
 function toProduct(p: Project, product: products.Product): Product {
@@ -99,6 +100,22 @@ function toRun(project: Project, run: runs.Run): import('../api/contract.ts').Ru
   };
 }
 
+/**
+ * The model a grid listing scores with: the one named (of the product), else for a score range the
+ * product's newest model; none when neither applies.
+ */
+function gridModel(project: Project, req: { productId: number; modelId?: number | undefined; scoreMin?: number | undefined; scoreMax?: number | undefined }): { modelId?: number } {
+  if (req.modelId !== undefined) {
+    const model = models.get(project, req.modelId);
+    if (model.productId !== req.productId) throw new ApiError('BAD_INPUT', `model ${model.id} belongs to product ${model.productId}, not to product ${req.productId}`);
+    return { modelId: model.id };
+  }
+  if (req.scoreMin === undefined && req.scoreMax === undefined) return {};
+  const newest = models.list(project, req.productId).reduce<models.Model | null>((a, m) => (a === null || m.version > a.version ? m : a), null);
+  if (newest === null) throw new ApiError('BAD_INPUT', `product ${req.productId} has no model yet: train one before filtering by score`);
+  return { modelId: newest.id };
+}
+
 export interface JobSubmitter {
   submit(kind: jobs.JobKind, params: unknown, productId: number | null, resumesJobId?: number | null): jobs.Job;
   cancel(jobId: number): boolean;
@@ -122,7 +139,13 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
       products.get(p(), req.productId);
       return station.jobs().submit('import', req, req.productId);
     },
-    'images.list': (req) => images.page(p(), req),
+    'images.list': (req) => {
+      const project = p();
+      products.get(project, req.productId);
+      return images.page(project, { ...req, ...gridModel(project, req) });
+    },
+    'images.counts': ({ productId }) => images.facetCounts(p(), products.get(p(), productId).id),
+    'images.upload': (req) => importUploaded(p(), req),
     'images.get': ({ id }) => images.listed(p(), id),
     'images.picture': ({ id, maxSide }) => pictureOrError(() => imagePicture(p(), id, maxSide)),
     'images.label': ({ ids, verdict, defectType }) => {

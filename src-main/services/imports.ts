@@ -1,8 +1,9 @@
 /**
  * Import: files and folders (or MVTec-layout datasets) into a product. Every file is checked on its
  * own — read, format sniffed, fully decoded (truncated and corrupt files fail here, enormous ones are
- * refused by the decoder's limits), hashed against the product's images — and committed in its own
- * transaction, so a bad file is one line in the summary and a kill loses at most the file in hand.
+ * refused by the decoder's limits), hashed against the product's images — so a bad file is one line
+ * in the summary; the good ones are stored a batch at a time (IMPORT_BATCH: files flushed together,
+ * rows in one transaction), so a kill loses at most the batch in hand.
  * Running the same import again (or resuming it) skips what is already in the product.
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { extname, join, resolve } from 'node:path';
 import type { ApiRequest } from '../api/contract.ts';
 import { IMAGE_EXTENSIONS, scanMvtec } from '../datasets/mvtec.ts';
 import type { JobContext } from '../jobs/queue.ts';
-import { images, jobs, masks, products, sha256Hex, StoreError, type Project } from '../store/index.ts';
+import { images, jobs, masks, products, StoreError, type Project } from '../store/index.ts';
 import { decodeImageBuffer, ImageReadError, MAX_IMAGE_FILE_BYTES, sniffImageFormat } from '../vision/image.ts';
 import { encodePng } from '../vision/picture.ts';
 import { readMask } from '../vision/mask.ts';
@@ -33,6 +34,12 @@ export interface ImportSummary {
 }
 
 const MAX_PROBLEMS_KEPT = 1000;
+/**
+ * Files read, decoded and stored together: their files are flushed to disk at once and their rows
+ * committed in one transaction (a kill loses at most this many, which a resumed import redoes).
+ */
+const IMPORT_BATCH = 32;
+const SINGLE_FILES = 64;
 /** Folders are walked to this depth; deeper trees are almost always a wrong pick. */
 const MAX_DEPTH = 12;
 
@@ -108,8 +115,15 @@ export function collectEntries(params: ImportParams, problems: ImportSummary['pr
   return entries;
 }
 
+interface CheckedImage {
+  readonly data: Buffer;
+  readonly format: images.NewImage['format'];
+  readonly width: number;
+  readonly height: number;
+}
+
 /** Reads and checks one file; the bytes, format and size, or an ImageReadError. */
-async function readChecked(path: string): Promise<{ data: Buffer; format: images.NewImage['format']; width: number; height: number }> {
+async function readChecked(path: string): Promise<CheckedImage> {
   let data: Buffer;
   try {
     const st = statSync(path);
@@ -120,6 +134,12 @@ async function readChecked(path: string): Promise<{ data: Buffer; format: images
   } catch (err) {
     throw new ImageReadError(path, (err as Error).message, { cause: err });
   }
+  return checkImageBytes(data, path);
+}
+
+/** Checks bytes as an image file: a known format that decodes completely. */
+async function checkImageBytes(data: Buffer, path: string): Promise<CheckedImage> {
+  if (data.length === 0) throw new ImageReadError(path, 'file is empty (0 bytes)');
   const format = sniffImageFormat(data);
   if (!format) throw new ImageReadError(path, 'unsupported format (not PNG, JPEG, BMP, TIFF or WebP)');
   const decoded = await decodeImageBuffer(data, path);
@@ -163,20 +183,36 @@ export async function runImport(p: Project, ctx: JobContext): Promise<ImportOutc
   const imageIds: number[] = [];
   const seen = new Set<number>();
   let lastSaved = Date.now();
-  for (const [i, entry] of entries.entries()) {
-    if (ctx.signal.aborted) break;
-    try {
-      const file = await readChecked(entry.path);
+  // one file at a time for the first SINGLE_FILES (a small import commits each file as it comes), then
+  // batches growing 2, 4, … up to IMPORT_BATCH (a big import flushes many files at a time)
+  for (let start = 0, size = 1; start < entries.length && !ctx.signal.aborted; start += size, size = start < SINGLE_FILES ? 1 : Math.min(IMPORT_BATCH, size * 2)) {
+    const batch = entries.slice(start, start + size);
+    const files = await Promise.all(batch.map((entry) => readChecked(entry.path).catch((err: unknown) => {
+      if (err instanceof ImageReadError) return err;
+      throw err;
+    })));
+    const readable = batch.flatMap((entry, k) => {
+      const file = files[k]!;
+      return file instanceof ImageReadError ? [] : [{
+        productId, originalPath: entry.path, ...file, split: entry.split, verdict: entry.verdict, defectType: entry.defectType, jobId: ctx.job.id,
+      }];
+    });
+    const outcomes = await images.addMany(p, readable);
+    let next = 0;
+    for (const [k, entry] of batch.entries()) {
+      const file = files[k]!;
+      if (file instanceof ImageReadError) {
+        summary.failed++;
+        problem(summary, entry.path, file.reason);
+        continue;
+      }
+      const outcome = outcomes[next++]!;
       let image: images.Image;
-      try {
-        image = images.add(p, {
-          productId, originalPath: entry.path, data: file.data, width: file.width, height: file.height, format: file.format,
-          split: entry.split, verdict: entry.verdict, defectType: entry.defectType, jobId: ctx.job.id,
-        });
+      if ('added' in outcome) {
+        image = outcome.added;
         summary.imported++;
-      } catch (err) {
-        if (!(err instanceof StoreError && err.code === 'DUPLICATE_IMAGE')) throw err;
-        const existing = images.findBySha256(p, productId, sha256Hex(file.data))!;
+      } else {
+        const existing = outcome.duplicateOf;
         // a resumed import finds its own earlier work: that is progress, not a duplicate (unless this
         // run has met the same bytes already, under another name)
         if (seen.has(existing.id) || existing.jobId === null || !earlier.has(existing.jobId)) {
@@ -198,12 +234,9 @@ export async function runImport(p: Project, ctx: JobContext): Promise<ImportOutc
           problem(summary, entry.maskPath, `mask not imported (image kept without it): ${err instanceof ImageReadError ? err.reason : err.message}`);
         }
       }
-    } catch (err) {
-      if (!(err instanceof ImageReadError)) throw err;
-      summary.failed++;
-      problem(summary, entry.path, err.reason);
     }
-    ctx.progress({ fraction: (i + 1) / entries.length, step: 'import', message: `${i + 1} of ${entries.length} files` });
+    const done = start + batch.length;
+    ctx.progress({ fraction: done / entries.length, step: 'import', message: `${done} of ${entries.length} files` });
     if (Date.now() - lastSaved > 1000) {
       jobs.setResult(p, ctx.job.id, summary);
       lastSaved = Date.now();
@@ -211,4 +244,40 @@ export async function runImport(p: Project, ctx: JobContext): Promise<ImportOutc
   }
   jobs.setResult(p, ctx.job.id, summary);
   return { summary, imageIds };
+}
+
+export type UploadParams = ApiRequest<'images.upload'>;
+
+/**
+ * Image files sent as bytes (browser-mode drag and drop): each checked and stored like an imported
+ * file, its name kept as the original path; duplicates and unreadable files are listed, never stored.
+ */
+export async function importUploaded(p: Project, params: UploadParams): Promise<ImportSummary> {
+  const productId = products.get(p, params.productId).id;
+  const summary: ImportSummary = { imported: 0, duplicates: 0, failed: 0, problems: [] };
+  const checked = await Promise.all(params.files.map((file) => checkImageBytes(Buffer.from(file.base64, 'base64'), file.name).catch((err: unknown) => {
+    if (err instanceof ImageReadError) return err;
+    throw err;
+  })));
+  const readable = params.files.flatMap((file, k) => {
+    const image = checked[k]!;
+    return image instanceof ImageReadError ? [] : [{ productId, originalPath: file.name, ...image, split: params.split, verdict: params.verdict }];
+  });
+  const outcomes = await images.addMany(p, readable);
+  let next = 0;
+  for (const [k, file] of params.files.entries()) {
+    const image = checked[k]!;
+    if (image instanceof ImageReadError) {
+      summary.failed++;
+      problem(summary, file.name, image.reason);
+      continue;
+    }
+    const outcome = outcomes[next++]!;
+    if ('added' in outcome) summary.imported++;
+    else {
+      summary.duplicates++;
+      problem(summary, file.name, `duplicate of image ${outcome.duplicateOf.id} (${outcome.duplicateOf.originalPath}), skipped`);
+    }
+  }
+  return summary;
 }

@@ -175,41 +175,61 @@ const ORDER_SQL: Record<ResultOrder, string> = {
   time: 'r.id DESC',
 };
 
+/** The latest decision's verdict on the result's image (decisions_by_image). */
+const LATEST_DECISION = '(SELECT verdict FROM decisions WHERE id = (SELECT max(id) FROM decisions WHERE image_id = r.image_id))';
+
 /**
  * One page of a model's results (optionally of one verdict, job or review queue), in `order` (default
- * worst score first), each with its image's latest decision (decisions.ts) if any.
+ * worst score first), each with its image's latest decision (decisions.ts) if any. The query holds only
+ * the conditions and joins the filter needs, so a run's or a model's results are read in score order
+ * from the 0009 indexes; the page's ids come first, then only those rows are read whole.
  */
 export function page(p: Project, filter: {
   modelId: number; verdict?: ResultVerdict; jobId?: number; runId?: number; source?: ResultSource; queue?: ReviewQueue; order?: ResultOrder; offset: number; limit: number;
   /** Just this result (its review row). */
   onlyId?: number;
 }): { total: number; items: ReviewRow[] } {
-  const modelId = checkId('modelId', filter.modelId);
-  const verdict = filter.verdict === undefined ? null : checkOneOf('verdict', filter.verdict, RESULT_VERDICTS);
-  const jobId = checkOptionalId('jobId', filter.jobId);
-  const runId = checkOptionalId('runId', filter.runId);
-  const source = filter.source === undefined ? null : checkOneOf('source', filter.source, RESULT_SOURCES);
-  const queue = filter.queue === undefined ? null : checkOneOf('queue', filter.queue, REVIEW_QUEUES);
-  const onlyId = checkOptionalId('onlyId', filter.onlyId);
+  const params: Record<string, unknown> = { modelId: checkId('modelId', filter.modelId) };
+  const where = ['r.model_id = @modelId'];
+  if (filter.verdict !== undefined) {
+    params['verdict'] = checkOneOf('verdict', filter.verdict, RESULT_VERDICTS);
+    where.push('r.verdict = @verdict');
+  }
+  if (filter.jobId !== undefined) {
+    params['jobId'] = checkId('jobId', filter.jobId);
+    where.push('r.job_id = @jobId');
+  }
+  if (filter.runId !== undefined) {
+    params['runId'] = checkId('runId', filter.runId);
+    where.push('r.run_id = @runId');
+  }
+  if (filter.source !== undefined) where.push(checkOneOf('source', filter.source, RESULT_SOURCES) === 'evaluation' ? 'r.run_id IS NULL' : 'r.run_id IS NOT NULL');
+  if (filter.onlyId !== undefined) {
+    params['onlyId'] = checkId('onlyId', filter.onlyId);
+    where.push('r.id = @onlyId');
+  }
+  if (filter.queue !== undefined) {
+    where.push(checkOneOf('queue', filter.queue, REVIEW_QUEUES) === 'awaiting'
+      ? 'r.image_id NOT IN (SELECT image_id FROM decisions)'
+      : `r.verdict IN ('pass', 'fail') AND ${LATEST_DECISION} <> r.verdict`);
+  }
   const order = checkOneOf('order', filter.order ?? 'score', RESULT_ORDERS);
   const offset = checkInt('offset', filter.offset, 0);
   const limit = checkInt('limit', filter.limit, 1, 10_000);
-  const from = `results r
-    LEFT JOIN (SELECT d.image_id, d.verdict FROM decisions d
-      JOIN (SELECT image_id, max(id) AS id FROM decisions GROUP BY image_id) latest ON latest.id = d.id) dec ON dec.image_id = r.image_id
-    LEFT JOIN thresholds t ON t.id = r.threshold_id`;
-  const where = `r.model_id = @modelId AND (@verdict IS NULL OR r.verdict = @verdict) AND (@jobId IS NULL OR r.job_id = @jobId)
-    AND (@runId IS NULL OR r.run_id = @runId) AND (@source IS NULL OR (r.run_id IS NULL) = (@source = 'evaluation'))
-    AND (@onlyId IS NULL OR r.id = @onlyId)
-    AND (@queue IS NULL OR (@queue = 'awaiting' AND dec.verdict IS NULL)
-      OR (@queue = 'disagree' AND r.verdict IN ('pass', 'fail') AND dec.verdict IS NOT NULL AND dec.verdict <> r.verdict))`;
+  const from = `results r ${order === 'uncertainty' ? 'LEFT JOIN thresholds t ON t.id = r.threshold_id' : ''} WHERE ${where.join(' AND ')}`;
   return p.guard(() => {
-    const { n } = p.statement(`SELECT count(*) AS n FROM ${from} WHERE ${where}`).get({ modelId, verdict, jobId, runId, source, queue, onlyId }) as { n: number };
+    const { n } = p.statement(`SELECT count(*) AS n FROM ${from}`).get(params) as { n: number };
+    const ids = (p.statement(`SELECT r.id AS id FROM ${from} ORDER BY ${ORDER_SQL[order]} LIMIT @limit OFFSET @offset`).all({ ...params, limit, offset }) as Array<{ id: number }>).map((r) => r.id);
+    if (ids.length === 0) return { total: n, items: [] };
     const rows = p.statement(
-      `SELECT r.*, i.verdict AS image_verdict, i.original_path AS original_path FROM ${from} JOIN images i ON i.id = r.image_id
-       WHERE ${where} ORDER BY ${ORDER_SQL[order]} LIMIT @limit OFFSET @offset`,
-    ).all({ modelId, verdict, jobId, runId, source, queue, onlyId, limit, offset }) as Array<Row & { image_verdict: ReviewRow['imageVerdict']; original_path: string }>;
-    return { total: n, items: rows.map((r) => ({ ...toResult(r), imageVerdict: r.image_verdict, originalPath: r.original_path })) };
+      `SELECT r.*, i.verdict AS image_verdict, i.original_path AS original_path FROM results r JOIN images i ON i.id = r.image_id
+       WHERE r.id IN (SELECT value FROM json_each(?))`,
+    ).all(JSON.stringify(ids)) as Array<Row & { image_verdict: ReviewRow['imageVerdict']; original_path: string }>;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return {
+      total: n,
+      items: ids.map((id) => byId.get(id)!).map((r) => ({ ...toResult(r), imageVerdict: r.image_verdict, originalPath: r.original_path })),
+    };
   });
 }
 

@@ -1,8 +1,9 @@
 /**
  * Inspection runs (migration 0005): one per inspection, with a name or lot number, the model and the
  * threshold version it judged with, where its images came from, and when it started and ended. Its
- * results carry its id (results.ts); counts and throughput are read from them, so a run killed half
- * way shows exactly what it finished.
+ * results carry its id (results.ts); counts and throughput are read from them (their counts kept per
+ * run by triggers in the same transaction, migration 0009), so a run killed half way shows exactly
+ * what it finished.
  *
  *   const run = runs.create(project, { productId, modelId, thresholdId, name: 'Lot 2026-118', source: '/line3/out' });
  *   runs.get(project, run.id).counts;   // { inspected, pass, review, fail, unjudged }
@@ -57,11 +58,10 @@ interface Row {
   inspected: number; pass: number; review: number; fail: number; unjudged: number; last_result_at: string | null;
 }
 
-const SELECT = `SELECT u.*, count(r.id) AS inspected,
-    coalesce(sum(r.verdict = 'pass'), 0) AS pass, coalesce(sum(r.verdict = 'review'), 0) AS review,
-    coalesce(sum(r.verdict = 'fail'), 0) AS fail, coalesce(sum(r.verdict = 'unjudged'), 0) AS unjudged,
-    max(r.created_at) AS last_result_at
-  FROM runs u LEFT JOIN results r ON r.run_id = u.id`;
+/** A run with its counts (run_counts, kept by triggers on results: migration 0009). */
+const SELECT = `SELECT u.*, coalesce(c.inspected, 0) AS inspected, coalesce(c.pass, 0) AS pass, coalesce(c.review, 0) AS review,
+    coalesce(c.fail, 0) AS fail, coalesce(c.unjudged, 0) AS unjudged, c.last_result_at AS last_result_at
+  FROM runs u LEFT JOIN run_counts c ON c.run_id = u.id`;
 
 function rate(r: Row): number | null {
   const end = r.finished_at ?? r.last_result_at;
@@ -101,7 +101,7 @@ export function finish(p: Project, id: number): void {
 }
 
 export function find(p: Project, id: number): Run | undefined {
-  const r = p.guard(() => p.statement(`${SELECT} WHERE u.id = ? GROUP BY u.id`).get(checkId('id', id)) as Row | undefined);
+  const r = p.guard(() => p.statement(`${SELECT} WHERE u.id = ?`).get(checkId('id', id)) as Row | undefined);
   return r && toRun(r);
 }
 
@@ -116,6 +116,6 @@ export function list(p: Project, filter: { productId: number; modelId?: number }
   const productId = checkId('productId', filter.productId);
   const modelId = checkOptionalId('modelId', filter.modelId);
   return p.guard(() => (p.statement(
-    `${SELECT} WHERE u.product_id = @productId AND (@modelId IS NULL OR u.model_id = @modelId) GROUP BY u.id ORDER BY u.id DESC`,
+    `${SELECT} WHERE u.product_id = @productId AND (@modelId IS NULL OR u.model_id = @modelId) ORDER BY u.id DESC`,
   ).all({ productId, modelId }) as Row[]).map(toRun));
 }

@@ -344,7 +344,7 @@ describe('projects: busy, missing, corrupt, outside', () => {
 // Fuzzing every method
 
 /** Calls that start work or change which project is open: only ever sent when the schema refuses them. */
-const SIDE_EFFECTS = new Set<ApiMethod>(['project.create', 'project.open', 'project.close', 'images.import', 'models.train', 'models.evaluate', 'inspection.run', 'results.decide', 'results.label', 'models.extend', 'runs.stop', 'products.setIgnore', 'models.export', 'results.explain']);
+const SIDE_EFFECTS = new Set<ApiMethod>(['project.create', 'project.open', 'project.close', 'images.import', 'models.train', 'models.evaluate', 'inspection.run', 'results.decide', 'results.label', 'models.extend', 'runs.stop', 'products.setIgnore', 'models.export', 'results.explain', 'images.upload']);
 const ALLOWED = ['INVALID_REQUEST', 'NOT_FOUND', 'BAD_INPUT', 'NO_PROJECT', 'CONFLICT'];
 
 /** A valid request of each method (ids of the fixture project: product 1, image 1, model 1, job 1). */
@@ -353,7 +353,9 @@ function templates(dir: string): Record<ApiMethod, Record<string, unknown>> {
     'project.create': { dir: join(dir, 'new'), name: 'x' }, 'project.open': { dir }, 'project.close': {}, 'project.current': {},
     'products.list': {}, 'products.create': { name: 'fuzz', description: '' },
     'images.import': { productId: 1, paths: [dir], layout: 'files', split: 'train', verdict: 'good' },
-    'images.list': { productId: 1, split: 'train', verdict: 'good', offset: 0, limit: 10 }, 'images.get': { id: 1 },
+    'images.list': { productId: 1, split: 'train', verdict: 'good', defectType: 'scratch', modelId: 1, scoreMin: 0, scoreMax: 9, decision: 'none', offset: 0, limit: 10 },
+    'images.get': { id: 1 }, 'images.counts': { productId: 1 },
+    'images.upload': { productId: 1, split: 'train', verdict: 'good', files: [{ name: 'a.png', base64: 'iVBORw0KGgo=' }] },
     'images.picture': { id: 1, maxSide: 64 }, 'images.label': { ids: [1], verdict: 'defective', defectType: 'scratch' },
     'images.setSplit': { ids: [1], split: 'train' },
     'masks.set': { imageId: 1, kind: 'ignore', png: 'iVBORw0KGgo=' }, 'masks.get': { imageId: 1, kind: 'ignore' }, 'masks.delete': { imageId: 1, kind: 'ignore' },

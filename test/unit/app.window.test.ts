@@ -12,7 +12,7 @@ import type { IpcMainInvokeEvent } from 'electron';
 import type { ApiResponse, StationEvent } from '../../src-main/api/contract.ts';
 import type { ApiHost } from '../../src-main/api/dispatch.ts';
 import { APP_URL, CSP, isAppUrl, webPreferences, windowOptions } from '../../src-main/app/window.ts';
-import { CALL_CHANNEL, EVENT_CHANNEL, type ArgusBridge } from '../../src-main/transport/channels.ts';
+import { CALL_CHANNEL, EVENT_CHANNEL, PICK_CHANNEL, type ArgusBridge } from '../../src-main/transport/channels.ts';
 import { connectIpc, type IpcOptions } from '../../src-main/transport/ipc.ts';
 import { buildElectron } from '../../scripts/build-electron.ts';
 
@@ -81,7 +81,7 @@ describe('IPC wiring', () => {
   it('answers our own page, refuses other senders and frames, forwards events until disconnected', async () => {
     const host = new FakeHost();
     const e = fakeElectronMain();
-    const disconnect = connectIpc(host, { ipcMain: e.ipcMain, webContents: e.webContents, isTrustedUrl: isAppUrl } as unknown as IpcOptions);
+    const disconnect = connectIpc(host, { ipcMain: e.ipcMain, webContents: e.webContents, isTrustedUrl: isAppUrl, pickFolders: async () => [] } as unknown as IpcOptions);
     const top = { url: APP_URL, parent: null };
 
     expect(await e.invoke(e.webContents, top, 'project.current', {})).toEqual({ ok: true, value: { method: 'project.current' } });
@@ -107,6 +107,21 @@ describe('IPC wiring', () => {
     disconnect();
     expect(host.listeners.size).toBe(0);
     expect(e.handlers.has(CALL_CHANNEL)).toBe(false);
+    expect(e.handlers.has(PICK_CHANNEL)).toBe(false);
+  });
+
+  it('opens the native folder picker for our own page only, and says so when it fails', async () => {
+    const e = fakeElectronMain();
+    let answer: () => Promise<string[]> = async () => ['/data/line3', ''];
+    connectIpc(new FakeHost(), { ipcMain: e.ipcMain, webContents: e.webContents, isTrustedUrl: isAppUrl, pickFolders: () => answer() } as unknown as IpcOptions);
+    const pick = (sender: unknown, frame: { url: string; parent: unknown }) => e.handlers.get(PICK_CHANNEL)!({ sender, senderFrame: frame } as unknown as IpcMainInvokeEvent);
+    const top = { url: APP_URL, parent: null };
+    expect(await pick(e.webContents, top)).toEqual({ ok: true, value: ['/data/line3'] });
+    expect(await pick(e.webContents, { url: 'https://evil.example/', parent: null })).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
+    answer = async () => {
+      throw new Error('no display');
+    };
+    expect(await pick(e.webContents, top)).toMatchObject({ ok: false, error: { code: 'INTERNAL', message: expect.stringContaining('no display') } });
   });
 });
 
@@ -115,13 +130,14 @@ describe('the preload bundle', () => {
   beforeAll(() => buildElectron({ outDir: out }));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it('preload exposes exactly argusBridge { invoke, onEvent } over the argus channels', async () => {
+  it('preload exposes exactly argusBridge { invoke, onEvent, pathForFile, pickFolders } over the argus channels', async () => {
     const code = readFileSync(join(out, 'preload.cjs'), 'utf8');
     const exposed = new Map<string, unknown>();
     const invoked: unknown[][] = [];
     const listeners = new Map<string, Set<(...args: unknown[]) => void>>();
     const electron = {
       contextBridge: { exposeInMainWorld: (key: string, api: unknown) => void exposed.set(key, api) },
+      webUtils: { getPathForFile: (file: { path?: string }) => file.path ?? '' },
       ipcRenderer: {
         invoke: async (...args: unknown[]) => {
           invoked.push(args);
@@ -141,7 +157,13 @@ describe('the preload bundle', () => {
     expect(required).toEqual(['electron']);
     expect([...exposed.keys()]).toEqual(['argusBridge']);
     const bridge = exposed.get('argusBridge') as ArgusBridge;
-    expect(Object.keys(bridge).sort()).toEqual(['invoke', 'onEvent']);
+    expect(Object.keys(bridge).sort()).toEqual(['invoke', 'onEvent', 'pathForFile', 'pickFolders']);
+    expect(bridge.pathForFile({ path: '/data/a.png' } as unknown as File)).toBe('/data/a.png');
+    expect(bridge.pathForFile({} as unknown as File)).toBeNull();
+    expect(() => bridge.pathForFile(null as unknown as File)).toThrow(/expects a File/);
+    await bridge.pickFolders();
+    expect(invoked).toEqual([[PICK_CHANNEL]]);
+    invoked.length = 0;
 
     expect(await bridge.invoke('project.current', {})).toEqual({ ok: true, value: null });
     expect(invoked).toEqual([[CALL_CHANNEL, 'project.current', {}]]);

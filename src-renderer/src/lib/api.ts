@@ -15,6 +15,8 @@ import { ApiError, type ApiInput, type ApiMethod, type ApiOutput, type ApiRespon
 export interface ArgusBridge {
   invoke(method: string, input: unknown): Promise<ApiResponse<unknown>>;
   onEvent(listener: (event: StationEvent) => void): () => void;
+  pathForFile(file: File): string | null;
+  pickFolders(): Promise<ApiResponse<string[]>>;
 }
 
 declare global {
@@ -205,3 +207,22 @@ function createClient(): StationClient {
 }
 
 export const api: StationClient = createClient();
+
+/** Electron only: the file-system paths of files and folders dropped onto the page, and the native folder picker. */
+export interface NativeFiles {
+  pathForFile(file: File): string | null;
+  pickFolders(): Promise<string[]>;
+}
+
+function nativeFilesOf(bridge: ArgusBridge | undefined): NativeFiles | null {
+  if (!bridge || typeof bridge.pathForFile !== 'function' || typeof bridge.pickFolders !== 'function') return null;
+  return {
+    pathForFile: (file) => bridge.pathForFile(file),
+    async pickFolders() {
+      return unwrap<string[]>(await bridge.pickFolders(), 'the folder picker');
+    },
+  };
+}
+
+/** Null in browser mode: dropped files reach the station as bytes (images.upload) there. */
+export const nativeFiles: NativeFiles | null = nativeFilesOf(window.argusBridge);

@@ -10,7 +10,7 @@ import {
 
 export { ApiError, EXTENDABLE_METHODS, REFINABLE_METHODS } from '../../../src-main/api/contract.ts';
 export type {
-  AnomalyMap, ApiErrorCode, ApiInput, ApiMethod, ApiOutput, ApiResponse, ArgusApi, DefectRecall, DefectType, Evaluation, EvaluationComparison, EvaluationRecord, Explanation, ExportResult, Image, ImportSummary, InspectionSummary, Job,
+  AnomalyMap, ApiErrorCode, ApiInput, ApiMethod, ApiOutput, ApiResponse, ArgusApi, DefectRecall, DefectType, Evaluation, EvaluationComparison, EvaluationRecord, Explanation, ExportResult, GridImage, Image, ImageCounts, ImportSummary, InspectionSummary, Job,
   JobProgress, Mask, Model, Picture, Product, ProjectInfo, Report, Result, Run, ScoreSet, StationEvent, Threshold,
 } from '../../../src-main/api/contract.ts';
 

@@ -20,7 +20,8 @@ async function limited<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } finally {
     running--;
-    waiting.shift()?.();
+    // newest first: when a grid scrolls fast, the tiles now in view are the ones waited for
+    waiting.pop()?.();
   }
 }
 

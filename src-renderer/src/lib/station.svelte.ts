@@ -45,7 +45,15 @@ export const station = $state({
   labelImageId: null as number | null,
   /** A failure of a background refresh (shown in the header). */
   error: null as ApiError | null,
+  /** Bumped whenever images were added, relabelled or moved: the dataset grid and its counts reload. */
+  datasetRevision: 0,
 });
+
+/** Tells the dataset views that images changed (import, upload, labels, splits) and refreshes the product counts. */
+export function datasetChanged(): void {
+  station.datasetRevision++;
+  void refreshProducts();
+}
 
 export function currentProduct(): Product | null {
   return station.products.find((p) => p.id === station.productId) ?? null;
@@ -208,7 +216,7 @@ function applyEvent(event: StationEvent): void {
 function jobEnded(job: Job): void {
   delete station.progress[job.id];
   if (job.kind === 'train' || job.kind === 'evaluate') void refreshModels();
-  if (job.kind === 'import') void refreshProducts();
+  if (job.kind === 'import') datasetChanged();
   for (const l of finishedListeners) l(job);
 }
 
