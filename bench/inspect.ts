@@ -13,7 +13,7 @@ import { evenlySpaced, scanMvtec } from '../src-main/datasets/mvtec.ts';
 import { CliStation } from '../src-main/cli/station-client.ts';
 import { activeProvider, setSessionLogger } from '../src-main/engine/session.ts';
 
-const { values } = parseArgs({ options: { data: { type: 'string' }, images: { type: 'string', default: '500' }, method: { type: 'string', default: 'patchcore' } } });
+const { values } = parseArgs({ options: { data: { type: 'string' }, images: { type: 'string', default: '500' }, method: { type: 'string', default: 'patchcore' }, search: { type: 'string', default: 'exact' } } });
 setSessionLogger(() => undefined);
 const dataset = scanMvtec(values.data!);
 const train = evenlySpaced(dataset.train, 120);
@@ -43,7 +43,7 @@ try {
   const product = await s.call('products.create', { name: 'bench' });
   await s.follow(await s.call('images.import', { productId: product.id, paths: [trainDir], split: 'train', verdict: 'good' }), 'import');
   const fitStart = performance.now();
-  const trained = await s.follow(await s.call('models.train', { productId: product.id, method: values.method as 'patchcore' }), 'train');
+  const trained = await s.follow(await s.call('models.train', { productId: product.id, method: values.method as 'patchcore', ...(values.method === 'patchcore' ? { config: { search: values.search } } : {}) }), 'train');
   if (trained.status !== 'succeeded') throw new Error(`training ${trained.status}: ${trained.error}`);
   const fitSeconds = (performance.now() - fitStart) / 1000;
   const [model] = await s.call('models.list', { productId: product.id });

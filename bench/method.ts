@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import { scanMvtec, evenlySpaced } from '../src-main/datasets/mvtec.ts';
 import { imageBatches, loadBatches, type LoadedBatch } from '../src-main/datasets/loader.ts';
 import { getMethod } from '../src-main/methods/index.ts';
+import type { FittedModel } from '../src-main/methods/method.ts';
+import { PatchCoreModel } from '../src-main/methods/patchcore/model.ts';
 import { activeProvider, setSessionLogger } from '../src-main/engine/session.ts';
 
 const { values } = parseArgs({
@@ -15,6 +17,8 @@ const { values } = parseArgs({
     data: { type: 'string' },
     'max-train': { type: 'string' },
     images: { type: 'string', default: '16' },
+    /** PatchCore: also time the same model with the approximate search (a second JSON line). */
+    'also-approximate': { type: 'boolean', default: false },
   },
 });
 setSessionLogger(() => undefined);
@@ -32,24 +36,28 @@ const epochSeconds = (model.describe()['training'] as { epochSeconds?: number[] 
 const trainSecondsPerEpoch = epochSeconds?.length ? epochSeconds.reduce((a, b) => a + b, 0) / epochSeconds.length : null;
 
 const timed = evenlySpaced(dataset.test, Number(values.images));
-async function msPerImage(batchSize: number): Promise<number> {
+async function msPerImage(scored: FittedModel, batchSize: number): Promise<number> {
   const batches: LoadedBatch[] = [];
   for await (const b of loadBatches(timed, input, { batchSize })) batches.push(b);
-  await model.predict(batches[0]!.batch); // warm-up: first-run allocations of this shape
+  await scored.predict(batches[0]!.batch); // warm-up: first-run allocations of this shape
   const start = performance.now();
-  for (const b of batches) await model.predict(b.batch);
+  for (const b of batches) await scored.predict(b.batch);
   return (performance.now() - start) / timed.length;
 }
-const bs1 = await msPerImage(1);
-const bs8 = await msPerImage(8);
-console.log(JSON.stringify({
-  method: method.name,
-  dataset: dataset.name,
-  nTrain: train.length,
-  fitSeconds,
-  trainSecondsPerEpoch,
-  msPerImageBs1: bs1,
-  msPerImageBs8: bs8,
-  peakRssMb: process.resourceUsage().maxRSS / 1024,
-  provider: activeProvider(),
-}));
+const variants: Array<[string, FittedModel]> = [[method.name, model]];
+if (values['also-approximate'] && model instanceof PatchCoreModel) variants.push([`${method.name} (approximate search)`, model.withSearch('approximate')]);
+for (const [name, scored] of variants) {
+  const bs1 = await msPerImage(scored, 1);
+  const bs8 = await msPerImage(scored, 8);
+  console.log(JSON.stringify({
+    method: name,
+    dataset: dataset.name,
+    nTrain: train.length,
+    fitSeconds,
+    trainSecondsPerEpoch,
+    msPerImageBs1: bs1,
+    msPerImageBs8: bs8,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    provider: activeProvider(),
+  }));
+}

@@ -50,12 +50,14 @@ const methods = (process.env['ARGUS_BENCH_METHODS'] ?? 'patchcore,padim,simplene
 const rows: string[][] = [];
 for (const method of methods) {
   process.stderr.write(`bench: ${method} on ${data} ...\n`);
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'method.ts'), '--method', method, '--data', data, '--max-train', '120'], {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'method.ts'), '--method', method, '--data', data, '--max-train', '120', ...(method === 'patchcore' ? ['--also-approximate'] : [])], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const r = JSON.parse(out.trim().split('\n').pop()!);
-  rows.push([r.method, r.dataset, String(r.nTrain), num(r.fitSeconds), r.trainSecondsPerEpoch === null ? '-' : num(r.trainSecondsPerEpoch), num(r.msPerImageBs1), num(r.msPerImageBs8), num(r.peakRssMb, 0), r.provider]);
+  for (const line of out.trim().split('\n').filter((l) => l.startsWith('{'))) {
+    const r = JSON.parse(line);
+    rows.push([r.method, r.dataset, String(r.nTrain), num(r.fitSeconds), r.trainSecondsPerEpoch === null ? '-' : num(r.trainSecondsPerEpoch), num(r.msPerImageBs1), num(r.msPerImageBs8), num(r.peakRssMb, 0), r.provider]);
+  }
 }
 console.log(formatTable(['method', 'dataset', 'train', 'fit s', 'train s/epoch', 'ms/img bs1', 'ms/img bs8', 'peak RSS MB', 'provider'], rows));
 
@@ -80,14 +82,16 @@ if (process.env['ARGUS_BENCH_F2PAD'] !== '0') {
 // Inspection throughput through the station: import, features, scoring and result writes of a folder.
 if (process.env['ARGUS_BENCH_INSPECT'] !== '0') {
   const images = process.env['ARGUS_BENCH_INSPECT_IMAGES'] ?? '500';
-  process.stderr.write(`bench: inspection of a ${images}-image folder ...\n`);
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'inspect.ts'), '--data', data, '--images', images], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const r = JSON.parse(out.trim().split('\n').pop()!);
+  const inspectRows: string[][] = [];
+  for (const search of ['exact', 'approximate']) {
+    process.stderr.write(`bench: inspection of a ${images}-image folder, ${search} search ...\n`);
+    const out = execFileSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'inspect.ts'), '--data', data, '--images', images, '--search', search], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    inspectRows.push([`${r.method} (${search} search)`, r.dataset, String(r.results), num(r.seconds), num(r.imagesPerSecond, 2), num(r.importSeconds ?? NaN), num(r.scoringSeconds ?? NaN), num(r.peakRssMb, 0), r.provider]);
+  }
   console.log('');
-  console.log(formatTable(['inspection', 'dataset', 'images', 'total s', 'images/s', 'import s', 'scoring s', 'peak RSS MB', 'provider'], [[
-    r.method, r.dataset, String(r.results), num(r.seconds), num(r.imagesPerSecond, 2), num(r.importSeconds ?? NaN), num(r.scoringSeconds ?? NaN), num(r.peakRssMb, 0), r.provider,
-  ]]));
+  console.log(formatTable(['inspection', 'dataset', 'images', 'total s', 'images/s', 'import s', 'scoring s', 'peak RSS MB', 'provider'], inspectRows));
 }

@@ -80,6 +80,20 @@ describe('PatchCore on real metal-plate images (MPDD subset)', () => {
     expect(b.images.map((i) => i.score)).toEqual(a.images.map((i) => i.score));
   });
 
+  it('approximate search keeps every image score exact and the pixel metrics within half a point', async () => {
+    const exact = await evaluateDataset(data, { method: 'patchcore', config: small, batchSize: 4 });
+    const approximate = await evaluateDataset(data, { method: 'patchcore', config: { ...small, search: 'approximate' }, batchSize: 4 });
+    expect(approximate.images.map((i) => i.path)).toEqual(exact.images.map((i) => i.path));
+    for (const [i, a] of approximate.images.entries()) expect(Math.abs(a.score - exact.images[i]!.score)).toBeLessThan(1e-5 * exact.images[i]!.score);
+    expect(approximate.imageAuroc).toBe(exact.imageAuroc);
+    expect(Math.abs(approximate.pixelAuroc - exact.pixelAuroc)).toBeLessThan(0.005);
+    expect(Math.abs(approximate.aupro - exact.aupro)).toBeLessThan(0.005);
+  });
+
+  it('refuses a search that is neither exact nor approximate', async () => {
+    await expect(evaluateDataset(data, { method: 'patchcore', config: { ...small, search: 'fast' }, maxTest: 1 })).rejects.toThrow(/search must be 'exact' or 'approximate'/);
+  });
+
   it('re-weighting and k-NN averaging give finite, different image scores', async () => {
     const plain = await evaluateDataset(data, { method: 'patchcore', config: small, maxTest: 3 });
     const weighted = await evaluateDataset(data, { method: 'patchcore', config: { ...small, numNeighbours: 3, reweightNeighbours: 9 }, maxTest: 3 });
@@ -140,5 +154,27 @@ describe('coreset and nearest-neighbour search on real patch features', () => {
     expect(pruned.stats.fallbacks).toBeLessThan(pruned.stats.queries);
     expect(Array.from(a.indices)).toEqual(Array.from(b.indices));
     for (let i = 0; i < a.distances.length; i++) expect(a.distances[i]).toBeCloseTo(b.distances[i]!, 1);
+  });
+
+  it('the approximate search returns true distances to the rows it names, never below the exact ones, and mostly the exact neighbour', async () => {
+    const ds = scanMvtec(sharedDataset('mpdd_metal_plate'));
+    const embedder = await PatchEmbedder.open({ ...PATCHCORE_DEFAULTS, ...small });
+    const input = { ...small, filter: 'bilinear', resize: 'stretch' } as const;
+    const train = await loadBatches(ds.train.slice(0, 8), input, { batchSize: 8 }).next();
+    const test = await loadBatches(ds.test.filter((t) => t.defective).slice(0, 2), input, { batchSize: 2 }).next();
+    const bank = (await embedder.embed(train.value!.batch)).features;
+    const queries = (await embedder.embed(test.value!.batch)).features;
+    const index = await MemoryBankIndex.withPruning(bank, 1024);
+    const [approximate, exact] = [await index.searchApproximate(queries, 1), await index.search(queries, 1)];
+    let same = 0;
+    for (let q = 0; q < exact.indices.length; q++) {
+      const row = approximate.indices[q]!;
+      let d = 0;
+      for (let c = 0; c < 1024; c++) d += (queries[q * 1024 + c]! - bank[row * 1024 + c]!) ** 2;
+      expect(approximate.distances[q]).toBeCloseTo(d, 2);
+      expect(approximate.distances[q]!).toBeGreaterThanOrEqual(exact.distances[q]! - 1e-3);
+      if (row === exact.indices[q]) same++;
+    }
+    expect(same / exact.indices.length).toBeGreaterThan(0.8);
   });
 });

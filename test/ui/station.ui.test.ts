@@ -528,7 +528,7 @@ describe('the station UI in Chromium', () => {
     const about = form.getByTestId('method-about');
     const seen = new Set<string>();
     const expected: Record<string, string[]> = {
-      patchcore: ['coresetRatio', 'numNeighbours'], padim: ['channels'], simplenet: ['epochs'],
+      patchcore: ['coresetRatio', 'numNeighbours', 'search'], padim: ['channels'], simplenet: ['epochs'],
       pfm: ['epochs', 'levels', 'direction'], pefm: ['epochs', 'fusion', 'positionEncoding'], cflow: ['epochs'],
     };
     for (const [method, fields] of Object.entries(expected)) {

@@ -20,6 +20,12 @@ export interface PatchCoreConfig extends PatchFeatureConfig {
    * not grow with the number of training images; one with fewer is fitted exactly as before.
    */
   readonly fitMemoryRows: number;
+  /**
+   * Nearest-neighbour search at inference: 'exact' (certified pruned search, the official code's
+   * results) or 'approximate' (nn-search.ts: searchApproximate; the anomaly map's patch values may be
+   * slightly high where a neighbour is missed, the image score stays exact: model.ts scoreFeatures).
+   */
+  readonly search: 'exact' | 'approximate';
 }
 
 export const PATCHCORE_DEFAULTS: PatchCoreConfig = {
@@ -34,6 +40,7 @@ export const PATCHCORE_DEFAULTS: PatchCoreConfig = {
   blurSigma: 4,
   seed: 0,
   fitMemoryRows: 262_144,
+  search: 'exact',
 };
 
 /** PatchCore reads images resized with PIL-style bilinear filtering (torchvision's default). */

@@ -7,6 +7,9 @@ export const patchcore: Method<PatchCoreConfig> = {
   defaults: PATCHCORE_DEFAULTS,
   input: patchcoreInput,
   fitStages: [{ stage: 'features', share: 0.6 }, { stage: 'coreset', share: 0.4 }],
+  validate(config) {
+    if (config.search !== 'exact' && config.search !== 'approximate') throw new RangeError(`search must be 'exact' or 'approximate'; received ${JSON.stringify(config.search)}`);
+  },
   fit: fitPatchCore,
   deserialize: deserializePatchCore,
 };

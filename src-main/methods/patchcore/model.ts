@@ -287,6 +287,13 @@ export class PatchCoreModel implements FittedModel {
     if (provenance && provenance.sources.length !== index.size * 2) throw new RangeError(`bank provenance covers ${provenance.sources.length / 2} rows, the bank ${index.size}`);
   }
 
+  /** The same model (bank, index, training record) searching its bank the other way: no refit needed. */
+  withSearch(search: PatchCoreConfig['search']): PatchCoreModel {
+    const twin = new PatchCoreModel({ ...this.config, search }, this.embedder, this.index, this.trainPatches, this.provenance);
+    twin.trainingScores = this.trainingScores;
+    return twin;
+  }
+
   /** Feature grid cell size in input pixels. */
   get gridStride(): number {
     return this.embedder.gridStride;
@@ -394,25 +401,54 @@ export class PatchCoreModel implements FittedModel {
     };
   }
 
+  /**
+   * After an approximate search, the image's patch scores made exact from the top down until the
+   * maximum is certain: an approximate score is never below the exact one, so once the largest exact
+   * score found is at least every remaining approximate score, no other patch can exceed it. The image
+   * score (the maximum) is then the exact search's; patches below it may keep a slightly high value.
+   */
+  private async exactWorstPatches(features: Float32Array, patchScores: Float32Array, nearest: Int32Array, k: number): Promise<void> {
+    const D = this.index.dim;
+    const order = Array.from(patchScores.keys()).sort((a, b) => patchScores[b]! - patchScores[a]!);
+    let best = -Infinity;
+    for (const c of order) {
+      if (patchScores[c]! <= best) break;
+      const nn = await this.index.search(features.subarray(c * D, (c + 1) * D), k);
+      let s = 0;
+      for (let j = 0; j < nn.k; j++) s += nn.distances[j]!;
+      patchScores[c] = s / nn.k;
+      nearest[c] = nn.indices[0]!;
+      best = Math.max(best, patchScores[c]!);
+    }
+  }
+
   /** Predictions from patch features [n·gridH·gridW, D] of n images. */
   async scoreFeatures(features: Float32Array, n: number, gridH: number, gridW: number): Promise<Prediction[]> {
     const cells = gridH * gridW;
     const k = Math.max(1, this.config.numNeighbours);
-    const nn = await this.index.search(features, k);
+    const D = this.index.dim;
+    const approximate = this.config.search === 'approximate';
+    const nn = approximate ? await this.index.searchApproximate(features, k) : await this.index.search(features, k);
+    const meanDistance = (distances: Float32Array, row: number, kk: number) => {
+      let s = 0;
+      for (let j = 0; j < kk; j++) s += distances[row * kk + j]!;
+      return s / kk;
+    };
     const predictions: Prediction[] = [];
     for (let i = 0; i < n; i++) {
       const patchScores = new Float32Array(cells);
-      let worst = 0;
+      const nearest = new Int32Array(cells);
       for (let c = 0; c < cells; c++) {
-        let s = 0;
-        for (let j = 0; j < nn.k; j++) s += nn.distances[(i * cells + c) * nn.k + j]!;
-        patchScores[c] = s / nn.k;
-        if (patchScores[c]! > patchScores[worst]!) worst = c;
+        patchScores[c] = meanDistance(nn.distances, i * cells + c, nn.k);
+        nearest[c] = nn.indices[(i * cells + c) * nn.k]!;
       }
+      if (approximate) await this.exactWorstPatches(features.subarray(i * cells * D, (i + 1) * cells * D), patchScores, nearest, k);
+      let worst = 0;
+      for (let c = 1; c < cells; c++) if (patchScores[c]! > patchScores[worst]!) worst = c;
       let score = patchScores[worst]!;
       if (this.config.reweightNeighbours > 0) {
-        const query = features.subarray((i * cells + worst) * this.index.dim, (i * cells + worst + 1) * this.index.dim);
-        score *= await this.reweight(query, nn.indices[(i * cells + worst) * nn.k]!);
+        const query = features.subarray((i * cells + worst) * D, (i * cells + worst + 1) * D);
+        score *= await this.reweight(query, nearest[worst]!);
       }
       const map = anomalyMapFromPatches(patchScores, gridW, gridH, this.config, this.embedder.gridStride, this.embedder.gridOffset);
       predictions.push({ score, map, grid: { values: patchScores, width: gridW, height: gridH } });

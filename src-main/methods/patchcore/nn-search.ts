@@ -150,12 +150,23 @@ export interface PruningOptions {
 
 export const DEFAULT_PRUNING: PruningOptions = { rank: 256, candidates: 16 };
 
+/**
+ * The approximate search (`searchApproximate`): the bound over the basis's leading 64 columns ranks the
+ * bank, the best 32 get exact distances, and nothing is certified or re-run. Its distances are never
+ * below the exact ones (each is an exact distance to some bank row), which PatchCoreModel uses to make
+ * image scores exact anyway.
+ */
+export const APPROXIMATE_PRUNING: PruningOptions = { rank: 64, candidates: 32 };
+
+type Pruning = { basis: ort.Tensor; basisData: Float32Array; bankAug: ort.Tensor; candidates: number };
+
 export class MemoryBankIndex {
   private readonly bankTensor: ort.Tensor;
   private readonly bankSqTensor: ort.Tensor;
   private readonly bankSq: Float32Array;
   private readonly bankSqMax: number;
-  private pruning?: { basis: ort.Tensor; basisData: Float32Array; bankAug: ort.Tensor; candidates: number };
+  private pruning?: Pruning;
+  private approximatePruning?: Pruning;
   /** Queries answered, and how many needed the brute-force fallback. */
   readonly stats = { queries: 0, fallbacks: 0 };
 
@@ -181,19 +192,25 @@ export class MemoryBankIndex {
     const index = new MemoryBankIndex(bank, dim);
     const rank = basis.length / dim;
     if (!Number.isInteger(rank) || rank < 1 || rank >= dim) throw new RangeError(`pruning basis of ${basis.length} values does not fit dimension ${dim}`);
-    const projected = (await matmul(bank, [index.size, dim], basis, [dim, rank])).data;
-    const aug = new Float32Array(index.size * (rank + 1));
-    for (let m = 0; m < index.size; m++) {
+    index.pruning = await index.pruningOver(basis, rank, candidates);
+    return index;
+  }
+
+  /** The bound's bank side over an orthonormal basis [dim, rank]: [p', ‖r_m‖] for every bank row. */
+  private async pruningOver(basis: Float32Array, rank: number, candidates: number): Promise<Pruning> {
+    const dim = this.dim;
+    const projected = (await matmul(this.bank, [this.size, dim], basis, [dim, rank])).data;
+    const aug = new Float32Array(this.size * (rank + 1));
+    for (let m = 0; m < this.size; m++) {
       let pp = 0;
       for (let j = 0; j < rank; j++) {
         const v = projected[m * rank + j]!;
         aug[m * (rank + 1) + j] = v;
         pp += v * v;
       }
-      aug[m * (rank + 1) + rank] = Math.sqrt(Math.max(index.bankSq[m]! - pp, 0));
+      aug[m * (rank + 1) + rank] = Math.sqrt(Math.max(this.bankSq[m]! - pp, 0));
     }
-    index.pruning = { basis: f32(basis, [dim, rank]), basisData: basis, bankAug: f32(aug, [index.size, rank + 1]), candidates };
-    return index;
+    return { basis: f32(basis, [dim, rank]), basisData: basis, bankAug: f32(aug, [this.size, rank + 1]), candidates };
   }
 
   /** The pruning basis [dim, rank] and candidate count, when the index prunes. */
@@ -216,7 +233,32 @@ export class MemoryBankIndex {
     return out;
   }
 
-  private async searchPruned(queries: Float32Array, out: Neighbours, pruning: NonNullable<MemoryBankIndex['pruning']>): Promise<void> {
+  /**
+   * Nearest neighbours that may be missed: ranked by the bound over the leading columns of the pruning
+   * basis (APPROXIMATE_PRUNING), exact distances for the best candidates, no certificate, no fallback.
+   * Every distance returned is an exact distance to the row returned, so none is below the exact
+   * search's. An index without pruning (a small bank) searches exactly.
+   */
+  async searchApproximate(queries: Float32Array, k: number): Promise<Neighbours> {
+    const n = queries.length / this.dim;
+    const kk = Math.min(k, this.size);
+    const full = this.pruning;
+    const rank = Math.min(APPROXIMATE_PRUNING.rank, full ? full.basisData.length / this.dim : 0);
+    if (!full || kk > APPROXIMATE_PRUNING.candidates || this.size <= APPROXIMATE_PRUNING.candidates) return this.search(queries, k);
+    if (!this.approximatePruning) {
+      // the leading columns of the stored basis (subspace iteration orders them by variance, roughly)
+      const fullRank = full.basisData.length / this.dim;
+      const prefix = new Float32Array(this.dim * rank);
+      for (let r = 0; r < this.dim; r++) for (let c = 0; c < rank; c++) prefix[r * rank + c] = full.basisData[r * fullRank + c]!;
+      this.approximatePruning = await this.pruningOver(prefix, rank, APPROXIMATE_PRUNING.candidates);
+    }
+    const out: Neighbours = { distances: new Float32Array(n * kk), indices: new Int32Array(n * kk), k: kk };
+    this.stats.queries += n;
+    await this.searchPruned(queries, out, this.approximatePruning, false);
+    return out;
+  }
+
+  private async searchPruned(queries: Float32Array, out: Neighbours, pruning: Pruning, certify = true): Promise<void> {
     const session = await pooledSession('graph:knn_pruned', buildPrunedGraph);
     const n = queries.length / this.dim;
     const kk = out.k;
@@ -244,7 +286,7 @@ export class MemoryBankIndex {
         let qq = 0;
         for (let c = r * this.dim; c < (r + 1) * this.dim; c++) qq += qs[c]! * qs[c]!;
         const tolerance = 1e-5 * (qq + this.bankSqMax);
-        if (dist[r * kk + kk - 1]! > cert[r]! - tolerance) uncertified.push(start + r);
+        if (certify && dist[r * kk + kk - 1]! > cert[r]! - tolerance) uncertified.push(start + r);
       }
     }
     if (uncertified.length > 0) {

@@ -42,6 +42,10 @@ export const METHODS: readonly MethodInfo[] = [
     settings: [
       { kind: 'number', key: 'coresetRatio', label: 'Coreset ratio', value: 0.1, min: 0.001, max: 1, step: 0.001 },
       { kind: 'number', key: 'numNeighbours', label: 'Neighbours (k)', value: 1, min: 1, max: 50, step: 1 },
+      {
+        kind: 'choice', key: 'search', label: 'Neighbour search', value: 'exact',
+        options: [{ value: 'exact', label: 'exact (as the papers)' }, { value: 'approximate', label: 'approximate: faster inspection, same image scores' }],
+      },
     ],
   },
   {
