@@ -32,6 +32,8 @@ ${INPUT_USAGE}
   --coreset <ratio>     PatchCore memory-bank fraction (default 0.1)
   --knn <k>             PatchCore neighbours averaged per patch (default 1)
   --reweight <b>        PatchCore paper re-weighting over b neighbours (default off)
+  --search <how>        PatchCore nearest-neighbour search: exact (default) | approximate (faster;
+                        image scores stay exact, map values may be slightly high where a neighbour is missed)
   --channels <d>        PaDiM random channels (default: the reference code's 100-channel draw)
   --epochs <n>          SimpleNet training passes (default 16; the official run trains 160);
                         PFM / PEFM passes (default 10; the papers train 200)
@@ -83,6 +85,7 @@ export async function runEval(argv: string[]): Promise<number> {
       coreset: { type: 'string' },
       knn: { type: 'string' },
       reweight: { type: 'string' },
+      search: { type: 'string' },
       channels: { type: 'string' },
       epochs: { type: 'string' },
       'steps-per-call': { type: 'string' },
@@ -119,6 +122,7 @@ export async function runEval(argv: string[]): Promise<number> {
   set('coresetRatio', parseNumber('coreset', values.coreset));
   set('numNeighbours', parseNumber('knn', values.knn));
   set('reweightNeighbours', parseNumber('reweight', values.reweight));
+  if (values.search !== undefined) config['search'] = values.search;
   const channels = parseNumber('channels', values.channels);
   if (channels !== undefined) Object.assign(config, { channels, channelIndices: 'seeded' });
   set('seed', parseNumber('seed', values.seed));
