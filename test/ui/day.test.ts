@@ -452,10 +452,16 @@ describe('a quality engineer\'s day in Chromium', () => {
     await nav(/^Inspect & review/);
     const picker = page.getByRole('combobox', { name: 'Model version' });
     await expect.poll(() => picker.locator('option:checked').textContent()).toMatch(/^v2 · /);
-    await picker.selectOption({ label: (await picker.locator('option', { hasText: 'v1 ·' }).textContent())! });
+    await heading('All results · v2').waitFor();
+    // the lot inspected with v1 is listed beside the newest version's runs, and opens with v1
     const reopened = page.getByRole('table', { name: 'Inspection runs' }).locator('tr[data-run-id]', { hasText: LOT });
+    expect(await reopened.locator('td').nth(1).textContent()).toBe(`v1 · t${next}`);
+    expect((await reopened.locator('td.num').allTextContents()).map((t) => t.trim()).slice(1, 5)).toEqual(cells.slice(1, 5));
+    await shot('after-restart-runs');
     await reopened.getByRole('button', { name: LOT }).click();
     await heading(`Results of ${LOT} · v1`).waitFor();
+    await expect.poll(() => picker.locator('option:checked').textContent()).toMatch(/^v1 · /);
+    await page.getByRole('button', { name: 'Use newest (v2)' }).waitFor();
     await expect.poll(() => rows.count()).toBe(TEST_GOOD + TEST_DEFECT);
     for (const [id, verdict] of Object.entries(expected)) {
       const badge = page.locator(`tr[data-result-id="${id}"] td:last-child .badge`);
