@@ -202,6 +202,11 @@ class NoTokenClient implements StationClient {
 
 function createClient(): StationClient {
   if (window.argusBridge) return new BridgeClient(window.argusBridge);
+  // A restarted station prints a new address; opened in a tab already on the station (same port) it
+  // changes only the fragment, which loads no page: load it again so that the new token is taken.
+  window.addEventListener('hashchange', () => {
+    if (new URLSearchParams(location.hash.replace(/^#/, '')).has('token')) location.reload();
+  });
   const token = takeToken();
   return token ? new HttpClient(token) : new NoTokenClient();
 }

@@ -43,6 +43,8 @@ export const station = $state({
   screen: 'projects' as Screen,
   /** The image the mask screen should open (set by the dataset grid). */
   labelImageId: null as number | null,
+  /** The run the inspect screen should show with its model (a run of another version, chosen in the runs list). */
+  inspectRun: null as { runId: number; modelId: number } | null,
   /** A failure of a background refresh (shown in the header). */
   error: null as ApiError | null,
   /** Bumped whenever images were added, relabelled or moved: the dataset grid and its counts reload. */
