@@ -10,10 +10,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Browser mode's default port (see --port). */
+const STABLE_PORT = 47800;
 const USAGE = `usage: npm start -- [--project <dir>] [--port <n>] [--browser] [--no-build]
 
   --project <dir>  open this project at launch (also ARGUS_PROJECT)
-  --port <n>       browser mode's port on 127.0.0.1 (default: a free one)
+  --port <n>       browser mode's port on 127.0.0.1 (default: ${STABLE_PORT}, or a free one when it is
+                   busy; a stable port keeps the browser's remembered reviewer name and recent
+                   projects across restarts, since the browser keeps them per address)
   --browser        browser mode even when Electron is installed
   --no-build       do not build the renderer when dist/renderer is missing`;
 
@@ -23,7 +27,7 @@ function fail(message) {
 }
 
 function parseArgs(argv) {
-  const options = { project: process.env.ARGUS_PROJECT || undefined, port: 0, browser: false, build: true };
+  const options = { project: process.env.ARGUS_PROJECT || undefined, port: undefined, browser: false, build: true };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value;
@@ -132,7 +136,11 @@ async function runBrowser(options, rendererDir) {
       const opened = await station.handle('project.open', { dir: options.project });
       if (!opened.ok) throw new Error(`cannot open the project in ${options.project}: ${opened.error.message}`);
     }
-    server = await startBrowserServer(station, { port: options.port, rendererDir });
+    server = await startBrowserServer(station, { port: options.port ?? STABLE_PORT, rendererDir }).catch((err) => {
+      if (options.port !== undefined || err?.code !== 'EADDRINUSE') throw err;
+      console.error(`argus: port ${STABLE_PORT} is in use; using a free one (the address differs, so the browser starts without the reviewer name and recent projects it remembered)`);
+      return startBrowserServer(station, { port: 0, rendererDir });
+    });
   } catch (err) {
     console.error(`argus: ${err instanceof Error ? err.message : String(err)}`);
     await station.close();
