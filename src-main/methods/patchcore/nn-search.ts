@@ -152,11 +152,11 @@ export const DEFAULT_PRUNING: PruningOptions = { rank: 256, candidates: 16 };
 
 /**
  * The approximate search (`searchApproximate`): the bound over the basis's leading 64 columns ranks the
- * bank, the best 32 get exact distances, and nothing is certified or re-run. Its distances are never
- * below the exact ones (each is an exact distance to some bank row), which PatchCoreModel uses to make
- * image scores exact anyway.
+ * bank, the best 8 get exact distances (gathering their rows is most of the cost: 32 took 1.8x the
+ * time), and nothing is certified or re-run. Its distances are never below the exact ones (each is an
+ * exact distance to some bank row), which PatchCoreModel uses to make image scores exact anyway.
  */
-export const APPROXIMATE_PRUNING: PruningOptions = { rank: 64, candidates: 32 };
+export const APPROXIMATE_PRUNING: PruningOptions = { rank: 64, candidates: 8 };
 
 type Pruning = { basis: ort.Tensor; basisData: Float32Array; bankAug: ort.Tensor; candidates: number };
 
