@@ -9,6 +9,7 @@ import { basename, isAbsolute } from 'node:path';
 import { ApiError } from '../api/contract.ts';
 import { loadBatches } from '../datasets/loader.ts';
 import { ExportError, writePackage, type GoldenImage, type PackageManifest } from '../export/package.ts';
+import { PatchCoreModel } from '../methods/patchcore/model.ts';
 import { decodeModel } from '../methods/persistence.ts';
 import { images, models, products, thresholds, type Project } from '../store/index.ts';
 import { cropMap, sniffImageFormat } from '../vision/index.ts';
@@ -54,7 +55,9 @@ export interface ExportSummary {
 export async function exportModel(p: Project, req: ExportRequest, onStep: (step: string, fraction: number) => void = () => undefined): Promise<ExportSummary> {
   if (!isAbsolute(req.out)) throw new ApiError('BAD_INPUT', `the export folder must be an absolute path, received '${req.out}'`);
   const record = models.get(p, req.modelId);
-  const model = await decodeModel(new Uint8Array(models.readModelBlob(p, record, 'model')), `model ${record.id}`);
+  const stored = await decodeModel(new Uint8Array(models.readModelBlob(p, record, 'model')), `model ${record.id}`);
+  // a package searches its memory bank by brute force: its reference is the exact search's values
+  const model = stored instanceof PatchCoreModel ? stored.withSearch('exact') : stored;
   const list = goldenImages(p, record.productId);
   if (list.length === 0) throw new ApiError('BAD_INPUT', `product ${record.productId} has no PNG, JPEG, TIFF or WebP images for the parity self-test; import some first`);
   onStep('golden set (station)', 0);
