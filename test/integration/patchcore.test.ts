@@ -138,14 +138,18 @@ describe('coreset and nearest-neighbour search on real patch features', () => {
     }
   });
 
-  it('the certified pruned search returns the same neighbours as brute force on real features', async () => {
+  /** Patch features of 8 good MPDD plates (a bank) and of 2 defective ones (queries), at 128 px. */
+  async function realPatchFeatures(): Promise<{ bank: Float32Array; queries: Float32Array }> {
     const ds = scanMvtec(sharedDataset('mpdd_metal_plate'));
     const embedder = await PatchEmbedder.open({ ...PATCHCORE_DEFAULTS, ...small });
     const input = { ...small, filter: 'bilinear', resize: 'stretch' } as const;
     const train = await loadBatches(ds.train.slice(0, 8), input, { batchSize: 8 }).next();
     const test = await loadBatches(ds.test.filter((t) => t.defective).slice(0, 2), input, { batchSize: 2 }).next();
-    const bank = (await embedder.embed(train.value!.batch)).features;
-    const queries = (await embedder.embed(test.value!.batch)).features;
+    return { bank: (await embedder.embed(train.value!.batch)).features, queries: (await embedder.embed(test.value!.batch)).features };
+  }
+
+  it('the certified pruned search returns the same neighbours as brute force on real features', async () => {
+    const { bank, queries } = await realPatchFeatures();
     // a small candidate list forces some queries through the brute-force fallback too
     const pruned = await MemoryBankIndex.withPruning(bank, 1024, { rank: 64, candidates: 4 });
     const brute = new MemoryBankIndex(bank, 1024);
@@ -157,13 +161,7 @@ describe('coreset and nearest-neighbour search on real patch features', () => {
   });
 
   it('the approximate search returns true distances to the rows it names, never below the exact ones, and mostly the exact neighbour', async () => {
-    const ds = scanMvtec(sharedDataset('mpdd_metal_plate'));
-    const embedder = await PatchEmbedder.open({ ...PATCHCORE_DEFAULTS, ...small });
-    const input = { ...small, filter: 'bilinear', resize: 'stretch' } as const;
-    const train = await loadBatches(ds.train.slice(0, 8), input, { batchSize: 8 }).next();
-    const test = await loadBatches(ds.test.filter((t) => t.defective).slice(0, 2), input, { batchSize: 2 }).next();
-    const bank = (await embedder.embed(train.value!.batch)).features;
-    const queries = (await embedder.embed(test.value!.batch)).features;
+    const { bank, queries } = await realPatchFeatures();
     const index = await MemoryBankIndex.withPruning(bank, 1024);
     const [approximate, exact] = [await index.searchApproximate(queries, 1), await index.search(queries, 1)];
     let same = 0;
