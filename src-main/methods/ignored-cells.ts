@@ -19,3 +19,41 @@ export function ignoredCells(batch: ImageBatch, i: number, gridH: number, gridW:
   }
   return out;
 }
+
+/**
+ * For training methods whose rows must cover the whole grid (the feature-mapping networks: PEFM adds a
+ * position encoding per cell), the cell each cell trains with: itself when kept, else the nearest kept
+ * cell of the same image (breadth-first over the 4-neighbourhood, so ties resolve the same way every
+ * time). What lies under an ignore region then never enters a loss or a batch statistic. Null when no
+ * cell is ignored, or when every one is (nothing to stand in: all kept, as elsewhere).
+ */
+export function standInCells(ignored: Uint8Array | null, gridH: number, gridW: number): Int32Array | null {
+  if (!ignored || !ignored.includes(1) || !ignored.includes(0)) return null;
+  const source = new Int32Array(gridH * gridW).fill(-1);
+  const queue: number[] = [];
+  for (let cell = 0; cell < source.length; cell++) {
+    if (ignored[cell]) continue;
+    source[cell] = cell;
+    queue.push(cell);
+  }
+  for (let head = 0; head < queue.length; head++) {
+    const cell = queue[head]!;
+    const [r, c] = [Math.floor(cell / gridW), cell % gridW];
+    for (const [nr, nc] of [[r - 1, c], [r + 1, c], [r, c - 1], [r, c + 1]] as const) {
+      if (nr < 0 || nr >= gridH || nc < 0 || nc >= gridW) continue;
+      const next = nr * gridW + nc;
+      if (source[next] !== -1) continue;
+      source[next] = source[cell]!;
+      queue.push(next);
+    }
+  }
+  return source;
+}
+
+/** Rows [cells, channels] of one image with every row replaced by its stand-in's (standInCells), in place. */
+export function useStandInRows(rows: Float32Array, channels: number, source: Int32Array): void {
+  for (let cell = 0; cell < source.length; cell++) {
+    const from = source[cell]!;
+    if (from !== cell) rows.copyWithin(cell * channels, from * channels, (from + 1) * channels);
+  }
+}

@@ -1,6 +1,7 @@
 /**
  * Training leaves features under ignore regions out (issue 13): SimpleNet's discriminator batches and
- * CFLOW-AD's flow fibres skip the cells whose centre lies in a training image's ignore region (PatchCore's
+ * CFLOW-AD's flow fibres skip the cells whose centre lies in a training image's ignore region, PFM and
+ * PEFM train those cells with the nearest kept cell's features (PatchCore's
  * bank and PaDiM's statistics: patchcore.test.ts / padim.extend.test.ts). Real metal-plate images with a
  * product region over their left quarter, as the station hands it to a fit (a PNG per image).
  */
@@ -14,6 +15,9 @@ import type { InputSpec } from '../../src-main/methods/method.ts';
 import { SIMPLENET_DEFAULTS } from '../../src-main/methods/simplenet/defaults.ts';
 import { fitSimpleNet } from '../../src-main/methods/simplenet/model.ts';
 import { cflow } from '../../src-main/methods/cflow/method.ts';
+import { PEFM_DEFAULTS, PFM_DEFAULTS } from '../../src-main/methods/pfm/defaults.ts';
+import { pefm, pfm } from '../../src-main/methods/pfm/method.ts';
+import { levelSpecs } from '../../src-main/methods/pfm/features.ts';
 import { simplenet } from '../../src-main/methods/simplenet/method.ts';
 import { encodePng } from '../../src-main/vision/picture.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
@@ -70,4 +74,30 @@ describe('training features under ignore regions stay out of the losses', () => 
       expect(record.fibres[tap], tap).toBe(fitted * keptCells(128, grid, grid));
     }
   }, 300_000);
+
+  for (const [name, method, defaults] of [['PFM', pfm, PFM_DEFAULTS], ['PEFM', pefm, PEFM_DEFAULTS]] as const) {
+    it(`${name} trains the region's cells with the nearest kept cell's features, level by level, and still scores every cell`, async () => {
+      const config = { ...defaults, height: 128, width: 128, epochs: 1, batchSize: 2 };
+      const input = method.input(config);
+      const region = await leftQuarter();
+      const images = train.slice(0, 4);
+      const model = await method.fit(batches(images, input, region), images.length, config);
+      const record = model.describe()['training'] as { ignoredCells: number[] };
+      expect(record.ignoredCells).toHaveLength(config.levels.length);
+      levelSpecs(config).forEach((l, k) => {
+        const grid = l.gridW;
+        expect(l.gridH).toBe(grid);
+        expect(record.ignoredCells[k], `level ${l.level}`).toBe(images.length * (grid * grid - keptCells(128, grid, grid)));
+      });
+      // without the feature cache (images kept, features extracted again per batch) the stand-ins are the same
+      const uncached = name === 'PFM' ? await method.fit(batches(images, input, region), images.length, { ...config, featureCacheMb: 0 }) : null;
+      if (uncached) expect((uncached.describe()['training'] as { cachedFeatures: boolean }).cachedFeatures).toBe(false);
+      for await (const test of batches([train[5]!], input, null, 1)) {
+        const [p] = await model.predict(test);
+        expect(p!.map).toHaveLength(128 * 128);
+        expect(p!.map.every(Number.isFinite)).toBe(true);
+        if (uncached) expect(Math.abs((await uncached.predict(test))[0]!.score - p!.score)).toBeLessThan(1e-4 * p!.score);
+      }
+    }, 300_000);
+  }
 });

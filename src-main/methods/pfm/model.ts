@@ -14,6 +14,7 @@ import { upsampleBilinear } from '../../vision/index.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { encodeModelFile, ModelFormatError, requireTensor, withStoredPrecision } from '../model-file.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
+import { ignoredCells, standInCells, useStandInRows } from '../ignored-cells.ts';
 import { checkPfmConfig, pfmInput, type PfmConfig } from './defaults.ts';
 import { type LevelFeatures, levelSpecs, PfmFeatures } from './features.ts';
 import {
@@ -38,6 +39,8 @@ export interface PfmTrainingRecord {
   readonly featureSeconds: number;
   readonly cachedFeatures: boolean;
   readonly provider: string;
+  /** Per level (config order): training cells in ignore regions, trained with the nearest kept cell's features. */
+  readonly ignoredCells?: readonly number[];
 }
 
 export function mappingSpec(c: PfmConfig): MappingSpec {
@@ -54,13 +57,23 @@ export function mappingSpec(c: PfmConfig): MappingSpec {
   };
 }
 
-/** Training features of every image, kept from the single pass over the training images. */
+/**
+ * Training features of every image, kept from the single pass over the training images. Cells in a
+ * training image's ignore regions train with the features of the nearest kept cell of the same image
+ * (ignored-cells.ts: standInCells), so a label or a fixture is never learnt as normal.
+ */
 class TrainingSet {
   private cache: { s: Float32Array; t: Float32Array }[] | undefined;
   private images: Float32Array | undefined;
+  /** Per image, per level: the stand-in of every cell, or null when none of the image's cells is ignored. */
+  private readonly standIns: Array<Array<Int32Array | null>> = [];
+  /** Per level: cells of all training images that trained with a stand-in's features. */
+  readonly ignoredCounts: number[];
   n = 0;
 
-  constructor(private readonly features: PfmFeatures, private readonly c: PfmConfig, private readonly capacity: number) {}
+  constructor(private readonly features: PfmFeatures, private readonly c: PfmConfig, private readonly capacity: number) {
+    this.ignoredCounts = features.levels.map(() => 0);
+  }
 
   get cached(): boolean {
     return this.cache !== undefined;
@@ -80,8 +93,13 @@ class TrainingSet {
         this.images = new Float32Array(this.capacity * 3 * batch.height * batch.width);
       }
     }
+    for (let i = 0; i < batch.n; i++) {
+      const standIns = this.levels.map((l) => standInCells(ignoredCells(batch, i, l.gridH, l.gridW), l.gridH, l.gridW));
+      standIns.forEach((source, k) => (this.ignoredCounts[k]! += source ? source.filter((from: number, cell: number) => from !== cell).length : 0));
+      this.standIns.push(standIns);
+    }
     if (this.cache) {
-      const f = await this.features.extract(batch);
+      const f = this.withStandIns(await this.features.extract(batch), Array.from({ length: batch.n }, (_, i) => this.n + i));
       this.levels.forEach((l, i) => {
         const hw = l.gridH * l.gridW;
         this.cache![i]!.s.set(f[i]!.s, this.n * hw * l.cs);
@@ -91,6 +109,20 @@ class TrainingSet {
       this.images!.set(batch.data, this.n * 3 * batch.height * batch.width);
     }
     this.n += batch.n;
+  }
+
+  /** Features of the given training images (in order) with their ignored cells' rows replaced, in place. */
+  private withStandIns(f: LevelFeatures[], indices: readonly number[]): LevelFeatures[] {
+    this.levels.forEach((l, k) => {
+      const hw = l.gridH * l.gridW;
+      indices.forEach((img, j) => {
+        const source = this.standIns[img]?.[k];
+        if (!source) return;
+        useStandInRows(f[k]!.s.subarray(j * hw * l.cs, (j + 1) * hw * l.cs), l.cs, source);
+        useStandInRows(f[k]!.t.subarray(j * hw * l.ct, (j + 1) * hw * l.ct), l.ct, source);
+      });
+    });
+    return f;
   }
 
   /** Per level the S and T rows of the given images, in that order. */
@@ -109,7 +141,7 @@ class TrainingSet {
     const plane = 3 * this.c.height * this.c.width;
     const data = new Float32Array(indices.length * plane);
     indices.forEach((i, k) => data.set(this.images!.subarray(i * plane, (i + 1) * plane), k * plane));
-    return this.features.extract({ data, n: indices.length, height: this.c.height, width: this.c.width });
+    return this.withStandIns(await this.features.extract({ data, n: indices.length, height: this.c.height, width: this.c.width }), indices);
   }
 }
 
@@ -173,7 +205,7 @@ export async function fitPfm(name: PfmMethodName, defaults: PfmConfig, train: As
   }
   const record: PfmTrainingRecord = {
     images: n, epochs: c.epochs, steps: trainer.step, stepsPerEpoch, epochLosses, epochLevelLosses, epochSeconds, resumedAtEpoch,
-    featureSeconds, cachedFeatures: set.cached, provider: trainer.provider,
+    featureSeconds, cachedFeatures: set.cached, provider: trainer.provider, ignoredCells: set.ignoredCounts,
   };
   const weights = new Map(trainer.weights());
   if (c.bnStatistics === 'precise') for (const [t, tensor] of await preciseBatchNorm(spec, weights, set, batchSize)) weights.set(t, tensor);
