@@ -67,7 +67,7 @@ export function checkInspectRequest(p: Project, params: InspectParams): void {
  * search) at 2 against 12.7 / 16.6 at 8, 13.1 / 17.6 at 4 and 13.1 / 18.6 at 1; larger batches'
  * intermediate tensors fall out of cache. The worker still reads ahead (maxInFlight batches).
  */
-const INSPECTION_BATCH = 2;
+export const INSPECTION_BATCH = 2;
 
 export interface ScoredBatchHandler {
   (items: readonly ScoredImage[]): Promise<void>;

@@ -17,11 +17,12 @@ import { startCli, type CliChild } from '../fixtures/cli.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 import { lcg } from '../fixtures/lcg.ts';
 import { tempDir } from '../fixtures/store.ts';
+import { INSPECTION_BATCH } from '../../src-main/services/inspection.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const KILLS = 3;
-/** Inspection commits its results in batches of this many images (services/inspection.ts). */
-const BATCH = 8;
+/** Inspection commits its results in batches of this many images. */
+const BATCH = INSPECTION_BATCH;
 /** Images the inspection's folder adds to those already imported. */
 const NEW_IMAGES = 16;
 
@@ -275,10 +276,11 @@ describe.sequential(`kill -9 in the middle of real jobs, then resume (ARGUS_KILL
           await until(child, `${target} images imported by job ${job.id}`, () => peek.n('SELECT count(*) AS n FROM images WHERE job_id = ?', job.id) >= target);
           await sleep(random() * 30);
         } else {
-          // after one or more committed batches, leaving at least two batches for every later round
+          // after one or more committed batches, leaving at least two batches for every later round and
+          // two more for the kill to land before the end (a batch of 2 images takes a tenth of a second)
           const remaining = total - peek.n('SELECT count(*) AS n FROM results WHERE model_id = ?', modelId);
           const roundsLeft = KILLS - round - 1;
-          const most = Math.max(1, Math.floor((remaining - 1 - 2 * BATCH * roundsLeft) / BATCH) - 1);
+          const most = Math.max(1, Math.floor((remaining - 1 - 2 * BATCH * (roundsLeft + 1)) / BATCH) - 1);
           const batches = 1 + Math.floor(random() * most);
           await until(child, `${batches} result batches of job ${job.id}`, () => peek.n('SELECT count(*) AS n FROM results WHERE job_id = ?', job.id) >= batches * BATCH);
           await sleep(random() * 40);
