@@ -21,11 +21,11 @@ import { startBrowserServer, type BrowserServer } from '../../src-main/transport
 import { decodeMask } from '../../src-main/vision/mask.ts';
 import { score } from '../../src-renderer/src/lib/format.ts';
 import { rasterisePolygon } from '../../src-renderer/src/lib/mask-shapes.ts';
-import { ensureRendererBuilt, launchChromium, RENDERER } from '../fixtures/browser.ts';
+import { ensureRendererBuilt, launchChromium, RENDERER, SHOTS as ALL_SHOTS } from '../fixtures/browser.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 import { call } from '../fixtures/station.ts';
 
-const SHOTS = join(process.env['ARGUS_UI_SHOTS'] ?? join(tmpdir(), 'argus-ui'), 'day');
+const SHOTS = join(ALL_SHOTS, 'day');
 const TRAIN = 16;
 const TEST_GOOD = 4;
 const TEST_DEFECT = 5;

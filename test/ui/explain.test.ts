@@ -5,36 +5,18 @@
  *
  * Screenshots at 1920x1080 land in $ARGUS_UI_SHOTS (default /tmp/argus-ui).
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Station } from '../../src-main/services/station.ts';
 import { startBrowserServer, type BrowserServer } from '../../src-main/transport/http-server.ts';
 import { score } from '../../src-renderer/src/lib/format.ts';
+import { ensureRendererBuilt, launchChromium, RENDERER, SHOTS } from '../fixtures/browser.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 import { call, finished } from '../fixtures/station.ts';
 
-const REPO = resolve(import.meta.dirname, '../..');
-const RENDERER = join(REPO, 'dist/renderer');
-const CHROMIUM = process.env['ARGUS_CHROMIUM'] ?? '/usr/bin/chromium';
-const SHOTS = process.env['ARGUS_UI_SHOTS'] ?? join(tmpdir(), 'argus-ui');
-
-function newestMtime(path: string): number {
-  const s = statSync(path);
-  if (!s.isDirectory()) return s.mtimeMs;
-  return Math.max(s.mtimeMs, ...readdirSync(path).map((f) => newestMtime(join(path, f))));
-}
-
-/** Builds the renderer when dist/renderer is missing or older than its sources. */
-async function ensureRendererBuilt(): Promise<void> {
-  const index = join(RENDERER, 'index.html');
-  const sources = Math.max(newestMtime(join(REPO, 'src-renderer')), newestMtime(join(REPO, 'vite.config.ts')), newestMtime(join(REPO, 'src-main/api/contract.ts')));
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  await build({ configFile: join(REPO, 'vite.config.ts'), logLevel: 'warn' });
-}
 
 describe('Why flagged? in the review viewer', () => {
   const work = mkdtempSync(join(tmpdir(), 'argus-ui-explain-'));
@@ -46,7 +28,6 @@ describe('Why flagged? in the review viewer', () => {
   let page: Page;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set ARGUS_CHROMIUM)`);
     mkdirSync(SHOTS, { recursive: true });
     await ensureRendererBuilt();
     station = new Station();
@@ -59,12 +40,7 @@ describe('Why flagged? in the review viewer', () => {
     const [model] = await call(station, 'models.list', { productId });
     const tests = (await call(station, 'images.list', { productId, split: 'test' })).items;
     expect((await finished(station, await call(station, 'inspection.run', { modelId: model!.id, imageIds: tests.map((i) => i.id), name: 'Lot 7' }))).status).toBe('succeeded');
-    context = await chromium.launchPersistentContext(join(work, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1920, height: 1080 },
-    });
+    context = await launchChromium(join(work, 'chromium-profile'), { width: 1920, height: 1080 });
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(30_000);
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));

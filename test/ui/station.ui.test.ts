@@ -19,9 +19,8 @@ import { Station } from '../../src-main/services/station.ts';
 import { resizeMap } from '../../src-main/vision/interpolate.ts';
 import { startBrowserServer, type BrowserServer } from '../../src-main/transport/http-server.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
-import { ensureRendererBuilt, launchChromium, RENDERER, REPO } from '../fixtures/browser.ts';
+import { ensureRendererBuilt, launchChromium, RENDERER, REPO, SHOTS } from '../fixtures/browser.ts';
 
-const SHOTS = process.env['ARGUS_UI_SHOTS'] ?? join(tmpdir(), 'argus-ui');
 const argus = (...args: string[]) => execFileSync(process.execPath, [join(REPO, 'bin/argus.js'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 describe('the station UI in Chromium', () => {
