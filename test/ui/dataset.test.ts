@@ -14,7 +14,7 @@ import { Station } from '../../src-main/services/station.ts';
 import { decisions, images, models, results, runs } from '../../src-main/store/index.ts';
 import { startBrowserServer, type BrowserServer } from '../../src-main/transport/http-server.ts';
 import { encodePng } from '../../src-main/vision/picture.ts';
-import { ensureRendererBuilt, launchChromium, RENDERER } from '../fixtures/browser.ts';
+import { ensureRendererBuilt, RENDERER, dropFiles, openWatchedPage } from '../fixtures/browser.ts';
 import { call, finished } from '../fixtures/station.ts';
 import { SYNTHETIC_SIDE, syntheticPixels, writeSyntheticDataset } from '../fixtures/synthetic-images.ts';
 
@@ -57,13 +57,7 @@ describe('the Dataset screen in Chromium', () => {
     decisions.record(p, { resultId: resultIds[10]!, verdict: 'fail', defectType: 'scratch', by: 'A. Weber' });
 
     server = await startBrowserServer(station, { rendererDir: RENDERER });
-    context = await launchChromium(join(work, 'chromium-profile'));
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(30_000);
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
+    ({ context, page } = await openWatchedPage(join(work, 'chromium-profile'), problems));
     await page.goto(server.url);
     await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: 'Dataset' }).click();
     await tiles().first().waitFor();
@@ -136,17 +130,7 @@ describe('the Dataset screen in Chromium', () => {
       { name: 'lot7-again.png', base64: readFileSync(firstDataFile).toString('base64') },
       { name: 'lot7-broken.png', base64: Buffer.concat([readFileSync(firstDataFile).subarray(0, 60), Buffer.alloc(40, 7)]).toString('base64') },
     ];
-    // a drop as the browser delivers it: a DataTransfer holding File objects, no paths
-    await page.getByRole('form', { name: 'Import images' }).evaluate((form, sent) => {
-      const dom = globalThis as unknown as {
-        DataTransfer: new () => { items: { add(file: unknown): void } };
-        DragEvent: new (type: string, init: object) => Event;
-      };
-      const data = new dom.DataTransfer();
-      for (const f of sent) data.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name, { type: 'image/png' }));
-      form.dispatchEvent(new dom.DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
-      form.dispatchEvent(new dom.DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
-    }, files);
+    await dropFiles(page.getByRole('form', { name: 'Import images' }), files);
     const summary = page.getByRole('form', { name: 'Import images' }).locator('[aria-label="Sent files"]');
     await expect.poll(() => summary.locator('.tile.ok .n').textContent()).toBe('2');
     await expect.poll(() => summary.getByRole('group').count()).toBe(0);

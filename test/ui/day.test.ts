@@ -21,7 +21,7 @@ import { startBrowserServer, type BrowserServer } from '../../src-main/transport
 import { decodeMask } from '../../src-main/vision/mask.ts';
 import { score } from '../../src-renderer/src/lib/format.ts';
 import { rasterisePolygon } from '../../src-renderer/src/lib/mask-shapes.ts';
-import { ensureRendererBuilt, launchChromium, RENDERER, SHOTS as ALL_SHOTS } from '../fixtures/browser.ts';
+import { ensureRendererBuilt, RENDERER, SHOTS as ALL_SHOTS, dropFiles, openWatchedPage, type SentFile } from '../fixtures/browser.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 import { call } from '../fixtures/station.ts';
 
@@ -76,11 +76,6 @@ function outlineAround(mask: { data: Uint8Array; width: number; height: number }
   return points;
 }
 
-interface SentFile {
-  readonly name: string;
-  readonly base64: string;
-}
-
 describe('a quality engineer\'s day in Chromium', () => {
   const work = mkdtempSync(join(tmpdir(), 'argus-ui-day-'));
   const projectDir = join(work, 'project');
@@ -104,16 +99,7 @@ describe('a quality engineer\'s day in Chromium', () => {
     const form = page.getByRole('form', { name: 'Import images' });
     await form.locator('select[name="import-split"]').selectOption(split);
     await form.locator('select[name="import-verdict"]').selectOption(verdict);
-    await form.evaluate((el, sent) => {
-      const dom = globalThis as unknown as {
-        DataTransfer: new () => { items: { add(file: unknown): void } };
-        DragEvent: new (type: string, init: object) => Event;
-      };
-      const transfer = new dom.DataTransfer();
-      for (const f of sent) transfer.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name, { type: 'image/png' }));
-      el.dispatchEvent(new dom.DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
-      el.dispatchEvent(new dom.DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
-    }, files);
+    await dropFiles(form, files);
     const summary = form.locator('[aria-label="Sent files"]');
     await expect.poll(() => summary.locator('.tile.ok .n').textContent(), { timeout: 60_000 }).toBe(String(files.length));
     expect(await summary.locator('.tile .n').allTextContents()).toEqual([String(files.length), '0', '0']);
@@ -126,14 +112,7 @@ describe('a quality engineer\'s day in Chromium', () => {
     await ensureRendererBuilt();
     station = new Station();
     server = await startBrowserServer(station, { rendererDir: RENDERER });
-    context = await launchChromium(join(work, 'chromium-profile'), { width: 1920, height: 1080 });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(30_000);
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    page.on('dialog', (d) => void d.accept());
+    ({ context, page } = await openWatchedPage(join(work, 'chromium-profile'), problems, { viewport: { width: 1920, height: 1080 }, acceptDialogs: true }));
   }, 300_000);
 
   afterAll(async () => {

@@ -13,7 +13,7 @@ import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Station } from '../../src-main/services/station.ts';
 import { startBrowserServer, type BrowserServer } from '../../src-main/transport/http-server.ts';
-import { ensureRendererBuilt, launchChromium, RENDERER, SHOTS } from '../fixtures/browser.ts';
+import { ensureRendererBuilt, RENDERER, SHOTS, openWatchedPage } from '../fixtures/browser.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 import { call, finished } from '../fixtures/station.ts';
 
@@ -57,13 +57,7 @@ describe('the Evaluate screen in Chromium', () => {
       const train = await finished(station, await call(station, 'models.train', { productId, method: 'patchcore', config }));
       expect(train.status, train.error ?? '').toBe('succeeded');
     }
-    context = await launchChromium(join(work, 'chromium-profile'), { width: 1920, height: 1080 });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(30_000);
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
+    ({ context, page } = await openWatchedPage(join(work, 'chromium-profile'), problems, { viewport: { width: 1920, height: 1080 } }));
   }, 600_000);
 
   afterAll(async () => {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Station } from '../../src-main/services/station.ts';
 import { startBrowserServer, type BrowserServer } from '../../src-main/transport/http-server.ts';
 import { score } from '../../src-renderer/src/lib/format.ts';
-import { ensureRendererBuilt, launchChromium, RENDERER, SHOTS } from '../fixtures/browser.ts';
+import { ensureRendererBuilt, RENDERER, SHOTS, openWatchedPage } from '../fixtures/browser.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
 import { call, finished } from '../fixtures/station.ts';
 
@@ -40,13 +40,7 @@ describe('Why flagged? in the review viewer', () => {
     const [model] = await call(station, 'models.list', { productId });
     const tests = (await call(station, 'images.list', { productId, split: 'test' })).items;
     expect((await finished(station, await call(station, 'inspection.run', { modelId: model!.id, imageIds: tests.map((i) => i.id), name: 'Lot 7' }))).status).toBe('succeeded');
-    context = await launchChromium(join(work, 'chromium-profile'), { width: 1920, height: 1080 });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(30_000);
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
+    ({ context, page } = await openWatchedPage(join(work, 'chromium-profile'), problems, { viewport: { width: 1920, height: 1080 } }));
   }, 600_000);
 
   afterAll(async () => {

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Station } from '../../src-main/services/station.ts';
 import { startBrowserServer, type BrowserServer } from '../../src-main/transport/http-server.ts';
 import { decodeMask } from '../../src-main/vision/mask.ts';
-import { ensureRendererBuilt, launchChromium, RENDERER, SHOTS } from '../fixtures/browser.ts';
+import { ensureRendererBuilt, RENDERER, SHOTS, openWatchedPage } from '../fixtures/browser.ts';
 import { sharedDataset } from '../fixtures/datasets.ts';
 import { call, finished } from '../fixtures/station.ts';
 
@@ -94,14 +94,7 @@ describe('the Masks & labels screen in Chromium', () => {
     const defective = (await call(station, 'images.list', { productId, verdict: 'defective' })).items;
     imageId = defective.find((i) => i.originalPath.includes(BLOWHOLE))!.id;
     truth = (await decodeMask(await sharp(join(data, 'ground_truth/blowhole', `${BLOWHOLE}_mask.png`)).png().toBuffer(), 'truth')).data;
-    context = await launchChromium(join(work, 'chromium-profile'), { width: 1920, height: 1080 });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(30_000);
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    page.on('dialog', (d) => void d.accept());
+    ({ context, page } = await openWatchedPage(join(work, 'chromium-profile'), problems, { viewport: { width: 1920, height: 1080 }, acceptDialogs: true }));
   }, 300_000);
 
   afterAll(async () => {

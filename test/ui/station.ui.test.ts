@@ -19,7 +19,7 @@ import { Station } from '../../src-main/services/station.ts';
 import { resizeMap } from '../../src-main/vision/interpolate.ts';
 import { startBrowserServer, type BrowserServer } from '../../src-main/transport/http-server.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
-import { ensureRendererBuilt, launchChromium, RENDERER, REPO, SHOTS } from '../fixtures/browser.ts';
+import { ensureRendererBuilt, RENDERER, REPO, SHOTS, openWatchedPage } from '../fixtures/browser.ts';
 
 const argus = (...args: string[]) => execFileSync(process.execPath, [join(REPO, 'bin/argus.js'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -44,13 +44,7 @@ describe('the station UI in Chromium', () => {
     await ensureRendererBuilt();
     station = new Station();
     server = await startBrowserServer(station, { rendererDir: RENDERER });
-    context = await launchChromium(join(work, 'chromium-profile'));
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(30_000);
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
+    ({ context, page } = await openWatchedPage(join(work, 'chromium-profile'), problems));
   }, 300_000);
 
   afterAll(async () => {
