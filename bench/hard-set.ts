@@ -2,7 +2,8 @@
  * What each input option buys on parts that are not square and defects that are small (issue 13
  * item 3): PatchCore (or --method) with stretch, letterbox, auto and native-resolution tiles, on
  * magnetic_tile (variable sizes), deeppcb (640x640, small defects) and long 4:1 strips cut from
- * mpdd_metal_plate and deeppcb (test/fixtures/strips.ts). Pixel metrics at each image's own size, so
+ * mpdd_metal_plate and deeppcb (test/fixtures/strips.ts), and 2:1 high-resolution parts of two DeepPCB
+ * boards side by side (deeppcb_pairs, 1280x640: test/fixtures/pairs.ts; not in the default sets). Pixel metrics at each image's own size, so
  * settings with different map sizes compare fairly.
  *
  *   npm run bench -- hard-set [--method patchcore] [--sets a,b] [--settings stretch,letterbox,auto,native]
@@ -16,6 +17,7 @@ import { scanMvtec, evenlySpaced } from '../src-main/datasets/mvtec.ts';
 import { formatTable, num, pct } from '../src-main/cli/table.ts';
 import { evaluateDataset, sampleSizes, type EvaluationResult } from '../src-main/services/evaluation.ts';
 import { sharedDataset } from '../test/fixtures/datasets.ts';
+import { pairDataset } from '../test/fixtures/pairs.ts';
 import { stripDataset } from '../test/fixtures/strips.ts';
 
 const { values } = parseArgs({
@@ -29,14 +31,16 @@ const { values } = parseArgs({
   },
 });
 
-/** Strips are cut once into the temp folder and reused by later runs. */
+/** Strips and pairs are made once into the temp folder and reused by later runs. */
 async function dataset(name: string): Promise<string> {
-  const m = /^(.*)_strips$/.exec(name);
+  const m = /^(.*)_(strips|pairs)$/.exec(name);
   if (!m) return sharedDataset(name);
   const root = join(tmpdir(), 'argus-hard-set', name);
   if (!existsSync(join(root, 'done'))) {
     mkdirSync(root, { recursive: true });
-    await stripDataset(sharedDataset(m[1] === 'mpdd' ? 'mpdd_metal_plate' : m[1]!), { parts: 4, root, maxImages: 60 });
+    const source = sharedDataset(m[1] === 'mpdd' ? 'mpdd_metal_plate' : m[1]!);
+    if (m[2] === 'strips') await stripDataset(source, { parts: 4, root, maxImages: 60 });
+    else await pairDataset(source, { root, maxParts: 120 });
     writeFileSync(join(root, 'done'), '');
   }
   return root;
