@@ -46,6 +46,8 @@ export interface CflowConfig {
   readonly precision: Precision;
   /** Training steps per ONNX Runtime call (ONNX Loop over stacked fibre batches when > 1). */
   readonly stepsPerCall: number;
+  /** Keep the training fibres in memory when they fit in this many MB; else in a temporary file (bounded memory). */
+  readonly featureCacheMb: number;
   /** Checkpoint file written after every sub-epoch and resumed from when present ('' = none). */
   readonly checkpoint: string;
 }
@@ -72,6 +74,7 @@ export const CFLOW_DEFAULTS: CflowConfig = {
   seed: 0,
   precision: 'int8',
   stepsPerCall: 1,
+  featureCacheMb: 2048,
   checkpoint: '',
 };
 

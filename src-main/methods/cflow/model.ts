@@ -14,6 +14,7 @@ import { Backbone } from '../../features/extractor.ts';
 import { positionEncodingRows } from '../../features/position-encoding.ts';
 import { upsampleBilinearAlignCorners } from '../../vision/interpolate.ts';
 import { ignoredCells } from '../ignored-cells.ts';
+import { RecordStore } from '../record-store.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { encodeModelFile, ModelFormatError, requireTensor, withStoredPrecision } from '../model-file.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
@@ -46,6 +47,8 @@ export interface TrainingRecord {
   readonly subEpochs: number;
   /** Optimiser steps per sub-epoch of each tap's flow. */
   readonly stepsPerSubEpoch: Readonly<Record<string, number>>;
+  /** Whether the training fibres were kept in a temporary file (more than featureCacheMb of them). */
+  readonly fibresOnDisk?: boolean;
   /** Training fibres of each tap a sub-epoch shuffles: fitted images × cells, less those in ignore regions. */
   readonly fibres?: Readonly<Record<string, number>>;
   /** Mean loss of each sub-epoch trained in this fit, per tap. */
@@ -92,15 +95,25 @@ export function toRows(data: Float32Array, n: number, C: number, cells: number, 
   return out;
 }
 
-/** Every image's fibres per tap, kept from the single pass over the training images. */
+/**
+ * Every image's fibres per tap, kept from the single pass over the training images: one record per
+ * image and tap, in memory when all of them fit `budgetMb`, else in temporary files (record-store.ts),
+ * so the fit's memory does not grow with the number of training images.
+ */
 class FibreStore {
-  readonly rows: Float32Array[];
+  readonly records: RecordStore[];
   /** Per tap, per image: its cells in ignore regions (1), or null when none is (or every one is: all kept). */
   readonly ignored: Array<Array<Uint8Array | null>>;
   n = 0;
-  constructor(readonly grids: readonly TapGrid[], readonly capacity: number) {
-    this.rows = grids.map((g) => new Float32Array(capacity * g.gridH * g.gridW * g.channels));
+  constructor(readonly grids: readonly TapGrid[], readonly capacity: number, budgetMb: number) {
+    const perImage = grids.reduce((a, g) => a + g.gridH * g.gridW * g.channels, 0);
+    const budget = capacity * perImage * 4 <= budgetMb * 2 ** 20 ? Infinity : 0;
+    this.records = grids.map((g) => new RecordStore(g.gridH * g.gridW * g.channels, capacity, budget));
     this.ignored = grids.map(() => []);
+  }
+
+  get spilled(): boolean {
+    return this.records.some((r) => r.spilled);
   }
 
   /**
@@ -122,7 +135,7 @@ class FibreStore {
     const out = await backbone.run(batch, this.grids.map((g) => g.name));
     this.grids.forEach((g, t) => {
       const cells = g.gridH * g.gridW;
-      toRows(out[g.name]!.data as Float32Array, batch.n, g.channels, cells, this.rows[t], this.n * cells * g.channels);
+      this.records[t]!.append(toRows(out[g.name]!.data as Float32Array, batch.n, g.channels, cells));
       for (let i = 0; i < batch.n; i++) {
         const ignored = ignoredCells(batch, i, g.gridH, g.gridW);
         this.ignored[t]![this.n + i] = ignored && ignored.includes(0) ? ignored : null;
@@ -131,18 +144,36 @@ class FibreStore {
     this.n += batch.n;
   }
 
+  /** Fibre `cell` of image `image` at tap t into `out` at `offset`. */
+  fibreInto(t: number, image: number, cell: number, out: Float32Array, offset: number): void {
+    const C = this.grids[t]!.channels;
+    this.records[t]!.readInto(image, out, offset, cell * C, C);
+  }
+
   /** The fibres of the given images, per tap. */
   images(indices: readonly number[]): Float32Array[] {
-    return this.grids.map((g, t) => {
-      const per = g.gridH * g.gridW * g.channels;
-      const out = new Float32Array(indices.length * per);
-      indices.forEach((i, k) => out.set(this.rows[t]!.subarray(i * per, (i + 1) * per), k * per));
-      return out;
-    });
+    return this.records.map((r) => r.gather(indices));
+  }
+
+  close(): void {
+    for (const r of this.records) r.close();
   }
 }
 
 const CHECKPOINT_KIND = 'argus-cflow-checkpoint';
+
+/** Images whose fibres calibration scores per call (bounds its memory whatever the number of images). */
+const CALIBRATION_IMAGES = 32;
+
+function concatenated(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
 
 /** All flows' trainer states and rotations in one file, so a resume restores them together. */
 function combinedCheckpoint(grids: readonly TapGrid[], trainers: readonly Trainer[], rotations: readonly FlowWeights['rotations'][], subEpochs: number): TensorFile {
@@ -184,8 +215,17 @@ export async function fitCflow(train: AsyncIterable<ImageBatch>, trainCount: num
   checkCflowConfig(c);
   const backbone = await Backbone.open(c.backbone);
   const grids = tapGrids(backbone, c);
+  const store = new FibreStore(grids, trainCount, c.featureCacheMb);
+  try {
+    return await fitOnFibres(store, backbone, grids, train, trainCount, c, events);
+  } finally {
+    store.close();
+  }
+}
+
+/** fitCflow after its set-up: features into `store`, the flows' training, calibration. */
+async function fitOnFibres(store: FibreStore, backbone: Backbone, grids: readonly TapGrid[], train: AsyncIterable<ImageBatch>, trainCount: number, c: CflowConfig, events: CflowFitEvents): Promise<CflowModel> {
   const featureStart = performance.now();
-  const store = new FibreStore(grids, trainCount);
   for await (const batch of train) {
     await store.add(backbone, batch);
     events.onProgress?.({ stage: 'features', done: store.n, total: trainCount });
@@ -208,7 +248,7 @@ export async function fitCflow(train: AsyncIterable<ImageBatch>, trainCount: num
   const calibrated = async (flows: readonly FlowWeights[], record: TrainingRecord | undefined) => {
     const model = await CflowModel.create(c, flows, record, backbone);
     const calibration = heldOut.length > 0 ? heldOut : fitted;
-    model.normalisation = await model.calibrate(store.images(calibration), calibration.length, heldOut.length > 0);
+    model.normalisation = await model.calibrate((some) => store.images(some), calibration, heldOut.length > 0);
     return model;
   };
 
@@ -252,7 +292,6 @@ export async function fitCflow(train: AsyncIterable<ImageBatch>, trainCount: num
         const g = grids[t]!;
         const s = shapes[t]!;
         const cells = g.gridH * g.gridW;
-        const rows = store.rows[t]!;
         const F = fibres[t]!;
         const order = stepRandom((c.seed ^ (0x5eed + t)) >>> 0, sub).sample(F, F);
         const batch = (q: number) => {
@@ -263,7 +302,7 @@ export async function fitCflow(train: AsyncIterable<ImageBatch>, trainCount: num
             const f = kept[t]![o]!;
             const cell = f % cells;
             const image = fitted[Math.floor(f / cells)]!;
-            x.set(rows.subarray((image * cells + cell) * s.channels, (image * cells + cell + 1) * s.channels), r * s.channels);
+            store.fibreInto(t, image, cell, x, r * s.channels);
             cond.set(conditions[t]!.subarray(cell * s.condition, (cell + 1) * s.condition), r * s.condition);
           });
           return { fibers: f32(x, [picked.length, s.channels]), cond: f32(cond, [picked.length, s.condition]) };
@@ -293,7 +332,7 @@ export async function fitCflow(train: AsyncIterable<ImageBatch>, trainCount: num
     const record: TrainingRecord = {
       images: n, heldOut, epochs: c.epochs, subEpochs: c.subEpochs,
       stepsPerSubEpoch: Object.fromEntries(grids.map((g, t) => [g.name, stepsPerSub[t]!])), fibres: Object.fromEntries(grids.map((g, t) => [g.name, fibres[t]!])), subEpochLosses, epochSeconds, resumedSubEpochs: done,
-      featureSeconds, rotationSeconds, provider: trainers[0]!.provider,
+      featureSeconds, rotationSeconds, provider: trainers[0]!.provider, fibresOnDisk: store.spilled,
     };
     for (const tr of trainers) await tr.release();
     trainers.length = 0;
@@ -439,9 +478,18 @@ export class CflowModel implements FittedModel {
     });
   }
 
-  /** The normalisation constants from normal images' fibres. */
-  async calibrate(rows: readonly Float32Array[], n: number, heldOut: boolean): Promise<Normalisation> {
-    const ll = await this.logLikelihoods(rows, n);
+  /**
+   * The normalisation constants from normal images' fibres (`fibres` gives the per-tap rows of a few
+   * images), read CALIBRATION_IMAGES at a time so that memory stays bounded.
+   */
+  async calibrate(fibres: (images: readonly number[]) => readonly Float32Array[], images: readonly number[], heldOut: boolean): Promise<Normalisation> {
+    const parts: Float32Array[][] = this.grids.map(() => []);
+    for (let i = 0; i < images.length; i += CALIBRATION_IMAGES) {
+      const some = images.slice(i, i + CALIBRATION_IMAGES);
+      (await this.logLikelihoods(fibres(some), some.length)).forEach((l, t) => parts[t]!.push(l));
+    }
+    const ll = parts.map(concatenated);
+    const n = images.length;
     const maxLogLikelihood = Object.fromEntries(this.grids.map((g, t) => [g.name, ll[t]!.reduce((a, v) => Math.max(a, v), -Infinity)]));
     let maxProbability = -Infinity;
     for (const P of this.probabilityMaps(ll, n, maxLogLikelihood)) for (const v of P) if (v > maxProbability) maxProbability = v;

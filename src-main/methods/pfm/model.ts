@@ -13,6 +13,7 @@ import { type NamedTensor, stepRandom, Trainer } from '../../engine/training/ind
 import { upsampleBilinear } from '../../vision/index.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { encodeModelFile, ModelFormatError, requireTensor, withStoredPrecision } from '../model-file.ts';
+import { RecordStore } from '../record-store.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 import { ignoredCells, standInCells, useStandInRows } from '../ignored-cells.ts';
 import { checkPfmConfig, pfmInput, type PfmConfig } from './defaults.ts';
@@ -38,6 +39,8 @@ export interface PfmTrainingRecord {
   readonly resumedAtEpoch: number;
   readonly featureSeconds: number;
   readonly cachedFeatures: boolean;
+  /** Whether the training images were kept in a temporary file (more than featureCacheMb of them). */
+  readonly imagesOnDisk?: boolean;
   readonly provider: string;
   /** Per level (config order): training cells in ignore regions, trained with the nearest kept cell's features. */
   readonly ignoredCells?: readonly number[];
@@ -64,7 +67,7 @@ export function mappingSpec(c: PfmConfig): MappingSpec {
  */
 class TrainingSet {
   private cache: { s: Float32Array; t: Float32Array }[] | undefined;
-  private images: Float32Array | undefined;
+  private images: RecordStore | undefined;
   /** Per image, per level: the stand-in of every cell, or null when none of the image's cells is ignored. */
   private readonly standIns: Array<Array<Int32Array | null>> = [];
   /** Per level: cells of all training images that trained with a stand-in's features. */
@@ -79,6 +82,16 @@ class TrainingSet {
     return this.cache !== undefined;
   }
 
+  /** Whether the training images were kept in a temporary file (neither features nor images fit featureCacheMb). */
+  get spilled(): boolean {
+    return this.images?.spilled ?? false;
+  }
+
+  close(): void {
+    this.cache = undefined;
+    this.images?.close();
+  }
+
   private get levels() {
     return this.features.levels;
   }
@@ -90,7 +103,8 @@ class TrainingSet {
       if (this.capacity * perImage * 4 <= this.c.featureCacheMb * 2 ** 20) {
         this.cache = this.levels.map((l) => ({ s: new Float32Array(this.capacity * l.gridH * l.gridW * l.cs), t: new Float32Array(this.capacity * l.gridH * l.gridW * l.ct) }));
       } else {
-        this.images = new Float32Array(this.capacity * 3 * batch.height * batch.width);
+        // features re-extracted per step from the images, which stay within the same budget (else on disk)
+        this.images = new RecordStore(3 * batch.height * batch.width, this.capacity, this.c.featureCacheMb * 2 ** 20);
       }
     }
     for (let i = 0; i < batch.n; i++) {
@@ -106,7 +120,7 @@ class TrainingSet {
         this.cache![i]!.t.set(f[i]!.t, this.n * hw * l.ct);
       });
     } else {
-      this.images!.set(batch.data, this.n * 3 * batch.height * batch.width);
+      this.images!.append(batch.data.subarray(0, batch.n * this.images!.recordFloats));
     }
     this.n += batch.n;
   }
@@ -138,9 +152,7 @@ class TrainingSet {
         return { s: pick(this.cache![i]!.s, l.cs), t: pick(this.cache![i]!.t, l.ct) };
       });
     }
-    const plane = 3 * this.c.height * this.c.width;
-    const data = new Float32Array(indices.length * plane);
-    indices.forEach((i, k) => data.set(this.images!.subarray(i * plane, (i + 1) * plane), k * plane));
+    const data = this.images!.gather(indices);
     return this.withStandIns(await this.features.extract({ data, n: indices.length, height: this.c.height, width: this.c.width }), indices);
   }
 }
@@ -149,8 +161,17 @@ export async function fitPfm(name: PfmMethodName, defaults: PfmConfig, train: As
   const c: PfmConfig = { ...defaults, ...config };
   const spec = mappingSpec(c);
   const features = await PfmFeatures.open(c);
-  const featureStart = performance.now();
   const set = new TrainingSet(features, c, trainCount);
+  try {
+    return await fitOnSet(name, c, spec, features, set, train, trainCount, events);
+  } finally {
+    set.close();
+  }
+}
+
+/** fitPfm after its set-up: features (or images) into `set`, the mapping's training, its statistics. */
+async function fitOnSet(name: PfmMethodName, c: PfmConfig, spec: MappingSpec, features: PfmFeatures, set: TrainingSet, train: AsyncIterable<ImageBatch>, trainCount: number, events: FitEvents): Promise<PfmModel> {
+  const featureStart = performance.now();
   for await (const batch of train) {
     await set.add(batch);
     events.onProgress?.({ stage: 'features', done: set.n, total: trainCount });
@@ -205,7 +226,7 @@ export async function fitPfm(name: PfmMethodName, defaults: PfmConfig, train: As
   }
   const record: PfmTrainingRecord = {
     images: n, epochs: c.epochs, steps: trainer.step, stepsPerEpoch, epochLosses, epochLevelLosses, epochSeconds, resumedAtEpoch,
-    featureSeconds, cachedFeatures: set.cached, provider: trainer.provider, ignoredCells: set.ignoredCounts,
+    featureSeconds, cachedFeatures: set.cached, imagesOnDisk: set.spilled, provider: trainer.provider, ignoredCells: set.ignoredCounts,
   };
   const weights = new Map(trainer.weights());
   if (c.bnStatistics === 'precise') for (const [t, tensor] of await preciseBatchNorm(spec, weights, set, batchSize)) weights.set(t, tensor);

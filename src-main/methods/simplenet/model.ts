@@ -12,6 +12,7 @@ import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Predic
 import { ignoredCells } from '../ignored-cells.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
 import { encodeModelFile, ModelFormatError, requireTensor } from '../model-file.ts';
+import { RecordStore } from '../record-store.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 import type { Random } from '../../util/random.ts';
 import { SIMPLENET_DEFAULTS, simplenetInput, type SimpleNetConfig } from './defaults.ts';
@@ -55,6 +56,8 @@ export interface TrainingRecord {
   readonly noiseStd?: number;
   readonly featureSeconds: number;
   readonly cachedFeatures: boolean;
+  /** Whether the training images were kept in a temporary file (more than featureCacheMb of them). */
+  readonly imagesOnDisk?: boolean;
   readonly provider: string;
 }
 
@@ -65,7 +68,7 @@ export interface TrainingRecord {
  */
 class TrainingSet {
   private features: Float32Array | undefined;
-  private images: Float32Array | undefined;
+  private images: RecordStore | undefined;
   /** Per image, its kept cells; absent for an image without ignore regions (all kept). */
   private readonly keptCells = new Map<number, Int32Array>();
   n = 0;
@@ -102,6 +105,16 @@ class TrainingSet {
     return this.features !== undefined;
   }
 
+  /** Whether the training images were kept in a temporary file (neither features nor images fit featureCacheMb). */
+  get spilled(): boolean {
+    return this.images?.spilled ?? false;
+  }
+
+  close(): void {
+    this.features = undefined;
+    this.images?.close();
+  }
+
   async add(batch: ImageBatch): Promise<void> {
     const D = this.c.targetDim;
     const { features, gridH, gridW } = await this.embedder.embed(batch);
@@ -109,7 +122,8 @@ class TrainingSet {
     if (this.n === 0) {
       [this.cells, this.gridH, this.gridW] = [cells, gridH, gridW];
       if (this.capacity * cells * D * 4 <= this.c.featureCacheMb * 2 ** 20) this.features = new Float32Array(this.capacity * cells * D);
-      else this.images = new Float32Array(this.capacity * 3 * batch.height * batch.width);
+      // else patches are re-embedded per step from the images, which stay within the same budget (else on disk)
+      else this.images = new RecordStore(3 * batch.height * batch.width, this.capacity, this.c.featureCacheMb * 2 ** 20);
     }
     if (this.n + batch.n > this.capacity) throw new RangeError(`more training images than announced (${this.capacity})`);
     for (let i = 0; i < batch.n; i++) {
@@ -127,7 +141,7 @@ class TrainingSet {
       this.rows += kept ? kept.length : cells;
     }
     if (this.features) this.features.set(features, this.n * cells * D);
-    else this.images!.set(batch.data, this.n * 3 * batch.height * batch.width);
+    else this.images!.append(batch.data.subarray(0, batch.n * this.images!.recordFloats));
     this.n += batch.n;
   }
 
@@ -140,10 +154,7 @@ class TrainingSet {
       all = new Float32Array(indices.length * per);
       indices.forEach((i, k) => all.set(this.features!.subarray(i * per, (i + 1) * per), k * per));
     } else {
-      const plane = 3 * this.c.height * this.c.width;
-      const data = new Float32Array(indices.length * plane);
-      indices.forEach((i, k) => data.set(this.images!.subarray(i * plane, (i + 1) * plane), k * plane));
-      all = (await this.embedder.embed({ data, n: indices.length, height: this.c.height, width: this.c.width })).features;
+      all = (await this.embedder.embed({ data: this.images!.gather(indices), n: indices.length, height: this.c.height, width: this.c.width })).features;
     }
     if (!keptOnly || !indices.some((i) => this.keptCells.has(i))) return all;
     const out = new Float32Array(indices.reduce((a, i) => a + (this.keptCells.get(i)?.length ?? this.cells), 0) * D);
@@ -164,8 +175,17 @@ class TrainingSet {
 export async function fitSimpleNet(train: AsyncIterable<ImageBatch>, trainCount: number, config: SimpleNetConfig, events: FitEvents = {}): Promise<SimpleNetModel> {
   const c = { ...SIMPLENET_DEFAULTS, ...config };
   const embedder = await openEmbedder(c);
-  const featureStart = performance.now();
   const set = new TrainingSet(embedder, c, trainCount);
+  try {
+    return await fitOnSet(c, embedder, set, train, trainCount, events);
+  } finally {
+    set.close();
+  }
+}
+
+/** fitSimpleNet after its set-up: features (or images) into `set`, the adaptor's and discriminator's training. */
+async function fitOnSet(c: SimpleNetConfig, embedder: PatchEmbedder, set: TrainingSet, train: AsyncIterable<ImageBatch>, trainCount: number, events: FitEvents): Promise<SimpleNetModel> {
+  const featureStart = performance.now();
   for await (const batch of train) {
     await set.add(batch);
     events.onProgress?.({ stage: 'features', done: set.n, total: trainCount });
@@ -233,7 +253,7 @@ export async function fitSimpleNet(train: AsyncIterable<ImageBatch>, trainCount:
   }
   const record: TrainingRecord = {
     images: n, epochs: c.epochs, steps: trainer.step, stepsPerEpoch, patchesPerImage: set.cells, patchesPerEpoch: fedRows.size > 0 ? Math.max(...fedRows.values()) : set.rows, epochLosses, epochSeconds, epochPTrue, epochPFake, featureSpread, noiseStd,
-    featureSeconds, cachedFeatures: set.cached, provider: trainer.provider,
+    featureSeconds, cachedFeatures: set.cached, imagesOnDisk: set.spilled, provider: trainer.provider,
   };
   const model = await SimpleNetModel.create(c, trainer.weights(), record, embedder);
   const scored: Prediction[] = [];
