@@ -25,12 +25,13 @@ interface Case {
   readonly method: string;
   readonly config: Record<string, number | string | boolean | number[]>;
   readonly precision: 'float32' | 'int8';
-  /** Tile left edges of a tiled model's 128x256 canvas. */
-  readonly tiles?: readonly number[];
+  /** A tiled model's canvas and its 128 px tiles' left and top edges. */
+  readonly tiles?: { readonly height: number; readonly width: number; readonly left: readonly number[]; readonly top: readonly number[] };
 }
 
 /** A long canvas cut into three 128 px tiles (left edges 0, 64, 128): the square golden pictures fill only its left half. */
 const TILED = { resize: 'tile', height: 128, width: 256, tileSize: 128, tileOverlap: 32 } as const;
+const ONE_ROW = { height: 128, width: 256, left: [0, 64, 128], top: [0] };
 
 const CASES: readonly Case[] = [
   { name: 'patchcore', method: 'patchcore', config: { height: 128, width: 128 }, precision: 'float32' },
@@ -43,9 +44,9 @@ const CASES: readonly Case[] = [
   { name: 'patchcore re-weighted, letterboxed', method: 'patchcore', config: { height: 128, width: 96, reweightNeighbours: 3, resize: 'letterbox' }, precision: 'float32' },
   // tiled models: the tiles are cut, scored and stitched inside the graphs; int8 heads quantise per tile, as the station
   // (SimpleNet, PEFM and CFLOW-AD tiled pass the same way: README "Model export")
-  { name: 'tiled patchcore', method: 'patchcore', config: { ...TILED }, precision: 'float32', tiles: [0, 64, 128] },
-  { name: 'tiled padim', method: 'padim', config: { ...TILED }, precision: 'float32', tiles: [0, 64, 128] },
-  { name: 'tiled pfm', method: 'pfm', config: { ...TILED, batchSize: 4, epochs: 1, latent: [16, 32, 64] }, precision: 'int8', tiles: [0, 64, 128] },
+  { name: 'tiled patchcore', method: 'patchcore', config: { ...TILED }, precision: 'float32', tiles: ONE_ROW },
+  { name: 'tiled padim, two rows of tiles', method: 'padim', config: { ...TILED, height: 192 }, precision: 'float32', tiles: { height: 192, width: 256, left: [0, 64, 128], top: [0, 64] } },
+  { name: 'tiled pfm', method: 'pfm', config: { ...TILED, batchSize: 4, epochs: 1, latent: [16, 32, 64] }, precision: 'int8', tiles: ONE_ROW },
 ];
 
 function flipByte(path: string): void {
@@ -107,7 +108,8 @@ describe('model export with a parity self-test', () => {
       }
       const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as PackageManifest;
       expect(manifest.method).toBe(c.method);
-      const tiling = c.tiles ? { canvas: { height: 128, width: 256 }, tileSize: 128, tileOverlap: 32, tiles: c.tiles.length, left: c.tiles, top: [0] } : null;
+      const t = c.tiles;
+      const tiling = t ? { canvas: { height: t.height, width: t.width }, tileSize: 128, tileOverlap: 32, tiles: t.left.length * t.top.length, left: t.left, top: t.top } : null;
       expect(manifest.tiling === null ? null : { ...manifest.tiling, rule: undefined }).toEqual(tiling && { ...tiling, rule: undefined });
       expect(result.tiling).toEqual(tiling);
       if (c.tiles) {
