@@ -50,8 +50,9 @@ export function describeTiling(model: TiledModel): TilingDescription {
 
 /**
  * Inputs image [h, w, 3] float32, rows [H, h] and cols [w, W] float64; output `input` [1, 3, H, W]
- * float32, or with a tile grid the canvas's tiles [k, 3, size, size]. The passes run in float64 like the station's, so the backbone input agrees to the last bit
- * (int8 heads would turn a last-bit difference into a whole quantisation step here and there).
+ * float32, or with a tile grid the canvas's k tiles as one batch [k, 3, size, size]. The passes run in
+ * float64 like the station's, so the backbone input agrees to the last bit (int8 heads would turn a
+ * last-bit difference into a whole quantisation step here and there).
  */
 export function buildPreprocessGraph(spec: InputSpec, grid?: TileGrid): Uint8Array {
   const g = new GraphBuilder('argus_preprocess');
