@@ -44,7 +44,8 @@ export async function runExport(argv: string[]): Promise<number> {
   return withProject(values.project, async (s) => {
     const model = await findModel(s, values);
     const r = await s.call('models.export', { modelId: model.id, out });
-    console.log(`model ${model.id} v${model.version} (${r.method}, ${r.precision}) exported to ${r.out}: ${r.files} files, ${r.goldenImages} golden images`);
+    const tiles = r.tiling ? `; tiled: ${r.tiling.tiles} tiles of ${r.tiling.tileSize} px over a ${r.tiling.canvas.height}x${r.tiling.canvas.width} canvas` : '';
+    console.log(`model ${model.id} v${model.version} (${r.method}, ${r.precision}) exported to ${r.out}: ${r.files} files, ${r.goldenImages} golden images${tiles}`);
     console.log(describeParity(r.parity, r.tolerance));
     return 0;
   });

@@ -4,20 +4,38 @@
  * two matrix products read off the very functions the station calls.
  */
 import { GraphBuilder } from '../engine/onnx/graph.ts';
-import { importModel } from '../engine/onnx/importer.ts';
+import { importModel, type ImportedModel } from '../engine/onnx/importer.ts';
 import type { ort } from '../engine/session.ts';
 
 /** The default-domain opset of exported graphs (the station's graphs use 13 to 17). */
 export const EXPORT_OPSET = 17;
 
+export interface InlineOptions {
+  /** Copy only the nodes and initialisers these outputs need; only they are returned. */
+  readonly outputs?: readonly string[];
+  /**
+   * Name the subgraph's initialisers under this prefix instead of `prefix` and add each one once, so
+   * that every inlining with the same `shared` reads the same parameters (a per-tile head stored once).
+   */
+  readonly shared?: string;
+}
+
 /**
- * Copies the serialised graph `model` into `g`: each of its inputs reads the value named in `feeds`,
+ * Copies the graph `model` (serialised, or imported once for several copies) into `g`: each of its inputs reads the value named in `feeds`,
  * its own values are renamed under `prefix`. Returns its outputs' new names by original name.
  */
-export function inlineGraph(g: GraphBuilder, model: Uint8Array, feeds: Readonly<Record<string, string>>, prefix: string): Record<string, string> {
-  const { graph: sub, opset, otherOpsets } = importModel(model);
+export function inlineGraph(g: GraphBuilder, model: Uint8Array | ImportedModel, feeds: Readonly<Record<string, string>>, prefix: string, options: InlineOptions = {}): Record<string, string> {
+  const { graph: sub, opset, otherOpsets } = model instanceof Uint8Array ? importModel(model) : model;
   if (opset > EXPORT_OPSET) throw new RangeError(`graph '${sub.name}' needs opset ${opset}; exports are written at opset ${EXPORT_OPSET}`);
   if (otherOpsets.length > 0) throw new RangeError(`graph '${sub.name}' uses operator domains (${otherOpsets.map((o) => o.domain).join(', ')}) an export does not write`);
+  const outputs = options.outputs ?? sub.outputs.map((o) => o.name);
+  for (const o of outputs) if (!sub.outputs.some((x) => x.name === o)) throw new RangeError(`graph '${sub.name}' has no output '${o}'`);
+  const needed = new Set(outputs);
+  const nodes = [...sub.nodes].reverse().filter((n) => {
+    if (!n.outputs.some((o) => needed.has(o))) return false;
+    for (const i of n.inputs) needed.add(i);
+    return true;
+  }).reverse();
   const renamed = new Map<string, string>();
   for (const input of sub.inputs) {
     const fed = feeds[input.name];
@@ -33,12 +51,22 @@ export function inlineGraph(g: GraphBuilder, model: Uint8Array, feeds: Readonly<
     }
     return r;
   };
-  for (const t of sub.initializers) g.initializer(name(t.name), t.dtype, t.dims, t.data);
-  for (const n of sub.nodes) {
+  const present = options.shared === undefined ? undefined : new Set(g.initializers.map((t) => t.name));
+  for (const t of sub.initializers) {
+    if (!needed.has(t.name)) continue;
+    if (present === undefined) {
+      g.initializer(name(t.name), t.dtype, t.dims, t.data);
+      continue;
+    }
+    const shared = `${options.shared}/${t.name}`;
+    renamed.set(t.name, shared);
+    if (!present.has(shared)) g.initializer(shared, t.dtype, t.dims, t.data);
+  }
+  for (const n of nodes) {
     if (Object.values(n.attrs).some((a) => 'graph' in a)) throw new RangeError(`graph '${sub.name}': node ${n.opType} has a subgraph, which inlining does not rename`);
     g.node(n.opType, n.inputs.map(name), n.attrs, n.outputs.map(name), n.domain);
   }
-  return Object.fromEntries(sub.outputs.map((o) => [o.name, name(o.name)]));
+  return Object.fromEntries(outputs.map((o) => [o, name(o)]));
 }
 
 /** An ONNX Runtime float32 tensor as an initialiser of `g`. */

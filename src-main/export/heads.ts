@@ -3,10 +3,12 @@
  * (`map` [1, H, W]) and the image score (`score` [1]) out, every parameter an initialiser. Each method's
  * head is assembled from the graphs the station scores with (inlined), plus the steps the station
  * does in JS written as graph nodes: PatchCore's neighbour search and re-weighting, PFM's row
- * normalisation, CFLOW's normalisation constants, and every method's map resampling.
+ * normalisation, CFLOW's normalisation constants, and every method's map resampling. A tiled model's
+ * head is its inner model's head applied to every tile, then the station's stitching.
  */
-import { TiledModel } from '../methods/tiling.ts';
+import { stitchMaps, TiledModel, tileCount, type TileGrid } from '../methods/tiling.ts';
 import { GraphBuilder, float, int, ints, ONNX_DATA_TYPE } from '../engine/onnx/graph.ts';
+import { importModel } from '../engine/onnx/importer.ts';
 import { featureTap, getBackbone, type FeatureTap } from '../features/backbones.ts';
 import { buildPatchEmbeddingGraph } from '../features/patch-embedding.ts';
 import { alignmentFeeds, type AlignMode } from '../features/tap-alignment.ts';
@@ -207,9 +209,75 @@ async function cflowHead(m: CflowModel): Promise<Head> {
   return { graph: finish(g, map, maxOf(g, map), c.height, c.width), backbones: [{ role: 'backbone', id: c.backbone, taps: c.taps }], precision: c.precision };
 }
 
+/**
+ * A tiled model's head: its taps hold the canvas's k tiles as a batch ([k, C, h, w], the order of
+ * cutTiles); the inner model's head scores each tile (inlined k times on one shared set of parameters,
+ * one tile per copy: int8 heads quantise per tile as the station's inner model does), the tile maps
+ * are blended into the canvas as stitchMaps does, and the score is the stitched map's maximum over the
+ * picture, whose size the runner feeds as `content` [height, width] (the canvas is letterboxed).
+ */
+async function tiledHead(m: TiledModel): Promise<Head> {
+  const inner = await buildHead(m.inner);
+  const tileHead = importModel(inner.graph);
+  const g = new GraphBuilder(`argus_${m.method}_tiled_head`);
+  const { height, width } = m.input;
+  const { grid } = m;
+  const size = grid.size;
+  const taps = tileHead.graph.inputs.map((i) => g.input(i.name, i.dtype, [tileCount(grid), ...(i.shape ?? []).slice(1)]));
+  const content = g.input(TILED_CONTENT_INPUT, 'int64', [2]);
+  const blend = blendWeights(grid, height, width);
+  const toFloat64 = (x: string) => g.op('Cast', [x], { to: int(ONNX_DATA_TYPE.float64) });
+  const placed: string[] = [];
+  let t = 0;
+  for (const top of grid.ys) {
+    for (const left of grid.xs) {
+      const at = g.constI64([t]);
+      const feeds = Object.fromEntries(taps.map((name) => [name, g.op('Slice', [name, at, g.constI64([t + 1]), g.constI64([0])])]));
+      const map = inlineGraph(g, tileHead, feeds, `tile${t}`, { outputs: ['map'], shared: 'tile' })['map']!;
+      const share = g.initializer(g.fresh('blend'), 'float32', [1, size, size], blend[t]!);
+      const weighted = g.op('Mul', [toFloat64(map), toFloat64(share)]);
+      placed.push(g.op('Pad', [weighted, g.constI64([0, top, left, 0, height - top - size, width - left - size])]));
+      t++;
+    }
+  }
+  const map = g.op('Cast', [placed.length === 1 ? placed[0]! : g.op('Sum', placed)], { to: int(ONNX_DATA_TYPE.float32) });
+  return { graph: finish(g, map, pictureMaxOf(g, map, content, height, width), height, width), backbones: inner.backbones, precision: inner.precision };
+}
+
+/** The name of a tiled head's extra input: the picture's [height, width] at the top left of the canvas. */
+const TILED_CONTENT_INPUT = 'content';
+
+/**
+ * Each tile's share of the stitched map (tile-sized), read off stitchMaps itself: stitching a map of
+ * ones in tile t and zeros elsewhere gives tile t's blending weight over the summed weights. The head
+ * sums map × share in float64, as stitchMaps sums.
+ */
+function blendWeights(grid: TileGrid, height: number, width: number): Float32Array[] {
+  const k = tileCount(grid);
+  const size = grid.size;
+  const origins = grid.ys.flatMap((top) => grid.xs.map((left) => ({ top, left })));
+  return origins.map(({ top, left }, t) => {
+    const unit = Array.from({ length: k }, (_, i) => new Float32Array(size * size).fill(i === t ? 1 : 0));
+    const share = stitchMaps(unit, grid, height, width);
+    const out = new Float32Array(size * size);
+    for (let y = 0; y < size; y++) out.set(share.subarray((top + y) * width + left, (top + y) * width + left + size), y * size);
+    return out;
+  });
+}
+
+/** The largest value of `map` [1, height, width] over its top-left content.height × content.width window, as [1]. */
+function pictureMaxOf(g: GraphBuilder, map: string, content: string, height: number, width: number): string {
+  const range = (n: number) => g.constI64(Array.from({ length: n }, (_, i) => i));
+  const side = (axis: number) => g.op('Gather', [content, g.initializer(g.fresh('axis'), 'int64', [], BigInt64Array.of(BigInt(axis)))], { axis: int(0) });
+  const rows = g.op('Unsqueeze', [g.op('Less', [range(height), side(0)]), g.constI64([1])]);
+  const cols = g.op('Unsqueeze', [g.op('Less', [range(width), side(1)]), g.constI64([0])]);
+  const inside = g.op('And', [rows, cols]);
+  return maxOf(g, g.op('Where', [inside, map, g.constF32([-Infinity], [])]));
+}
+
 /** The head of a fitted model of any registered method. */
 export async function buildHead(model: FittedModel): Promise<Head> {
-  if (model instanceof TiledModel) throw new RangeError('tiled models cannot be exported yet: the package runs one input size; export a stretch or letterbox model');
+  if (model instanceof TiledModel) return tiledHead(model);
   if (model instanceof PatchCoreModel) return patchcoreHead(model);
   if (model instanceof PadimModel) return padimHead(model);
   if (model instanceof SimpleNetModel) return simplenetHead(model);

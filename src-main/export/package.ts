@@ -13,8 +13,9 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { backbonePath, getBackbone, PROJECT_ROOT, sha256File } from '../features/backbones.ts';
 import type { FittedModel } from '../methods/method.ts';
 import { runtimeFile } from '../util/runtime-files.ts';
+import { TiledModel } from '../methods/tiling.ts';
 import { buildHead } from './heads.ts';
-import { buildPreprocessGraph, DECODE_RULE, RESAMPLE_RULE, type PreprocessDescription } from './preprocess.ts';
+import { buildPreprocessGraph, DECODE_RULE, describeTiling, RESAMPLE_RULE, type PreprocessDescription, type TilingDescription } from './preprocess.ts';
 
 export const PACKAGE_FORMAT = 'argus-export';
 export const PACKAGE_FORMAT_VERSION = 1;
@@ -111,6 +112,8 @@ export interface PackageManifest {
   readonly precision: 'float32' | 'int8';
   readonly model: ModelIdentity & { readonly backbones: ReadonlyArray<{ readonly role: string; readonly id: string; readonly sha256: string; readonly file: string }> };
   readonly tolerance: Tolerance;
+  /** A tiled model's canvas and tiles (also in preprocess.json); null for a stretch or letterbox model. */
+  readonly tiling: TilingDescription | null;
   readonly golden: readonly GoldenEntry[];
   readonly parity: readonly RunnerParity[];
   readonly files: readonly ManifestFile[];
@@ -201,8 +204,10 @@ export async function writePackage(req: WriteRequest): Promise<PackageManifest> 
     req.onStep?.('graphs', 0.1);
     const head = await buildHead(req.model);
     const input = req.model.input;
+    const tiled = req.model instanceof TiledModel ? req.model : undefined;
+    const tiling = tiled ? describeTiling(tiled) : null;
     writeFileSync(within(out, 'head.onnx'), head.graph);
-    writeFileSync(within(out, 'preprocess.onnx'), buildPreprocessGraph(input));
+    writeFileSync(within(out, 'preprocess.onnx'), buildPreprocessGraph(input, tiled?.grid));
     const backbones: Array<PackageManifest['model']['backbones'][number]> = [];
     const files = new Map<string, string>();
     for (const b of head.backbones) {
@@ -227,6 +232,7 @@ export async function writePackage(req: WriteRequest): Promise<PackageManifest> 
         const spec = getBackbone(b.id);
         return { role: b.role, file: files.get(b.id)!, input: spec.input.name, taps: b.taps, normalisation: spec.input.normalisation };
       }),
+      tiling,
     };
     writeFileSync(within(out, 'preprocess.json'), `${JSON.stringify(pre, null, 2)}\n`);
     writeFileSync(within(out, 'threshold.json'), `${JSON.stringify(req.threshold, null, 2)}\n`);
@@ -244,7 +250,7 @@ export async function writePackage(req: WriteRequest): Promise<PackageManifest> 
     const tolerance = TOLERANCE[head.precision];
     const base = {
       format: PACKAGE_FORMAT, formatVersion: PACKAGE_FORMAT_VERSION, argusVersion: argusVersion(), createdAt: new Date().toISOString(),
-      method: req.model.method, precision: head.precision, model: { ...req.identity, backbones }, tolerance, golden,
+      method: req.model.method, precision: head.precision, model: { ...req.identity, backbones }, tolerance, tiling, golden,
     } as const;
     writeFileSync(within(out, 'README.txt'), packageReadme(base));
 
@@ -450,7 +456,12 @@ Files
              Every parameter (memory bank, Gaussians, networks, normalisation constants) is an initialiser;
              map upsampling and smoothing are inside the graph.
   preprocess.onnx, preprocess.json: image -> backbone input (decoding, resize rule, channel order).
-  threshold.json: the model's threshold policy at export time (null: none was set; verdicts are 'unjudged').
+${m.tiling ? `  Tiled model: the image is letterboxed into a ${m.tiling.canvas.height}x${m.tiling.canvas.width} canvas cut into ${m.tiling.tiles} tiles of
+             ${m.tiling.tileSize} px (left edges ${m.tiling.left.join(', ')}; top edges ${m.tiling.top.join(', ')}); preprocess.onnx outputs
+             the tiles as one batch, head.onnx scores each tile, blends the tile maps into the canvas map
+             (linear ramps across each overlap) and takes the score over the picture, whose [height, width]
+             the runners feed as the int64 input 'content'. The map is the canvas's; runners crop it to the picture.
+` : ''}  threshold.json: the model's threshold policy at export time (null: none was set; verdicts are 'unjudged').
   run.mjs: Node runner (onnxruntime-node + sharp; 'npm install' here installs the pinned versions).
   run.py: Python runner (onnxruntime + numpy + Pillow).
   golden/: the parity test's images and, in golden/expected/, the station's maps (raw float32).

@@ -9,7 +9,9 @@ import { basename, isAbsolute } from 'node:path';
 import { ApiError } from '../api/contract.ts';
 import { loadBatches } from '../datasets/loader.ts';
 import { ExportError, writePackage, type GoldenImage, type PackageManifest } from '../export/package.ts';
+import type { FittedModel } from '../methods/method.ts';
 import { PatchCoreModel } from '../methods/patchcore/model.ts';
+import { TiledModel } from '../methods/tiling.ts';
 import { decodeModel } from '../methods/persistence.ts';
 import { images, models, products, thresholds, type Project } from '../store/index.ts';
 import { cropMap, sniffImageFormat } from '../vision/index.ts';
@@ -41,6 +43,17 @@ export function goldenImages(p: Project, productId: number, count = GOLDEN_IMAGE
   return [...spaced(others, count - half), ...spaced(defective, half)].slice(0, count);
 }
 
+/** A package searches PatchCore's memory bank by brute force (in every tile too): its reference is the exact search's values. */
+function withExactSearch(model: FittedModel): FittedModel {
+  if (model instanceof PatchCoreModel) return model.withSearch('exact');
+  if (!(model instanceof TiledModel)) return model;
+  const inner = withExactSearch(model.inner);
+  if (inner === model.inner) return model;
+  const tiled = new TiledModel(inner, model.config);
+  tiled.trainingScores = model.trainingScores;
+  return tiled;
+}
+
 export interface ExportRequest {
   readonly modelId: number;
   /** Absolute path of the package folder: new, empty, or an earlier export of the same model. */
@@ -56,8 +69,7 @@ export async function exportModel(p: Project, req: ExportRequest, onStep: (step:
   if (!isAbsolute(req.out)) throw new ApiError('BAD_INPUT', `the export folder must be an absolute path, received '${req.out}'`);
   const record = models.get(p, req.modelId);
   const stored = await decodeModel(new Uint8Array(models.readModelBlob(p, record, 'model')), `model ${record.id}`);
-  // a package searches its memory bank by brute force: its reference is the exact search's values
-  const model = stored instanceof PatchCoreModel ? stored.withSearch('exact') : stored;
+  const model = withExactSearch(stored);
   const list = goldenImages(p, record.productId);
   if (list.length === 0) throw new ApiError('BAD_INPUT', `product ${record.productId} has no PNG, JPEG, TIFF or WebP images for the parity self-test; import some first`);
   onStep('golden set (station)', 0);

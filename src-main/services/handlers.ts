@@ -198,6 +198,7 @@ export function buildHandlers(station: StationContext & { openProject(dir: strin
       return {
         out, method: manifest.method, precision: manifest.precision, files: manifest.files.length, tolerance: manifest.tolerance,
         goldenImages: manifest.golden.length, parity: manifest.parity.map((r) => ({ ...r, images: [...r.images] })),
+        tiling: manifest.tiling && { canvas: manifest.tiling.canvas, tileSize: manifest.tiling.tileSize, tileOverlap: manifest.tiling.tileOverlap, tiles: manifest.tiling.tiles, left: [...manifest.tiling.left], top: [...manifest.tiling.top] },
       };
     },
     'models.scores': ({ modelId }) => {

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExportResult } from '../../src-main/api/contract.ts';
+import type { ValueInfo } from '../../src-main/engine/onnx/graph.ts';
+import { importModel } from '../../src-main/engine/onnx/importer.ts';
+import { f32, openSession, ort } from '../../src-main/engine/session.ts';
 import { sha256File } from '../../src-main/features/backbones.ts';
 import { ExportError, pythonUnavailable, verifyPackage, writePackage, type PackageManifest } from '../../src-main/export/package.ts';
 import { decodeModel } from '../../src-main/methods/persistence.ts';
@@ -24,7 +27,13 @@ interface Case {
   readonly method: string;
   readonly config: Record<string, number | string | boolean | number[]>;
   readonly precision: 'float32' | 'int8';
+  /** A tiled model's canvas and its 128 px tiles' left and top edges. */
+  readonly tiles?: { readonly height: number; readonly width: number; readonly left: readonly number[]; readonly top: readonly number[] };
 }
+
+/** A long canvas cut into three 128 px tiles (left edges 0, 64, 128): the square golden pictures fill only its left half. */
+const TILED = { resize: 'tile', height: 128, width: 256, tileSize: 128, tileOverlap: 32 } as const;
+const ONE_ROW = { height: 128, width: 256, left: [0, 64, 128], top: [0] };
 
 const CASES: readonly Case[] = [
   { name: 'patchcore', method: 'patchcore', config: { height: 128, width: 128 }, precision: 'float32' },
@@ -35,7 +44,42 @@ const CASES: readonly Case[] = [
   { name: 'cflow', method: 'cflow', config: { height: 128, width: 128, blocks: 2, epochs: 2, subEpochs: 1 }, precision: 'int8' },
   // the paper's image-score re-weighting and letterboxed input (the golden set holds a non-square picture)
   { name: 'patchcore re-weighted, letterboxed', method: 'patchcore', config: { height: 128, width: 96, reweightNeighbours: 3, resize: 'letterbox' }, precision: 'float32' },
+  // tiled models: the tiles are cut, scored and stitched inside the graphs; int8 heads quantise per tile, as the station
+  // (SimpleNet, PEFM and CFLOW-AD tiled pass the same way: README "Model export")
+  { name: 'tiled patchcore', method: 'patchcore', config: { ...TILED }, precision: 'float32', tiles: ONE_ROW },
+  { name: 'tiled padim, two rows of tiles', method: 'padim', config: { ...TILED, height: 192 }, precision: 'float32', tiles: { height: 192, width: 256, left: [0, 64, 128], top: [0, 64] } },
+  { name: 'tiled pfm', method: 'pfm', config: { ...TILED, batchSize: 4, epochs: 1, latent: [16, 32, 64] }, precision: 'int8', tiles: ONE_ROW },
 ];
+
+/**
+ * A tiled head's score is its map's maximum over the picture window fed as `content`, not over the
+ * canvas: checked on arbitrary tap values with a window that leaves out the canvas's largest value
+ * (the golden pictures alone cannot show it: their maps peak inside the picture).
+ */
+async function expectScoreOverPicture(headPath: string, inputs: readonly ValueInfo[], canvas: { height: number; width: number }): Promise<void> {
+  const session = await openSession(headPath, 'cpu');
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const feeds = Object.fromEntries(inputs.filter((i) => i.name !== 'content').map((i) => {
+    const dims = i.shape as number[];
+    return [i.name, f32(Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, next), dims)];
+  }));
+  const scoreOver = async (height: number, width: number) => {
+    const r = await session.run({ ...feeds, content: new ort.Tensor('int64', BigInt64Array.of(BigInt(height), BigInt(width)), [2]) });
+    return { score: r['score']!.data[0] as number, map: r['map']!.data as Float32Array };
+  };
+  const whole = await scoreOver(canvas.height, canvas.width);
+  const peak = whole.map.reduce((best, v, i) => (v > whole.map[best]! ? i : best), 0);
+  const [y, x] = [Math.floor(peak / canvas.width), peak % canvas.width];
+  const [height, width] = x > 0 ? [canvas.height, x] : [y, canvas.width];
+  const window = await scoreOver(height, width);
+  let best = -Infinity;
+  for (let r = 0; r < height; r++) for (let c = 0; c < width; c++) best = Math.max(best, window.map[r * canvas.width + c]!);
+  await session.release();
+  expect(whole.score).toBe(whole.map[peak]);
+  expect(window.score).toBe(best);
+  expect(window.score).toBeLessThan(whole.score);
+}
 
 function flipByte(path: string): void {
   const bytes = readFileSync(path);
@@ -96,6 +140,19 @@ describe('model export with a parity self-test', () => {
       }
       const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as PackageManifest;
       expect(manifest.method).toBe(c.method);
+      const t = c.tiles;
+      const tiling = t ? { canvas: { height: t.height, width: t.width }, tileSize: 128, tileOverlap: 32, tiles: t.left.length * t.top.length, left: t.left, top: t.top } : null;
+      expect(manifest.tiling === null ? null : { ...manifest.tiling, rule: undefined }).toEqual(tiling && { ...tiling, rule: undefined });
+      expect(result.tiling).toEqual(tiling);
+      if (t) {
+        // every tile reads one copy of the inner head's parameters: the package is not tiles times larger
+        const head = importModel(join(out, 'head.onnx')).graph;
+        const parameters = head.initializers.filter((t) => t.data.length > 4096).map((t) => t.name);
+        expect(parameters.length).toBeGreaterThan(0);
+        expect(parameters.every((n) => n.startsWith('tile/') || n.startsWith('blend'))).toBe(true);
+        await expectScoreOverPicture(join(out, 'head.onnx'), head.inputs, t);
+      }
+      console.log(`${c.name}: head.onnx ${manifest.files.find((f) => f.path === 'head.onnx')!.size} bytes, package ${manifest.files.reduce((a, f) => a + f.size, 0)} bytes`);
       // every file but the manifest itself is listed with its sha256
       const listed = new Set(manifest.files.map((f) => f.path));
       const walk = (d: string, prefix = ''): string[] => readdirSync(join(d, prefix), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(d, `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
@@ -198,13 +255,15 @@ describe('model export with a parity self-test', () => {
     }
   });
 
-  it('argus export writes the product\'s newest model from the command line and prints its parity', async () => {
+  it('argus export writes the product\'s newest model (tiled) from the command line and prints its tiles and parity', async () => {
+    const newest = (await call(station, 'models.list', { productId })).at(-1)!;
     await station.closeProject(); // the CLI opens the project itself
     const out = join(root, 'cli-export');
     const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'argus.js'), 'export', '--project', dir, '--product', 'PN-7', '--out', out], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/exported to .*cli-export: \d+ files, 5 golden images/);
+    expect(r.stdout).toMatch(/tiled: 3 tiles of 128 px over a 128x256 canvas/);
     expect(r.stdout).toMatch(/node runner: passed/);
-    expect((await verifyPackage(out)).manifest.method).toBe('patchcore');
+    expect((await verifyPackage(out)).manifest.method).toBe(newest.method);
   }, 120_000);
 });

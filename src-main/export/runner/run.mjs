@@ -111,7 +111,7 @@ function resizePlan(width, height, pre) {
   const { width: W, height: H } = pre.input;
   let cw = W;
   let ch = H;
-  if (pre.resize === 'letterbox') {
+  if (pre.resize !== 'stretch') { // 'letterbox', and 'tile': a tiled model's canvas is letterboxed
     const scale = Math.min(W / width, H / height);
     cw = Math.min(W, Math.max(1, Math.round(width * scale)));
     ch = Math.min(H, Math.max(1, Math.round(height * scale)));
@@ -161,10 +161,12 @@ export async function scoreImage(pkg, path) {
     const out = await b.session.run({ [b.input]: input }, b.taps);
     for (const t of b.taps) feeds[`${b.role}/${t}`] = out[t];
   }
+  const { width, height } = plan.content;
+  // a tiled model's head takes its score over the picture: its [height, width] in the canvas
+  if (pkg.head.inputNames.includes('content')) feeds.content = new ort.Tensor('int64', BigInt64Array.of(BigInt(height), BigInt(width)), [2]);
   const out = await pkg.head.run(feeds);
   const score = out.score.data[0];
   const full = out.map.data;
-  const { width, height } = plan.content;
   const map = new Float32Array(width * height);
   for (let y = 0; y < height; y++) map.set(full.subarray(y * pre.input.width, y * pre.input.width + width), y * width);
   return { score, map, mapWidth: width, mapHeight: height, verdict: verdict(pkg.threshold, score) };

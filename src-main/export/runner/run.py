@@ -94,7 +94,7 @@ def js_round(x):
 def resize_plan(width, height, pre):
     W, H = pre["input"]["width"], pre["input"]["height"]
     cw, ch = W, H
-    if pre["resize"] == "letterbox":
+    if pre["resize"] != "stretch":  # 'letterbox', and 'tile': a tiled model's canvas is letterboxed
         scale = min(W / width, H / height)
         cw = min(W, max(1, js_round(width * scale)))
         ch = min(H, max(1, js_round(height * scale)))
@@ -144,6 +144,9 @@ def score_image(pkg, path):
         outs = b["session"].run(b["taps"], {b["input"]: net_input})
         for tap, value in zip(b["taps"], outs):
             feeds[b["role"] + "/" + tap] = value
+    # a tiled model's head takes its score over the picture: its [height, width] in the canvas
+    if any(i.name == "content" for i in pkg["head"].get_inputs()):
+        feeds["content"] = np.array([ch, cw], dtype=np.int64)
     anomaly_map, score = pkg["head"].run(["map", "score"], feeds)
     s = float(score[0])
     return s, np.ascontiguousarray(anomaly_map[0, :ch, :cw]), verdict(pkg["threshold"], s)
