@@ -8,6 +8,10 @@
  * Procedure per image (seed III-E): detector map → M0 (map ≥ the F1-optimal threshold) → dilate →
  * crop to the dilated box plus a receptive-field margin → Y0 by inpainting → A0 = X − Y0 on M0 →
  * iterate the step graph until the stopping rule → M = ‖A‖ > τ → re-estimate Y inside M with λ = 0.
+ *
+ * Letterboxed and tiled models are refined in their canvas (the picture top-left, as the loader makes
+ * it): M0 is cut to the picture, the outputs are the picture's part resized to the original size, and
+ * a tiled model's data term is its inner model's, solved per tile where it depends on the position.
  */
 import { f32, openSession, ort, type Session } from '../engine/session.ts';
 import { fitToInput } from '../datasets/loader.ts';
@@ -143,7 +147,7 @@ export class Refiner {
     private readonly step: Session,
     private readonly featureSession: Session | undefined,
     private readonly donors: readonly PlanarImage[],
-    /** The windows the refinement is solved in (frameWindows). */
+    /** The windows the refinement is solved in: the whole input, or a tiled PaDiM / CFLOW-AD model's tiles (tileFrames). */
     readonly frames: readonly Frame[],
   ) {}
 
