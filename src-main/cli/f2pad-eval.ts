@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { setSessionLogger } from '../engine/session.ts';
 import { evaluateF2pad, F2PAD_DETECTORS, type DatasetF2padResult, type F2padDetector } from '../refine/evaluate.ts';
 import { ABLATIONS, REFINE_DEFAULTS, type Ablation, type RefineOptions } from '../refine/refine.ts';
+import { INPUT_OPTIONS, INPUT_USAGE, inputConfig } from './input-options.ts';
 import { formatTable, num } from './table.ts';
 
 export const F2PAD_EVAL_USAGE = `argus f2pad-eval --data <dir>... --detector patchcore|padim|cflow [options]
@@ -17,6 +18,7 @@ its F1-optimal pixel threshold and with F2PAD refinement, plus seconds per image
   --detector <name>     patchcore | padim | cflow (default patchcore)
   --set <key=value>     a detector setting over its defaults (repeatable; numbers or text),
                         e.g. --set epochs=2 for a shorter CFLOW-AD fit
+${INPUT_USAGE}
   --count <n>           cut-paste images per dataset (default 54, as the seed)
   --seed <n>            cut-paste seed (default 0)
   --structural <f>      fraction of images whose anomaly source is the other side of another
@@ -36,6 +38,7 @@ export async function runF2padEval(argv: string[]): Promise<number> {
       data: { type: 'string', multiple: true },
       detector: { type: 'string', default: 'patchcore' },
       set: { type: 'string', multiple: true },
+      ...INPUT_OPTIONS,
       count: { type: 'string' },
       seed: { type: 'string' },
       structural: { type: 'string' },
@@ -64,6 +67,7 @@ export async function runF2padEval(argv: string[]): Promise<number> {
     if (!m) throw new RangeError(`--set expects key=value, received '${pair}'`);
     detectorSettings[m[1]!] = Number.isFinite(Number(m[2])) ? Number(m[2]) : m[2]!;
   }
+  Object.assign(detectorSettings, inputConfig(values));
   if (!values.data || values.data.length === 0) throw new RangeError('--data <dir> is required');
   const number = (name: string, v: string | undefined): number | undefined => {
     if (v === undefined) return undefined;

@@ -4,6 +4,7 @@
  * cannot be read is reported through `onSkip` and left out; the stream goes on.
  */
 import { readImage, resize, letterbox, toChw, toRgb, ImageReadError, type ContentBox } from '../vision/index.ts';
+import type { RasterImage } from '../vision/image.ts';
 import type { ImageBatch, InputSpec } from '../methods/method.ts';
 import { decodeMask, resizeMaskNearest } from '../vision/mask.ts';
 import type { DatasetImage, DatasetIssue } from './mvtec.ts';
@@ -22,12 +23,20 @@ export interface LoaderOptions {
   readonly onSkip?: (issue: DatasetIssue) => void;
 }
 
+/**
+ * An image as the model reads it: stretched to the input size, or letterboxed (letterbox and tile: the
+ * picture top-left in the canvas), with where the picture lies.
+ */
+export function fitToInput(image: RasterImage, input: InputSpec): { image: RasterImage; content: ContentBox } {
+  return input.resize !== 'stretch'
+    ? letterbox(image, input.width, input.height, input.filter)
+    : { image: resize(image, input.width, input.height, input.filter), content: { width: input.width, height: input.height } };
+}
+
 async function loadOne(entry: DatasetImage, input: InputSpec, onSkip?: (issue: DatasetIssue) => void) {
   try {
     const image = await readImage(entry.path);
-    const fitted = input.resize !== 'stretch'
-      ? letterbox(image, input.width, input.height, input.filter)
-      : { image: resize(image, input.width, input.height, input.filter), content: { width: input.width, height: input.height } };
+    const fitted = fitToInput(image, input);
     const ignore = entry.ignore?.length ? await ignoreAtInput(entry.ignore, fitted.content, input, entry.path) : undefined;
     return { entry, chw: toChw(toRgb(fitted.image)), width: image.width, height: image.height, content: fitted.content, ignore };
   } catch (err) {

@@ -7,8 +7,11 @@
 import { evenlySpaced, scanMvtec } from '../datasets/mvtec.ts';
 import { imageBatches, loadBatches } from '../datasets/loader.ts';
 import { getMethod } from '../methods/index.ts';
+import { resolveAutoInput } from '../methods/input-proposal.ts';
+import { sampleSizes } from '../services/evaluation.ts';
 import type { FittedModel } from '../methods/method.ts';
 import { f1Max } from '../metrics/f1max.ts';
+import { cropMap } from '../vision/index.ts';
 import { resizeMaskNearest } from '../vision/mask.ts';
 import { buildCutPasteSet, type CutPasteOptions, type CutPasteSample } from './cutpaste.ts';
 import type { PlanarImage } from './inpaint.ts';
@@ -92,7 +95,8 @@ export async function fitDetector(detector: F2padDetector, entries: Parameters<t
   const method = getMethod(detector);
   const defaults = method.defaults as Record<string, unknown>;
   for (const key of Object.keys(settings)) if (!(key in defaults)) throw new RangeError(`${detector} has no setting '${key}'`);
-  const config = { ...method.defaults, ...settings } as typeof method.defaults;
+  // resize 'auto' is chosen from the fitting images' sizes, as for `argus eval`
+  const { config } = resolveAutoInput({ ...method.defaults, ...settings } as typeof method.defaults, method.defaults, await sampleSizes(entries));
   method.validate?.(config);
   const input = method.input(config);
   const start = performance.now();
@@ -102,21 +106,31 @@ export async function fitDetector(detector: F2padDetector, entries: Parameters<t
 }
 
 /**
- * The detector's map of every sample and its F1-optimal pixel threshold over the whole set (as the
- * seed, following PaDiM), at the model input size.
+ * The detector's map of every sample (at the model input size) and its F1-optimal pixel threshold over
+ * the whole set (as the seed, following PaDiM), counting the picture's pixels only (not a letterboxed
+ * canvas's padding).
  */
 export async function detectorMapsAndThreshold(refiner: Refiner, samples: readonly CutPasteSample[]): Promise<{ maps: Float32Array[]; threshold: number }> {
-  const { width: W, height: H } = refiner.model.input;
+  const { width: W } = refiner.model.input;
   const maps: Float32Array[] = [];
-  const scores = new Float32Array(samples.length * W * H);
-  const labels = new Uint8Array(samples.length * W * H);
-  for (let i = 0; i < samples.length; i++) {
-    const s = samples[i]!;
-    const map = await refiner.detectorMap(refiner.modelInput(s.image));
+  const pictures: Float32Array[] = [];
+  const truths: Uint8Array[] = [];
+  for (const s of samples) {
+    const x = refiner.modelInput(s.image);
+    const map = await refiner.detectorMap(x);
     maps.push(map);
-    scores.set(map, i * W * H);
-    labels.set(resizeMaskNearest(s.mask, W, H).data, i * W * H);
+    pictures.push(cropMap(map, W, x.content.width, x.content.height));
+    truths.push(resizeMaskNearest(s.mask, x.content.width, x.content.height).data);
   }
+  const total = pictures.reduce((n, m) => n + m.length, 0);
+  const scores = new Float32Array(total);
+  const labels = new Uint8Array(total);
+  let at = 0;
+  pictures.forEach((m, i) => {
+    scores.set(m, at);
+    labels.set(truths[i]!, at);
+    at += m.length;
+  });
   return { maps, threshold: f1Max(scores, labels).threshold };
 }
 

@@ -8,13 +8,19 @@
  * Procedure per image (seed III-E): detector map → M0 (map ≥ the F1-optimal threshold) → dilate →
  * crop to the dilated box plus a receptive-field margin → Y0 by inpainting → A0 = X − Y0 on M0 →
  * iterate the step graph until the stopping rule → M = ‖A‖ > τ → re-estimate Y inside M with λ = 0.
+ *
+ * Letterboxed and tiled models are refined in their canvas (the picture top-left, as the loader makes
+ * it): M0 is cut to the picture, the outputs are the picture's part resized to the original size, and
+ * a tiled model's data term is its inner model's, solved per tile where it depends on the position.
  */
 import { f32, openSession, ort, type Session } from '../engine/session.ts';
+import { fitToInput } from '../datasets/loader.ts';
 import { PatchCoreModel } from '../methods/patchcore/model.ts';
 import { PadimModel } from '../methods/padim/model.ts';
 import { CflowModel } from '../methods/cflow/model.ts';
 import type { FittedModel } from '../methods/method.ts';
-import { resize, resizeMap, toChw, toRgb } from '../vision/index.ts';
+import { TiledModel, type TileGrid } from '../methods/tiling.ts';
+import { cropMap, resizeMap, toChw, toRgb, type ContentBox } from '../vision/index.ts';
 import type { RasterImage } from '../vision/image.ts';
 import type { BinaryMask } from '../vision/mask.ts';
 import { Random } from '../util/random.ts';
@@ -114,31 +120,53 @@ export interface RefinerSetup {
   readonly seed?: number;
 }
 
-type Detector = PatchCoreModel | PadimModel | CflowModel;
+/** The model input of one image: the stretched picture, or the letterboxed canvas with the picture top-left. */
+export interface ModelInput extends PlanarImage {
+  /** Where the picture lies (all of the input when stretched). */
+  readonly content: ContentBox;
+}
+
+/**
+ * A window of the model input that the data term reads as a whole model input of its own: the whole
+ * input, or for PaDiM and CFLOW-AD in a tiled model one tile (their statistics and conditions are
+ * per position of the tile). `owned` (canvas pixels) is the part whose refinement this window writes:
+ * the tiles share their overlaps out, each pixel to the tile whose centre is nearest.
+ */
+export interface Frame extends Box {
+  readonly owned: Box;
+}
 
 export class Refiner {
+  private readonly frameDonors = new Map<Frame, readonly PlanarImage[]>();
+
   private constructor(
-    readonly model: Detector,
+    /** The detector as fitted (a tiled model included). */
+    readonly model: FittedModel,
     readonly term: SupportedTerm,
     readonly prior: MixturePrior,
     private readonly step: Session,
     private readonly featureSession: Session | undefined,
     private readonly donors: readonly PlanarImage[],
+    /** The windows the refinement is solved in: the whole input, or a tiled PaDiM / CFLOW-AD model's tiles (tileFrames). */
+    readonly frames: readonly Frame[],
   ) {}
 
   static async create(model: FittedModel, training: TrainingImages, setup: RefinerSetup = {}): Promise<Refiner> {
-    // the refinement works on the stretched model input (modelInput); a letterboxed detector saw padding there
-    if (model.input.resize !== 'stretch') throw new RangeError(`F2PAD refines models that stretch images to their input size; this ${model.method} model letterboxes them`);
+    // a tiled model's data term is its inner model's (the tiles are at the inner model's input size and scale)
+    const scorer = model instanceof TiledModel ? model.inner : model;
     let term: SupportedTerm;
-    if (model instanceof PatchCoreModel) term = new PatchCoreTerm(model);
-    else if (model instanceof PadimModel) term = new PadimTerm(model);
-    else if (model instanceof CflowModel) term = new CflowTerm(model);
+    if (scorer instanceof PatchCoreModel) term = new PatchCoreTerm(scorer);
+    else if (scorer instanceof PadimModel) term = new PadimTerm(scorer);
+    else if (scorer instanceof CflowModel) term = new CflowTerm(scorer);
     else throw new RangeError(`F2PAD refinement supports patchcore, padim and cflow models, not '${model.method}'`);
     const prior = setup.prior ?? fitPrior(training.images, setup.priorComponents ?? 4, setup.priorPixels ?? 20000, setup.seed ?? 0);
     const { model: bytes } = buildStepGraph(term, prior, SOLVER_CONSTANTS);
     const step = await openSession(bytes);
     const featureSession = term instanceof PatchCoreTerm ? await openSession(buildFeatureGraph(term)) : undefined;
-    return new Refiner(model as Detector, term, prior, step, featureSession, training.images);
+    // PatchCore's term is position-free (nearest bank vectors): any window of the canvas will do
+    const perTile = model instanceof TiledModel && !(term instanceof PatchCoreTerm);
+    const frames = perTile ? tileFrames(model.grid) : [wholeFrame(model.input.width, model.input.height)];
+    return new Refiner(model, term, prior, step, featureSession, training.images, frames);
   }
 
   async release(): Promise<void> {
@@ -146,15 +174,15 @@ export class Refiner {
     await this.featureSession?.release();
   }
 
-  /** The model input of an original image (the detector's resize filter), planar RGB. */
-  modelInput(image: RasterImage): PlanarImage {
-    const { width, height, filter } = this.model.input;
-    return { data: toChw(toRgb(resize(image, width, height, filter))), width, height };
+  /** The model input of an original image as the detector's pre-processing makes it, planar RGB. */
+  modelInput(image: RasterImage): ModelInput {
+    const { image: fitted, content } = fitToInput(image, this.model.input);
+    return { data: toChw(toRgb(fitted)), width: fitted.width, height: fitted.height, content };
   }
 
-  /** Detector anomaly map of a model-input image. */
-  async detectorMap(x: PlanarImage): Promise<Float32Array> {
-    const [p] = await this.model.predict({ data: x.data, n: 1, height: x.height, width: x.width });
+  /** Detector anomaly map of a model input (the whole canvas of a letterboxed or tiled model). */
+  async detectorMap(x: ModelInput): Promise<Float32Array> {
+    const [p] = await this.model.predict({ data: x.data, n: 1, height: x.height, width: x.width, content: [x.content] });
     return p!.map;
   }
 
@@ -166,15 +194,19 @@ export class Refiner {
     const o = { ...REFINE_DEFAULTS, ...options };
     const start = performance.now();
     const x = this.modelInput(image);
-    const { width: W, height: H } = x;
+    const { width: W, height: H, content } = x;
     const plane = W * H;
     const detMap = map ?? (await this.detectorMap(x));
+    // M0 and everything refined lie in the picture, never in a letterboxed canvas's padding
+    const inPicture = pictureMask(W, H, content);
     const m0 = new Uint8Array(plane);
     let area0 = 0;
-    for (let i = 0; i < plane; i++) if (detMap[i]! >= threshold) { m0[i] = 1; area0++; }
+    for (let i = 0; i < plane; i++) if (inPicture[i] && detMap[i]! >= threshold) { m0[i] = 1; area0++; }
+    // the picture's part of a model-input map at the original resolution
+    const toImage = (m: Float32Array) => resizeMap(cropMap(m, W, content.width, content.height), content.width, content.height, image.width, image.height);
     const toOriginal = (mag: Float32Array, yFull: Float32Array | undefined, iterations: number, re: number, lastLoss?: Record<string, number>): RefineResult => {
-      const magO = resizeMap(mag, W, H, image.width, image.height);
-      const detO = resizeMap(detMap, W, H, image.width, image.height);
+      const magO = toImage(mag);
+      const detO = toImage(detMap);
       const n = image.width * image.height;
       const mask = new Uint8Array(n);
       const det = new Uint8Array(n);
@@ -185,7 +217,7 @@ export class Refiner {
       const rgb = toRgb(image);
       const repaired = new Float32Array(rgb.data);
       if (yFull) {
-        const planes = [0, 1, 2].map((c) => resizeMap(yFull.subarray(c * plane, (c + 1) * plane), W, H, image.width, image.height));
+        const planes = [0, 1, 2].map((c) => toImage(yFull.subarray(c * plane, (c + 1) * plane)));
         for (let i = 0; i < n; i++) if (mask[i]) for (let c = 0; c < 3; c++) repaired[i * 3 + c] = planes[c]![i]!;
       }
       return {
@@ -201,44 +233,74 @@ export class Refiner {
     };
     if (area0 === 0) return toOriginal(new Float32Array(plane), undefined, 0, 0);
 
-    const context = dilate(m0, W, H, o.dilation);
-    const area = Math.max(area0 / plane, o.minArea);
+    const context = dilate(m0, W, H, o.dilation).map((v, i) => v & inPicture[i]!);
+    const area = Math.max(area0 / (content.width * content.height), o.minArea);
     const lambda = o.ablation === 'no-sparsity' ? 0 : o.lambda0 / area;
     const gamma = o.ablation === 'no-prior' ? 0 : o.gamma;
-    // acceleration (seed III-E2): one crop per group of nearby regions of the dilated mask, each the
-    // group's box plus the receptive-field margin; groups whose crops would overlap are merged
-    const crops = groupCrops(context, W, H, o.margin);
     const mag = new Float32Array(plane);
     const yFull = x.data.slice();
     let iterations = 0;
     let reIt = 0;
     let lastLoss: Record<string, number> | undefined;
-    for (const crop of crops) {
-      const r = await this.refineCrop(x, m0, context, crop, o, { lambda, gamma }, start);
-      for (let yy = 0; yy < crop.y1 - crop.y0; yy++) {
-        const row = (crop.y0 + yy) * W + crop.x0;
-        const cw = crop.x1 - crop.x0;
-        for (let xx = 0; xx < cw; xx++) if (context[row + xx]) mag[row + xx] = r.mag[yy * cw + xx]!;
-        for (let c = 0; c < 3; c++) for (let xx = 0; xx < cw; xx++) if (context[row + xx]) yFull[c * plane + row + xx] = r.y[c * (crop.y1 - crop.y0) * cw + yy * cw + xx]!;
+    for (const frame of this.frames) {
+      const fw = frame.x1 - frame.x0;
+      const fh = frame.y1 - frame.y0;
+      // the dilated mask's pixels this frame writes, in frame coordinates
+      const owned = new Uint8Array(fw * fh);
+      let any = false;
+      for (let yy = frame.owned.y0; yy < frame.owned.y1; yy++) for (let xx = frame.owned.x0; xx < frame.owned.x1; xx++) {
+        if (context[yy * W + xx]) { owned[(yy - frame.y0) * fw + xx - frame.x0] = 1; any = true; }
       }
-      iterations = Math.max(iterations, r.iterations);
-      reIt = Math.max(reIt, r.reIt);
-      lastLoss = r.lastLoss;
+      if (!any) continue;
+      const whole = fw === W && fh === H;
+      const fx = whole ? x : windowOf(x, frame);
+      const fm0 = whole ? m0 : windowMask(m0, W, frame);
+      const fContext = whole ? context : windowMask(context, W, frame);
+      // acceleration (seed III-E2): one crop per group of nearby regions of the dilated mask, each the
+      // group's box plus the receptive-field margin (within the frame); groups whose crops would overlap are merged
+      for (const crop of groupCrops(owned, fw, fh, o.margin)) {
+        const r = await this.refineCrop(fx, fm0, fContext, crop, o, { lambda, gamma }, start, this.donorsFor(frame, whole));
+        const cw = crop.x1 - crop.x0;
+        const ch = crop.y1 - crop.y0;
+        for (let yy = 0; yy < ch; yy++) {
+          const local = (crop.y0 + yy) * fw + crop.x0;
+          const row = (frame.y0 + crop.y0 + yy) * W + frame.x0 + crop.x0;
+          for (let xx = 0; xx < cw; xx++) {
+            if (!owned[local + xx]) continue;
+            mag[row + xx] = r.mag[yy * cw + xx]!;
+            for (let c = 0; c < 3; c++) yFull[c * plane + row + xx] = r.y[c * ch * cw + yy * cw + xx]!;
+          }
+        }
+        iterations = Math.max(iterations, r.iterations);
+        reIt = Math.max(reIt, r.reIt);
+        lastLoss = r.lastLoss;
+      }
     }
     return toOriginal(mag, yFull, iterations, reIt, lastLoss);
   }
 
+  /** The inpainting donors cut to a frame (kept: the frames are fixed per refiner). */
+  private donorsFor(frame: Frame, whole: boolean): readonly PlanarImage[] {
+    if (whole) return this.donors;
+    let cut = this.frameDonors.get(frame);
+    if (!cut) {
+      cut = this.donors.map((d) => windowOf(d, frame));
+      this.frameDonors.set(frame, cut);
+    }
+    return cut;
+  }
+
   /** Initialisation, solve and re-estimation on one crop; returns ‖A‖ and Y on the crop. */
-  private async refineCrop(x: PlanarImage, m0: Uint8Array, context: Uint8Array, crop: Box, o: RefineOptions, w: { lambda: number; gamma: number }, start: number) {
+  private async refineCrop(x: PlanarImage, m0: Uint8Array, context: Uint8Array, crop: Box, o: RefineOptions, w: { lambda: number; gamma: number }, start: number, donors: readonly PlanarImage[]) {
     const { width: W, height: H } = x;
     const plane = W * H;
     const { lambda, gamma } = w;
     let y0: Float32Array;
     if (o.inpaint === 'diffusion') y0 = diffusionFill(x, m0, crop);
-    else if (o.inpaint === 'donor') y0 = inpaintFromDonors(x, m0, context, this.donors, crop).y0;
+    else if (o.inpaint === 'donor') y0 = inpaintFromDonors(x, m0, context, donors, crop).y0;
     else {
       // auto: the donor copy when its (shifted) pixels continue the surroundings well, else diffusion
-      const donor = inpaintFromDonors(x, m0, context, this.donors, crop);
+      const donor = inpaintFromDonors(x, m0, context, donors, crop);
       y0 = donor.ringError < o.donorRingError ? donor.y0 : diffusionFill(x, m0, crop);
     }
 
@@ -482,4 +544,57 @@ export function snapBox(b: Box, margin: number, W: number, H: number, multiple: 
   const lo = (v: number) => Math.max(0, Math.floor((v - margin) / multiple) * multiple);
   const hi = (v: number, max: number) => Math.min(max, Math.ceil((v + margin) / multiple) * multiple);
   return { x0: lo(b.x0), y0: lo(b.y0), x1: hi(b.x1, W), y1: hi(b.y1, H) };
+}
+
+/** The whole model input as one frame. */
+function wholeFrame(width: number, height: number): Frame {
+  const all = { x0: 0, y0: 0, x1: width, y1: height };
+  return { ...all, owned: all };
+}
+
+/**
+ * One frame per tile of a tiled model; each owns the canvas pixels nearer its centre than any other
+ * tile's (along each axis, the overlap with a neighbour is split at its middle).
+ */
+export function tileFrames(grid: TileGrid): Frame[] {
+  const { size } = grid;
+  /** Where tile i's share of one axis starts and ends. */
+  const shares = (starts: readonly number[]) => starts.map((s, i) => ({
+    from: i === 0 ? 0 : Math.round((starts[i - 1]! + s + size) / 2),
+    to: i === starts.length - 1 ? s + size : Math.round((s + starts[i + 1]! + size) / 2),
+  }));
+  const xs = shares(grid.xs);
+  const ys = shares(grid.ys);
+  return grid.ys.flatMap((y0, r) => grid.xs.map((x0, c) => ({
+    x0, y0, x1: x0 + size, y1: y0 + size,
+    owned: { x0: xs[c]!.from, y0: ys[r]!.from, x1: xs[c]!.to, y1: ys[r]!.to },
+  })));
+}
+
+/** 1 on the picture's part (top-left content box) of a width × height model input. */
+function pictureMask(width: number, height: number, content: ContentBox): Uint8Array {
+  const m = new Uint8Array(width * height);
+  for (let y = 0; y < content.height; y++) m.fill(1, y * width, y * width + content.width);
+  return m;
+}
+
+/** The box's window of a planar image. */
+function windowOf(img: PlanarImage, b: Box): PlanarImage {
+  const w = b.x1 - b.x0;
+  const h = b.y1 - b.y0;
+  const plane = img.width * img.height;
+  const data = new Float32Array(3 * w * h);
+  for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) {
+    const src = c * plane + (b.y0 + y) * img.width + b.x0;
+    data.set(img.data.subarray(src, src + w), (c * h + y) * w);
+  }
+  return { data, width: w, height: h };
+}
+
+/** The box's window of a mask `width` wide. */
+function windowMask(mask: Uint8Array, width: number, b: Box): Uint8Array {
+  const w = b.x1 - b.x0;
+  const out = new Uint8Array(w * (b.y1 - b.y0));
+  for (let y = b.y0; y < b.y1; y++) out.set(mask.subarray(y * width + b.x0, y * width + b.x1), (y - b.y0) * w);
+  return out;
 }

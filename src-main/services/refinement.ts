@@ -46,10 +46,6 @@ export function refineTargets(p: Project, params: RefineParams): { model: models
     if (resultIds.length === 0) throw new ApiError('BAD_INPUT', `inspection ${job.id} has no failing or review results to refine`);
   }
   const model = models.get(p, modelId);
-  const resize = (model.config as { resize?: unknown } | null)?.resize;
-  if (resize !== undefined && resize !== 'stretch') {
-    throw new ApiError('BAD_INPUT', `F2PAD refines models that stretch images to their input size; model ${model.id} ${resize === 'tile' ? 'tiles' : 'letterboxes'} them`);
-  }
   if (!REFINABLE_METHODS.includes(model.method)) {
     throw new ApiError('BAD_INPUT', `F2PAD refines ${REFINABLE_METHODS.join(', ')} results; model ${model.id} is ${model.method}`);
   }

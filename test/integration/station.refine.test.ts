@@ -15,7 +15,7 @@ import { buildCutPasteSet, writeCutPasteSet } from '../../src-main/refine/cutpas
 import { overlap } from '../../src-main/refine/evaluate.ts';
 import { PRIOR_BLOB } from '../../src-main/services/refinement.ts';
 import { Station } from '../../src-main/services/station.ts';
-import { masks, models, openProject, refinements, results } from '../../src-main/store/index.ts';
+import { images, masks, models, openProject, refinements, results } from '../../src-main/store/index.ts';
 import { decodeImageBuffer } from '../../src-main/vision/image.ts';
 import { decodeMask } from '../../src-main/vision/mask.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
@@ -180,4 +180,72 @@ describe('F2PAD refinement in the station (real PatchCore on MPDD images)', () =
     const listed = (await call(station, 'results.list', { modelId })).items.find((r) => r.id === target.id)!;
     expect(listed.refinement).toMatchObject({ settings: { ablation: 'none', tau: 0.25 } });
   }, 120_000);
+});
+
+describe('F2PAD refinement of a tiled model in the station (real PatchCore on MPDD images)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'argus-refine-tiled-'));
+  const dir = join(root, 'project');
+  const source = subsetDataset(sharedDataset('mpdd_metal_plate'), { train: 12, testGood: 2, testDefect: 2 });
+  const data = join(root, 'cutpaste');
+  const station = new Station();
+  let modelId = 0;
+  let inspectionId = 0;
+  let flagged: Result[] = [];
+
+  beforeAll(async () => {
+    const { split, samples } = await buildCutPasteSet(scanMvtec(source), { count: 3, seed: 0 });
+    await writeCutPasteSet(data, split, samples);
+    await call(station, 'project.create', { dir, name: 'Plates' });
+    const product = await call(station, 'products.create', { name: 'PN-8' });
+    expect((await finished(station, await call(station, 'images.import', { productId: product.id, paths: [data], layout: 'mvtec' }))).status).toBe('succeeded');
+    const good = await call(station, 'images.import', { productId: product.id, paths: [join(source, 'test', 'good')], split: 'test', verdict: 'good' });
+    expect((await finished(station, good)).status).toBe('succeeded');
+    // the square pictures letterboxed into a 192 x 256 canvas (64 px of padding), scored in six 128 px tiles
+    const config = { resize: 'tile', height: 192, width: 256, tileSize: 128, tileOverlap: 32 };
+    const train = await finished(station, await call(station, 'models.train', { productId: product.id, method: 'patchcore', config }));
+    expect(train.status, train.error ?? '').toBe('succeeded');
+    const model = (await call(station, 'models.list', { productId: product.id }))[0]!;
+    expect(model.config).toMatchObject(config);
+    modelId = model.id;
+    expect((await finished(station, await call(station, 'models.evaluate', { modelId }))).status).toBe('succeeded');
+    const tests = await call(station, 'images.list', { productId: product.id, split: 'test' });
+    const inspection = await finished(station, await call(station, 'inspection.run', { modelId, imageIds: tests.items.map((i) => i.id) }));
+    expect(inspection.status, inspection.error ?? '').toBe('succeeded');
+    inspectionId = inspection.id;
+    flagged = (await call(station, 'results.list', { modelId })).items.filter((r) => r.verdict === 'fail' || r.verdict === 'review');
+    expect(flagged.length).toBeGreaterThan(0);
+  }, 240_000);
+
+  afterAll(async () => {
+    await station.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('refines the failing and review results of a tiled model at their original size, onto the defects', async () => {
+    const job = await finished(station, await call(station, 'refine.run', { inspectionJobId: inspectionId }));
+    expect(job.status, job.error ?? '').toBe('succeeded');
+    expect(job.result).toMatchObject({ refined: flagged.length, skipped: [] });
+    await station.close();
+    const p = openProject(dir);
+    let detectorIou = 0;
+    let refinedIou = 0;
+    try {
+      for (const f of flagged) {
+        const result = results.get(p, f.id);
+        const refined = await decodeMask(refinements.readMask(p, refinements.findFor(p, f.id)!), 'refined');
+        const original = images.get(p, result.imageId);
+        expect([refined.width, refined.height], 'the refined mask has the original resolution').toEqual([original.width, original.height]);
+        const truth = masks.find(p, result.imageId, 'ground_truth');
+        if (!truth) continue;
+        const gt = await decodeMask(masks.readPng(p, truth), 'truth');
+        detectorIou += overlap((await decodeMask(results.readMask(p, result)!, 'detector')).data, gt.data).iou;
+        refinedIou += overlap(refined.data, gt.data).iou;
+      }
+    } finally {
+      p.close();
+    }
+    // mapped back from the picture's part of the canvas, the refined outlines lie on the pasted defects
+    expect(refinedIou, `IoU summed over the flagged results: detector ${detectorIou}, refined ${refinedIou}`).toBeGreaterThanOrEqual(detectorIou);
+    expect(refinedIou).toBeGreaterThan(0);
+  }, 240_000);
 });
