@@ -2,8 +2,11 @@
  * `resize: 'auto'`: the input setting proposed from a product's images (their size and aspect ratio),
  * with one line saying what was chosen and why. The rule follows `npm run bench -- hard-set` (README,
  * "Native resolution"):
- * - long parts (aspect at least 2:1) are tiled with their short side at the method's size, so nothing
- *   is squashed or cropped (DeepPCB strips 97.9 image AUROC tiled against 73.2 stretched);
+ * - long parts (aspect at least 2:1) are tiled with their short side at its native size, at least the
+ *   method's size and at most 2.5x it, so nothing is squashed or cropped (DeepPCB strips 97.9 image
+ *   AUROC tiled against 73.2 stretched) and a long part keeps the resolution a square image of its
+ *   short side would (two DeepPCB boards side by side, 1280x640: 91.99 / 94.07 / 83.62 image /
+ *   pixel AUROC / AUPRO at native resolution against 50.77 / 86.11 / 53.98 shrunk to 256 px);
  * - large images (short side at least 2.5x the method's size) are tiled near native resolution, the
  *   canvas's short side at 2.5x, so small defects keep their pixels (DeepPCB 640 px: 97.0 against 61.8);
  * - everything else is stretched to the method's size as the papers do (magnetic tile, aspect about
@@ -72,7 +75,13 @@ export function proposeInput(sizes: readonly ImageSize[], size: number): InputPr
     return landscape ? [shortSide, long] : [long, shortSide];
   };
   if (aspect >= TILE_ASPECT_LIMIT) {
-    return tiled(...oriented(size), `images ${aspect.toFixed(2)}:1${varied}`, `aspect kept, short side at the method's ${size} px, so nothing is squashed or cropped`);
+    // native resolution between the method's size and the fine-detail cap: a long part is never shrunk
+    // below what a square image of its short side would keep
+    const side = Math.min(detailSide, Math.max(size, roundToSide(short)));
+    const where = side === size
+      ? `aspect kept, short side at the method's ${size} px, so nothing is squashed or cropped`
+      : `aspect kept, short side at ${side} px (${short > detailSide ? `capped at ${FINE_DETAIL_SCALE}x the method's size` : `native ${Math.round(short)} px`}), so nothing is squashed or cropped and fine defects keep their pixels`;
+    return tiled(...oriented(side), `images ${aspect.toFixed(2)}:1${varied}`, where);
   }
   if (short >= detailSide) {
     const [height, width] = oriented(detailSide);

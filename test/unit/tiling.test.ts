@@ -83,23 +83,34 @@ describe('resize auto', () => {
   });
 
   it('never proposes a canvas longer than a tiled model takes', () => {
-    const p = proposeInput([{ width: 6000, height: 300 }], 256);
+    const p = proposeInput([{ width: 6000, height: 250 }], 256);
     expect(p.setting).toMatchObject({ resize: 'tile', height: 256, width: 2048 });
   });
 
-  it('tiles long parts with the short side at the method size, in their orientation, and says so in one line', () => {
-    const p = proposeInput([{ width: 1250, height: 500 }, { width: 1240, height: 510 }, { width: 1250, height: 500 }], 256);
-    expect(p.setting).toEqual({ resize: 'tile', height: 256, width: 640, tileSize: 256, tileOverlap: 32 });
-    expect(p.reason).toMatch(/3 tiles of 256 px over a 256x640 canvas/);
+  it('tiles small long parts with the short side raised to the method size, in their orientation, and says so in one line', () => {
+    const p = proposeInput([{ width: 512, height: 128 }, { width: 512, height: 128 }], 256);
+    expect(p.setting).toEqual({ resize: 'tile', height: 256, width: 1024, tileSize: 256, tileOverlap: 32 });
+    expect(p.reason).toMatch(/^images 4\.00:1 \(512x128\): 5 tiles of 256 px over a 256x1024 canvas \(aspect kept, short side at the method's 256 px/);
     expect(p.reason).not.toMatch(/\n/);
     const portrait = proposeInput([{ width: 120, height: 290 }], 256);
     expect(portrait.setting).toMatchObject({ resize: 'tile', width: 256, height: 640 });
   });
 
+  it('keeps the native resolution of long parts whose short side is larger than the method size, up to 2.5x it', () => {
+    const commutator = proposeInput([{ width: 1250, height: 500 }, { width: 1240, height: 510 }, { width: 1250, height: 500 }], 256);
+    expect(commutator.setting).toEqual({ resize: 'tile', height: 512, width: 1280, tileSize: 256, tileOverlap: 32 });
+    expect(commutator.reason).toMatch(/18 tiles of 256 px over a 512x1280 canvas \(aspect kept, short side at 512 px \(native 500 px\)/);
+    const boards = proposeInput([{ width: 1280, height: 640 }], 256);
+    expect(boards.setting).toMatchObject({ resize: 'tile', height: 640, width: 1280 });
+    const plates = proposeInput([{ width: 1000, height: 3000 }], 256);
+    expect(plates.setting).toMatchObject({ resize: 'tile', height: 1920, width: 640 });
+    expect(plates.reason).toMatch(/capped at 2\.5x the method's size/);
+  });
+
   it('resolves only auto, and refuses an input size given beside it', () => {
     const defaults = { height: 256, width: 256, resize: 'stretch', tileSize: 256, tileOverlap: 32 };
     expect(resolveAutoInput({ ...defaults }, defaults, [])).toEqual({ config: defaults });
-    const r = resolveAutoInput({ ...defaults, resize: 'auto' }, defaults, [{ width: 300, height: 900 }]);
+    const r = resolveAutoInput({ ...defaults, resize: 'auto' }, defaults, [{ width: 250, height: 750 }]);
     expect(r.config).toMatchObject({ resize: 'tile', height: 768, width: 256 });
     expect(r.reason).toBeTruthy();
     expect(() => resolveAutoInput({ ...defaults, resize: 'auto', height: 512 }, defaults, [])).toThrow(/auto' chooses the input size/);
