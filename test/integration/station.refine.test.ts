@@ -25,6 +25,30 @@ const ARGUS = resolve(import.meta.dirname, '../../bin/argus.js');
 const argus = (...args: string[]) => execFileSync(process.execPath, [ARGUS, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 
+/**
+ * A project with a cut-paste set of `source` (count pasted images) and its good test images, a PatchCore
+ * model trained on it (with `config`) and evaluated (which leaves the pixel F1-optimal threshold), and
+ * an inspection of the test images with at least one failing or review result.
+ */
+async function inspectedCutPaste(station: Station, o: { dir: string; source: string; data: string; count: number; product: string; config?: Record<string, string | number | boolean> }) {
+  const { split, samples } = await buildCutPasteSet(scanMvtec(o.source), { count: o.count, seed: 0 });
+  await writeCutPasteSet(o.data, split, samples);
+  await call(station, 'project.create', { dir: o.dir, name: 'Plates' });
+  const product = await call(station, 'products.create', { name: o.product });
+  expect((await finished(station, await call(station, 'images.import', { productId: product.id, paths: [o.data], layout: 'mvtec' }))).status).toBe('succeeded');
+  const good = await call(station, 'images.import', { productId: product.id, paths: [join(o.source, 'test', 'good')], split: 'test', verdict: 'good' });
+  expect((await finished(station, good)).status).toBe('succeeded');
+  const train = await finished(station, await call(station, 'models.train', { productId: product.id, method: 'patchcore', ...(o.config ? { config: o.config } : {}) }));
+  expect(train.status, train.error ?? '').toBe('succeeded');
+  const modelId = (await call(station, 'models.list', { productId: product.id }))[0]!.id;
+  expect((await finished(station, await call(station, 'models.evaluate', { modelId }))).status).toBe('succeeded');
+  const tests = await call(station, 'images.list', { productId: product.id, split: 'test' });
+  const inspection = await finished(station, await call(station, 'inspection.run', { modelId, imageIds: tests.items.map((i) => i.id) }));
+  expect(inspection.status, inspection.error ?? '').toBe('succeeded');
+  const flagged: Result[] = (await call(station, 'results.list', { modelId })).items.filter((r) => r.verdict === 'fail' || r.verdict === 'review');
+  expect(flagged.length).toBeGreaterThan(0);
+  return { modelId, inspectionId: inspection.id, flagged };
+}
 
 describe('F2PAD refinement in the station (real PatchCore on MPDD images)', () => {
   const root = mkdtempSync(join(tmpdir(), 'argus-refine-'));
@@ -37,24 +61,7 @@ describe('F2PAD refinement in the station (real PatchCore on MPDD images)', () =
   let flagged: Result[] = [];
 
   beforeAll(async () => {
-    const { split, samples } = await buildCutPasteSet(scanMvtec(source), { count: 4, seed: 0 });
-    await writeCutPasteSet(data, split, samples);
-    await call(station, 'project.create', { dir, name: 'Plates' });
-    const product = await call(station, 'products.create', { name: 'PN-7' });
-    expect((await finished(station, await call(station, 'images.import', { productId: product.id, paths: [data], layout: 'mvtec' }))).status).toBe('succeeded');
-    const good = await call(station, 'images.import', { productId: product.id, paths: [join(source, 'test', 'good')], split: 'test', verdict: 'good' });
-    expect((await finished(station, good)).status).toBe('succeeded');
-    const train = await finished(station, await call(station, 'models.train', { productId: product.id, method: 'patchcore' }));
-    expect(train.status, train.error ?? '').toBe('succeeded');
-    modelId = (await call(station, 'models.list', { productId: product.id }))[0]!.id;
-    // evaluation leaves a threshold with the pixel F1-optimal map threshold behind
-    expect((await finished(station, await call(station, 'models.evaluate', { modelId }))).status).toBe('succeeded');
-    const tests = await call(station, 'images.list', { productId: product.id, split: 'test' });
-    const inspection = await finished(station, await call(station, 'inspection.run', { modelId, imageIds: tests.items.map((i) => i.id) }));
-    expect(inspection.status, inspection.error ?? '').toBe('succeeded');
-    inspectionId = inspection.id;
-    flagged = (await call(station, 'results.list', { modelId })).items.filter((r) => r.verdict === 'fail' || r.verdict === 'review');
-    expect(flagged.length).toBeGreaterThan(0);
+    ({ modelId, inspectionId, flagged } = await inspectedCutPaste(station, { dir, source, data, count: 4, product: 'PN-7' }));
   }, 240_000);
 
   afterAll(async () => {
@@ -193,27 +200,10 @@ describe('F2PAD refinement of a tiled model in the station (real PatchCore on MP
   let flagged: Result[] = [];
 
   beforeAll(async () => {
-    const { split, samples } = await buildCutPasteSet(scanMvtec(source), { count: 3, seed: 0 });
-    await writeCutPasteSet(data, split, samples);
-    await call(station, 'project.create', { dir, name: 'Plates' });
-    const product = await call(station, 'products.create', { name: 'PN-8' });
-    expect((await finished(station, await call(station, 'images.import', { productId: product.id, paths: [data], layout: 'mvtec' }))).status).toBe('succeeded');
-    const good = await call(station, 'images.import', { productId: product.id, paths: [join(source, 'test', 'good')], split: 'test', verdict: 'good' });
-    expect((await finished(station, good)).status).toBe('succeeded');
     // the square pictures letterboxed into a 192 x 256 canvas (64 px of padding), scored in six 128 px tiles
     const config = { resize: 'tile', height: 192, width: 256, tileSize: 128, tileOverlap: 32 };
-    const train = await finished(station, await call(station, 'models.train', { productId: product.id, method: 'patchcore', config }));
-    expect(train.status, train.error ?? '').toBe('succeeded');
-    const model = (await call(station, 'models.list', { productId: product.id }))[0]!;
-    expect(model.config).toMatchObject(config);
-    modelId = model.id;
-    expect((await finished(station, await call(station, 'models.evaluate', { modelId }))).status).toBe('succeeded');
-    const tests = await call(station, 'images.list', { productId: product.id, split: 'test' });
-    const inspection = await finished(station, await call(station, 'inspection.run', { modelId, imageIds: tests.items.map((i) => i.id) }));
-    expect(inspection.status, inspection.error ?? '').toBe('succeeded');
-    inspectionId = inspection.id;
-    flagged = (await call(station, 'results.list', { modelId })).items.filter((r) => r.verdict === 'fail' || r.verdict === 'review');
-    expect(flagged.length).toBeGreaterThan(0);
+    ({ modelId, inspectionId, flagged } = await inspectedCutPaste(station, { dir, source, data, count: 3, product: 'PN-8', config }));
+    expect((await call(station, 'models.get', { id: modelId })).config).toMatchObject(config);
   }, 240_000);
 
   afterAll(async () => {
