@@ -1,13 +1,34 @@
 /**
  * Training data of bounded memory: fixed-size float32 records (one per training image: its pixels or
  * its features), appended once and read back in any order while a method trains. Records stay in
- * memory while all of them fit the budget; beyond it they go to a temporary file (`argus-spill-*` in
- * the system's temporary folder, removed by `close`), so a fit's memory does not grow with the number
- * of training images. Reads return the same values either way: a method trains identically.
+ * memory while all of them fit the budget; beyond it they go to a temporary file (`argus-spill-<pid>-*`
+ * in the system's temporary folder, removed by `close`), so a fit's memory does not grow with the
+ * number of training images. Reads return the same values either way: a method trains identically.
+ * Folders left by a process that was killed are removed by the next store that spills.
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+const SPILL_PREFIX = 'argus-spill-';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Spill folders in `dir` whose process is gone (a fit killed before it could delete its file). */
+function removeOrphans(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const m = new RegExp(`^${SPILL_PREFIX}(\\d+)-`).exec(name);
+    if (m && !alive(Number(m[1]))) rmSync(join(dir, name), { recursive: true, force: true });
+  }
+}
 
 export class RecordStore {
   private memory: Float32Array | undefined;
@@ -23,7 +44,8 @@ export class RecordStore {
     if (!Number.isInteger(capacity) || capacity < 0) throw new RangeError(`capacity must be a whole number of records; received ${capacity}`);
     if (capacity * recordFloats * 4 <= budgetBytes) this.memory = new Float32Array(capacity * recordFloats);
     else {
-      const folder = mkdtempSync(join(dir, 'argus-spill-'));
+      removeOrphans(dir);
+      const folder = mkdtempSync(join(dir, `${SPILL_PREFIX}${process.pid}-`));
       this.file = { dir: folder, fd: openSync(join(folder, 'records.f32'), 'w+') };
     }
   }

@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -41,6 +42,19 @@ describe('training records of bounded memory', () => {
     expect(readdirSync(dir)).toHaveLength(before);
     expect(() => s.readInto(0, new Float32Array(4))).toThrow(/no record 0/);
     expect(() => s.append(records(1, 4))).toThrow(/closed/);
+  });
+
+  it('removes the spill folders of processes that are gone, and keeps those of living ones', () => {
+    const own = mkdtempSync(join(tmpdir(), 'argus-orphans-'));
+    const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+    mkdirSync(join(own, `argus-spill-${gone}-killed`));
+    mkdirSync(join(own, `argus-spill-${process.pid}-running`));
+    mkdirSync(join(own, 'something-else'));
+    const s = new RecordStore(4, 1, 0, own);
+    expect(readdirSync(own).filter((f) => !f.startsWith(`argus-spill-${process.pid}-`)).sort()).toEqual(['something-else']);
+    expect(existsSync(join(own, `argus-spill-${process.pid}-running`))).toBe(true);
+    s.close();
+    rmSync(own, { recursive: true, force: true });
   });
 
   it('refuses partial records, more records than announced and reads outside what it holds', () => {
