@@ -208,12 +208,12 @@ export const ExportParity = z.object({
 });
 export type ExportParity = z.infer<typeof ExportParity>;
 
-/** A written model package: where, what, and its parity self-test. */
 /** A tiled model's canvas and tiles as its package cuts them (left / top: the tile columns' and rows' edges, px). */
 export const ExportTiling = z.object({
   canvas: z.object({ height: z.number().int(), width: z.number().int() }), tileSize: z.number().int(), tileOverlap: z.number().int(), tiles: z.number().int(),
   left: z.array(z.number().int()), top: z.array(z.number().int()),
 });
+/** A written model package: where, what, and its parity self-test. */
 export const ExportResult = z.object({
   out: z.string(), method: z.string(), precision: z.enum(['float32', 'int8']), files: z.number().int(),
   tolerance: z.object({ score: z.number(), map: z.number() }), goldenImages: z.number().int(), parity: z.array(ExportParity),

@@ -193,7 +193,12 @@ export class TiledModel implements FittedModel {
   async extended(normal: AsyncIterable<ImageBatch>, events: FitEvents = {}): Promise<TiledModel> {
     const inner = this.inner as FittedModel & { extended?: (n: AsyncIterable<ImageBatch>, e: FitEvents) => Promise<FittedModel> };
     if (!inner.extended) throw new RangeError(`adding normal images without a retrain is not possible for ${this.method} models`);
-    const model = new TiledModel(await inner.extended(tilesOf(normal, this.grid), events), this.config);
+    return this.withInner(await inner.extended(tilesOf(normal, this.grid), events));
+  }
+
+  /** The same tiling (canvas, tiles, training scores) around another inner model. */
+  withInner(inner: FittedModel): TiledModel {
+    const model = new TiledModel(inner, this.config);
     model.trainingScores = this.trainingScores;
     return model;
   }

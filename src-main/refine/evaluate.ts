@@ -11,6 +11,7 @@ import { resolveAutoInput } from '../methods/input-proposal.ts';
 import { sampleSizes } from '../services/evaluation.ts';
 import type { FittedModel } from '../methods/method.ts';
 import { f1Max } from '../metrics/f1max.ts';
+import { concatenated } from '../util/arrays.ts';
 import { cropMap } from '../vision/index.ts';
 import { resizeMaskNearest } from '../vision/mask.ts';
 import { buildCutPasteSet, type CutPasteOptions, type CutPasteSample } from './cutpaste.ts';
@@ -122,15 +123,8 @@ export async function detectorMapsAndThreshold(refiner: Refiner, samples: readon
     pictures.push(cropMap(map, W, x.content.width, x.content.height));
     truths.push(resizeMaskNearest(s.mask, x.content.width, x.content.height).data);
   }
-  const total = pictures.reduce((n, m) => n + m.length, 0);
-  const scores = new Float32Array(total);
-  const labels = new Uint8Array(total);
-  let at = 0;
-  pictures.forEach((m, i) => {
-    scores.set(m, at);
-    labels.set(truths[i]!, at);
-    at += m.length;
-  });
+  const scores = concatenated(pictures, (n) => new Float32Array(n));
+  const labels = concatenated(truths, (n) => new Uint8Array(n));
   return { maps, threshold: f1Max(scores, labels).threshold };
 }
 

@@ -253,9 +253,9 @@ export class Refiner {
       }
       if (!any) continue;
       const whole = fw === W && fh === H;
-      const fx = whole ? x : windowOf(x, frame);
-      const fm0 = whole ? m0 : windowMask(m0, W, frame);
-      const fContext = whole ? context : windowMask(context, W, frame);
+      const fx = whole ? x : imageWindow(x, frame);
+      const fm0 = whole ? m0 : windowOf(m0, W, H, 1, frame);
+      const fContext = whole ? context : windowOf(context, W, H, 1, frame);
       // acceleration (seed III-E2): one crop per group of nearby regions of the dilated mask, each the
       // group's box plus the receptive-field margin (within the frame); groups whose crops would overlap are merged
       for (const crop of groupCrops(owned, fw, fh, o.margin)) {
@@ -284,7 +284,7 @@ export class Refiner {
     if (whole) return this.donors;
     let cut = this.frameDonors.get(frame);
     if (!cut) {
-      cut = this.donors.map((d) => windowOf(d, frame));
+      cut = this.donors.map((d) => imageWindow(d, frame));
       this.frameDonors.set(frame, cut);
     }
     return cut;
@@ -327,15 +327,10 @@ export class Refiner {
     const ch = crop.y1 - crop.y0;
     const cw = crop.x1 - crop.x0;
     const cplane = ch * cw;
-    const cut = (full: Float32Array, channels: number) => {
-      const out = new Float32Array(channels * cplane);
-      for (let c = 0; c < channels; c++) for (let yy = 0; yy < ch; yy++) out.set(full.subarray(c * plane + (crop.y0 + yy) * W + crop.x0, c * plane + (crop.y0 + yy) * W + crop.x1), c * cplane + yy * cw);
-      return out;
-    };
-    const xc = cut(x.data, 3);
-    const y0c = cut(y0, 3);
-    const m0c = cut(Float32Array.from(m0), 1);
-    const regionC = cut(Float32Array.from(context), 1);
+    const xc = windowOf(x.data, W, H, 3, crop);
+    const y0c = windowOf(y0, W, H, 3, crop);
+    const m0c = Float32Array.from(windowOf(m0, W, H, 1, crop));
+    const regionC = Float32Array.from(windowOf(context, W, H, 1, crop));
     const a0 = new Float32Array(3 * cplane);
     for (let c = 0; c < 3; c++) for (let p = 0; p < cplane; p++) a0[c * cplane + p] = m0c[p]! ? xc[c * cplane + p]! - y0c[c * cplane + p]! : 0;
 
@@ -578,23 +573,17 @@ function pictureMask(width: number, height: number, content: ContentBox): Uint8A
   return m;
 }
 
-/** The box's window of a planar image. */
-function windowOf(img: PlanarImage, b: Box): PlanarImage {
+/** The box's window of planar data (`channels` planes of width × height). */
+function windowOf<T extends Float32Array | Uint8Array>(data: T, width: number, height: number, channels: number, b: Box): T {
   const w = b.x1 - b.x0;
   const h = b.y1 - b.y0;
-  const plane = img.width * img.height;
-  const data = new Float32Array(3 * w * h);
-  for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) {
-    const src = c * plane + (b.y0 + y) * img.width + b.x0;
-    data.set(img.data.subarray(src, src + w), (c * h + y) * w);
+  const out = new (data.constructor as new (n: number) => T)(channels * w * h);
+  for (let c = 0; c < channels; c++) for (let y = 0; y < h; y++) {
+    const src = c * width * height + (b.y0 + y) * width + b.x0;
+    out.set(data.subarray(src, src + w), (c * h + y) * w);
   }
-  return { data, width: w, height: h };
-}
-
-/** The box's window of a mask `width` wide. */
-function windowMask(mask: Uint8Array, width: number, b: Box): Uint8Array {
-  const w = b.x1 - b.x0;
-  const out = new Uint8Array(w * (b.y1 - b.y0));
-  for (let y = b.y0; y < b.y1; y++) out.set(mask.subarray(y * width + b.x0, y * width + b.x1), (y - b.y0) * w);
   return out;
 }
+
+/** The box's window of a planar RGB image. */
+const imageWindow = (img: PlanarImage, b: Box): PlanarImage => ({ data: windowOf(img.data, img.width, img.height, 3, b), width: b.x1 - b.x0, height: b.y1 - b.y0 });

@@ -48,10 +48,7 @@ function withExactSearch(model: FittedModel): FittedModel {
   if (model instanceof PatchCoreModel) return model.withSearch('exact');
   if (!(model instanceof TiledModel)) return model;
   const inner = withExactSearch(model.inner);
-  if (inner === model.inner) return model;
-  const tiled = new TiledModel(inner, model.config);
-  tiled.trainingScores = model.trainingScores;
-  return tiled;
+  return inner === model.inner ? model : model.withInner(inner);
 }
 
 export interface ExportRequest {

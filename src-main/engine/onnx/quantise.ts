@@ -6,6 +6,7 @@
  */
 import { f32, type Session } from '../session.ts';
 import { type GraphBuilder, int } from './graph.ts';
+import { concatenated } from '../../util/arrays.ts';
 
 /**
  * Arithmetic of a model's scoring graph: 'float32', or 'int8' matrix products (below). Scores differ
@@ -72,13 +73,5 @@ export async function runRows(session: Session, inputs: readonly ImageRows[], n:
   }
   const parts: Record<string, Float32Array>[] = [];
   for (let i = 0; i < n; i++) parts.push(Object.fromEntries(Object.entries(await session.run(feed(i, 1))).map(([k, t]) => [k, t.data as Float32Array])));
-  return Object.fromEntries(Object.keys(parts[0]!).map((k) => {
-    const joined = new Float32Array(parts.reduce((a, p) => a + p[k]!.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      joined.set(p[k]!, at);
-      at += p[k]!.length;
-    }
-    return [k, joined];
-  }));
+  return Object.fromEntries(Object.keys(parts[0]!).map((k) => [k, concatenated(parts.map((p) => p[k]!), (n) => new Float32Array(n))]));
 }

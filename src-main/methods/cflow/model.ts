@@ -15,6 +15,7 @@ import { positionEncodingRows } from '../../features/position-encoding.ts';
 import { upsampleBilinearAlignCorners } from '../../vision/interpolate.ts';
 import { ignoredCells } from '../ignored-cells.ts';
 import { RecordStore } from '../record-store.ts';
+import { concatenated } from '../../util/arrays.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { encodeModelFile, ModelFormatError, requireTensor, withStoredPrecision } from '../model-file.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
@@ -83,10 +84,11 @@ export function tapGrids(backbone: Backbone, c: CflowConfig): TapGrid[] {
 }
 
 /** [n, C, h, w] → rows [n·h·w, C] (fibres image-major, then row-major grid order). */
-export function toRows(data: Float32Array, n: number, C: number, cells: number, out: Float32Array = new Float32Array(n * C * cells), offset = 0): Float32Array {
+export function toRows(data: Float32Array, n: number, C: number, cells: number): Float32Array {
+  const out = new Float32Array(n * C * cells);
   for (let i = 0; i < n; i++) {
     const src = i * C * cells;
-    const dst = offset + i * cells * C;
+    const dst = i * cells * C;
     for (let ch = 0; ch < C; ch++) {
       const plane = src + ch * cells;
       for (let p = 0; p < cells; p++) out[dst + p * C + ch] = data[plane + p]!;
@@ -165,15 +167,6 @@ const CHECKPOINT_KIND = 'argus-cflow-checkpoint';
 /** Images whose fibres calibration scores per call (bounds its memory whatever the number of images). */
 const CALIBRATION_IMAGES = 32;
 
-function concatenated(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** All flows' trainer states and rotations in one file, so a resume restores them together. */
 function combinedCheckpoint(grids: readonly TapGrid[], trainers: readonly Trainer[], rotations: readonly FlowWeights['rotations'][], subEpochs: number): TensorFile {
@@ -488,7 +481,7 @@ export class CflowModel implements FittedModel {
       const some = images.slice(i, i + CALIBRATION_IMAGES);
       (await this.logLikelihoods(fibres(some), some.length)).forEach((l, t) => parts[t]!.push(l));
     }
-    const ll = parts.map(concatenated);
+    const ll = parts.map((l) => concatenated(l, (n) => new Float32Array(n)));
     const n = images.length;
     const maxLogLikelihood = Object.fromEntries(this.grids.map((g, t) => [g.name, ll[t]!.reduce((a, v) => Math.max(a, v), -Infinity)]));
     let maxProbability = -Infinity;
