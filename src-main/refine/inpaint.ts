@@ -6,12 +6,15 @@
  * channel shifted so that the donor's mean on the ring (dilated mask minus mask) matches the image's.
  * Only a rough Y0 is needed. Also binary-mask helpers (dilation, bounding boxes).
  */
+import type { ContentBox } from '../vision/index.ts';
 
 /** Planar CHW images in [0, 1] at the model input size. */
 export interface PlanarImage {
   readonly data: Float32Array;
   readonly width: number;
   readonly height: number;
+  /** The picture's part (top-left) of a letterboxed or tiled canvas; the whole image when absent. */
+  readonly content?: ContentBox;
 }
 
 /** Square-window dilation (Chebyshev radius r) of a 0/1 mask; separable max filter. */

@@ -489,14 +489,19 @@ export async function refine(model: FittedModel, image: RasterImage, options: Pa
   return (await r).refine(image, options.threshold, options);
 }
 
-/** The pixel prior from up to `count` pixels drawn evenly from the training images. */
+/**
+ * The pixel prior from up to `count` pixels drawn evenly from the training images, inside each one's
+ * picture: a letterbox's padding is not a colour of the part.
+ */
 export function fitPrior(images: readonly PlanarImage[], k: number, count: number, seed: number): MixturePrior {
   const rng = new Random(seed);
   const pixels = new Float32Array(count * 3);
   for (let i = 0; i < count; i++) {
     const img = images[i % images.length]!;
+    const { width, height } = img.content ?? img;
+    const q = rng.int(width * height);
+    const p = Math.floor(q / width) * img.width + (q % width);
     const plane = img.width * img.height;
-    const p = rng.int(plane);
     for (let c = 0; c < 3; c++) pixels[i * 3 + c] = img.data[c * plane + p]!;
   }
   return fitMixture(pixels, { k, seed });

@@ -14,7 +14,7 @@ export async function loadTrainingImages(entries: readonly DatasetImage[], input
   const images: PlanarImage[] = [];
   const plane = 3 * input.height * input.width;
   for await (const l of loadBatches(evenlySpaced(entries, max), input, { batchSize: 8, ...(onSkip ? { onSkip } : {}) })) {
-    for (let i = 0; i < l.batch.n; i++) images.push({ data: l.batch.data.slice(i * plane, (i + 1) * plane), width: input.width, height: input.height });
+    for (let i = 0; i < l.batch.n; i++) images.push({ data: l.batch.data.slice(i * plane, (i + 1) * plane), width: input.width, height: input.height, content: l.content[i]! });
   }
   return images;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fitMixture, mixtureDistance, whiteningFactors } from '../../src-main/refine/prior.ts';
+import { fitPrior } from '../../src-main/refine/refine.ts';
 import { Random } from '../../src-main/util/random.ts';
 
 function twoClusters(n: number): Float64Array {
@@ -37,5 +38,19 @@ describe('MoG pixel prior (EM)', () => {
     const d = [0, 1, 2].map((c) => y[c]! - prior.means[j * 3 + c]!);
     const z = [0, 1, 2].map((r) => d.reduce((s, v, c) => s + P[j * 9 + r * 3 + c]! * v, 0));
     expect(z.reduce((s, v) => s + v * v, 0)).toBeCloseTo(mixtureDistance(prior, y as [number, number, number]), 3);
+  });
+
+  it('draws its pixels from the picture only, never from a letterbox\'s padding', () => {
+    // a 40x20 picture of one colour in the top-left of a 40x40 canvas padded with black
+    const [width, height] = [40, 40];
+    const data = new Float32Array(3 * width * height);
+    const colour = [0.6, 0.5, 0.4];
+    for (let c = 0; c < 3; c++) for (let y = 0; y < 20; y++) data.fill(colour[c]!, c * width * height + y * width, c * width * height + y * width + 40);
+    const image = { data, width, height };
+    const inPicture = fitPrior([{ ...image, content: { width: 40, height: 20 } }], 2, 2000, 0);
+    for (let j = 0; j < 2; j++) colour.forEach((v, c) => expect(inPicture.means[j * 3 + c]!).toBeCloseTo(v, 3));
+    // without the content box half of the pixels are the padding's black
+    const whole = fitPrior([image], 2, 2000, 0);
+    expect(Math.min(...[0, 1].map((j) => whole.means[j * 3]!))).toBeLessThan(0.1);
   });
 });
