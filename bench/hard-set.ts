@@ -7,7 +7,7 @@
  * settings with different map sizes compare fairly.
  *
  *   npm run bench -- hard-set [--method patchcore] [--sets a,b] [--settings stretch,letterbox,auto,native]
- *                             [--max-train 120] [--max-test 200] [--json out.json]
+ *                             [--max-train 120] [--max-test 200] [--json out.json] [--config '{json}']
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,8 @@ const { values } = parseArgs({
     'max-train': { type: 'string', default: '120' },
     'max-test': { type: 'string', default: '200' },
     json: { type: 'string' },
+    /** Method settings added to every setting's, as JSON (e.g. '{"coresetRatio":0.01}'). */
+    config: { type: 'string', default: '{}' },
   },
 });
 
@@ -63,7 +65,7 @@ const all: Array<{ set: string; setting: string; config: Record<string, unknown>
 for (const set of values.sets!.split(',')) {
   const root = await dataset(set);
   for (const setting of values.settings!.split(',')) {
-    const config = setting === 'native' ? await nativeConfig(root) : { resize: setting };
+    const config = { ...JSON.parse(values.config!), ...(setting === 'native' ? await nativeConfig(root) : { resize: setting }) };
     const started = performance.now();
     const r = await evaluateDataset(root, {
       method: values.method!, config, pixelMetricsAt: 'original',

@@ -19,12 +19,15 @@ const { values } = parseArgs({
     images: { type: 'string', default: '16' },
     /** PatchCore: also time the same model with the approximate search (a second JSON line). */
     'also-approximate': { type: 'boolean', default: false },
+    /** Settings over the method's defaults, as JSON (e.g. '{"resize":"tile","height":512,"width":1280}'). */
+    config: { type: 'string', default: '{}' },
   },
 });
 setSessionLogger(() => undefined);
 const dataset = scanMvtec(values.data!);
 const method = getMethod(values.method!);
-const config = method.defaults;
+const config = { ...method.defaults, ...JSON.parse(values.config!) };
+method.validate?.(config);
 const input = method.input(config);
 const train = values['max-train'] ? evenlySpaced(dataset.train, Number(values['max-train'])) : dataset.train;
 
@@ -53,6 +56,7 @@ for (const [name, scored] of variants) {
     method: name,
     dataset: dataset.name,
     nTrain: train.length,
+    input: `${input.height}x${input.width} ${input.resize}`,
     fitSeconds,
     trainSecondsPerEpoch,
     msPerImageBs1: bs1,
