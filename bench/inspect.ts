@@ -55,7 +55,8 @@ try {
   const page = await s.call('results.list', { modelId: model!.id, limit: 1 });
   const span = (step: string) => { const p = phases.get(step); return p ? (p.end - p.start) / 1000 : null; };
   console.log(JSON.stringify({
-    method: values.method, dataset: dataset.name, images: count, results: page.total, fitSeconds,
+    method: values.method, dataset: dataset.name, input: model!.config['inputChoice'] ?? `${model!.config['resize']} ${model!.config['height']}x${model!.config['width']}`,
+    images: count, results: page.total, fitSeconds,
     seconds, imagesPerSecond: page.total / seconds, importSeconds: span('import'), scoringSeconds: span('inspect'),
     peakRssMb: process.resourceUsage().maxRSS / 1024, provider: activeProvider(),
   }));
