@@ -3,8 +3,10 @@
  * item 3): PatchCore (or --method) with stretch, letterbox, auto and native-resolution tiles, on
  * magnetic_tile (variable sizes), deeppcb (640x640, small defects) and long 4:1 strips cut from
  * mpdd_metal_plate and deeppcb (test/fixtures/strips.ts), and 2:1 high-resolution parts of two DeepPCB
- * boards side by side (deeppcb_pairs, 1280x640: test/fixtures/pairs.ts; not in the default sets). Pixel metrics at each image's own size, so
- * settings with different map sizes compare fairly.
+ * boards side by side (deeppcb_pairs, 1280x640: test/fixtures/pairs.ts; not in the default sets), and one
+ * defect type of a set alone, `<set>@<type>` (magnetic_tile@crack: hairline cracks; test/fixtures/
+ * defect-subset.ts). Pixel metrics at each image's own size, so settings with different map sizes
+ * compare fairly.
  *
  *   npm run bench -- hard-set [--method patchcore] [--sets a,b] [--settings stretch,letterbox,auto,native]
  *                             [--max-train 120] [--max-test 200] [--json out.json] [--config '{json}']
@@ -17,6 +19,7 @@ import { scanMvtec, evenlySpaced } from '../src-main/datasets/mvtec.ts';
 import { formatTable, num, pct } from '../src-main/cli/table.ts';
 import { evaluateDataset, sampleSizes, type EvaluationResult } from '../src-main/services/evaluation.ts';
 import { sharedDataset } from '../test/fixtures/datasets.ts';
+import { defectSubset } from '../test/fixtures/defect-subset.ts';
 import { pairDataset } from '../test/fixtures/pairs.ts';
 import { stripDataset } from '../test/fixtures/strips.ts';
 
@@ -35,6 +38,8 @@ const { values } = parseArgs({
 
 /** Strips and pairs are made once into the temp folder and reused by later runs. */
 async function dataset(name: string): Promise<string> {
+  const only = /^(.*)@(.+)$/.exec(name);
+  if (only) return defectSubset(sharedDataset(only[1]!), only[2]!, join(tmpdir(), 'argus-hard-set', name));
   const m = /^(.*)_(strips|pairs)$/.exec(name);
   if (!m) return sharedDataset(name);
   const root = join(tmpdir(), 'argus-hard-set', name);
