@@ -36,7 +36,7 @@ const { values } = parseArgs({
   },
 });
 
-/** Strips and pairs are made once into the temp folder and reused by later runs. */
+/** Strips, pairs and one-defect-type subsets (links) are made once into the temp folder and reused by later runs. */
 async function dataset(name: string): Promise<string> {
   const only = /^(.*)@(.+)$/.exec(name);
   if (only) return defectSubset(sharedDataset(only[1]!), only[2]!, join(tmpdir(), 'argus-hard-set', name));

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const SPILL_PREFIX = 'argus-spill-';
+/** A spill folder's name: the prefix, the owning process id, mkdtemp's suffix. */
+const SPILL_FOLDER = new RegExp(`^${SPILL_PREFIX}(\\d+)-`);
 
 function alive(pid: number): boolean {
   try {
@@ -25,7 +27,7 @@ function alive(pid: number): boolean {
 /** Spill folders in `dir` whose process is gone (a fit killed before it could delete its file). */
 function removeOrphans(dir: string): void {
   for (const name of readdirSync(dir)) {
-    const m = new RegExp(`^${SPILL_PREFIX}(\\d+)-`).exec(name);
+    const m = SPILL_FOLDER.exec(name);
     if (m && !alive(Number(m[1]))) rmSync(join(dir, name), { recursive: true, force: true });
   }
 }

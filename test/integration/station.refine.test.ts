@@ -24,7 +24,6 @@ import { call, finished } from '../fixtures/station.ts';
 const ARGUS = resolve(import.meta.dirname, '../../bin/argus.js');
 const argus = (...args: string[]) => execFileSync(process.execPath, [ARGUS, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
-
 /**
  * A project with a cut-paste set of `source` (count pasted images) and its good test images, a PatchCore
  * model trained on it (with `config`) and evaluated (which leaves the pixel F1-optimal threshold), and

@@ -167,7 +167,6 @@ const CHECKPOINT_KIND = 'argus-cflow-checkpoint';
 /** Images whose fibres calibration scores per call (bounds its memory whatever the number of images). */
 const CALIBRATION_IMAGES = 32;
 
-
 /** All flows' trainer states and rotations in one file, so a resume restores them together. */
 function combinedCheckpoint(grids: readonly TapGrid[], trainers: readonly Trainer[], rotations: readonly FlowWeights['rotations'][], subEpochs: number): TensorFile {
   const tensors = new Map<string, NamedTensor>();
