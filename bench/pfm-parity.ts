@@ -64,7 +64,9 @@ if (values.only !== 'torch') {
       ...(values['max-train'] ? { maxTrain: Number(values['max-train']) } : {}),
       ...(values['max-test'] ? { maxTest: Number(values['max-test']) } : {}),
     });
-    const t = r.model['training'] as { epochSeconds: number[] };
+    const t = r.model['training'] as { epochSeconds: number[]; epochLosses: number[] };
+    // the same lines as pfm_torch.py prints, so the two loss curves can be read side by side
+    t.epochLosses.forEach((loss, e) => console.error(`epoch ${e + 1}: loss ${loss.toFixed(5)}`));
     row('argus', seed, r, t.epochSeconds.reduce((a, b) => a + b, 0));
   }
 }

@@ -175,4 +175,32 @@ describe('coreset and nearest-neighbour search on real patch features', () => {
     }
     expect(same / exact.indices.length).toBeGreaterThan(0.8);
   });
+
+  it('the approximate search of a large bank (a tiled model\'s) goes through inverted lists: true distances, never below the exact ones, k best in order, mostly the exact neighbours', async () => {
+    const { bank: base, queries } = await realPatchFeatures();
+    // 16 jittered copies of 8 plates' patches: 32,768 rows, the size from which the lists are used
+    const rng = new Random(4);
+    const bank = new Float32Array(base.length * 16);
+    for (let i = 0; i < bank.length; i++) bank[i] = base[i % base.length]! * (1 + 0.05 * rng.normal());
+    const index = await MemoryBankIndex.withPruning(bank, 1024);
+    expect(index.size).toBe(32_768);
+    const approximate = await index.searchApproximate(queries, 3);
+    expect(index.stats.listed).toBe(queries.length / 1024);
+    expect(index.stats.fallbacks).toBe(0); // every query's lists held its 3 neighbours: nothing searched exactly
+    const exact = await index.search(queries, 3);
+    let same = 0;
+    for (let q = 0; q < queries.length / 1024; q++) {
+      for (let j = 0; j < 3; j++) {
+        const row = approximate.indices[q * 3 + j]!;
+        let d = 0;
+        for (let c = 0; c < 1024; c++) d += (queries[q * 1024 + c]! - bank[row * 1024 + c]!) ** 2;
+        expect(approximate.distances[q * 3 + j]).toBeCloseTo(d, 1);
+        // float32 products of different shapes: equal up to rounding
+        expect(approximate.distances[q * 3 + j]!).toBeGreaterThanOrEqual(exact.distances[q * 3 + j]! * (1 - 1e-5) - 1e-3);
+        if (j > 0) expect(approximate.distances[q * 3 + j]!).toBeGreaterThanOrEqual(approximate.distances[q * 3 + j - 1]!);
+      }
+      if (approximate.indices[q * 3] === exact.indices[q * 3]) same++;
+    }
+    expect(same / (queries.length / 1024)).toBeGreaterThan(0.9);
+  });
 });

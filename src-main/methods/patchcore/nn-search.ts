@@ -14,6 +14,7 @@
 import { GraphBuilder, float, int, ints } from '../../engine/onnx/graph.ts';
 import { f32, ort, pooledSession } from '../../engine/session.ts';
 import { matmul } from '../../engine/linalg.ts';
+import { clusterRows, listCount, nearestCentres, type InvertedLists } from './inverted-lists.ts';
 
 export interface Neighbours {
   /** Squared distances [n, k], ascending per row. */
@@ -160,6 +161,20 @@ export const APPROXIMATE_PRUNING: PruningOptions = { rank: 64, candidates: 8 };
 
 type Pruning = { basis: ort.Tensor; basisData: Float32Array; bankAug: ort.Tensor; candidates: number };
 
+/**
+ * Banks of at least this many rows are searched approximately through inverted lists (inverted-lists.ts):
+ * a tiled model's bank (131,072 rows over 18 tiles) took 6.3 s a part with the pruning bound over 64
+ * columns, since every query still ranks the whole bank. Smaller banks (a 256 px model's, ~12,000
+ * rows) keep that bound.
+ */
+const LISTS_FROM_ROWS = 32_768;
+/** Lists whose rows a query is compared with exactly. */
+const LIST_PROBES = 8;
+/** Queries routed per pass (bounds the gathered copies of the queries). */
+const LIST_QUERY_CHUNK = 4096;
+
+type Lists = InvertedLists & { basis: Float32Array; members: Array<{ bank: ort.Tensor; bankSq: ort.Tensor } | null> };
+
 export class MemoryBankIndex {
   private readonly bankTensor: ort.Tensor;
   private readonly bankSqTensor: ort.Tensor;
@@ -167,8 +182,9 @@ export class MemoryBankIndex {
   private readonly bankSqMax: number;
   private pruning?: Pruning;
   private approximatePruning?: Pruning;
-  /** Queries answered, and how many needed the brute-force fallback. */
-  readonly stats = { queries: 0, fallbacks: 0 };
+  private lists?: Lists;
+  /** Queries answered, how many through the inverted lists, and how many needed the brute-force fallback. */
+  readonly stats = { queries: 0, listed: 0, fallbacks: 0 };
 
   constructor(readonly bank: Float32Array, readonly dim: number) {
     this.bankSq = rowSquaredNorms(bank, dim);
@@ -242,20 +258,100 @@ export class MemoryBankIndex {
   async searchApproximate(queries: Float32Array, k: number): Promise<Neighbours> {
     const n = queries.length / this.dim;
     const kk = Math.min(k, this.size);
-    const full = this.pruning;
-    const rank = Math.min(APPROXIMATE_PRUNING.rank, full ? full.basisData.length / this.dim : 0);
-    if (!full || kk > APPROXIMATE_PRUNING.candidates || this.size <= APPROXIMATE_PRUNING.candidates) return this.search(queries, k);
-    if (!this.approximatePruning) {
-      // the leading columns of the stored basis (subspace iteration orders them by variance, roughly)
-      const fullRank = full.basisData.length / this.dim;
-      const prefix = new Float32Array(this.dim * rank);
-      for (let r = 0; r < this.dim; r++) for (let c = 0; c < rank; c++) prefix[r * rank + c] = full.basisData[r * fullRank + c]!;
-      this.approximatePruning = await this.pruningOver(prefix, rank, APPROXIMATE_PRUNING.candidates);
-    }
+    if (!this.pruning || kk > APPROXIMATE_PRUNING.candidates || this.size <= APPROXIMATE_PRUNING.candidates) return this.search(queries, k);
     const out: Neighbours = { distances: new Float32Array(n * kk), indices: new Int32Array(n * kk), k: kk };
     this.stats.queries += n;
+    if (this.size >= LISTS_FROM_ROWS) {
+      this.stats.listed += n;
+      for (let start = 0; start < n; start += LIST_QUERY_CHUNK) await this.searchLists(queries, start, Math.min(n, start + LIST_QUERY_CHUNK), out);
+      return out;
+    }
+    this.approximatePruning ??= await this.pruningOver(this.leadingBasisColumns(APPROXIMATE_PRUNING.rank), APPROXIMATE_PRUNING.rank, APPROXIMATE_PRUNING.candidates);
     await this.searchPruned(queries, out, this.approximatePruning, false);
     return out;
+  }
+
+  /** The leading `rank` columns of the pruning basis (subspace iteration orders them by variance, roughly), [dim, rank]. */
+  private leadingBasisColumns(rank: number): Float32Array {
+    const full = this.pruning!.basisData;
+    const fullRank = full.length / this.dim;
+    if (rank > fullRank) throw new RangeError(`the pruning basis has ${fullRank} columns, ${rank} asked for`);
+    const prefix = new Float32Array(this.dim * rank);
+    for (let r = 0; r < this.dim; r++) for (let c = 0; c < rank; c++) prefix[r * rank + c] = full[r * fullRank + c]!;
+    return prefix;
+  }
+
+  /**
+   * The inverted lists, built on the first approximate search of a large bank: k-means over the bank's
+   * projection on the basis's leading columns, and the bank copied in list order (each list's rows
+   * contiguous, one tensor each: 512 MB more for 131,072 rows of 1024).
+   */
+  private async invertedLists(): Promise<Lists> {
+    if (this.lists) return this.lists;
+    const rank = Math.min(APPROXIMATE_PRUNING.rank, this.pruning!.basisData.length / this.dim);
+    const basis = this.leadingBasisColumns(rank);
+    const projected = (await matmul(this.bank, [this.size, this.dim], basis, [this.dim, rank])).data;
+    const lists = await clusterRows(projected, rank, listCount(this.size));
+    const sorted = new Float32Array(this.bank.length);
+    const sortedSq = new Float32Array(this.size);
+    lists.order.forEach((row, i) => {
+      sorted.set(this.bank.subarray(row * this.dim, (row + 1) * this.dim), i * this.dim);
+      sortedSq[i] = this.bankSq[row]!;
+    });
+    const members = Array.from({ length: lists.offsets.length - 1 }, (_, l) => {
+      const [from, to] = [lists.offsets[l]!, lists.offsets[l + 1]!];
+      return to > from ? { bank: f32(sorted.subarray(from * this.dim, to * this.dim), [to - from, this.dim]), bankSq: f32(sortedSq.subarray(from, to), [to - from]) } : null;
+    });
+    this.lists = { ...lists, basis, members };
+    return this.lists;
+  }
+
+  /**
+   * Queries [from, to) through the inverted lists: each is routed to the LIST_PROBES lists nearest its
+   * projection, the queries of a list are compared exactly with its rows in one product, and each keeps
+   * its k best. A query whose lists hold fewer than k rows in all is searched exactly.
+   */
+  private async searchLists(queries: Float32Array, from: number, to: number, out: Neighbours): Promise<void> {
+    const lists = await this.invertedLists();
+    const dim = this.dim;
+    const kk = out.k;
+    const n = to - from;
+    const part = queries.subarray(from * dim, to * dim);
+    const projected = (await matmul(part, [n, dim], lists.basis, [dim, lists.rank])).data;
+    const probes = Math.min(LIST_PROBES, lists.members.length);
+    const routed = await nearestCentres(projected, lists.rank, lists.centroids, probes);
+    // the queries of each list, grouped (counting sort over the routes)
+    const L = lists.members.length;
+    const first = new Int32Array(L + 1);
+    for (const l of routed) first[l + 1]!++;
+    for (let l = 0; l < L; l++) first[l + 1]! += first[l]!;
+    const next = first.slice(0, L);
+    const asking = new Int32Array(routed.length);
+    routed.forEach((l, i) => (asking[next[l]!++] = Math.floor(i / probes)));
+    out.distances.fill(Infinity, from * kk, to * kk);
+    out.indices.fill(-1, from * kk, to * kk);
+    const session = await pooledSession('graph:knn', buildBruteForceGraph);
+    const gathered = new Float32Array(n * dim);
+    for (let l = 0; l < L; l++) {
+      const count = first[l + 1]! - first[l]!;
+      const members = lists.members[l];
+      if (count === 0 || !members) continue;
+      for (let i = 0; i < count; i++) gathered.set(part.subarray(asking[first[l]! + i]! * dim, (asking[first[l]! + i]! + 1) * dim), i * dim);
+      const k = Math.min(kk, members.bank.dims[0]!);
+      const res = await session.run({ queries: f32(gathered.subarray(0, count * dim), [count, dim]), bank: members.bank, bank_sq: members.bankSq, k: int64(k) });
+      const dist = res['distances']!.data as Float32Array;
+      const idx = res['indices']!.data as BigInt64Array;
+      for (let i = 0; i < count; i++) {
+        const q = from + asking[first[l]! + i]!;
+        for (let j = 0; j < k; j++) keepBest(out, q, dist[i * k + j]!, lists.order[lists.offsets[l]! + Number(idx[i * k + j]!)]!);
+      }
+    }
+    const short: number[] = [];
+    for (let q = from; q < to; q++) if (out.indices[q * kk + kk - 1] === -1) short.push(q);
+    if (short.length > 0) {
+      this.stats.fallbacks += short.length;
+      await this.searchBruteForce(queries, Int32Array.from(short), out);
+    }
   }
 
   private async searchPruned(queries: Float32Array, out: Neighbours, pruning: Pruning, certify = true): Promise<void> {
@@ -317,6 +413,20 @@ export class MemoryBankIndex {
       });
     }
   }
+}
+
+/** Inserts (distance, row) into query q's ascending k best, when it is among them. */
+function keepBest(out: Neighbours, q: number, distance: number, row: number): void {
+  const base = q * out.k;
+  let j = out.k - 1;
+  if (!(distance < out.distances[base + j]!)) return;
+  while (j > 0 && out.distances[base + j - 1]! > distance) {
+    out.distances[base + j] = out.distances[base + j - 1]!;
+    out.indices[base + j] = out.indices[base + j - 1]!;
+    j--;
+  }
+  out.distances[base + j] = distance;
+  out.indices[base + j] = row;
 }
 
 function gatherRows(m: Float32Array, dim: number, rows: Int32Array): Float32Array {
