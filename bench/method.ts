@@ -9,6 +9,7 @@ import { imageBatches, loadBatches, type LoadedBatch } from '../src-main/dataset
 import { getMethod } from '../src-main/methods/index.ts';
 import type { FittedModel } from '../src-main/methods/method.ts';
 import { PatchCoreModel } from '../src-main/methods/patchcore/model.ts';
+import { TiledModel } from '../src-main/methods/tiling.ts';
 import { activeProvider, setSessionLogger } from '../src-main/engine/session.ts';
 
 const { values } = parseArgs({
@@ -17,7 +18,7 @@ const { values } = parseArgs({
     data: { type: 'string' },
     'max-train': { type: 'string' },
     images: { type: 'string', default: '16' },
-    /** PatchCore: also time the same model with the approximate search (a second JSON line). */
+    /** PatchCore (tiled or not): also time the same model with the approximate search (a second JSON line). */
     'also-approximate': { type: 'boolean', default: false },
     /** Settings over the method's defaults, as JSON (e.g. '{"resize":"tile","height":512,"width":1280}'). */
     config: { type: 'string', default: '{}' },
@@ -48,7 +49,12 @@ async function msPerImage(scored: FittedModel, batchSize: number): Promise<numbe
   return (performance.now() - start) / timed.length;
 }
 const variants: Array<[string, FittedModel]> = [[method.name, model]];
-if (values['also-approximate'] && model instanceof PatchCoreModel) variants.push([`${method.name} (approximate search)`, model.withSearch('approximate')]);
+if (values['also-approximate']) {
+  // a tiled PatchCore searches through its inner model
+  const approximate = model instanceof PatchCoreModel ? model.withSearch('approximate')
+    : model instanceof TiledModel && model.inner instanceof PatchCoreModel ? model.withInner(model.inner.withSearch('approximate')) : undefined;
+  if (approximate) variants.push([`${method.name} (approximate search)`, approximate]);
+}
 for (const [name, scored] of variants) {
   const bs1 = await msPerImage(scored, 1);
   const bs8 = await msPerImage(scored, 8);

@@ -10,8 +10,12 @@
  * training and the map fusion differ), trained with the official loop; its maps are scored by the same
  * metric code. Needs a Python with torch (ARGUS_TORCH_PYTHON, default python3). Argus runs in the official
  * configuration (bnStatistics 'running', normalise 'none') unless --config overrides it.
+ *
+ * `--same-start`: the official loop starts from Argus's initial weights of the same seed and reads the
+ * images in Argus's epoch orders, so each seed is a paired comparison: what differs then is only the
+ * implementation (its arithmetic), not the draw of the initialisation and the shuffle.
  */
-import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +26,8 @@ import { setSessionLogger } from '../src-main/engine/session.ts';
 import { PROJECT_ROOT } from '../src-main/features/backbones.ts';
 import { PEFM_DEFAULTS, PFM_DEFAULTS, pfmInput, type PfmConfig } from '../src-main/methods/pfm/defaults.ts';
 import { PfmFeatures } from '../src-main/methods/pfm/features.ts';
+import { epochOrder, mappingSpec } from '../src-main/methods/pfm/model.ts';
+import { initialWeights } from '../src-main/methods/pfm/network.ts';
 import { evaluateDataset, type TestResult } from '../src-main/services/evaluation.ts';
 import { officialMaps } from './official-maps.ts';
 
@@ -36,6 +42,7 @@ const { values } = parseArgs({
     config: { type: 'string', default: '{}' },
     only: { type: 'string', default: 'both' },
     'statistic-var': { type: 'boolean', default: false },
+    'same-start': { type: 'boolean', default: false },
   },
 });
 setSessionLogger(() => undefined);
@@ -90,6 +97,23 @@ async function writeFeatures(features: PfmFeatures, images: readonly DatasetImag
   return n;
 }
 
+/**
+ * Argus's initial weights of `seed` (one float32 file per tensor, named as Argus names them) and its
+ * epoch orders, in dir/start-<seed>/ with start.json listing them; returns that folder.
+ */
+function writeStart(dir: string, seed: number, n: number): string {
+  const folder = join(dir, `start-${seed}`);
+  mkdirSync(folder);
+  const weights: Record<string, number[]> = {};
+  for (const [name, t] of initialWeights(mappingSpec({ ...config, seed }), seed)) {
+    writeFileSync(join(folder, `${name}.f32`), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    weights[name] = [...t.dims];
+  }
+  const orders = Array.from({ length: config.epochs }, (_, e) => epochOrder(seed, e, n));
+  writeFileSync(join(folder, 'start.json'), JSON.stringify({ weights, orders }));
+  return folder;
+}
+
 if (values.only !== 'argus') {
   const dir = mkdtempSync(join(tmpdir(), 'pfm-parity-'));
   try {
@@ -101,8 +125,9 @@ if (values.only !== 'argus') {
       nTrain, nTest, levels, size: config.height, batchSize: config.batchSize, epochs: config.epochs, positionEncoding: config.positionEncoding, fusion: config.fusion,
     }));
     for (const seed of seeds) {
-      const { result, trainSeconds } = await officialMaps('pfm_torch.py', dir, ['--seed', String(seed), '--threads', '2', ...(values['statistic-var'] ? ['--statistic-var'] : [])], test, input);
-      row('official (pytorch)', seed, result, trainSeconds);
+      const start = values['same-start'] ? ['--init', writeStart(dir, seed, nTrain)] : [];
+      const { result, trainSeconds } = await officialMaps('pfm_torch.py', dir, ['--seed', String(seed), '--threads', '2', ...start, ...(values['statistic-var'] ? ['--statistic-var'] : [])], test, input);
+      row(values['same-start'] ? 'official, Argus\'s start' : 'official (pytorch)', seed, result, trainSeconds);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

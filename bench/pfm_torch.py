@@ -22,7 +22,8 @@ timing: it reads the L2-normalised features Argus extracted (DIR/meta.json; per 
 train_t<l>.f32, test_s<l>.f32, test_t<l>.f32 as float32 [n, H, W, C]), trains as the official loop does
 (seeded, a shuffled permutation per epoch, batch as given, per level zero_grad / backward / Adam step,
 BatchNorm in train mode) for the given epochs, and writes the fused test maps (float32 [n, size, size],
-eval mode) to OUT/maps.f32.
+eval mode) to OUT/maps.f32. With `--init DIR` it starts from Argus's initial weights and reads the
+images in Argus's epoch orders (pfm-parity.ts --same-start).
 """
 import argparse
 import json
@@ -71,16 +72,46 @@ def position_encoding(d, h, w):
     return pe
 
 
+# Argus's branch names (methods/pfm/network.ts) -> DualProjectionNet's modules
+ARGUS_BRANCHES = {"enc_s": "encoder1", "shared": "shared_coder", "dec_t": "decoder1", "enc_t": "encoder2", "dec_s": "decoder2"}
+
+
+def load_argus_start(nets, levels, folder):
+    """Argus's initial weights (folder/start.json names them; one float32 file each) into the nets.
+    Argus's layer l<level>.<branch>.<i> is the branch's i-th conv (Sequential index 3i, its BatchNorm 3i+1)."""
+    import os
+    import numpy as np
+    start = json.load(open(os.path.join(folder, "start.json")))
+    for net, lv in zip(nets, levels):
+        state = net.state_dict()
+        for name in start["weights"]:
+            parts = name.split(".")
+            if parts[0] != f"l{lv['level']}":
+                continue
+            branch, i, rest = ARGUS_BRANCHES[parts[1]], int(parts[2]), parts[3:]
+            if parts[1] == "shared":
+                key = f"{branch}.{rest[0]}"
+            elif rest[0] == "bn":
+                key = f"{branch}.{3 * i + 1}.{rest[1]}"
+            else:
+                key = f"{branch}.{3 * i}.{rest[0]}"
+            data = np.fromfile(os.path.join(folder, f"{name}.f32"), dtype=np.float32)
+            state[key] = torch.from_numpy(data.copy()).view(state[key].shape)
+        net.load_state_dict(state)
+    return start["orders"]
+
+
 def ints(s):
     return [int(v) for v in s.split(",")]
 
 
-def official_epoch(nets, opts, train, pes, n, batch):
-    """One epoch of the official loop: a shuffled permutation, then per batch and level zero_grad /
-    backward / that level's Adam step on MSE(S_hat, S) + MSE(T_hat, T). Returns the summed loss."""
+def official_epoch(nets, opts, train, pes, n, batch, order=None):
+    """One epoch of the official loop: a shuffled permutation (or the given order), then per batch and
+    level zero_grad / backward / that level's Adam step on MSE(S_hat, S) + MSE(T_hat, T). Returns the
+    summed loss."""
     for net in nets:
         net.train()
-    order = torch.randperm(n)
+    order = torch.randperm(n) if order is None else torch.tensor(order)
     total = 0.0
     for j in range(0, n, batch):
         idx = order[j:j + batch]
@@ -131,10 +162,11 @@ def official_on_features(a) -> None:
     opts = [torch.optim.Adam(n.parameters(), lr=lv["lr"], weight_decay=1e-5) for n, lv in zip(nets, levels)]
     pes = [(position_encoding(lv["cs"], lv["gridH"], lv["gridW"]).unsqueeze(0), position_encoding(lv["ct"], lv["gridH"], lv["gridW"]).unsqueeze(0))
            if meta["positionEncoding"] else (0, 0) for lv in levels]
+    orders = load_argus_start(nets, levels, a.init) if a.init else None
     n, batch = meta["nTrain"], meta["batchSize"]
     start = time.perf_counter()
     for epoch in range(meta["epochs"]):
-        total = official_epoch(nets, opts, train, pes, n, batch)
+        total = official_epoch(nets, opts, train, pes, n, batch, orders[epoch] if orders else None)
         print(f"epoch {epoch + 1}: loss {total / math.ceil(n / batch):.5f}", file=sys.stderr, flush=True)
     train_seconds = time.perf_counter() - start
     variances = None
@@ -171,6 +203,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--features", help="official training and scoring on these features (see the module text)")
     ap.add_argument("--out")
+    ap.add_argument("--init", help="start from Argus's initial weights and epoch orders in this folder (with --features)")
     ap.add_argument("--statistic-var", action="store_true", help="divide by the official statistic_var(c=True) (with --features)")
     ap.add_argument("--images", type=int, default=54)
     ap.add_argument("--size", type=int, default=256)

@@ -157,6 +157,14 @@ class TrainingSet {
   }
 }
 
+/**
+ * The order the training images are read in an epoch: it depends on (seed, epoch) only, so a resumed
+ * run draws the same batches (and bench/pfm-parity.ts --same-start hands it to the official loop).
+ */
+export function epochOrder(seed: number, epoch: number, n: number): number[] {
+  return stepRandom(seed ^ 0x5eed, epoch).sample(n, n);
+}
+
 export async function fitPfm(name: PfmMethodName, defaults: PfmConfig, train: AsyncIterable<ImageBatch>, trainCount: number, config: PfmConfig, events: FitEvents = {}): Promise<PfmModel> {
   const c: PfmConfig = { ...defaults, ...config };
   const spec = mappingSpec(c);
@@ -187,9 +195,8 @@ async function fitOnSet(name: PfmMethodName, c: PfmConfig, spec: MappingSpec, fe
   if (c.checkpoint && existsSync(c.checkpoint)) trainer.loadCheckpoint(c.checkpoint);
   const resumedAtEpoch = Math.floor(trainer.step / stepsPerEpoch);
 
-  // each epoch's shuffle depends on (seed, epoch) only, so a resumed run draws the same batches
   const orders = new Map<number, number[]>();
-  const order = (epoch: number) => orders.get(epoch) ?? orders.set(epoch, stepRandom(c.seed ^ 0x5eed, epoch).sample(n, n)).get(epoch)!;
+  const order = (epoch: number) => orders.get(epoch) ?? orders.set(epoch, epochOrder(c.seed, epoch, n)).get(epoch)!;
   const source = async (step: number) => {
     const epoch = Math.floor(step / stepsPerEpoch);
     const j = step % stepsPerEpoch;
