@@ -138,6 +138,16 @@ describe('coreset and nearest-neighbour search on real patch features', () => {
     }
   });
 
+  it('the approximate search of a narrow bank (fewer principal directions than it ranks by) uses all of them', async () => {
+    const rng = new Random(12);
+    const dim = 32;
+    const bank = Float32Array.from({ length: 400 * dim }, () => rng.normal());
+    const queries = Float32Array.from({ length: 20 * dim }, () => rng.normal());
+    const index = await MemoryBankIndex.withPruning(bank, dim);
+    const [approximate, exact] = [await index.searchApproximate(queries, 1), await index.search(queries, 1)];
+    for (let q = 0; q < 20; q++) expect(approximate.distances[q]!).toBeGreaterThanOrEqual(exact.distances[q]! - 1e-3);
+  });
+
   /** Patch features of 8 good MPDD plates (a bank) and of 2 defective ones (queries), at 128 px. */
   async function realPatchFeatures(): Promise<{ bank: Float32Array; queries: Float32Array }> {
     const ds = scanMvtec(sharedDataset('mpdd_metal_plate'));

@@ -266,9 +266,17 @@ export class MemoryBankIndex {
       for (let start = 0; start < n; start += LIST_QUERY_CHUNK) await this.searchLists(queries, start, Math.min(n, start + LIST_QUERY_CHUNK), out);
       return out;
     }
-    this.approximatePruning ??= await this.pruningOver(this.leadingBasisColumns(APPROXIMATE_PRUNING.rank), APPROXIMATE_PRUNING.rank, APPROXIMATE_PRUNING.candidates);
+    if (!this.approximatePruning) {
+      const rank = this.approximateRank();
+      this.approximatePruning = await this.pruningOver(this.leadingBasisColumns(rank), rank, APPROXIMATE_PRUNING.candidates);
+    }
     await this.searchPruned(queries, out, this.approximatePruning, false);
     return out;
+  }
+
+  /** Columns of the pruning basis the approximate search uses: APPROXIMATE_PRUNING's, or all of a narrower basis. */
+  private approximateRank(): number {
+    return Math.min(APPROXIMATE_PRUNING.rank, this.pruning!.basisData.length / this.dim);
   }
 
   /** The leading `rank` columns of the pruning basis (subspace iteration orders them by variance, roughly), [dim, rank]. */
@@ -288,7 +296,7 @@ export class MemoryBankIndex {
    */
   private async invertedLists(): Promise<Lists> {
     if (this.lists) return this.lists;
-    const rank = Math.min(APPROXIMATE_PRUNING.rank, this.pruning!.basisData.length / this.dim);
+    const rank = this.approximateRank();
     const basis = this.leadingBasisColumns(rank);
     const projected = (await matmul(this.bank, [this.size, this.dim], basis, [this.dim, rank])).data;
     const lists = await clusterRows(projected, rank, listCount(this.size));
