@@ -37,7 +37,7 @@ export const TILING_DEFAULTS = { tileSize: 256, tileOverlap: 32 } as const;
 /** The resize modes a fitted model has ('auto' is resolved before fitting: methods/input-proposal.ts). */
 export const RESIZE_MODES = ['stretch', 'letterbox', 'tile'] as const;
 
-/** Tiles scored per call of the inner model: bounds memory whatever the canvas. */
+/** Tiles per call of the inner model, fitting or scoring: bounds memory whatever the canvas and batch. */
 const TILES_PER_CALL = 8;
 
 /**
