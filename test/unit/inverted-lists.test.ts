@@ -28,6 +28,16 @@ describe('inverted lists', () => {
     }
   });
 
+  it('moves its centroids to the groups: two groups stay apart when both starting rows lie in the first', async () => {
+    const rng = new Random(2);
+    // rows 0-19 around 0, rows 20-39 around 10 (1-D): the first two rows, the starting centroids, are both near 0
+    const points = Float32Array.from({ length: 40 }, (_, i) => (i < 20 ? 0 : 10) + 0.5 * rng.normal());
+    const lists = await clusterRows(points, 1, 2);
+    const groups = [0, 1].map((l) => Array.from(lists.order.subarray(lists.offsets[l]!, lists.offsets[l + 1]!)).map((r) => (r < 20 ? 'low' : 'high')));
+    expect(groups.map((g) => g.length)).toEqual([20, 20]);
+    for (const g of groups) expect(new Set(g).size).toBe(1);
+  });
+
   it('is deterministic: the same rows give the same lists', async () => {
     const points = blobs([[0, 0], [3, 1], [1, 4]], 40, 1.5, 9);
     const [a, b] = [await clusterRows(points, 2, 6), await clusterRows(points, 2, 6)];
