@@ -21,7 +21,8 @@ Without --data: ../shared/data/magnetic_tile with the reference's 120-image trai
 
   --data <dir>          dataset folder (repeatable)
   --method <name>       ${METHOD_NAMES.join(' | ')} (default patchcore)
-  --backbone <id>       backbone id from models/manifest.json (default mobilenet_v2_features)
+  --backbone <id>       backbone id from models/manifest.json (default mobilenet_v2_features); the
+                        method's taps are read at the same strides (MobileNetV1: feat_s8, feat_s16)
 ${INPUT_USAGE}
                         (default: stretch to 256x256, the papers' and the reference's setting)
   --max-train <n>       use n evenly spaced training images

@@ -15,7 +15,7 @@ import { INPUT_OPTIONS, inputConfig } from './input-options.ts';
 export const PROJECT_USAGE = `argus project create <dir> [--name <name>]
 argus import   --project <dir> --product <name|id> [--mvtec] [--split train|validation|test]
                [--verdict good|defective|unlabelled] <file or folder>...
-argus train    --project <dir> --product <name|id> [--method ${METHOD_NAMES.join('|')}] [--set key=value]...
+argus train    --project <dir> --product <name|id> [--method ${METHOD_NAMES.join('|')}] [--backbone <id>] [--set key=value]...
                [--resize auto|stretch|letterbox|tile] [--size <px|HxW>] [--tile-size <px>] [--tile-overlap <px>]
 argus evaluate --project <dir> (--model <id> | --product <name|id>)
 argus inspect  --project <dir> (--model <id> | --product <name|id>) [--lot <name>] [--watch] <folder>
@@ -38,7 +38,7 @@ argus jobs     --project <dir> [--resume <job id>] [--cancel <job id>]
 A project is a folder (created empty by 'project create'); the same folder opens in the station
 (npm start). --product takes a name or an id; 'import' creates the product when the name is new.
 'train' chooses the input from the product's images unless told (--resize auto: it prints what and
-why). --model defaults to the product's newest model. Every 'inspect' is a run named by --lot (default
+why); --backbone takes any backbone of models/manifest.json with outputs at the method's strides. --model defaults to the product's newest model. Every 'inspect' is a run named by --lot (default
 "Run <n>"); --watch keeps inspecting the folder's new images as they arrive until Ctrl-C ends the run.
 'ignore' sets the product's ignore region (white = skipped on every image, any size, resized to each
 image) or clears it. 'defect-types' keeps the product's list of defect types (name, colour, order; the
@@ -151,7 +151,7 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
     options: {
       ...common,
       name: { type: 'string' }, mvtec: { type: 'boolean' }, split: { type: 'string' }, verdict: { type: 'string' },
-      method: { type: 'string', default: 'patchcore' }, set: { type: 'string', multiple: true }, limit: { type: 'string' },
+      method: { type: 'string', default: 'patchcore' }, backbone: { type: 'string' }, set: { type: 'string', multiple: true }, limit: { type: 'string' },
       json: { type: 'boolean' }, format: { type: 'string' }, out: { type: 'string' },
       kind: { type: 'string', default: 'inspection' }, job: { type: 'string' }, threshold: { type: 'string' },
       'prepared-by': { type: 'string' }, 'reviewed-by': { type: 'string' }, role: { type: 'string' }, title: { type: 'string' },
@@ -201,7 +201,7 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
       case 'train': {
         const product = await findProduct(s, need(values.product, '--product'));
         const config = { ...parseSettings(values.set ?? [], values.method!), ...inputConfig(values) } as Record<string, number>;
-        const job = await s.follow(await s.call('models.train', { productId: product.id, method: values.method as 'patchcore', config }), 'train');
+        const job = await s.follow(await s.call('models.train', { productId: product.id, method: values.method as 'patchcore', ...(values.backbone ? { backbone: values.backbone } : {}), config }), 'train');
         const input = (job.result as { input?: unknown } | null)?.input;
         if (typeof input === 'string') console.log(`input: ${input}`);
         if (job.status === 'succeeded') {

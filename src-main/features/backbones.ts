@@ -270,6 +270,20 @@ export function featureTap(spec: BackboneSpec, name: string): FeatureTap {
   return tap;
 }
 
+/**
+ * Taps of backbone `from` carried over to backbone `to`: each replaced by the output of `to` with the
+ * same stride and the most channels (MobileNetV2's feat_s8_exp becomes MobileNetV1's feat_s8), so a
+ * method's layer-2/layer-3 analogue stays one on any backbone. A stride `to` lacks is a BackboneError.
+ */
+export function equivalentTaps(taps: readonly string[], from: BackboneSpec, to: BackboneSpec): string[] {
+  return taps.map((name) => {
+    const { stride } = featureTap(from, name);
+    const same = to.outputs.filter((t) => t.stride === stride);
+    if (same.length === 0) throw new BackboneError('unknown-output', `Backbone ${to.id} has no feature output of stride ${stride} (for ${from.id}'s ${name}); strides: ${[...new Set(to.outputs.map((t) => t.stride))].join(', ')}`);
+    return same.reduce((best, t) => (t.channels > best.channels ? t : best)).name;
+  });
+}
+
 /** Input-pixel coordinates (pixel p centred at p) of the centre of cell (row i, column j). */
 export function cellCentre(tap: FeatureTap, i: number, j: number): { x: number; y: number } {
   const s = tap.stride;

@@ -8,6 +8,7 @@ import { evenlySpaced, scanMvtec } from '../datasets/mvtec.ts';
 import { imageBatches, loadBatches } from '../datasets/loader.ts';
 import { getMethod } from '../methods/index.ts';
 import { resolveAutoInput } from '../methods/input-proposal.ts';
+import { withBackboneTaps } from '../methods/backbone-taps.ts';
 import { sampleSizes } from '../services/evaluation.ts';
 import type { FittedModel } from '../methods/method.ts';
 import { f1Max } from '../metrics/f1max.ts';
@@ -97,7 +98,7 @@ export async function fitDetector(detector: F2padDetector, entries: Parameters<t
   const defaults = method.defaults as Record<string, unknown>;
   for (const key of Object.keys(settings)) if (!(key in defaults)) throw new RangeError(`${detector} has no setting '${key}'`);
   // resize 'auto' is chosen from the fitting images' sizes, as for `argus eval`
-  const { config } = resolveAutoInput({ ...method.defaults, ...settings } as typeof method.defaults, method.defaults, await sampleSizes(entries));
+  const { config } = resolveAutoInput(withBackboneTaps({ ...method.defaults, ...settings } as typeof method.defaults, defaults), method.defaults, await sampleSizes(entries));
   method.validate?.(config);
   const input = method.input(config);
   const start = performance.now();

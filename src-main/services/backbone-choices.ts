@@ -1,10 +1,12 @@
 /**
- * Which backbones of models/manifest.json a method can train on: those whose outputs include every
- * feature tap the method reads (`taps`, or PFM / PEFM's source taps) and whose file is present. The
- * Train screen offers them; a training request naming another one is refused before it is queued.
+ * Which backbones of models/manifest.json a method can train on: those with every feature tap the
+ * method reads (its `taps` carried over by stride, methods/backbone-taps.ts, or PFM / PEFM's source
+ * taps by name) and whose file is present. The Train screen offers them; a training request naming
+ * another one is refused before it is queued.
  */
 import { ApiError } from '../api/contract.ts';
-import { BackboneError, findBackboneFile, loadManifest } from '../features/backbones.ts';
+import { BackboneError, findBackboneFile, loadManifest, type BackboneSpec } from '../features/backbones.ts';
+import { withBackboneTaps } from '../methods/backbone-taps.ts';
 import { getMethod } from '../methods/index.ts';
 
 export interface BackboneChoice {
@@ -16,26 +18,30 @@ export interface BackboneChoice {
   readonly source: string;
 }
 
-/** The feature taps a method's configuration reads from its backbone. */
-function tapsOf(config: Record<string, unknown>): readonly string[] {
+/**
+ * Why backbone `b` lacks the feature taps a method's settings read from it (`taps`, carried over by
+ * stride from the default backbone, or PFM / PEFM's source taps by name); null when it has them.
+ */
+function missingTaps(config: Record<string, unknown>, b: BackboneSpec): string | null {
   const taps = config['taps'] ?? config['sourceTaps'];
-  return Array.isArray(taps) ? taps.filter((t): t is string => typeof t === 'string') : [];
+  const wanted = Array.isArray(taps) ? taps.filter((t): t is string => typeof t === 'string') : [];
+  const outputs = new Set(b.outputs.map((o) => o.name));
+  const missing = wanted.filter((t) => !outputs.has(t));
+  return missing.length ? `has no ${missing.join(', ')} output${missing.length > 1 ? 's' : ''}` : null;
 }
 
 export function backboneChoices(methodName: string): BackboneChoice[] {
   const config = getMethod(methodName).defaults as Record<string, unknown>;
-  const wanted = tapsOf(config);
-  return loadManifest().backbones.map((b) => {
-    const outputs = new Set(b.outputs.map((o) => o.name));
-    const missing = wanted.filter((t) => !outputs.has(t));
-    let unusable: string | null = missing.length ? `has no ${missing.join(', ')} output${missing.length > 1 ? 's' : ''}` : null;
-    if (!unusable) {
-      try {
-        findBackboneFile(b.file);
-      } catch (err) {
-        if (!(err instanceof BackboneError)) throw err;
-        unusable = `its file ${b.file} is not installed`;
-      }
+  const manifest = loadManifest();
+  return manifest.backbones.map((b) => {
+    let unusable: string | null;
+    try {
+      unusable = missingTaps(withBackboneTaps({ ...config, backbone: b.id }, config), b);
+      if (!unusable) findBackboneFile(b.file);
+    } catch (err) {
+      if (!(err instanceof BackboneError)) throw err;
+      // 'has no feature output of stride 32 (for …)': the message less its subject
+      unusable = err.code === 'missing' ? `its file ${b.file} is not installed` : err.message.replace(/^Backbone \S+ /, '');
     }
     return { id: b.id, isDefault: b.id === config['backbone'], unusable, source: b.source };
   });

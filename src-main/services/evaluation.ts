@@ -12,6 +12,7 @@ import { activeProvider } from '../engine/session.ts';
 import { cropMap, readMask, resizeMap, resizeMaskNearest, ImageReadError } from '../vision/index.ts';
 import { readImage } from '../vision/image.ts';
 import { resolveAutoInput, type ImageSize } from '../methods/input-proposal.ts';
+import { withBackboneTaps } from '../methods/backbone-taps.ts';
 
 export interface EvaluationOptions {
   readonly method: string;
@@ -124,7 +125,7 @@ export async function evaluateDataset(root: string, options: EvaluationOptions):
   const method = getMethod(options.method);
   const batchSize = options.batchSize ?? 8;
   const train = options.maxTrain ? evenlySpaced(dataset.train, options.maxTrain) : dataset.train;
-  const { config, reason: inputReason } = resolveAutoInput({ ...method.defaults, ...(options.config ?? {}) }, method.defaults, await sampleSizes(train));
+  const { config, reason: inputReason } = resolveAutoInput(withBackboneTaps({ ...method.defaults, ...(options.config ?? {}) }, method.defaults), method.defaults, await sampleSizes(train));
   method.validate?.(config);
   const input = method.input(config);
   const test = options.maxTest ? evenlySpaced(dataset.test, options.maxTest) : dataset.test;

@@ -9,6 +9,7 @@ import type { ApiRequest } from '../api/contract.ts';
 import { ApiError, EXTENDABLE_METHODS } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
 import { checkBackbone } from './backbone-choices.ts';
+import { withBackboneTaps } from '../methods/backbone-taps.ts';
 import { ignoreMasksOf } from './ignore-regions.ts';
 import { runWorkerTask } from '../jobs/worker-host.ts';
 import type { WorkerTask } from '../jobs/worker-protocol.ts';
@@ -204,7 +205,7 @@ export async function runTraining(p: Project, ctx: JobContext): Promise<models.M
   const params = ctx.job.params as TrainJobParams;
   const list = trainingImages(p, params.productId);
   const method = getMethod(params.method);
-  const settings = { ...method.defaults, ...params.config, ...(params.backbone ? { backbone: params.backbone } : {}) };
+  const settings = withBackboneTaps({ ...method.defaults, ...params.config, ...(params.backbone ? { backbone: params.backbone } : {}) }, method.defaults);
   const manifest = dataManifestSha256(list, settings);
   // A method that checkpoints (SimpleNet) keeps its state per data manifest inside the project: an
   // interrupted or cancelled training of the same images and settings continues from its last epoch.

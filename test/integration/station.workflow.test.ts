@@ -158,10 +158,13 @@ describe('the station workflow on real metal-plate images', () => {
   it('offers the backbones a method can train on and refuses another before queueing', async () => {
     const choices = await call(station, 'backbones.list', { method: 'patchcore' });
     expect(choices.find((c) => c.isDefault)).toMatchObject({ id: 'mobilenet_v2_features', unusable: null });
-    expect(choices.find((c) => c.id === 'mobilenet_v1_features')!.unusable).toMatch(/has no feat_s8_exp, feat_s16_exp outputs/);
+    // another architecture serves through the outputs of the same strides (feat_s8, feat_s16)
+    expect(choices.find((c) => c.id === 'mobilenet_v1_features')).toMatchObject({ isDefault: false, unusable: null });
+    const flows = await call(station, 'backbones.list', { method: 'cflow' });
+    expect(flows.find((c) => c.id === 'mobilenet_v2_features')!.unusable).toMatch(/has no feature output of stride 32/);
     const [product] = await call(station, 'products.list', {});
-    await expect(call(station, 'models.train', { productId: product!.id, method: 'patchcore', backbone: 'mobilenet_v1_features', config: {} }))
-      .rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/cannot use backbone 'mobilenet_v1_features'.*can use: mobilenet_v2_features/) });
+    await expect(call(station, 'models.train', { productId: product!.id, method: 'cflow', backbone: 'mobilenet_v2_features', config: {} }))
+      .rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/cannot use backbone 'mobilenet_v2_features'.*can use: mobilenet_v2_full, mobilenet_v1_features/) });
     await expect(call(station, 'models.train', { productId: product!.id, method: 'patchcore', backbone: 'resnet_999', config: {} })).rejects.toMatchObject({ code: 'BAD_INPUT' });
   });
 
