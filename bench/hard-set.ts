@@ -3,9 +3,10 @@
  * item 3): PatchCore (or --method) with stretch, letterbox, auto and native-resolution tiles, on
  * magnetic_tile (variable sizes), deeppcb (640x640, small defects) and long 4:1 strips cut from
  * mpdd_metal_plate and deeppcb (test/fixtures/strips.ts), and 2:1 high-resolution parts of two DeepPCB
- * boards side by side (deeppcb_pairs, 1280x640: test/fixtures/pairs.ts; not in the default sets), and one
+ * boards side by side (deeppcb_pairs, 1280x640: test/fixtures/pairs.ts; not in the default sets), one
  * defect type of a set alone, `<set>@<type>` (magnetic_tile@crack: hairline cracks; test/fixtures/
- * defect-subset.ts). Pixel metrics at each image's own size, so settings with different map sizes
+ * defect-subset.ts), and long parts of three of its tiles at 320 px high (magnetic_tile@crack_triples,
+ * about 3:1, hairline cracks on long parts). Pixel metrics at each image's own size, so settings with different map sizes
  * compare fairly.
  *
  *   npm run bench -- hard-set [--method patchcore] [--sets a,b] [--settings stretch,letterbox,auto,native]
@@ -36,21 +37,28 @@ const { values } = parseArgs({
   },
 });
 
-/** Strips, pairs and one-defect-type subsets (links) are made once into the temp folder and reused by later runs. */
+/**
+ * Strips, pairs, triples and one-defect-type subsets are made once into the temp folder and reused by
+ * later runs; `<set>_<kind>` cuts or joins `<set>` (itself possibly a subset: magnetic_tile@crack_triples).
+ */
 async function dataset(name: string): Promise<string> {
+  const m = /^(.*)_(strips|pairs|triples)$/.exec(name);
+  if (m) {
+    const root = join(tmpdir(), 'argus-hard-set', name);
+    if (!existsSync(join(root, 'done'))) {
+      mkdirSync(root, { recursive: true });
+      const source = await dataset(m[1] === 'mpdd' ? 'mpdd_metal_plate' : m[1]!);
+      if (m[2] === 'strips') await stripDataset(source, { parts: 4, root, maxImages: 60 });
+      else if (m[2] === 'pairs') await pairDataset(source, { root, maxParts: 120 });
+      // magnetic tiles vary in height: each is brought to 320 px, about their median
+      else await pairDataset(source, { root, maxParts: 120, perPart: 3, height: 320 });
+      writeFileSync(join(root, 'done'), '');
+    }
+    return root;
+  }
   const only = /^(.*)@(.+)$/.exec(name);
   if (only) return defectSubset(sharedDataset(only[1]!), only[2]!, join(tmpdir(), 'argus-hard-set', name));
-  const m = /^(.*)_(strips|pairs)$/.exec(name);
-  if (!m) return sharedDataset(name);
-  const root = join(tmpdir(), 'argus-hard-set', name);
-  if (!existsSync(join(root, 'done'))) {
-    mkdirSync(root, { recursive: true });
-    const source = sharedDataset(m[1] === 'mpdd' ? 'mpdd_metal_plate' : m[1]!);
-    if (m[2] === 'strips') await stripDataset(source, { parts: 4, root, maxImages: 60 });
-    else await pairDataset(source, { root, maxParts: 120 });
-    writeFileSync(join(root, 'done'), '');
-  }
-  return root;
+  return sharedDataset(name);
 }
 
 const round32 = (v: number) => Math.max(32, Math.round(v / 32) * 32);
