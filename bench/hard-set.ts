@@ -50,8 +50,9 @@ async function dataset(name: string): Promise<string> {
       const source = await dataset(m[1] === 'mpdd' ? 'mpdd_metal_plate' : m[1]!);
       if (m[2] === 'strips') await stripDataset(source, { parts: 4, root, maxImages: 60 });
       else if (m[2] === 'pairs') await pairDataset(source, { root, maxParts: 120 });
-      // magnetic tiles vary in height: each is brought to 320 px, about their median
-      else await pairDataset(source, { root, maxParts: 120, perPart: 3, height: 320 });
+      // magnetic tiles vary in height: each is brought to 320 px, about their median; all 253 training
+      // parts are made (--max-train 120 takes the same 120 a cap would)
+      else await pairDataset(source, { root, perPart: 3, height: 320 });
       writeFileSync(join(root, 'done'), '');
     }
     return root;
