@@ -536,14 +536,17 @@ describe('the station UI in Chromium', () => {
     await form.locator('select[name="method"]').selectOption('pefm');
     await form.locator('select[name="resize"]').selectOption('stretch');
     expect(await form.locator('select[name="size"] option').allTextContents()).toEqual(['128', '256', '512']);
-    // the backbone picker: the backbones in models/, the method's default chosen, those without its taps disabled
+    // the backbone picker: the backbones in models/, the method's default chosen, those without outputs at its strides disabled
     await form.locator('select[name="method"]').selectOption('patchcore');
     const backbone = form.locator('select[name="backbone"]');
     await expect.poll(() => backbone.inputValue()).toBe('mobilenet_v2_features');
     expect(await backbone.locator('option:not([disabled])').count()).toBeGreaterThan(1);
-    expect(await backbone.locator('option[value="mobilenet_v1_features"]').getAttribute('disabled')).not.toBeNull();
+    expect(await backbone.locator('option[value="mobilenet_v1_features"]').getAttribute('disabled')).toBeNull();
     await form.locator('select[name="method"]').selectOption('cflow');
     await expect.poll(() => backbone.inputValue()).toBe('mobilenet_v2_full');
+    const noStride32 = backbone.locator('option[value="mobilenet_v2_features"]');
+    expect(await noStride32.getAttribute('disabled')).not.toBeNull();
+    expect(await noStride32.textContent()).toMatch(/no feature output of stride 32/);
     await form.locator('select[name="method"]').selectOption('pfm');
     await shot('11-train-methods');
   });
