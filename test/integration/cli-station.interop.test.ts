@@ -68,5 +68,9 @@ describe('projects shared by the CLI and the station', () => {
     const infer = argus('infer', '--project', dir, '--model', '1', '--out', out, ...readdirSync(defect).map((f) => join(defect, f)));
     expect(infer).toMatch(/score \d+\.\d+/);
     expect(infer).toContain('.heatmap.png');
+    // another backbone: PatchCore reads it at the same strides, and the model scores like the first
+    expect(argus('train', '--project', dir, '--product', 'PN-2', '--backbone', 'mobilenet_v1_features', '--set', 'height=128', '--set', 'width=128'))
+      .toMatch(/model 2: 'PN-2' v2 \(patchcore, mobilenet_v1_features\)/);
+    expect(argus('infer', '--project', dir, '--model', '2', '--out', join(work, 'heatmaps-v1'), join(defect, readdirSync(defect)[0]!))).toMatch(/score \d+\.\d+/);
   });
 });
