@@ -38,7 +38,8 @@ argus jobs     --project <dir> [--resume <job id>] [--cancel <job id>]
 A project is a folder (created empty by 'project create'); the same folder opens in the station
 (npm start). --product takes a name or an id; 'import' creates the product when the name is new.
 'train' chooses the input from the product's images unless told (--resize auto: it prints what and
-why); --backbone takes any backbone of models/manifest.json with outputs at the method's strides. --model defaults to the product's newest model. Every 'inspect' is a run named by --lot (default
+why); --backbone takes any backbone of models/manifest.json with outputs at the method's strides.
+--model defaults to the product's newest model. Every 'inspect' is a run named by --lot (default
 "Run <n>"); --watch keeps inspecting the folder's new images as they arrive until Ctrl-C ends the run.
 'ignore' sets the product's ignore region (white = skipped on every image, any size, resized to each
 image) or clears it. 'defect-types' keeps the product's list of defect types (name, colour, order; the
