@@ -90,6 +90,8 @@ export class BackboneError extends Error {
       readonly searched?: readonly string[];
       readonly expected?: string;
       readonly actual?: string;
+      /** What a backbone lacks, as 'has no …' completes it ('unknown-output'). */
+      readonly missing?: string;
     } = {},
   ) {
     super(message);
@@ -279,7 +281,10 @@ export function equivalentTaps(taps: readonly string[], from: BackboneSpec, to: 
   return taps.map((name) => {
     const { stride } = featureTap(from, name);
     const same = to.outputs.filter((t) => t.stride === stride);
-    if (same.length === 0) throw new BackboneError('unknown-output', `Backbone ${to.id} has no feature output of stride ${stride} (for ${from.id}'s ${name}); strides: ${[...new Set(to.outputs.map((t) => t.stride))].join(', ')}`);
+    if (same.length === 0) {
+      const missing = `feature output of stride ${stride} (for ${from.id}'s ${name})`;
+      throw new BackboneError('unknown-output', `Backbone ${to.id} has no ${missing}; strides: ${[...new Set(to.outputs.map((t) => t.stride))].join(', ')}`, { missing });
+    }
     return same.reduce((best, t) => (t.channels > best.channels ? t : best)).name;
   });
 }

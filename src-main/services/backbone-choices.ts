@@ -39,9 +39,8 @@ export function backboneChoices(methodName: string): BackboneChoice[] {
       unusable = missingTaps(withBackboneTaps({ ...config, backbone: b.id }, config), b);
       if (!unusable) findBackboneFile(b.file);
     } catch (err) {
-      if (!(err instanceof BackboneError)) throw err;
-      // 'has no feature output of stride 32 (for …)': the message less its subject
-      unusable = err.code === 'missing' ? `its file ${b.file} is not installed` : err.message.replace(/^Backbone \S+ /, '');
+      if (!(err instanceof BackboneError) || (err.code !== 'missing' && err.details.missing === undefined)) throw err;
+      unusable = err.code === 'missing' ? `its file ${b.file} is not installed` : `has no ${err.details.missing}`;
     }
     return { id: b.id, isDefault: b.id === config['backbone'], unusable, source: b.source };
   });

@@ -26,7 +26,8 @@ describe('taps carried over to another backbone', () => {
   });
 
   it('leaves the default backbone and taps the settings name themselves as they are', () => {
-    expect(withBackboneTaps({ ...PATCHCORE_DEFAULTS }, PATCHCORE_DEFAULTS).taps).toEqual(['feat_s8_exp', 'feat_s16_exp']);
+    const onDefault = { ...PATCHCORE_DEFAULTS };
+    expect(withBackboneTaps(onDefault, PATCHCORE_DEFAULTS)).toBe(onDefault);
     const own = withBackboneTaps({ ...PATCHCORE_DEFAULTS, backbone: 'mobilenet_v1_features', taps: ['feat_s4', 'feat_s8'] }, PATCHCORE_DEFAULTS);
     expect(own.taps).toEqual(['feat_s4', 'feat_s8']);
   });
