@@ -3,7 +3,7 @@
  * square 512 px pictures are letterboxed into a 192 × 256 canvas (picture 192 × 192 top-left, 64 px of
  * padding on the right); tiled models cut it into six 128 px tiles (PatchCore) or two 192 px tiles
  * (PaDiM, whose per-position Gaussians need more images per position than a 10-image fit gives
- * small tiles). The refinement works on the canvas
+ * small tiles; CFLOW-AD, whose flows are conditioned on the position in the tile). The refinement works on the canvas
  * and maps its results back from the picture's part to the original size, so a wrong mapping (the
  * whole canvas stretched back, or the padding counted) would shift the refined mask off the pasted
  * defect by a third of the image's width.
@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evenlySpaced, scanMvtec } from '../../src-main/datasets/mvtec.ts';
 import { setSessionLogger } from '../../src-main/engine/session.ts';
+import { CflowModel } from '../../src-main/methods/cflow/model.ts';
 import { PadimModel } from '../../src-main/methods/padim/model.ts';
 import { PatchCoreModel } from '../../src-main/methods/patchcore/model.ts';
 import { TiledModel } from '../../src-main/methods/tiling.ts';
@@ -130,4 +131,24 @@ describe('F2PAD refinement of a tiled PaDiM model (per-position Gaussians of the
     const { detector, refined } = await refineAll(s);
     expect(refined, `mean IoU detector ${detector} refined ${refined}`).toBeGreaterThan(detector);
   }, 120_000);
+});
+
+describe('F2PAD refinement of a tiled CFLOW-AD model (flows conditioned on the position in the tile)', () => {
+  let s: Setup;
+  beforeAll(async () => {
+    // 2 coupling blocks per flow keep the fit short, as in f2pad.test.ts
+    s = await setUp('cflow', { ...TILES, tileSize: 192, blocks: 2 }, 2);
+  }, 180_000);
+  afterAll(async () => s?.refiner.release());
+
+  it('solves each part of the mask in the tile that owns it, with the tile\'s position encoding', () => {
+    const model = s.refiner.model as TiledModel;
+    expect(model.inner).toBeInstanceOf(CflowModel);
+    expect(s.refiner.frames).toEqual([
+      { x0: 0, y0: 0, x1: 192, y1: 192, owned: { x0: 0, y0: 0, x1: 128, y1: 192 } },
+      { x0: 64, y0: 0, x1: 256, y1: 192, owned: { x0: 128, y0: 0, x1: 256, y1: 192 } },
+    ]);
+  });
+
+  itRefinesAtLeastAsWellAsTheDetector(() => s);
 });
