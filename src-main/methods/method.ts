@@ -100,6 +100,13 @@ export interface FittedModel {
    * added, as a new model. Absent where only a new training can add images.
    */
   extended?(normal: AsyncIterable<ImageBatch>, events?: FitEvents): Promise<FittedModel>;
+  /**
+   * Present where this model's maps are pointwise upper bounds of another model's (PatchCore's
+   * approximate search: every distance it returns is a true one, so never below the nearest): that
+   * exact model. A tiled model re-scores the tiles under its stitched map's maximum with it, so its
+   * image score is the exact one (tiling.ts).
+   */
+  readonly exactTwin?: FittedModel;
 }
 
 /** A decoded model file, checked by methods/persistence.ts up to the method-specific part. */

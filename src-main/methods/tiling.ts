@@ -131,11 +131,24 @@ export function stitchMaps(tiles: readonly Float32Array[], grid: TileGrid, heigh
 
 /** The largest map value over the picture (top-left content box of a letterboxed canvas). */
 function pictureMax(map: Float32Array, width: number, content: ContentBox | undefined): number {
+  return map[pictureArgmax(map, width, content)]!;
+}
+
+/**
+ * Where the map is largest over the picture, leaving out pixels under `ignore` (canvas-sized, 1 =
+ * ignored) unless it covers the whole picture.
+ */
+function pictureArgmax(map: Float32Array, width: number, content: ContentBox | undefined, ignore?: Uint8Array): number {
   const w = content?.width ?? width;
   const h = content?.height ?? map.length / width;
-  let best = -Infinity;
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) best = Math.max(best, map[y * width + x]!);
-  return best;
+  let best = -1;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const p = y * width + x;
+      if (ignore?.[p] !== 1 && (best < 0 || map[p]! > map[best]!)) best = p;
+    }
+  }
+  return best >= 0 ? best : pictureArgmax(map, width, content);
 }
 
 /** The inner method's configuration for a tiled one: square tiles, stretched (they are cut to size). */
@@ -172,12 +185,52 @@ export class TiledModel implements FittedModel {
       throw new RangeError(`this tiled model reads ${this.input.height}x${this.input.width} canvases, received ${batch.height}x${batch.width}`);
     }
     const k = tileCount(this.grid);
+    const tiles = cutTiles(batch, this.grid);
     const maps: Float32Array[] = [];
-    for (const part of tileBatches(cutTiles(batch, this.grid), TILES_PER_CALL)) for (const p of await this.inner.predict(part)) maps.push(p.map);
-    return Array.from({ length: batch.n }, (_, i) => {
-      const map = stitchMaps(maps.slice(i * k, (i + 1) * k), this.grid, batch.height, batch.width);
-      return { score: pictureMax(map, batch.width, batch.content?.[i]), map };
-    });
+    for (const part of tileBatches(tiles, TILES_PER_CALL)) for (const p of await this.inner.predict(part)) maps.push(p.map);
+    const predictions: Prediction[] = [];
+    for (let i = 0; i < batch.n; i++) {
+      const own = maps.slice(i * k, (i + 1) * k);
+      const exact = this.inner.exactTwin;
+      const ignore = batch.ignore?.subarray(i * batch.height * batch.width, (i + 1) * batch.height * batch.width);
+      const regions = exact ? [...(ignore ? [ignore] : []), undefined] : [];
+      const map = await this.certifiedMaximum(own, regions, batch, i, async (t) => (await exact!.predict(tileRange(tiles, i * k + t, 1)))[0]!.map);
+      predictions.push({ score: pictureMax(map, batch.width, batch.content?.[i]), map });
+    }
+    return predictions;
+  }
+
+  /**
+   * The stitched map of image `image`'s tile maps, with the tiles under its largest value re-scored
+   * exactly (`rescore`, the inner model's exact twin) until that value lies on exact tiles only, for
+   * each region in turn (the picture less an ignore mask, as the station scores it; the picture).
+   * The approximate tiles' values are upper bounds of the exact ones, and so is every stitched value
+   * (a blend with positive weights), so no exact value exceeds the certified maximum: it is the exact
+   * model's image score. With no regions, the plain stitched map.
+   */
+  private async certifiedMaximum(maps: Float32Array[], regions: ReadonlyArray<Uint8Array | undefined>, batch: ImageBatch, image: number, rescore: (tile: number) => Promise<Float32Array>): Promise<Float32Array> {
+    const { xs, ys, size } = this.grid;
+    const exact = new Set<number>();
+    let map = stitchMaps(maps, this.grid, batch.height, batch.width);
+    for (const ignore of regions) {
+      for (;;) {
+        const at = pictureArgmax(map, batch.width, batch.content?.[image], ignore);
+        const x = at % batch.width;
+        const y = Math.floor(at / batch.width);
+        const under: number[] = [];
+        ys.forEach((y0, r) => xs.forEach((x0, c) => {
+          const t = r * xs.length + c;
+          if (!exact.has(t) && x >= x0 && x < x0 + size && y >= y0 && y < y0 + size) under.push(t);
+        }));
+        if (under.length === 0) break;
+        for (const t of under) {
+          maps[t] = await rescore(t);
+          exact.add(t);
+        }
+        map = stitchMaps(maps, this.grid, batch.height, batch.width);
+      }
+    }
+    return map;
   }
 
   /**
@@ -230,19 +283,21 @@ async function* tilesOf(train: AsyncIterable<ImageBatch>, grid: TileGrid): Async
   for await (const batch of train) yield* tileBatches(cutTiles(batch, grid), TILES_PER_CALL);
 }
 
-/** `tiles` in consecutive batches of at most `size` (views, nothing copied). */
+/** `tiles` in consecutive batches of at most `size`. */
 function* tileBatches(tiles: ImageBatch, size: number): Generator<ImageBatch> {
+  for (let t = 0; t < tiles.n; t += size) yield tileRange(tiles, t, Math.min(size, tiles.n - t));
+}
+
+/** Tiles [from, from + n) of `tiles` (a view, nothing copied). */
+function tileRange(tiles: ImageBatch, from: number, n: number): ImageBatch {
   const plane = tiles.height * tiles.width;
-  for (let t = 0; t < tiles.n; t += size) {
-    const n = Math.min(size, tiles.n - t);
-    yield {
-      data: tiles.data.subarray(t * 3 * plane, (t + n) * 3 * plane),
-      n,
-      height: tiles.height,
-      width: tiles.width,
-      ...(tiles.ignore ? { ignore: tiles.ignore.subarray(t * plane, (t + n) * plane) } : {}),
-    };
-  }
+  return {
+    data: tiles.data.subarray(from * 3 * plane, (from + n) * 3 * plane),
+    n,
+    height: tiles.height,
+    width: tiles.width,
+    ...(tiles.ignore ? { ignore: tiles.ignore.subarray(from * plane, (from + n) * plane) } : {}),
+  };
 }
 
 /** `method` with tiling (resize 'tile'); unchanged for every other resize mode. */

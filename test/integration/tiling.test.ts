@@ -7,6 +7,7 @@ import { imageBatches, loadBatches } from '../../src-main/datasets/loader.ts';
 import { getMethod } from '../../src-main/methods/index.ts';
 import type { FittedModel } from '../../src-main/methods/method.ts';
 import { decodeModel, encodeModel } from '../../src-main/methods/persistence.ts';
+import { PatchCoreModel } from '../../src-main/methods/patchcore/model.ts';
 import { TiledModel } from '../../src-main/methods/tiling.ts';
 import { evaluateDataset } from '../../src-main/services/evaluation.ts';
 import { Station } from '../../src-main/services/station.ts';
@@ -45,6 +46,31 @@ describe('tiling on long strips cut from real metal plates (MPDD)', async () => 
     expect(loaded.trainingScores).toEqual(model.trainingScores);
     const again = await loaded.predict(batch);
     again.forEach((p, i) => expect(p.score).toBeCloseTo(together[i]!.score, 6));
+  });
+
+  it("with the approximate search, gives the exact search's image scores: the tiles under the maximum are re-scored exactly, also where an ignore region hides it", async () => {
+    const exactModel = fitted as TiledModel;
+    const inner = exactModel.inner as PatchCoreModel;
+    const approximate = exactModel.withInner(inner.withSearch('approximate'));
+    const test = scanMvtec(data).test.filter((t) => t.defective).slice(0, 4);
+    const loaded = (await imageBatches(loadBatches(test, exactModel.input, { batchSize: 4 })).next()).value!;
+    // the left half of every canvas ignored: the maximum over the rest is certified too
+    const ignore = new Uint8Array(loaded.n * 128 * 512);
+    for (let i = 0; i < loaded.n; i++) for (let y = 0; y < 128; y++) ignore.fill(1, (i * 128 + y) * 512, (i * 128 + y) * 512 + 256);
+    for (const batch of [loaded, { ...loaded, ignore }]) {
+      const [want, got] = [await exactModel.predict(batch), await approximate.predict(batch)];
+      // without the re-scoring, the stitched approximate maps peak higher than the exact ones
+      const twinless: FittedModel = { method: 'patchcore', input: inner.input, backbone: inner.backbone, predict: (b) => inner.withSearch('approximate').predict(b), describe: () => ({}), serialize: () => new Uint8Array() };
+      const raw = await exactModel.withInner(twinless).predict(batch);
+      expect(raw.some((r, i) => r.score > want[i]!.score * (1 + 1e-5))).toBe(true);
+      const keptMax = (map: Float32Array, i: number) => map.reduce((m, v, p) => (batch.ignore?.[i * map.length + p] === 1 || p % 512 >= loaded.content![i]!.width ? m : Math.max(m, v)), -Infinity);
+      got.forEach((g, i) => {
+        expect(g.score).toBeCloseTo(want[i]!.score, 4);
+        expect(keptMax(g.map, i)).toBeCloseTo(keptMax(want[i]!.map, i), 4);
+        // every value an upper bound of the exact one
+        expect(g.map.every((v, p) => v >= want[i]!.map[p]! - 1e-4)).toBe(true);
+      });
+    }
   });
 
   it('refuses a canvas smaller than a tile and an overlap of half a tile or more, naming the setting', () => {

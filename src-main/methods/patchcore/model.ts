@@ -294,6 +294,15 @@ export class PatchCoreModel implements FittedModel {
     return twin;
   }
 
+  private exact: PatchCoreModel | undefined;
+
+  /** With the approximate search, the same model searching exactly (its maps are upper bounds of the twin's). */
+  get exactTwin(): PatchCoreModel | undefined {
+    if (this.config.search !== 'approximate') return undefined;
+    this.exact ??= this.withSearch('exact');
+    return this.exact;
+  }
+
   /** Feature grid cell size in input pixels. */
   get gridStride(): number {
     return this.embedder.gridStride;
