@@ -188,13 +188,14 @@ export class TiledModel implements FittedModel {
     const tiles = cutTiles(batch, this.grid);
     const maps: Float32Array[] = [];
     for (const part of tileBatches(tiles, TILES_PER_CALL)) for (const p of await this.inner.predict(part)) maps.push(p.map);
+    const exact = this.inner.exactTwin;
+    const plane = batch.height * batch.width;
     const predictions: Prediction[] = [];
     for (let i = 0; i < batch.n; i++) {
-      const own = maps.slice(i * k, (i + 1) * k);
-      const exact = this.inner.exactTwin;
-      const ignore = batch.ignore?.subarray(i * batch.height * batch.width, (i + 1) * batch.height * batch.width);
+      const ignore = batch.ignore?.subarray(i * plane, (i + 1) * plane);
       const regions = exact ? [...(ignore ? [ignore] : []), undefined] : [];
-      const map = await this.certifiedMaximum(own, regions, batch, i, async (t) => (await exact!.predict(tileRange(tiles, i * k + t, 1)))[0]!.map);
+      const rescore = async (t: number) => (await exact!.predict(tileRange(tiles, i * k + t, 1)))[0]!.map;
+      const map = await this.certifiedMaximum(maps.slice(i * k, (i + 1) * k), regions, batch, i, rescore);
       predictions.push({ score: pictureMax(map, batch.width, batch.content?.[i]), map });
     }
     return predictions;
