@@ -76,6 +76,19 @@ function itRefinesAtLeastAsWellAsTheDetector(setup: () => Setup): void {
   }, 120_000);
 }
 
+/** Two 192 px tiles (at x 0 and 64) of a method whose scores depend on the position in the tile. */
+function itSolvesEachPartInTheTileThatOwnsIt(setup: () => Setup, inner: typeof PadimModel | typeof CflowModel): void {
+  it("solves each part of the mask in the tile that owns it, at the tile's positions", () => {
+    const model = setup().refiner.model as TiledModel;
+    expect(model.inner).toBeInstanceOf(inner);
+    // the overlap [64, 192) is split at its middle
+    expect(setup().refiner.frames).toEqual([
+      { x0: 0, y0: 0, x1: 192, y1: 192, owned: { x0: 0, y0: 0, x1: 128, y1: 192 } },
+      { x0: 64, y0: 0, x1: 256, y1: 192, owned: { x0: 128, y0: 0, x1: 256, y1: 192 } },
+    ]);
+  });
+}
+
 describe('F2PAD refinement of a letterboxed PatchCore model', () => {
   let s: Setup;
   beforeAll(async () => {
@@ -117,15 +130,7 @@ describe('F2PAD refinement of a tiled PaDiM model (per-position Gaussians of the
   }, 120_000);
   afterAll(async () => s?.refiner.release());
 
-  it('solves each part of the mask in the tile that owns it, with the tile\'s positions', () => {
-    const model = s.refiner.model as TiledModel;
-    expect(model.inner).toBeInstanceOf(PadimModel);
-    // tiles at x 0 and 64; the overlap [64, 192) is split at its middle
-    expect(s.refiner.frames).toEqual([
-      { x0: 0, y0: 0, x1: 192, y1: 192, owned: { x0: 0, y0: 0, x1: 128, y1: 192 } },
-      { x0: 64, y0: 0, x1: 256, y1: 192, owned: { x0: 128, y0: 0, x1: 256, y1: 192 } },
-    ]);
-  });
+  itSolvesEachPartInTheTileThatOwnsIt(() => s, PadimModel);
 
   it('refines at the original size onto the pasted defect, better than the detector mask', async () => {
     const { detector, refined } = await refineAll(s);
@@ -141,14 +146,7 @@ describe('F2PAD refinement of a tiled CFLOW-AD model (flows conditioned on the p
   }, 180_000);
   afterAll(async () => s?.refiner.release());
 
-  it('solves each part of the mask in the tile that owns it, with the tile\'s position encoding', () => {
-    const model = s.refiner.model as TiledModel;
-    expect(model.inner).toBeInstanceOf(CflowModel);
-    expect(s.refiner.frames).toEqual([
-      { x0: 0, y0: 0, x1: 192, y1: 192, owned: { x0: 0, y0: 0, x1: 128, y1: 192 } },
-      { x0: 64, y0: 0, x1: 256, y1: 192, owned: { x0: 128, y0: 0, x1: 256, y1: 192 } },
-    ]);
-  });
+  itSolvesEachPartInTheTileThatOwnsIt(() => s, CflowModel);
 
   itRefinesAtLeastAsWellAsTheDetector(() => s);
 });
