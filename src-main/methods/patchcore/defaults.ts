@@ -24,7 +24,7 @@ export interface PatchCoreConfig extends PatchFeatureConfig {
    * Nearest-neighbour search at inference: 'exact' (certified pruned search, the official code's
    * results) or 'approximate' (nn-search.ts: searchApproximate; the anomaly map's patch values may be
    * slightly high where a neighbour is missed, the image score stays exact: model.ts scoreFeatures;
-   * a tiled model's image score, the maximum of its stitched map, may be slightly high too).
+   * a tiled model's, the maximum of its stitched map, through tiling.ts certifiedMaximum).
    */
   readonly search: 'exact' | 'approximate';
 }
