@@ -129,13 +129,15 @@ export function stitchMaps(tiles: readonly Float32Array[], grid: TileGrid, heigh
   return Float32Array.from(sum, (s, p) => s / weight[p]!);
 }
 
-/** The largest map value over the picture (top-left content box of a letterboxed canvas). */
-function pictureMax(map: Float32Array, width: number, content: ContentBox | undefined): number {
-  return map[pictureArgmax(map, width, content)]!;
+/** The tiles (in cutTiles order) that cover canvas pixel (x, y). */
+function tilesAt(grid: TileGrid, x: number, y: number): number[] {
+  const rows = grid.ys.flatMap((y0, r) => (y >= y0 && y < y0 + grid.size ? [r] : []));
+  const columns = grid.xs.flatMap((x0, c) => (x >= x0 && x < x0 + grid.size ? [c] : []));
+  return rows.flatMap((r) => columns.map((c) => r * grid.xs.length + c));
 }
 
 /**
- * Where the map is largest over the picture, leaving out pixels under `ignore` (canvas-sized, 1 =
+ * Where the map is largest over the picture (the top-left content box of a letterboxed canvas), leaving out pixels under `ignore` (canvas-sized, 1 =
  * ignored) unless it covers the whole picture.
  */
 function pictureArgmax(map: Float32Array, width: number, content: ContentBox | undefined, ignore?: Uint8Array): number {
@@ -192,46 +194,46 @@ export class TiledModel implements FittedModel {
     const plane = batch.height * batch.width;
     const predictions: Prediction[] = [];
     for (let i = 0; i < batch.n; i++) {
+      const own = maps.slice(i * k, (i + 1) * k);
+      const content = batch.content?.[i];
+      if (!exact) {
+        const map = stitchMaps(own, this.grid, batch.height, batch.width);
+        predictions.push({ score: map[pictureArgmax(map, batch.width, content)]!, map });
+        continue;
+      }
       const ignore = batch.ignore?.subarray(i * plane, (i + 1) * plane);
-      const regions = exact ? [...(ignore ? [ignore] : []), undefined] : [];
-      const rescore = async (t: number) => (await exact!.predict(tileRange(tiles, i * k + t, 1)))[0]!.map;
-      const map = await this.certifiedMaximum(maps.slice(i * k, (i + 1) * k), regions, batch, i, rescore);
-      predictions.push({ score: pictureMax(map, batch.width, batch.content?.[i]), map });
+      const rescore = async (t: number) => (await exact.predict(tileRange(tiles, i * k + t, 1)))[0]!.map;
+      predictions.push(await this.certifiedMaximum(own, [...(ignore ? [ignore] : []), undefined], batch.height, content, rescore));
     }
     return predictions;
   }
 
   /**
-   * The stitched map of image `image`'s tile maps, with the tiles under its largest value re-scored
+   * The stitched map of one canvas's tile maps, with the tiles under its largest value re-scored
    * exactly (`rescore`, the inner model's exact twin) until that value lies on exact tiles only, for
-   * each region in turn (the picture less an ignore mask, as the station scores it; the picture).
-   * The approximate tiles' values are upper bounds of the exact ones, and so is every stitched value
-   * (a blend with positive weights), so no exact value exceeds the certified maximum: it is the exact
-   * model's image score. With no regions, the plain stitched map.
+   * each region in turn (the picture less an ignore mask, as the station scores it; then the picture,
+   * whose certified maximum is the score). The approximate tiles' values are upper bounds of the exact
+   * ones, and so is every stitched value (a blend with positive weights), so no exact value exceeds
+   * the certified maximum: it is the exact model's image score.
    */
-  private async certifiedMaximum(maps: Float32Array[], regions: ReadonlyArray<Uint8Array | undefined>, batch: ImageBatch, image: number, rescore: (tile: number) => Promise<Float32Array>): Promise<Float32Array> {
-    const { xs, ys, size } = this.grid;
+  private async certifiedMaximum(maps: Float32Array[], regions: ReadonlyArray<Uint8Array | undefined>, height: number, content: ContentBox | undefined, rescore: (tile: number) => Promise<Float32Array>): Promise<Prediction> {
+    const width = this.input.width;
     const exact = new Set<number>();
-    let map = stitchMaps(maps, this.grid, batch.height, batch.width);
+    let map = stitchMaps(maps, this.grid, height, width);
+    let at = 0;
     for (const ignore of regions) {
       for (;;) {
-        const at = pictureArgmax(map, batch.width, batch.content?.[image], ignore);
-        const x = at % batch.width;
-        const y = Math.floor(at / batch.width);
-        const under: number[] = [];
-        ys.forEach((y0, r) => xs.forEach((x0, c) => {
-          const t = r * xs.length + c;
-          if (!exact.has(t) && x >= x0 && x < x0 + size && y >= y0 && y < y0 + size) under.push(t);
-        }));
+        at = pictureArgmax(map, width, content, ignore);
+        const under = tilesAt(this.grid, at % width, Math.floor(at / width)).filter((t) => !exact.has(t));
         if (under.length === 0) break;
         for (const t of under) {
           maps[t] = await rescore(t);
           exact.add(t);
         }
-        map = stitchMaps(maps, this.grid, batch.height, batch.width);
+        map = stitchMaps(maps, this.grid, height, width);
       }
     }
-    return map;
+    return { score: map[at]!, map };
   }
 
   /**
