@@ -1,4 +1,7 @@
-/** The input options `argus eval` and `argus train` share: --size, --resize, --tile-size, --tile-overlap. */
+/**
+ * The input options `argus eval` and `argus train` share: --size, --resize, --tile-size, --tile-overlap,
+ * and --position-norm (for aligned parts).
+ */
 export const RESIZE_MODES = ['stretch', 'letterbox', 'tile', 'auto'] as const;
 
 export const INPUT_OPTIONS = {
@@ -6,6 +9,7 @@ export const INPUT_OPTIONS = {
   resize: { type: 'string' },
   'tile-size': { type: 'string' },
   'tile-overlap': { type: 'string' },
+  'position-norm': { type: 'boolean' },
 } as const;
 
 export const INPUT_USAGE = `  --resize <mode>       stretch (as the papers) | letterbox (keep the aspect ratio, pad) |
@@ -13,7 +17,9 @@ export const INPUT_USAGE = `  --resize <mode>       stretch (as the papers) | le
                         auto (chosen from the images' size and aspect ratio; says what and why)
   --size <px|HxW>       input size (the canvas with tile), e.g. 256 or 256x640
   --tile-size <px>      tile side with --resize tile (default 256: the method's own input)
-  --tile-overlap <px>   least overlap of neighbouring tiles (default 32; blended in the map)`;
+  --tile-overlap <px>   least overlap of neighbouring tiles (default 32; blended in the map)
+  --position-norm       aligned parts: hold out a tenth of the normal images (8 to 32) and score each
+                        pixel against its own normal mean and spread (needs 16 normal images)`;
 
 /** '256' or '256x384' (height x width). */
 function parseSize(v: string): { height: number; width: number } {
@@ -30,8 +36,11 @@ function wholePixels(name: string, v: string): number {
 }
 
 /** The configuration keys these options set (none when absent). */
-export function inputConfig(values: { size?: string | undefined; resize?: string | undefined; 'tile-size'?: string | undefined; 'tile-overlap'?: string | undefined }): Record<string, unknown> {
+export function inputConfig(values: {
+  size?: string | undefined; resize?: string | undefined; 'tile-size'?: string | undefined; 'tile-overlap'?: string | undefined; 'position-norm'?: boolean | undefined;
+}): Record<string, unknown> {
   const config: Record<string, unknown> = {};
+  if (values['position-norm']) config['positionNorm'] = true;
   if (values.size !== undefined) Object.assign(config, parseSize(values.size));
   if (values.resize !== undefined) {
     if (!(RESIZE_MODES as readonly string[]).includes(values.resize)) throw new RangeError(`--resize expects ${RESIZE_MODES.join(', ')}; received '${values.resize}'`);

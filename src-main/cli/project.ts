@@ -16,7 +16,7 @@ export const PROJECT_USAGE = `argus project create <dir> [--name <name>]
 argus import   --project <dir> --product <name|id> [--mvtec] [--split train|validation|test]
                [--verdict good|defective|unlabelled] <file or folder>...
 argus train    --project <dir> --product <name|id> [--method ${METHOD_NAMES.join('|')}] [--backbone <id>] [--set key=value]...
-               [--resize auto|stretch|letterbox|tile] [--size <px|HxW>] [--tile-size <px>] [--tile-overlap <px>]
+               [--resize auto|stretch|letterbox|tile] [--size <px|HxW>] [--tile-size <px>] [--tile-overlap <px>] [--position-norm]
 argus evaluate --project <dir> (--model <id> | --product <name|id>)
 argus inspect  --project <dir> (--model <id> | --product <name|id>) [--lot <name>] [--watch] <folder>
 argus runs     --project <dir> --product <name|id> [--json]
@@ -201,7 +201,7 @@ export async function runProjectCommand(command: string, argv: string[]): Promis
       }
       case 'train': {
         const product = await findProduct(s, need(values.product, '--product'));
-        const config = { ...parseSettings(values.set ?? [], values.method!), ...inputConfig(values) } as Record<string, number>;
+        const config = { ...parseSettings(values.set ?? [], values.method!), ...inputConfig(values) } as Record<string, number | string | boolean>;
         const job = await s.follow(await s.call('models.train', { productId: product.id, method: values.method as 'patchcore', ...(values.backbone ? { backbone: values.backbone } : {}), config }), 'train');
         const input = (job.result as { input?: unknown } | null)?.input;
         if (typeof input === 'string') console.log(`input: ${input}`);

@@ -4,7 +4,8 @@
  * head is assembled from the graphs the station scores with (inlined), plus the steps the station
  * does in JS written as graph nodes: PatchCore's neighbour search and re-weighting, PFM's row
  * normalisation, CFLOW's normalisation constants, and every method's map resampling. A tiled model's
- * head is its inner model's head applied to every tile, then the station's stitching.
+ * head is its inner model's head applied to every tile, then the station's stitching; a per-position
+ * normalised model's is its detector's head, then the normalisation.
  */
 import { stitchMaps, TiledModel, tileCount, type TileGrid } from '../methods/tiling.ts';
 import { GraphBuilder, float, int, ints, ONNX_DATA_TYPE } from '../engine/onnx/graph.ts';
@@ -20,6 +21,7 @@ import { PadimModel } from '../methods/padim/model.ts';
 import { rowSquaredNorms } from '../methods/patchcore/nn-search.ts';
 import { PatchCoreModel } from '../methods/patchcore/model.ts';
 import { PfmModel } from '../methods/pfm/model.ts';
+import { PositionNormModel } from '../methods/position-norm.ts';
 import { buildScoringGraph as pfmScoringGraph, errorOutput, sourceFeed, targetFeed } from '../methods/pfm/network.ts';
 import { buildScoringGraph as simplenetScoringGraph } from '../methods/simplenet/graphs.ts';
 import { SimpleNetModel } from '../methods/simplenet/model.ts';
@@ -244,8 +246,29 @@ async function tiledHead(m: TiledModel): Promise<Head> {
   return { graph: finish(g, map, pictureMaxOf(g, map, content, height, width), height, width), backbones: inner.backbones, precision: inner.precision };
 }
 
-/** The name of a tiled head's extra input: the picture's [height, width] at the top left of the canvas. */
+/**
+ * The name of a tiled or per-position normalised head's extra input: the picture's [height, width] at
+ * the top left of the canvas (the runners feed it where a head has it).
+ */
 const TILED_CONTENT_INPUT = 'content';
+
+/**
+ * A per-position normalised model's head: its detector's head (inlined, inputs passed through), the
+ * map normalised by the stored mean and floored spread, and the score its maximum over the picture.
+ */
+async function positionNormHead(m: PositionNormModel): Promise<Head> {
+  const inner = await buildHead(m.inner);
+  const detector = importModel(inner.graph);
+  const g = new GraphBuilder(`argus_${m.method}_position_norm_head`);
+  const { height, width } = m.input;
+  const feeds = Object.fromEntries(detector.graph.inputs.map((i) => [i.name, g.input(i.name, i.dtype, i.shape)]));
+  const content = feeds[TILED_CONTENT_INPUT] ?? g.input(TILED_CONTENT_INPUT, 'int64', [2]);
+  const raw = inlineGraph(g, detector, feeds, 'detector', { outputs: ['map'] })['map']!;
+  const mean = g.initializer(g.fresh('mean'), 'float32', [1, height, width], m.statistics.mean);
+  const scale = g.initializer(g.fresh('scale'), 'float32', [1, height, width], m.statistics.scale);
+  const map = g.op('Div', [g.op('Sub', [raw, mean]), scale]);
+  return { graph: finish(g, map, pictureMaxOf(g, map, content, height, width), height, width), backbones: inner.backbones, precision: inner.precision };
+}
 
 /**
  * Each tile's share of the stitched map (tile-sized), read off stitchMaps itself: stitching a map of
@@ -277,6 +300,7 @@ function pictureMaxOf(g: GraphBuilder, map: string, content: string, height: num
 
 /** The head of a fitted model of any registered method. */
 export async function buildHead(model: FittedModel): Promise<Head> {
+  if (model instanceof PositionNormModel) return positionNormHead(model);
   if (model instanceof TiledModel) return tiledHead(model);
   if (model instanceof PatchCoreModel) return patchcoreHead(model);
   if (model instanceof PadimModel) return padimHead(model);

@@ -5,6 +5,7 @@ import { padim } from './padim/method.ts';
 import { patchcore } from './patchcore/method.ts';
 import { pefm, pfm } from './pfm/method.ts';
 import { simplenet } from './simplenet/method.ts';
+import { withPositionNorm } from './position-norm.ts';
 import { withTiling } from './tiling.ts';
 
 /**
@@ -14,14 +15,17 @@ import { withTiling } from './tiling.ts';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 export type AnyMethod = Method<any>;
 
-/** Every method as the station runs it: with tiling (resize 'tile') for native resolution. */
+/**
+ * Every method as the station runs it: with tiling (resize 'tile') for native resolution, and
+ * per-position normalisation (positionNorm) for aligned parts.
+ */
 const METHODS = {
-  patchcore: withTiling(patchcore),
-  padim: withTiling(padim),
-  simplenet: withTiling(simplenet),
-  pfm: withTiling(pfm),
-  pefm: withTiling(pefm),
-  cflow: withTiling(cflow),
+  patchcore: withPositionNorm(withTiling(patchcore)),
+  padim: withPositionNorm(withTiling(padim)),
+  simplenet: withPositionNorm(withTiling(simplenet)),
+  pfm: withPositionNorm(withTiling(pfm)),
+  pefm: withPositionNorm(withTiling(pefm)),
+  cflow: withPositionNorm(withTiling(cflow)),
 } as const satisfies Record<string, AnyMethod>;
 
 export type MethodName = keyof typeof METHODS;

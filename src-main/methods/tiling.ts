@@ -11,6 +11,7 @@
  */
 import { decodeTensorFile, encodeTensorFile } from '../engine/training/tensor-file.ts';
 import type { ContentBox } from '../vision/index.ts';
+import { pickImages } from './image-batch.ts';
 import type { FitEvents, FittedModel, ImageBatch, InputSpec, Method, Prediction, StoredModel } from './method.ts';
 import { summarizeTrainingScores, trainingSample } from './training-scores.ts';
 
@@ -137,10 +138,10 @@ function tilesAt(grid: TileGrid, x: number, y: number): number[] {
 }
 
 /**
- * Where the map is largest over the picture (the top-left content box of a letterboxed canvas), leaving out pixels under `ignore` (canvas-sized, 1 =
- * ignored) unless it covers the whole picture.
+ * Where the map is largest over the picture (the top-left content box of a letterboxed canvas),
+ * leaving out pixels under `ignore` (canvas-sized, 1 = ignored) unless it covers the whole picture.
  */
-function pictureArgmax(map: Float32Array, width: number, content: ContentBox | undefined, ignore?: Uint8Array): number {
+export function pictureArgmax(map: Float32Array, width: number, content: ContentBox | undefined, ignore?: Uint8Array): number {
   const w = content?.width ?? width;
   const h = content?.height ?? map.length / width;
   let best = -1;
@@ -182,7 +183,12 @@ export class TiledModel implements FittedModel {
     this.trainingScores = inner.trainingScores;
   }
 
-  async predict(batch: ImageBatch): Promise<Prediction[]> {
+  /**
+   * `normalise`, a transform of the stitched map that keeps each pixel's order (per-position
+   * normalisation: methods/position-norm.ts), is applied before the image score is taken, so that the
+   * score and its certification are the transformed map's.
+   */
+  async predict(batch: ImageBatch, normalise: (map: Float32Array) => Float32Array = (map) => map): Promise<Prediction[]> {
     if (batch.height !== this.input.height || batch.width !== this.input.width) {
       throw new RangeError(`this tiled model reads ${this.input.height}x${this.input.width} canvases, received ${batch.height}x${batch.width}`);
     }
@@ -197,13 +203,13 @@ export class TiledModel implements FittedModel {
       const own = maps.slice(i * k, (i + 1) * k);
       const content = batch.content?.[i];
       if (!exact) {
-        const map = stitchMaps(own, this.grid, batch.height, batch.width);
+        const map = normalise(stitchMaps(own, this.grid, batch.height, batch.width));
         predictions.push({ score: map[pictureArgmax(map, batch.width, content)]!, map });
         continue;
       }
       const ignore = batch.ignore?.subarray(i * plane, (i + 1) * plane);
       const rescore = async (t: number) => (await exact.predict(tileRange(tiles, i * k + t, 1)))[0]!.map;
-      predictions.push(await this.certifiedMaximum(own, [...(ignore ? [ignore] : []), undefined], batch.height, content, rescore));
+      predictions.push(await this.certifiedMaximum(own, [...(ignore ? [ignore] : []), undefined], batch.height, content, rescore, normalise));
     }
     return predictions;
   }
@@ -214,12 +220,14 @@ export class TiledModel implements FittedModel {
    * each region in turn (the picture less an ignore mask, as the station scores it; then the picture,
    * whose certified maximum is the score). The approximate tiles' values are upper bounds of the exact
    * ones, and so is every stitched value (a blend with positive weights), so no exact value exceeds
-   * the certified maximum: it is the exact model's image score.
+   * the certified maximum: it is the exact model's image score. `normalise` keeps each pixel's order,
+   * so the same holds for the normalised map.
    */
-  private async certifiedMaximum(maps: Float32Array[], regions: ReadonlyArray<Uint8Array | undefined>, height: number, content: ContentBox | undefined, rescore: (tile: number) => Promise<Float32Array>): Promise<Prediction> {
+  private async certifiedMaximum(maps: Float32Array[], regions: ReadonlyArray<Uint8Array | undefined>, height: number, content: ContentBox | undefined,
+    rescore: (tile: number) => Promise<Float32Array>, normalise: (map: Float32Array) => Float32Array): Promise<Prediction> {
     const width = this.input.width;
     const exact = new Set<number>();
-    let map = stitchMaps(maps, this.grid, height, width);
+    let map = normalise(stitchMaps(maps, this.grid, height, width));
     let at = 0;
     for (const ignore of regions) {
       for (;;) {
@@ -230,7 +238,7 @@ export class TiledModel implements FittedModel {
           maps[t] = await rescore(t);
           exact.add(t);
         }
-        map = stitchMaps(maps, this.grid, height, width);
+        map = normalise(stitchMaps(maps, this.grid, height, width));
       }
     }
     return { score: map[at]!, map };
@@ -268,10 +276,8 @@ export class TiledModel implements FittedModel {
 async function* keepingSample(train: AsyncIterable<ImageBatch>, wanted: ReadonlySet<number>, kept: ImageBatch[]): AsyncGenerator<ImageBatch> {
   let index = 0;
   for await (const batch of train) {
-    const plane = 3 * batch.height * batch.width;
     for (let i = 0; i < batch.n; i++, index++) {
-      if (!wanted.has(index)) continue;
-      kept.push({ data: batch.data.slice(i * plane, (i + 1) * plane), n: 1, height: batch.height, width: batch.width, ...(batch.content?.[i] ? { content: [batch.content[i]!] } : {}) });
+      if (wanted.has(index)) kept.push(pickImages(batch, [i]));
     }
     yield batch;
   }

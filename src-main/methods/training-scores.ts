@@ -14,6 +14,17 @@ export function trainingSample(count: number, max: number = TRAINING_SCORE_IMAGE
   return Array.from({ length: k }, (_, i) => Math.floor((i * count) / k));
 }
 
+/**
+ * Training images held out of a fit to measure something on normal images the model has not seen
+ * (CFLOW-AD's normalisation constants, per-position normalisation): max(holdoutMin, round(holdout·n)),
+ * at most half of them and at most `max`, evenly spaced; their indices in arrival order.
+ */
+export function holdoutIndices(n: number, c: { readonly holdout: number; readonly holdoutMin: number }, max = Infinity): number[] {
+  if (n < 2) return [];
+  const h = Math.min(max, Math.floor(n / 2), Math.max(c.holdoutMin, Math.round(n * c.holdout)));
+  return Array.from({ length: h }, (_, i) => Math.floor(((i + 0.5) * n) / h));
+}
+
 /** Linear-interpolation percentile (NumPy's default) of ascending values. */
 function percentile(sorted: Float32Array, q: number): number {
   const pos = (sorted.length - 1) * q;

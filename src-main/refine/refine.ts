@@ -19,6 +19,7 @@ import { PatchCoreModel } from '../methods/patchcore/model.ts';
 import { PadimModel } from '../methods/padim/model.ts';
 import { CflowModel } from '../methods/cflow/model.ts';
 import type { FittedModel } from '../methods/method.ts';
+import { PositionNormModel } from '../methods/position-norm.ts';
 import { TiledModel, type TileGrid } from '../methods/tiling.ts';
 import { cropMap, resizeMap, toChw, toRgb, type ContentBox } from '../vision/index.ts';
 import type { RasterImage } from '../vision/image.ts';
@@ -152,8 +153,10 @@ export class Refiner {
   ) {}
 
   static async create(model: FittedModel, training: TrainingImages, setup: RefinerSetup = {}): Promise<Refiner> {
-    // a tiled model's data term is its inner model's (the tiles are at the inner model's input size and scale)
-    const scorer = model instanceof TiledModel ? model.inner : model;
+    // a tiled model's data term is its inner model's (the tiles are at the inner model's input size and
+    // scale); a per-position normalised model's is its detector's, whose maps it only rescales
+    const detector = model instanceof PositionNormModel ? model.inner : model;
+    const scorer = detector instanceof TiledModel ? detector.inner : detector;
     let term: SupportedTerm;
     if (scorer instanceof PatchCoreModel) term = new PatchCoreTerm(scorer);
     else if (scorer instanceof PadimModel) term = new PadimTerm(scorer);
@@ -164,8 +167,8 @@ export class Refiner {
     const step = await openSession(bytes);
     const featureSession = term instanceof PatchCoreTerm ? await openSession(buildFeatureGraph(term)) : undefined;
     // PatchCore's term is position-free (nearest bank vectors): any window of the canvas will do
-    const perTile = model instanceof TiledModel && !(term instanceof PatchCoreTerm);
-    const frames = perTile ? tileFrames(model.grid) : [wholeFrame(model.input.width, model.input.height)];
+    const perTile = detector instanceof TiledModel && !(term instanceof PatchCoreTerm);
+    const frames = perTile ? tileFrames(detector.grid) : [wholeFrame(model.input.width, model.input.height)];
     return new Refiner(model, term, prior, step, featureSession, training.images, frames);
   }
 

@@ -11,6 +11,7 @@ import { loadBatches } from '../datasets/loader.ts';
 import { ExportError, writePackage, type GoldenImage, type PackageManifest } from '../export/package.ts';
 import type { FittedModel } from '../methods/method.ts';
 import { PatchCoreModel } from '../methods/patchcore/model.ts';
+import { PositionNormModel } from '../methods/position-norm.ts';
 import { TiledModel } from '../methods/tiling.ts';
 import { decodeModel } from '../methods/persistence.ts';
 import { images, models, products, thresholds, type Project } from '../store/index.ts';
@@ -46,6 +47,10 @@ export function goldenImages(p: Project, productId: number, count = GOLDEN_IMAGE
 /** A package searches PatchCore's memory bank by brute force (in every tile too): its reference is the exact search's values. */
 function withExactSearch(model: FittedModel): FittedModel {
   if (model instanceof PatchCoreModel) return model.withSearch('exact');
+  if (model instanceof PositionNormModel) {
+    const inner = withExactSearch(model.inner);
+    return inner === model.inner ? model : new PositionNormModel(inner, model.statistics, model.trainingScores);
+  }
   if (!(model instanceof TiledModel)) return model;
   const inner = withExactSearch(model.inner);
   return inner === model.inner ? model : model.withInner(inner);

@@ -16,6 +16,7 @@ import type { WorkerTask } from '../jobs/worker-protocol.ts';
 import { getMethod } from '../methods/index.ts';
 import { MAX_CANVAS_SIDE, proposeInput, resolveAutoInput, type InputSetting } from '../methods/input-proposal.ts';
 import type { TrainingScores } from '../methods/method.ts';
+import { POSITION_NORM_MIN_IMAGES } from '../methods/position-norm.ts';
 import { images, insideProject, jobs, models, products, type Project } from '../store/index.ts';
 import { encodeTrainingRecord, recordAfterFit, TRAINING_RECORD_BLOB, trainingRecordOf, type ImageDescriptors } from './training-record.ts';
 
@@ -106,8 +107,12 @@ export function checkTrainRequest(p: Project, params: TrainParams): void {
     throw err;
   }
   if (params.backbone !== undefined) checkBackbone(params.method, params.backbone);
-  if (trainingImages(p, params.productId).length === 0) {
+  const count = trainingImages(p, params.productId).length;
+  if (count === 0) {
     throw new ApiError('BAD_INPUT', `product ${params.productId} has no training images (split 'train', not labelled defective)`);
+  }
+  if (params.config['positionNorm'] === true && count < POSITION_NORM_MIN_IMAGES) {
+    throw new ApiError('BAD_INPUT', `per-position normalisation needs at least ${POSITION_NORM_MIN_IMAGES} normal training images; product ${params.productId} has ${count}`);
   }
 }
 

@@ -164,6 +164,31 @@ describe('model export with a parity self-test', () => {
     });
   }
 
+  it('exports PatchCore normalised per position, stretched and tiled, whose packages reproduce the station', async () => {
+    // per-position normalisation holds 8 of at least 16 normal images out: a product of its own
+    const many = subsetDataset(sharedDataset('mpdd_metal_plate'), { train: 16, testGood: 2, testDefect: 2 });
+    const aligned = (await call(station, 'products.create', { name: 'PN-7 on a fixture' })).id;
+    expect((await finished(station, await call(station, 'images.import', { productId: aligned, paths: [many], layout: 'mvtec' }))).status).toBe('succeeded');
+    for (const config of [{ resize: 'stretch', height: 128, width: 128, positionNorm: true }, { ...TILED, positionNorm: true }]) {
+      const job = await finished(station, await call(station, 'models.train', { productId: aligned, method: 'patchcore', config }));
+      expect(job.status, job.error ?? '').toBe('succeeded');
+      const list = await call(station, 'models.list', { productId: aligned });
+      const model = list[list.length - 1]!;
+      expect(model.config).toMatchObject({ positionNorm: true, resize: config.resize });
+      const out = join(root, `export-position-norm-${config.resize}`);
+      const result: ExportResult = await call(station, 'models.export', { modelId: model.id, out });
+      const node = result.parity.find((p) => p.runner === 'node')!;
+      expect(node.status).toBe('passed');
+      expect(result.parity[1]!.status).toBe(skipPython ? 'skipped' : 'passed');
+      expect(result.goldenImages).toBe(4);
+      expect(result.tiling === null).toBe(config.resize === 'stretch');
+      // the score is the normalised map's largest value over the picture the runners feed as content
+      const head = importModel(join(out, 'head.onnx')).graph;
+      await expectScoreOverPicture(join(out, 'head.onnx'), head.inputs, { height: config.height, width: config.width });
+    }
+    rmSync(many, { recursive: true, force: true });
+  }, 300_000);
+
   it('verify names a flipped byte in head.onnx or backbone.onnx, and a graph altered with an updated manifest fails parity', async () => {
     const modelId = (await call(station, 'models.list', { productId }))[0]!.id;
     const out = join(root, 'export-tamper');

@@ -7,7 +7,7 @@ import { CFLOW_DEFAULTS } from '../../src-main/methods/cflow/defaults.ts';
 import {
   buildScoringGraph, emitFlow, emitFlowLogLikelihood, flowShape, type FlowShape, GLOBAL_SCALE_INIT, initialParams, initialRotations, paramName, rotationName,
 } from '../../src-main/methods/cflow/flow.ts';
-import { holdoutIndices } from '../../src-main/methods/cflow/model.ts';
+import { holdoutIndices } from '../../src-main/methods/training-scores.ts';
 import { haarRotation } from '../../src-main/methods/cflow/rotation.ts';
 import { learningRate } from '../../src-main/methods/cflow/schedule.ts';
 import { Random } from '../../src-main/util/random.ts';

@@ -18,7 +18,7 @@ import { RecordStore } from '../record-store.ts';
 import { concatenated } from '../../util/arrays.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { encodeModelFile, ModelFormatError, requireTensor, withStoredPrecision } from '../model-file.ts';
-import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
+import { holdoutIndices, summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 import { CFLOW_DEFAULTS, cflowInput, checkCflowConfig, type CflowConfig } from './defaults.ts';
 import { buildScoringGraph, flowShape, type FlowShape, flowTrainingModel, initialParams, initialRotations, paramDims, rotationName } from './flow.ts';
 import { learningRate } from './schedule.ts';
@@ -67,13 +67,6 @@ export interface TrainingRecord {
 export interface FlowWeights {
   readonly params: ReadonlyMap<string, NamedTensor>;
   readonly rotations: ReadonlyMap<string, NamedTensor>;
-}
-
-/** The held-out images: max(holdoutMin, round(holdout·n)), at most half of them, evenly spaced. */
-export function holdoutIndices(n: number, c: Pick<CflowConfig, 'holdout' | 'holdoutMin'>): number[] {
-  if (n < 2) return [];
-  const h = Math.min(Math.floor(n / 2), Math.max(c.holdoutMin, Math.round(n * c.holdout)));
-  return Array.from({ length: h }, (_, i) => Math.floor(((i + 0.5) * n) / h));
 }
 
 export function tapGrids(backbone: Backbone, c: CflowConfig): TapGrid[] {

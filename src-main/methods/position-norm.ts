@@ -1,0 +1,207 @@
+/**
+ * Per-position normalisation, for aligned parts (each part at the same place in the picture: a
+ * fixture, a conveyor stop, a camera on a rail). Some places of a normal part score high in every
+ * image (joins, rims, edges of a long part), so the image score, the map's maximum, is often one of
+ * them and a hairline defect elsewhere does not lift it. With `positionNorm`, a few training images are
+ * held out of the fit (a tenth, at least 8, at most 32, evenly spaced); the fitted model's maps of
+ * those images give every pixel of the input its normal mean and spread, and the model's maps become
+ * z-scores, (map − mean) / max(spread, median spread), whose maximum over the picture is the image
+ * score. The spread floor keeps pixels that never vary from turning noise into alarms.
+ *
+ * `withPositionNorm` decorates a method (tiled or not: methods/tiling.ts): with `positionNorm` true
+ * it does the above, otherwise it is the method itself. A saved model keeps the mean and the
+ * floored spread as two tensors and loads back normalised.
+ */
+import { decodeTensorFile, encodeTensorFile, type NamedTensor } from '../engine/training/tensor-file.ts';
+import { joinImages, pickImages } from './image-batch.ts';
+import type { FitEvents, FittedModel, ImageBatch, Method, Prediction, StoredModel, TrainingScores } from './method.ts';
+import { requireCount, requireTensor } from './model-file.ts';
+import { pictureArgmax, TiledModel } from './tiling.ts';
+import { holdoutIndices, summarizeTrainingScores } from './training-scores.ts';
+
+export interface PositionNormSettings {
+  /** Normalise each pixel of the map by held-out normal images (aligned parts only). */
+  readonly positionNorm: boolean;
+}
+
+export const POSITION_NORM_DEFAULTS: PositionNormSettings = { positionNorm: false };
+
+/** A tenth of the training images, at least 8 and at most 32: enough for a spread, few taken from the fit. */
+const HOLDOUT = { holdout: 0.1, holdoutMin: 8 } as const;
+const HOLDOUT_MAX = 32;
+/** Fewer training images than this leave too few to fit on once HOLDOUT.holdoutMin are held out. */
+export const POSITION_NORM_MIN_IMAGES = 16;
+
+/** The held-out images of a fit on `n` training images, in arrival order. */
+export const positionNormHoldout = (n: number): number[] => holdoutIndices(n, HOLDOUT, HOLDOUT_MAX);
+
+/** Held-out images scored per call of the inner model. */
+const SCORING_BATCH = 8;
+
+const MEAN_TENSOR = 'positionMean';
+const SCALE_TENSOR = 'positionScale';
+
+/** Each pixel's normal mean and floored spread, over the held-out images' maps (pixels under their ignore masks left out). */
+export interface PositionStatistics {
+  readonly mean: Float32Array;
+  readonly scale: Float32Array;
+  /** Held-out images they were measured on. */
+  readonly images: number;
+}
+
+export function positionStatistics(maps: readonly Float32Array[], ignores: ReadonlyArray<Uint8Array | undefined>): PositionStatistics {
+  const size = maps[0]!.length;
+  const count = new Uint32Array(size);
+  const sum = new Float64Array(size);
+  maps.forEach((map, i) => {
+    for (let p = 0; p < size; p++) if (ignores[i]?.[p] !== 1) (count[p]!++, (sum[p]! += map[p]!));
+  });
+  const seen = count.reduce((a, c) => a + (c > 0 ? 1 : 0), 0);
+  const overall = sum.reduce((a, s, p) => a + (count[p]! > 0 ? s / count[p]! : 0), 0) / Math.max(1, seen);
+  const mean = Float32Array.from(sum, (s, p) => (count[p]! > 0 ? s / count[p]! : overall));
+  const squares = new Float64Array(size);
+  maps.forEach((map, i) => {
+    for (let p = 0; p < size; p++) if (ignores[i]?.[p] !== 1) squares[p]! += (map[p]! - mean[p]!) ** 2;
+  });
+  const spread = Float32Array.from(squares, (s, p) => (count[p]! > 1 ? Math.sqrt(s / count[p]!) : NaN));
+  const measured = spread.filter((s) => !Number.isNaN(s)).sort();
+  // a map that never varies (a constant model) still divides by something positive
+  const floor = Math.max(measured.length > 0 ? measured[measured.length >> 1]! : 0, 1e-6 * Math.max(1e-6, Math.abs(overall)));
+  const scale = Float32Array.from(spread, (s) => (Number.isNaN(s) ? floor : Math.max(s, floor)));
+  return { mean, scale, images: maps.length };
+}
+
+export class PositionNormModel implements FittedModel {
+  readonly method: string;
+  readonly input: FittedModel['input'];
+  readonly backbone: FittedModel['backbone'];
+
+  constructor(
+    readonly inner: FittedModel,
+    readonly statistics: PositionStatistics,
+    /** The held-out images' normalised scores and maps (out of the fit, in the normalisation). */
+    readonly trainingScores: TrainingScores | undefined,
+  ) {
+    this.method = inner.method;
+    this.input = inner.input;
+    this.backbone = inner.backbone;
+    const pixels = inner.input.height * inner.input.width;
+    if (statistics.mean.length !== pixels || statistics.scale.length !== pixels) {
+      throw new RangeError(`per-position statistics hold ${statistics.mean.length} values; the ${inner.input.height}x${inner.input.width} model maps ${pixels}`);
+    }
+  }
+
+  /** The z-score map of a map of the inner model. */
+  normalise(map: Float32Array): Float32Array {
+    const { mean, scale } = this.statistics;
+    return Float32Array.from(map, (v, p) => (v - mean[p]!) / scale[p]!);
+  }
+
+  async predict(batch: ImageBatch): Promise<Prediction[]> {
+    // a tiled model takes its score (and certifies an approximate search's) on the normalised map
+    if (this.inner instanceof TiledModel) return this.inner.predict(batch, (m) => this.normalise(m));
+    return (await this.inner.predict(batch)).map((p, i) => {
+      const map = this.normalise(p.map);
+      return { score: map[pictureArgmax(map, batch.width, batch.content?.[i])]!, map };
+    });
+  }
+
+  /** Add-to-normal where the inner model has it: the new images go to the inner model; the statistics stay. */
+  async extended(normal: AsyncIterable<ImageBatch>, events: FitEvents = {}): Promise<PositionNormModel> {
+    if (!this.inner.extended) throw new RangeError(`adding normal images without a retrain is not possible for ${this.method} models`);
+    return new PositionNormModel(await this.inner.extended(normal, events), this.statistics, this.trainingScores);
+  }
+
+  describe(): Record<string, unknown> {
+    return { ...this.inner.describe(), positionNorm: true, positionNormImages: this.statistics.images, trainingScores: this.trainingScores };
+  }
+
+  /** The inner model's file with positionNorm in its configuration and the statistics as two more tensors. */
+  serialize(): Uint8Array {
+    const file = decodeTensorFile(this.inner.serialize(), 'the inner model');
+    const dims = [this.input.height, this.input.width];
+    const tensors = new Map<string, NamedTensor>(file.tensors);
+    tensors.set(MEAN_TENSOR, { dims, data: this.statistics.mean });
+    tensors.set(SCALE_TENSOR, { dims, data: this.statistics.scale });
+    const config = { ...(file.meta['config'] as Record<string, unknown>), positionNorm: true };
+    return encodeTensorFile({ meta: { ...file.meta, config, positionNormImages: this.statistics.images, trainingScores: this.trainingScores }, tensors });
+  }
+}
+
+/** The batches of `train` less the images at `held` (arrival order), which are kept. */
+async function* withholding(train: AsyncIterable<ImageBatch>, held: ReadonlySet<number>, kept: ImageBatch[]): AsyncGenerator<ImageBatch> {
+  let index = 0;
+  for await (const batch of train) {
+    const fitted: number[] = [];
+    for (let i = 0; i < batch.n; i++, index++) (held.has(index) ? kept.push(pickImages(batch, [i])) : fitted.push(i));
+    if (fitted.length === batch.n) yield batch;
+    else if (fitted.length > 0) yield pickImages(batch, fitted);
+  }
+}
+
+/** The fitted model's maps of the held-out images, their statistics, and the model normalised by them. */
+async function normalised(inner: FittedModel, held: readonly ImageBatch[], events: FitEvents): Promise<PositionNormModel> {
+  const maps: Float32Array[] = [];
+  const ignores: Array<Uint8Array | undefined> = [];
+  const contents: ImageBatch['content'][] = [];
+  for (let from = 0; from < held.length; from += SCORING_BATCH) {
+    const batch = joinImages(held.slice(from, from + SCORING_BATCH));
+    const plane = batch.height * batch.width;
+    (await inner.predict(batch)).forEach((p, i) => {
+      maps.push(p.map);
+      ignores.push(batch.ignore?.subarray(i * plane, (i + 1) * plane));
+      contents.push(batch.content && [batch.content[i]!]);
+    });
+    events.onProgress?.({ stage: 'normalise', done: maps.length, total: held.length });
+  }
+  const model = new PositionNormModel(inner, positionStatistics(maps, ignores), undefined);
+  const scored = maps.map((raw, i): Prediction => {
+    const map = model.normalise(raw);
+    return { score: map[pictureArgmax(map, inner.input.width, contents[i]?.[0], ignores[i])]!, map };
+  });
+  return new PositionNormModel(inner, model.statistics, summarizeTrainingScores(scored));
+}
+
+/** `method` with per-position normalisation (positionNorm true); unchanged otherwise. */
+export function withPositionNorm<C extends object>(method: Method<C>): Method<C & PositionNormSettings> {
+  const plain = (config: C & PositionNormSettings): C => {
+    const { positionNorm: _, ...rest } = config;
+    return rest as unknown as C;
+  };
+  return {
+    ...method,
+    defaults: { ...method.defaults, ...POSITION_NORM_DEFAULTS },
+    // the held-out images are scored after the fit: a small last stage
+    fitStages: [...method.fitStages.map((s) => ({ ...s, share: s.share * 0.95 })), { stage: 'normalise', share: 0.05 }],
+    input: (config) => method.input(plain(config)),
+    validate(config) {
+      if (typeof config.positionNorm !== 'boolean') throw new RangeError(`positionNorm must be true or false; received ${JSON.stringify(config.positionNorm)}`);
+      method.validate?.(plain(config));
+    },
+    async fit(train, trainCount, config, events: FitEvents = {}) {
+      if (!config.positionNorm) return method.fit(train, trainCount, plain(config), events);
+      if (trainCount < POSITION_NORM_MIN_IMAGES) {
+        throw new RangeError(`per-position normalisation needs at least ${POSITION_NORM_MIN_IMAGES} normal training images (${HOLDOUT.holdoutMin} are held out to measure each position's normal spread); there are ${trainCount}`);
+      }
+      const held = positionNormHoldout(trainCount);
+      const kept: ImageBatch[] = [];
+      const inner = await method.fit(withholding(train, new Set(held), kept), trainCount - held.length, plain(config), events);
+      if (kept.length < HOLDOUT.holdoutMin) throw new RangeError(`only ${kept.length} of the ${held.length} held-out training images could be read: too few to normalise by`);
+      return normalised(inner, kept, events);
+    },
+    async deserialize(stored: StoredModel<C & PositionNormSettings>) {
+      if (!stored.config.positionNorm) return method.deserialize({ ...stored, config: plain(stored.config) });
+      const { height, width } = method.input(plain(stored.config));
+      const statistics = {
+        mean: requireTensor(stored, MEAN_TENSOR, [height, width]),
+        scale: requireTensor(stored, SCALE_TENSOR, [height, width]),
+        images: requireCount(stored, 'positionNormImages'),
+      };
+      const tensors = new Map(stored.tensors);
+      tensors.delete(MEAN_TENSOR);
+      tensors.delete(SCALE_TENSOR);
+      const inner = await method.deserialize({ ...stored, config: plain(stored.config), tensors });
+      return new PositionNormModel(inner, statistics, stored.trainingScores);
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { inputConfig } from '../../src-main/cli/input-options.ts';
+import { positionNormHoldout, positionStatistics } from '../../src-main/methods/position-norm.ts';
+
+describe('per-position statistics', () => {
+  it("give each pixel its held-out maps' mean and spread, floored at the median spread", () => {
+    // pixel 0 varies a lot, pixel 1 a little, pixel 2 not at all, pixel 3 in between
+    const maps = [Float32Array.of(0, 1, 5, 2), Float32Array.of(4, 1.2, 5, 2.5), Float32Array.of(8, 1.4, 5, 3)];
+    const s = positionStatistics(maps, [undefined, undefined, undefined]);
+    expect(Array.from(s.mean)).toEqual([4, expect.closeTo(1.2, 6), 5, 2.5]);
+    const sd = (xs: number[]) => Math.sqrt(xs.reduce((a, x) => a + (x - xs.reduce((b, y) => b + y, 0) / xs.length) ** 2, 0) / xs.length);
+    const median = sd([2, 2.5, 3]); // spreads sorted: 0, 0.163, 0.408, 3.27; the median is the upper middle one
+    expect(s.scale[0]).toBeCloseTo(sd([0, 4, 8]), 5);
+    expect(s.scale[1]).toBeCloseTo(median, 5);
+    expect(s.scale[2]).toBeCloseTo(median, 5);
+    expect(s.scale[3]).toBeCloseTo(median, 5);
+    expect(s.images).toBe(3);
+  });
+
+  it('leave out pixels under an image\'s ignore mask, and give a pixel seen once the floor', () => {
+    const maps = [Float32Array.of(1, 100), Float32Array.of(3, 7), Float32Array.of(5, 9)];
+    const s = positionStatistics(maps, [Uint8Array.of(0, 1), undefined, Uint8Array.of(0, 1)]);
+    expect(s.mean[1]).toBe(7);
+    expect(s.scale[1]).toBeCloseTo(s.scale[0]!, 6);
+  });
+
+  it('never divide by zero when no map varies anywhere', () => {
+    const s = positionStatistics([Float32Array.of(2, 2), Float32Array.of(2, 2)], [undefined, undefined]);
+    expect(s.scale.every((v) => v > 0)).toBe(true);
+  });
+});
+
+describe('held-out normal images', () => {
+  it('are a tenth of the training images, at least 8 and at most 32, evenly spaced', () => {
+    expect(positionNormHoldout(16)).toEqual([1, 3, 5, 7, 9, 11, 13, 15]);
+    expect(positionNormHoldout(253)).toHaveLength(25);
+    expect(positionNormHoldout(5000)).toHaveLength(32);
+  });
+
+  it('are asked for by --position-norm on the command line', () => {
+    expect(inputConfig({ 'position-norm': true, resize: 'tile' })).toEqual({ positionNorm: true, resize: 'tile' });
+    expect(inputConfig({})).toEqual({});
+  });
+});
