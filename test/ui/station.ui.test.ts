@@ -134,6 +134,12 @@ describe('the station UI in Chromium', () => {
     await page.locator('select[name="resize"]').selectOption('stretch');
     await page.locator('select[name="size"]').selectOption('224');
     await page.locator('input[name="coresetRatio"]').fill('0.02');
+    // normalising per position holds 8 of at least 16 normal images out; this product has 10: refused at once, saying so
+    await page.locator('input[name="positionNorm"]').check();
+    await page.getByTestId('position-norm-about').waitFor();
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await page.getByText(/per-position normalisation needs at least 16 normal training images; product \d+ has 10/).waitFor();
+    await page.locator('input[name="positionNorm"]').uncheck();
     await page.getByRole('button', { name: 'Start training' }).click();
     const progress = page.getByRole('region', { name: 'Training progress' });
     await progress.locator('.badge.running, .badge.succeeded').first().waitFor();
