@@ -13,6 +13,7 @@
  * floored spread as two tensors and loads back normalised.
  */
 import { decodeTensorFile, encodeTensorFile, type NamedTensor } from '../engine/training/tensor-file.ts';
+import type { ContentBox } from '../vision/index.ts';
 import { joinImages, pickImages } from './image-batch.ts';
 import type { FitEvents, FittedModel, ImageBatch, Method, Prediction, StoredModel, TrainingScores } from './method.ts';
 import { requireCount, requireTensor } from './model-file.ts';
@@ -71,6 +72,11 @@ export function positionStatistics(maps: readonly Float32Array[], ignores: Reado
   return { mean, scale, images: maps.length };
 }
 
+/** A map as z-scores: each pixel's excess over its normal mean, in units of its floored spread. */
+export function zScores(map: Float32Array, { mean, scale }: PositionStatistics): Float32Array {
+  return Float32Array.from(map, (v, p) => (v - mean[p]!) / scale[p]!);
+}
+
 export class PositionNormModel implements FittedModel {
   readonly method: string;
   readonly input: FittedModel['input'];
@@ -91,17 +97,11 @@ export class PositionNormModel implements FittedModel {
     }
   }
 
-  /** The z-score map of a map of the inner model. */
-  normalise(map: Float32Array): Float32Array {
-    const { mean, scale } = this.statistics;
-    return Float32Array.from(map, (v, p) => (v - mean[p]!) / scale[p]!);
-  }
-
   async predict(batch: ImageBatch): Promise<Prediction[]> {
     // a tiled model takes its score (and certifies an approximate search's) on the normalised map
-    if (this.inner instanceof TiledModel) return this.inner.predict(batch, (m) => this.normalise(m));
+    if (this.inner instanceof TiledModel) return this.inner.predict(batch, (m) => zScores(m, this.statistics));
     return (await this.inner.predict(batch)).map((p, i) => {
-      const map = this.normalise(p.map);
+      const map = zScores(p.map, this.statistics);
       return { score: map[pictureArgmax(map, batch.width, batch.content?.[i])]!, map };
     });
   }
@@ -143,23 +143,23 @@ async function* withholding(train: AsyncIterable<ImageBatch>, held: ReadonlySet<
 async function normalised(inner: FittedModel, held: readonly ImageBatch[], events: FitEvents): Promise<PositionNormModel> {
   const maps: Float32Array[] = [];
   const ignores: Array<Uint8Array | undefined> = [];
-  const contents: ImageBatch['content'][] = [];
+  const contents: Array<ContentBox | undefined> = [];
   for (let from = 0; from < held.length; from += SCORING_BATCH) {
     const batch = joinImages(held.slice(from, from + SCORING_BATCH));
     const plane = batch.height * batch.width;
     (await inner.predict(batch)).forEach((p, i) => {
       maps.push(p.map);
       ignores.push(batch.ignore?.subarray(i * plane, (i + 1) * plane));
-      contents.push(batch.content && [batch.content[i]!]);
+      contents.push(batch.content?.[i]);
     });
     events.onProgress?.({ stage: 'normalise', done: maps.length, total: held.length });
   }
-  const model = new PositionNormModel(inner, positionStatistics(maps, ignores), undefined);
+  const statistics = positionStatistics(maps, ignores);
   const scored = maps.map((raw, i): Prediction => {
-    const map = model.normalise(raw);
-    return { score: map[pictureArgmax(map, inner.input.width, contents[i]?.[0], ignores[i])]!, map };
+    const map = zScores(raw, statistics);
+    return { score: map[pictureArgmax(map, inner.input.width, contents[i], ignores[i])]!, map };
   });
-  return new PositionNormModel(inner, model.statistics, summarizeTrainingScores(scored));
+  return new PositionNormModel(inner, statistics, summarizeTrainingScores(scored));
 }
 
 /** `method` with per-position normalisation (positionNorm true); unchanged otherwise. */
