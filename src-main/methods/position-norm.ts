@@ -5,15 +5,16 @@
  * them and a hairline defect elsewhere does not lift it. With `positionNorm`, a few training images are
  * held out of the fit (a tenth, at least 8, at most 32, evenly spaced); the fitted model's maps of
  * those images give every pixel of the input its normal mean and spread, and the model's maps become
- * z-scores, (map − mean) / max(spread, median spread), whose maximum over the picture is the image
- * score. The spread floor keeps pixels that never vary from turning noise into alarms.
+ * z-scores, (map − mean) / spread, whose maximum over the picture is the image score. The spread is
+ * pooled over a small neighbourhood and floored (SpreadEstimate), so that neither a noisy estimate nor
+ * a pixel that never varies turns noise into alarms.
  *
  * `withPositionNorm` decorates a method (tiled or not: methods/tiling.ts): with `positionNorm` true
  * it does the above, otherwise it is the method itself. A saved model keeps the mean and the
  * floored spread as two tensors and loads back normalised.
  */
 import { decodeTensorFile, encodeTensorFile, type NamedTensor } from '../engine/training/tensor-file.ts';
-import type { ContentBox } from '../vision/index.ts';
+import { gaussianFilter, type ContentBox } from '../vision/index.ts';
 import { joinImages, pickImages } from './image-batch.ts';
 import type { FitEvents, FittedModel, ImageBatch, Method, Prediction, StoredModel, TrainingScores } from './method.ts';
 import { requireCount, requireTensor } from './model-file.ts';
@@ -42,7 +43,7 @@ const SCORING_BATCH = 8;
 const MEAN_TENSOR = 'positionMean';
 const SCALE_TENSOR = 'positionScale';
 
-/** Each pixel's normal mean and floored spread, over the held-out images' maps (pixels under their ignore masks left out). */
+/** Each pixel's normal mean and floored spread, over the held-out images' maps. */
 export interface PositionStatistics {
   readonly mean: Float32Array;
   readonly scale: Float32Array;
@@ -50,24 +51,61 @@ export interface PositionStatistics {
   readonly images: number;
 }
 
-export function positionStatistics(maps: readonly Float32Array[], ignores: ReadonlyArray<Uint8Array | undefined>): PositionStatistics {
+/** How the spread is estimated from the held-out maps (positionStatistics). */
+export interface SpreadEstimate {
+  /** Map width (the maps are width × height, row-major). */
+  readonly width: number;
+  /**
+   * Gaussian σ, px, over which each pixel's variance is pooled with its neighbours': a few dozen
+   * held-out maps give a noisy variance per pixel, and an underestimated one turns a normal value
+   * into an alarm.
+   */
+  readonly sigma: number;
+  /** The spread's floor: this quantile of the pooled spreads over the measured pixels. */
+  readonly floorQuantile: number;
+}
+
+/**
+ * Spreads pooled over 1/16 of the model's input side (16 px at 256 px; the tile's side for a tiled
+ * model), floored at their lower quartile. On the long hairline-crack parts (README, "Aligned parts")
+ * these beat the per-pixel spread floored at its median by 2.8 points of image AUROC (88.19 against
+ * 85.44 on one fit); wider pooling tends to a single spread for the whole map (82.26).
+ */
+export const SPREAD_SIGMA_SHARE = 1 / 16;
+export const SPREAD_FLOOR_QUANTILE = 0.25;
+
+/**
+ * Statistics over the held-out `maps`; `excluded[i]` flags the pixels of map i that say nothing
+ * about the part (under its ignore mask, or outside its picture in a letterboxed canvas). A pixel no
+ * map measures takes the overall mean and the floor.
+ */
+export function positionStatistics(maps: readonly Float32Array[], excluded: ReadonlyArray<Uint8Array | undefined>, estimate: SpreadEstimate): PositionStatistics {
   const size = maps[0]!.length;
+  const { width } = estimate;
+  const height = size / width;
   const count = new Uint32Array(size);
   const sum = new Float64Array(size);
   maps.forEach((map, i) => {
-    for (let p = 0; p < size; p++) if (ignores[i]?.[p] !== 1) (count[p]!++, (sum[p]! += map[p]!));
+    for (let p = 0; p < size; p++) if (excluded[i]?.[p] !== 1) (count[p]!++, (sum[p]! += map[p]!));
   });
   const seen = count.reduce((a, c) => a + (c > 0 ? 1 : 0), 0);
   const overall = sum.reduce((a, s, p) => a + (count[p]! > 0 ? s / count[p]! : 0), 0) / Math.max(1, seen);
   const mean = Float32Array.from(sum, (s, p) => (count[p]! > 0 ? s / count[p]! : overall));
   const squares = new Float64Array(size);
   maps.forEach((map, i) => {
-    for (let p = 0; p < size; p++) if (ignores[i]?.[p] !== 1) squares[p]! += (map[p]! - mean[p]!) ** 2;
+    for (let p = 0; p < size; p++) if (excluded[i]?.[p] !== 1) squares[p]! += (map[p]! - mean[p]!) ** 2;
   });
-  const spread = Float32Array.from(squares, (s, p) => (count[p]! > 1 ? Math.sqrt(s / count[p]!) : NaN));
-  const measured = spread.filter((s) => !Number.isNaN(s)).sort();
+  // pooled variance: a normalised convolution over the pixels that have one
+  const measured = Float32Array.from(count, (c) => (c > 1 ? 1 : 0));
+  const variance = Float32Array.from(squares, (s, p) => (count[p]! > 1 ? s / count[p]! : 0));
+  const [pooled, weight] = estimate.sigma > 0
+    ? [gaussianFilter(variance, width, height, estimate.sigma), gaussianFilter(measured, width, height, estimate.sigma)]
+    : [variance, measured];
+  const spread = Float32Array.from(pooled, (v, p) => (measured[p] === 1 && weight[p]! > 0 ? Math.sqrt(v / weight[p]!) : NaN));
+  const sorted = spread.filter((s) => !Number.isNaN(s)).sort();
+  const quantile = sorted.length > 0 ? sorted[Math.floor(estimate.floorQuantile * (sorted.length - 1))]! : 0;
   // a map that never varies (a constant model) still divides by something positive
-  const floor = Math.max(measured.length > 0 ? measured[measured.length >> 1]! : 0, 1e-6 * Math.max(1e-6, Math.abs(overall)));
+  const floor = Math.max(quantile, 1e-6 * Math.max(1e-6, Math.abs(overall)));
   const scale = Float32Array.from(spread, (s) => (Number.isNaN(s) ? floor : Math.max(s, floor)));
   return { mean, scale, images: maps.length };
 }
@@ -141,23 +179,29 @@ async function* withholding(train: AsyncIterable<ImageBatch>, held: ReadonlySet<
 
 /** The fitted model's maps of the held-out images, their statistics, and the model normalised by them. */
 async function normalised(inner: FittedModel, held: readonly ImageBatch[], events: FitEvents): Promise<PositionNormModel> {
+  const { height, width } = inner.input;
   const maps: Float32Array[] = [];
+  const excluded: Uint8Array[] = [];
   const ignores: Array<Uint8Array | undefined> = [];
   const contents: Array<ContentBox | undefined> = [];
   for (let from = 0; from < held.length; from += SCORING_BATCH) {
     const batch = joinImages(held.slice(from, from + SCORING_BATCH));
-    const plane = batch.height * batch.width;
+    const plane = height * width;
     (await inner.predict(batch)).forEach((p, i) => {
+      const ignore = batch.ignore?.subarray(i * plane, (i + 1) * plane);
+      const content = batch.content?.[i];
       maps.push(p.map);
-      ignores.push(batch.ignore?.subarray(i * plane, (i + 1) * plane));
-      contents.push(batch.content?.[i]);
+      ignores.push(ignore);
+      contents.push(content);
+      excluded.push(Uint8Array.from({ length: plane }, (_, q) => (ignore?.[q] === 1 || (content && (q % width >= content.width || Math.floor(q / width) >= content.height)) ? 1 : 0)));
     });
     events.onProgress?.({ stage: 'normalise', done: maps.length, total: held.length });
   }
-  const statistics = positionStatistics(maps, ignores);
+  const side = inner instanceof TiledModel ? inner.grid.size : Math.min(height, width);
+  const statistics = positionStatistics(maps, excluded, { width, sigma: side * SPREAD_SIGMA_SHARE, floorQuantile: SPREAD_FLOOR_QUANTILE });
   const scored = maps.map((raw, i): Prediction => {
     const map = zScores(raw, statistics);
-    return { score: map[pictureArgmax(map, inner.input.width, contents[i], ignores[i])]!, map };
+    return { score: map[pictureArgmax(map, width, contents[i], ignores[i])]!, map };
   });
   return new PositionNormModel(inner, statistics, summarizeTrainingScores(scored));
 }
