@@ -17,7 +17,7 @@ import { decodeTensorFile, encodeTensorFile, type NamedTensor } from '../engine/
 import { gaussianFilter, type ContentBox } from '../vision/index.ts';
 import { joinImages, pickImages } from './image-batch.ts';
 import type { FitEvents, FittedModel, ImageBatch, Method, Prediction, StoredModel, TrainingScores } from './method.ts';
-import { requireCount, requireTensor } from './model-file.ts';
+import { ModelFormatError, requireCount, requireTensor } from './model-file.ts';
 import { pictureArgmax, TiledModel } from './tiling.ts';
 import { holdoutIndices, summarizeTrainingScores } from './training-scores.ts';
 
@@ -241,6 +241,9 @@ export function withPositionNorm<C extends object>(method: Method<C>): Method<C 
         scale: requireTensor(stored, SCALE_TENSOR, [height, width]),
         images: requireCount(stored, 'positionNormImages'),
       };
+      if (!statistics.mean.every(Number.isFinite) || !statistics.scale.every((v) => Number.isFinite(v) && v > 0)) {
+        throw new ModelFormatError('tensor', `${stored.source}: the per-position mean must be finite and the spread finite and positive`);
+      }
       const tensors = new Map(stored.tensors);
       tensors.delete(MEAN_TENSOR);
       tensors.delete(SCALE_TENSOR);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { decodeTensorFile, encodeTensorFile } from '../../src-main/engine/training/tensor-file.ts';
 import { evenlySpaced, scanMvtec } from '../../src-main/datasets/mvtec.ts';
 import { imageBatches, loadBatches } from '../../src-main/datasets/loader.ts';
 import { getMethod } from '../../src-main/methods/index.ts';
@@ -52,6 +53,13 @@ describe('per-position normalisation on long strips cut from real metal plates (
     const batch = await defective(model);
     const [want, got] = [await model.predict(batch), await loaded.predict(batch)];
     got.forEach((p, i) => expect(p.score).toBeCloseTo(want[i]!.score, 6));
+
+    // a file whose spread would divide by zero is refused, not scored with infinities
+    const file = decodeTensorFile(encodeModel(model), 'saved normalised model');
+    const scale = Float32Array.from(file.tensors.get('positionScale')!.data);
+    scale[100] = 0;
+    const damaged = encodeTensorFile({ meta: file.meta, tensors: new Map([...file.tensors, ['positionScale', { dims: file.tensors.get('positionScale')!.dims, data: scale }]]) });
+    await expect(decodeModel(damaged, 'damaged model')).rejects.toThrow(/damaged model: the per-position mean must be finite and the spread finite and positive/);
   });
 
   it("with the approximate search, keeps the exact search's normalised image scores: the tiles under the normalised maximum are re-scored", async () => {
