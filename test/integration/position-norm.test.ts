@@ -75,11 +75,12 @@ describe('per-position normalisation on long strips cut from real metal plates (
     got.forEach((p, i) => expect(p.score).toBeCloseTo(want[i]!.score, 4));
 
     // statistics that put every strip's normalised maximum in the first tile, away from where most raw
-    // maxima lie: certifying the raw maximum instead would leave some strips' scores too high
+    // maxima lie: certifying the raw maximum instead would leave some strips' scores too high (three of
+    // the first twelve, measured)
     const scale = Float32Array.from({ length: 128 * 512 }, (_, q) => (q % 512 < 128 ? 1 : 1000));
     const pinned = { mean: new Float32Array(128 * 512), scale, images: 8 };
     let wrongly = 0;
-    for await (const batch of imageBatches(loadBatches(test, model.input, { batchSize: 8 }))) {
+    for await (const batch of imageBatches(loadBatches(test.slice(0, 12), model.input, { batchSize: 6 }))) {
       const exact = await new PositionNormModel(tiled, pinned, undefined).predict(batch);
       const certified = await approximately(pinned).predict(batch);
       const rawCertified = await tiled.withInner((tiled.inner as PatchCoreModel).withSearch('approximate')).predict(batch);
