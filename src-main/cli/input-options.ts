@@ -18,7 +18,7 @@ export const INPUT_USAGE = `  --resize <mode>       stretch (as the papers) | le
   --size <px|HxW>       input size (the canvas with tile), e.g. 256 or 256x640
   --tile-size <px>      tile side with --resize tile (default 256: the method's own input)
   --tile-overlap <px>   least overlap of neighbouring tiles (default 32; blended in the map)
-  --position-norm       aligned parts: hold out a tenth of the normal images (8 to 32) and score each
+  --position-norm       aligned parts: hold out a tenth of the normal images (24 to 48, at most half) and score each
                         pixel against its own normal mean and spread (needs 16 normal images)`;
 
 /** '256' or '256x384' (height x width). */

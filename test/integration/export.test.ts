@@ -165,7 +165,7 @@ describe('model export with a parity self-test', () => {
   }
 
   it('exports PatchCore normalised per position, stretched and tiled, whose packages reproduce the station', async () => {
-    // per-position normalisation holds 8 of at least 16 normal images out: a product of its own
+    // per-position normalisation needs at least 16 normal images (half held out): a product of its own
     const many = subsetDataset(sharedDataset('mpdd_metal_plate'), { train: 16, testGood: 2, testDefect: 2 });
     const aligned = (await call(station, 'products.create', { name: 'PN-7 on a fixture' })).id;
     expect((await finished(station, await call(station, 'images.import', { productId: aligned, paths: [many], layout: 'mvtec' }))).status).toBe('succeeded');

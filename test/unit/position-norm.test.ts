@@ -49,10 +49,11 @@ describe('pooled spreads', () => {
 });
 
 describe('held-out normal images', () => {
-  it('are a tenth of the training images, at least 8 and at most 32, evenly spaced', () => {
+  it('are a tenth of the training images, at least 24 but at most half, and at most 48, evenly spaced', () => {
     expect(positionNormHoldout(16)).toEqual([1, 3, 5, 7, 9, 11, 13, 15]);
+    expect(positionNormHoldout(100)).toHaveLength(24);
     expect(positionNormHoldout(253)).toHaveLength(25);
-    expect(positionNormHoldout(5000)).toHaveLength(32);
+    expect(positionNormHoldout(5000)).toHaveLength(48);
   });
 
   it('are asked for by --position-norm on the command line', () => {
