@@ -188,7 +188,6 @@ async function normalised(inner: FittedModel, held: readonly ImageBatch[], event
   const { height, width } = inner.input;
   const maps: Float32Array[] = [];
   const excluded: Uint8Array[] = [];
-  const ignores: Array<Uint8Array | undefined> = [];
   const contents: Array<ContentBox | undefined> = [];
   for (let from = 0; from < held.length; from += SCORING_BATCH) {
     const batch = joinImages(held.slice(from, from + SCORING_BATCH));
@@ -197,7 +196,6 @@ async function normalised(inner: FittedModel, held: readonly ImageBatch[], event
       const ignore = batch.ignore?.subarray(i * plane, (i + 1) * plane);
       const content = batch.content?.[i];
       maps.push(p.map);
-      ignores.push(ignore);
       contents.push(content);
       excluded.push(Uint8Array.from({ length: plane }, (_, q) => (ignore?.[q] === 1 || (content && (q % width >= content.width || Math.floor(q / width) >= content.height)) ? 1 : 0)));
     });
@@ -207,7 +205,7 @@ async function normalised(inner: FittedModel, held: readonly ImageBatch[], event
   const statistics = positionStatistics(maps, excluded, { width, sigma: side * SPREAD_SIGMA_SHARE, floorQuantile: SPREAD_FLOOR_QUANTILE });
   const scored = maps.map((raw, i): Prediction => {
     const map = zScores(raw, statistics);
-    return { score: map[pictureArgmax(map, width, contents[i], ignores[i])]!, map };
+    return { score: map[pictureArgmax(map, width, contents[i], excluded[i])]!, map };
   });
   return new PositionNormModel(inner, statistics, summarizeTrainingScores(scored));
 }
