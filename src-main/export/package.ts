@@ -13,7 +13,7 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { backbonePath, getBackbone, PROJECT_ROOT, sha256File } from '../features/backbones.ts';
 import type { FittedModel } from '../methods/method.ts';
 import { runtimeFile } from '../util/runtime-files.ts';
-import { PositionNormModel } from '../methods/position-norm.ts';
+import { detectorOf } from '../methods/position-norm.ts';
 import { TiledModel } from '../methods/tiling.ts';
 import { buildHead } from './heads.ts';
 import { buildPreprocessGraph, DECODE_RULE, describeTiling, RESAMPLE_RULE, type PreprocessDescription, type TilingDescription } from './preprocess.ts';
@@ -205,7 +205,7 @@ export async function writePackage(req: WriteRequest): Promise<PackageManifest> 
     req.onStep?.('graphs', 0.1);
     const head = await buildHead(req.model);
     const input = req.model.input;
-    const detector = req.model instanceof PositionNormModel ? req.model.inner : req.model;
+    const detector = detectorOf(req.model);
     const tiled = detector instanceof TiledModel ? detector : undefined;
     const tiling = tiled ? describeTiling(tiled) : null;
     writeFileSync(within(out, 'head.onnx'), head.graph);

@@ -121,6 +121,11 @@ export function zScores(map: Float32Array, { mean, scale }: PositionStatistics):
   return Float32Array.from(map, (v, p) => (v - mean[p]!) / scale[p]!);
 }
 
+/** The model whose maps `model` gives: a normalised model's detector underneath, any other model itself. */
+export function detectorOf(model: FittedModel): FittedModel {
+  return model instanceof PositionNormModel ? model.inner : model;
+}
+
 export class PositionNormModel implements FittedModel {
   readonly method: string;
   readonly input: FittedModel['input'];

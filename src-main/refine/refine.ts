@@ -19,7 +19,7 @@ import { PatchCoreModel } from '../methods/patchcore/model.ts';
 import { PadimModel } from '../methods/padim/model.ts';
 import { CflowModel } from '../methods/cflow/model.ts';
 import type { FittedModel } from '../methods/method.ts';
-import { PositionNormModel } from '../methods/position-norm.ts';
+import { detectorOf } from '../methods/position-norm.ts';
 import { TiledModel, type TileGrid } from '../methods/tiling.ts';
 import { cropMap, resizeMap, toChw, toRgb, type ContentBox } from '../vision/index.ts';
 import type { RasterImage } from '../vision/image.ts';
@@ -155,7 +155,7 @@ export class Refiner {
   static async create(model: FittedModel, training: TrainingImages, setup: RefinerSetup = {}): Promise<Refiner> {
     // a tiled model's data term is its inner model's (the tiles are at the inner model's input size and
     // scale); a per-position normalised model's is its detector's, whose maps it only rescales
-    const detector = model instanceof PositionNormModel ? model.inner : model;
+    const detector = detectorOf(model);
     const scorer = detector instanceof TiledModel ? detector.inner : detector;
     let term: SupportedTerm;
     if (scorer instanceof PatchCoreModel) term = new PatchCoreTerm(scorer);

@@ -8,7 +8,10 @@ import { describeImages } from '../../src-main/features/image-descriptor.ts';
 import type { ImageBatch } from '../../src-main/methods/method.ts';
 import { PATCHCORE_DEFAULTS } from '../../src-main/methods/patchcore/defaults.ts';
 import { fitPatchCore, PatchCoreModel, PatchEmbedder } from '../../src-main/methods/patchcore/model.ts';
-import { decodeModel } from '../../src-main/methods/persistence.ts';
+import { decodeModel, encodeModel } from '../../src-main/methods/persistence.ts';
+import { PositionNormModel } from '../../src-main/methods/position-norm.ts';
+import { runWorkerTask } from '../../src-main/jobs/worker-host.ts';
+import type { Explained } from '../../src-main/jobs/worker-protocol.ts';
 import { decodeTensorFile, encodeTensorFile } from '../../src-main/engine/training/tensor-file.ts';
 import { Station } from '../../src-main/services/station.ts';
 import { trainingRecordOf } from '../../src-main/services/training-record.ts';
@@ -109,6 +112,35 @@ describe('PatchCore memory-bank provenance', () => {
     const why = await old.nearestPatch(test!);
     expect(why.source).toBeNull();
     expect(why.distance).toBeGreaterThan(0);
+  });
+
+  it("a per-position normalised model is explained, in its worker, at the patch where its normalised map peaks", async () => {
+    const input = { height: 128, width: 128, filter: 'bilinear', resize: 'stretch' } as const;
+    const inner = await fitPatchCore(stream(await batchesOf(train.slice(0, 4), input)), 4, config);
+    const [test] = await batchesOf([train[5]!], input, 1);
+    const raw = await inner.nearestPatch(test!);
+    const [rows, columns] = [raw.gridHeight, raw.gridWidth];
+    // statistics that shrink the map everywhere but one quarter of the picture, the quarter away from
+    // the raw worst patch: the normalised map peaks there, so the explanation must too
+    const rawInTop = Math.floor(raw.cell / columns) < rows / 2;
+    const kept = (q: number) => (Math.floor(q / 128) < 64) !== rawInTop && q % 128 < 64;
+    const scale = Float32Array.from({ length: 128 * 128 }, (_, q) => (kept(q) ? 1 : 1000));
+    const normalised = new PositionNormModel(inner, { mean: new Float32Array(128 * 128), scale, images: 8 }, undefined);
+    let explained: Explained | undefined;
+    await runWorkerTask({ task: 'explain', model: encodeModel(normalised), image: { path: train[5]! }, descriptors: null }, (m) => {
+      if (m.type === 'explained') explained = m.explained;
+    }).done;
+    const patch = explained!.patch!;
+    const [p] = await normalised.predict(test!);
+    const peak = p!.map.indexOf(Math.max(...p!.map));
+    expect(kept(peak)).toBe(true);
+    expect(patch.cell).toBe(Math.floor(Math.floor(peak / 128) * rows / 128) * columns + Math.floor((peak % 128) * columns / 128));
+    expect(patch.cell).not.toBe(raw.cell);
+    expect(explained!.patchSize).toBe(config.patchSize);
+    // the patch and its nearest normal patch are the detector's: its own score and bank row for that cell
+    const direct = await inner.nearestPatch(test!, { x: peak % 128, y: Math.floor(peak / 128) });
+    expect(patch).toEqual(direct);
+    expect(patch.source).not.toBeNull();
   });
 });
 

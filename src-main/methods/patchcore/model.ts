@@ -262,7 +262,7 @@ export interface BankProvenance {
 export interface NearestPatch {
   readonly gridHeight: number;
   readonly gridWidth: number;
-  /** The worst grid cell outside ignore regions (row · gridWidth + column) and its patch score. */
+  /** The worst grid cell outside ignore regions (or the one asked for; row · gridWidth + column) and its patch score. */
   readonly cell: number;
   readonly score: number;
   /** The nearest memory-bank row to that patch's feature and their Euclidean distance. */
@@ -390,16 +390,24 @@ export class PatchCoreModel implements FittedModel {
     return model;
   }
 
-  /** Why the image was flagged: its worst patch outside `ignore` ([height·width] at the input, 1 = ignored) and the nearest memory entry. */
-  async nearestPatch(batch: ImageBatch): Promise<NearestPatch> {
+  /**
+   * Why the image was flagged: its worst patch outside `ignore` ([height·width] at the input, 1 =
+   * ignored), or the patch under input pixel `at` where the flagged place is another map's (a
+   * per-position normalised model's), and the nearest memory entry.
+   */
+  async nearestPatch(batch: ImageBatch, at?: { x: number; y: number }): Promise<NearestPatch> {
     if (batch.n !== 1) throw new RangeError('nearestPatch explains one image at a time');
     const { features, gridH, gridW } = await this.embedder.embed(batch);
     const [prediction] = await this.scoreFeatures(features, 1, gridH, gridW);
     const values = prediction!.grid!.values;
-    const ignored = ignoredCells(batch, 0, gridH, gridW);
     let cell = -1;
-    for (let at = 0; at < values.length; at++) if (!ignored?.[at] && (cell < 0 || values[at]! > values[cell]!)) cell = at;
-    if (cell < 0) cell = values.indexOf(Math.max(...values)); // all of it ignored: the worst patch anyway
+    if (at) {
+      cell = Math.min(gridH - 1, Math.floor((at.y * gridH) / batch.height)) * gridW + Math.min(gridW - 1, Math.floor((at.x * gridW) / batch.width));
+    } else {
+      const ignored = ignoredCells(batch, 0, gridH, gridW);
+      for (let c = 0; c < values.length; c++) if (!ignored?.[c] && (cell < 0 || values[c]! > values[cell]!)) cell = c;
+      if (cell < 0) cell = values.indexOf(Math.max(...values)); // all of it ignored: the worst patch anyway
+    }
     const D = this.index.dim;
     const nn = await this.index.search(features.subarray(cell * D, (cell + 1) * D), 1);
     const bankRow = nn.indices[0]!;
