@@ -143,6 +143,8 @@ describe('resize auto', () => {
     expect(p.setting).toEqual({ resize: 'tile', height: 256, width: 1024, tileSize: 256, tileOverlap: 32 });
     expect(p.reason).toMatch(/^images 4\.00:1 \(512x128\): 5 tiles of 256 px over a 256x1024 canvas \(aspect kept, short side at the method's 256 px/);
     expect(p.reason).not.toMatch(/\n/);
+    // sizes cannot tell whether long parts are aligned: the line says what to switch on if they are
+    expect(p.reason).toMatch(/; if every part lies in the same place in its picture, normalising per position may rank them better$/);
     const portrait = proposeInput([{ width: 120, height: 290 }], 256);
     expect(portrait.setting).toMatchObject({ resize: 'tile', width: 256, height: 640 });
   });
