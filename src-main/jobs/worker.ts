@@ -10,9 +10,8 @@ import { getMethod } from '../methods/index.ts';
 import { decodeModel, encodeModel } from '../methods/persistence.ts';
 import { PatchCoreModel } from '../methods/patchcore/model.ts';
 import { describeImages, descriptorSpec, nearestDescriptor } from '../features/image-descriptor.ts';
-import type { FittedModel, ImageBatch } from '../methods/method.ts';
-import { detectorOf } from '../methods/position-norm.ts';
-import { pictureArgmax } from '../methods/tiling.ts';
+import type { ImageBatch } from '../methods/method.ts';
+import { detectorOf, PositionNormModel } from '../methods/position-norm.ts';
 import type { ImageDescriptors } from '../services/training-record.ts';
 import { createRefiner } from '../refine/refine.ts';
 import { decodePrior, encodePrior } from '../refine/prior.ts';
@@ -134,13 +133,6 @@ async function extend(t: ExtendTask): Promise<void> {
   post({ type: 'fitted', model: bytes, description: model.describe(), backbone: model.backbone, trainCount: t.images.length, trainingScores: model.trainingScores ?? null, descriptors: described }, [bytes.buffer as ArrayBuffer, ...(described ? [described.data.buffer as ArrayBuffer] : [])]);
 }
 
-/** Where a model's own map of the one image in `batch` peaks, outside its ignore regions (input pixels). */
-async function flaggedPixel(model: FittedModel, batch: ImageBatch): Promise<{ x: number; y: number }> {
-  const [p] = await model.predict(batch);
-  const at = pictureArgmax(p!.map, batch.width, batch.content?.[0], batch.ignore?.subarray(0, batch.height * batch.width));
-  return { x: at % batch.width, y: Math.floor(at / batch.width) };
-}
-
 /** Reads the one image as the model does (ignore regions included) and finds what explains its score (ExplainTask). */
 async function explain(t: ExplainTask): Promise<void> {
   const model = await decodeModel(t.model);
@@ -152,7 +144,7 @@ async function explain(t: ExplainTask): Promise<void> {
   let image = null;
   const detector = detectorOf(model);
   if (detector instanceof PatchCoreModel) {
-    patch = await detector.nearestPatch(batch, detector === model ? undefined : await flaggedPixel(model, batch));
+    patch = await detector.nearestPatch(batch, model instanceof PositionNormModel ? model.normalise : undefined);
   } else if (t.descriptors) {
     const own = await describeImages(t.descriptors.spec, batch);
     const nearest = nearestDescriptor(t.descriptors.data, t.descriptors.dim, own.data);

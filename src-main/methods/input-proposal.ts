@@ -45,7 +45,7 @@ export const MAX_CANVAS_SIDE = 2048;
  * picture, and normalising per position ranked them better in the hard-set bench (crack triples,
  * image AUROC 80.5 -> 87.3); parts that are not aligned lose a little by it.
  */
-export const ALIGNED_HINT = 'if every part lies in the same place in its picture, normalising per position may rank them better';
+const ALIGNED_HINT = 'if every part lies in the same place in its picture, normalising per position may rank them better';
 /** Canvas sides are multiples of this (the backbones' size multiple). */
 const SIDE_MULTIPLE = 32;
 

@@ -146,11 +146,14 @@ export class PositionNormModel implements FittedModel {
     }
   }
 
+  /** A map of the detector's as this model scores it. */
+  readonly normalise = (map: Float32Array): Float32Array => zScores(map, this.statistics);
+
   async predict(batch: ImageBatch): Promise<Prediction[]> {
     // a tiled model takes its score (and certifies an approximate search's) on the normalised map
-    if (this.inner instanceof TiledModel) return this.inner.predict(batch, (m) => zScores(m, this.statistics));
+    if (this.inner instanceof TiledModel) return this.inner.predict(batch, this.normalise);
     return (await this.inner.predict(batch)).map((p, i) => {
-      const map = zScores(p.map, this.statistics);
+      const map = this.normalise(p.map);
       return { score: map[pictureArgmax(map, batch.width, batch.content?.[i])]!, map };
     });
   }

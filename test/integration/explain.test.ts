@@ -138,7 +138,7 @@ describe('PatchCore memory-bank provenance', () => {
     expect(patch.cell).not.toBe(raw.cell);
     expect(explained!.patchSize).toBe(config.patchSize);
     // the patch and its nearest normal patch are the detector's: its own score and bank row for that cell
-    const direct = await inner.nearestPatch(test!, { x: peak % 128, y: Math.floor(peak / 128) });
+    const direct = await inner.nearestPatch(test!, normalised.normalise);
     expect(patch).toEqual(direct);
     expect(patch.source).not.toBeNull();
   });

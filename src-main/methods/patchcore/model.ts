@@ -14,6 +14,7 @@ import { patchcoreInput, type PatchCoreConfig } from './defaults.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
 import { ignoredCells } from '../ignored-cells.ts';
+import { pictureArgmax } from '../tiling.ts';
 import { encodeModelFile, ModelFormatError, requireCount, requireTensor } from '../model-file.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 
@@ -392,17 +393,18 @@ export class PatchCoreModel implements FittedModel {
 
   /**
    * Why the image was flagged: its worst patch outside `ignore` ([height·width] at the input, 1 =
-   * ignored), or the patch under input pixel `at` where the flagged place is another map's (a
-   * per-position normalised model's), and the nearest memory entry.
+   * ignored) and the nearest memory entry. With `normalise` (a per-position normalised model's), the
+   * flagged patch is the one under the normalised map's largest value over the picture instead.
    */
-  async nearestPatch(batch: ImageBatch, at?: { x: number; y: number }): Promise<NearestPatch> {
+  async nearestPatch(batch: ImageBatch, normalise?: (map: Float32Array) => Float32Array): Promise<NearestPatch> {
     if (batch.n !== 1) throw new RangeError('nearestPatch explains one image at a time');
     const { features, gridH, gridW } = await this.embedder.embed(batch);
     const [prediction] = await this.scoreFeatures(features, 1, gridH, gridW);
     const values = prediction!.grid!.values;
     let cell = -1;
-    if (at) {
-      cell = Math.min(gridH - 1, Math.floor((at.y * gridH) / batch.height)) * gridW + Math.min(gridW - 1, Math.floor((at.x * gridW) / batch.width));
+    if (normalise) {
+      const at = pictureArgmax(normalise(prediction!.map), batch.width, batch.content?.[0], batch.ignore?.subarray(0, batch.height * batch.width));
+      cell = Math.floor((Math.floor(at / batch.width) * gridH) / batch.height) * gridW + Math.floor(((at % batch.width) * gridW) / batch.width);
     } else {
       const ignored = ignoredCells(batch, 0, gridH, gridW);
       for (let c = 0; c < values.length; c++) if (!ignored?.[c] && (cell < 0 || values[c]! > values[cell]!)) cell = c;
