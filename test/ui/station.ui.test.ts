@@ -546,8 +546,9 @@ describe('the station UI in Chromium', () => {
     await form.locator('select[name="method"]').selectOption('patchcore');
     const backbone = form.locator('select[name="backbone"]');
     await expect.poll(() => backbone.inputValue()).toBe('mobilenet_v2_features');
-    expect(await backbone.locator('option:not([disabled])').count()).toBeGreaterThan(1);
-    expect(await backbone.locator('option[value="mobilenet_v1_features"]').getAttribute('disabled')).toBeNull();
+    // the method's backbone list arrives after its default is chosen: wait for it, as for the value
+    await expect.poll(() => backbone.locator('option:not([disabled])').count()).toBeGreaterThan(1);
+    await expect.poll(() => backbone.locator('option[value="mobilenet_v1_features"]').getAttribute('disabled')).toBeNull();
     await form.locator('select[name="method"]').selectOption('cflow');
     await expect.poll(() => backbone.inputValue()).toBe('mobilenet_v2_full');
     const noStride32 = backbone.locator('option[value="mobilenet_v2_features"]');
