@@ -159,9 +159,14 @@ export const Picture = z.object({ mediaType: z.literal('image/png'), base64: z.s
 /** A rectangle in an image's own pixels. */
 export const PixelBox = z.object({ x: z.number().int(), y: z.number().int(), width: z.number().int(), height: z.number().int() });
 
+/** Where a tile lies in a tiled model's input canvas, in px (`index` in row-major order from the top left). */
+export const TilePlace = z.object({ index: z.number().int().nonnegative(), left: z.number().int(), top: z.number().int(), size: z.number().int().positive() });
+
 /**
  * Why a result was flagged (results.explain). PatchCore ('patch'): the most anomalous patch (outside
- * ignore regions) and the nearest patch of its memory bank, with the training image it was taken from.
+ * ignore regions; a normalised model's where its normalised map peaks, a tiled model's in the tile
+ * around its stitched map's peak) and the nearest patch of its memory bank, with the training image
+ * (and tile) it was taken from.
  * Other methods ('image'): the whole image and the most similar normal training image by global
  * feature distance. `nearest` is null, with `unavailable` saying why, for models stored before Argus
  * recorded where their training data came from.
@@ -172,6 +177,8 @@ export const Explanation = z.object({
     imageId: Id, box: PixelBox,
     /** The feature-grid cell of the patch (row, column on a gridHeight × gridWidth grid); null for 'image'. */
     cell: z.object({ row: z.number().int(), column: z.number().int(), gridHeight: z.number().int(), gridWidth: z.number().int() }).nullable(),
+    /** A tiled model's tile holding the patch (its grid is the tile's); null for an untiled model and for 'image'. */
+    tile: TilePlace.nullable(),
     /** The patch's anomaly score (PatchCore: its distance to the bank); null for 'image'. */
     patchScore: z.number().nullable(),
     picture: Picture,
@@ -179,6 +186,7 @@ export const Explanation = z.object({
   nearest: z.object({
     imageId: Id, box: PixelBox,
     cell: z.object({ row: z.number().int(), column: z.number().int() }).nullable(),
+    tile: TilePlace.nullable(),
     /** Euclidean distance between the two patch features ('patch') or the two image descriptors ('image'). */
     distance: z.number(),
     picture: Picture,

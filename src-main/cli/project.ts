@@ -122,6 +122,7 @@ function parseSettings(pairs: readonly string[], method: string): Record<string,
 }
 
 const box = (b: PixelBox) => `${b.width} x ${b.height} px at (${b.x}, ${b.y})`;
+const inTile = (t: { index: number; left: number; top: number } | null) => (t ? ` of tile ${t.index + 1} (its corner at (${t.left}, ${t.top}) in the model input)` : '');
 
 /** argus results --explain: why the result was flagged, and the two pictures with --out. */
 async function explainResult(s: CliStation, resultId: number, values: { out?: string | undefined; json?: boolean | undefined }): Promise<number> {
@@ -130,11 +131,11 @@ async function explainResult(s: CliStation, resultId: number, values: { out?: st
   else {
     const f = why.flagged;
     console.log(f.cell
-      ? `result ${resultId}: most anomalous patch of image ${f.imageId} at row ${f.cell.row}, column ${f.cell.column} of its ${f.cell.gridHeight} x ${f.cell.gridWidth} grid (${box(f.box)}), patch score ${f.patchScore!.toFixed(4)}`
+      ? `result ${resultId}: most anomalous patch of image ${f.imageId} at row ${f.cell.row}, column ${f.cell.column} of ${f.tile ? 'the' : 'its'} ${f.cell.gridHeight} x ${f.cell.gridWidth} grid${inTile(f.tile)} (${box(f.box)}), patch score ${f.patchScore!.toFixed(4)}`
       : `result ${resultId}: image ${f.imageId}`);
     const n = why.nearest;
     if (!n) console.log(`no explanation: ${why.unavailable}`);
-    else if (why.kind === 'patch') console.log(`nearest normal patch: training image ${n.imageId} at row ${n.cell!.row}, column ${n.cell!.column} (${box(n.box)}), feature distance ${n.distance.toFixed(4)}`);
+    else if (why.kind === 'patch') console.log(`nearest normal patch: training image ${n.imageId} at row ${n.cell!.row}, column ${n.cell!.column}${inTile(n.tile)} (${box(n.box)}), feature distance ${n.distance.toFixed(4)}`);
     else console.log(`most similar normal training image: ${n.imageId}, descriptor distance ${n.distance.toFixed(4)}`);
   }
   if (values.out) {

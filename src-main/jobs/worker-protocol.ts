@@ -1,5 +1,5 @@
 import type { ResizeMode, TrainingScores } from '../methods/method.ts';
-import type { NearestPatch } from '../methods/patchcore/model.ts';
+import type { FlaggedPatch } from '../methods/patchcore/flagged-patch.ts';
 import type { ContentBox } from '../vision/index.ts';
 import type { ImageDescriptors } from '../services/training-record.ts';
 
@@ -78,9 +78,8 @@ export interface Explained {
   /** The image's own size and where its picture lies in the model input. */
   readonly size: { readonly width: number; readonly height: number };
   readonly content: ContentBox;
-  /** PatchCore: the patch neighbourhood size (cells) its features aggregate. */
-  readonly patchSize: number | null;
-  readonly patch: NearestPatch | null;
+  /** PatchCore: the flagged patch and its nearest bank patch. */
+  readonly patch: FlaggedPatch | null;
   /** Other methods: the nearest training image's ordinal in the descriptors and the descriptor distance. */
   readonly image: { readonly ordinal: number; readonly distance: number } | null;
 }

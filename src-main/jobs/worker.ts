@@ -8,10 +8,9 @@ import { imageBatches, loadBatches } from '../datasets/loader.ts';
 import type { DatasetImage } from '../datasets/mvtec.ts';
 import { getMethod } from '../methods/index.ts';
 import { decodeModel, encodeModel } from '../methods/persistence.ts';
-import { PatchCoreModel } from '../methods/patchcore/model.ts';
+import { flaggedPatch } from '../methods/patchcore/flagged-patch.ts';
 import { describeImages, descriptorSpec, nearestDescriptor } from '../features/image-descriptor.ts';
 import type { ImageBatch } from '../methods/method.ts';
-import { detectorOf, PositionNormModel } from '../methods/position-norm.ts';
 import type { ImageDescriptors } from '../services/training-record.ts';
 import { createRefiner } from '../refine/refine.ts';
 import { decodePrior, encodePrior } from '../refine/prior.ts';
@@ -47,11 +46,10 @@ function entry(path: string, ignore?: readonly Uint8Array[]): DatasetImage {
 
 /**
  * Descriptors of the images a fit reads, as they pass (features/image-descriptor.ts), for methods
- * explained by their most similar training image; PatchCore explains by patches and needs none
- * (unless tiled: a tiled model is explained by its most similar training image too).
+ * explained by their most similar training image; PatchCore explains by patches and needs none.
  */
-function descriptorCollector(method: string, backboneId: string, resize: string) {
-  if (method === 'patchcore' && resize !== 'tile') return null;
+function descriptorCollector(method: string, backboneId: string) {
+  if (method === 'patchcore') return null;
   const spec = descriptorSpec(backboneId);
   const parts: Float32Array[] = [];
   let dim = 0;
@@ -89,7 +87,7 @@ async function fit(t: FitTask): Promise<void> {
     }
     return fraction; // a stage the method did not declare: hold the bar where it is
   };
-  const descriptors = descriptorCollector(t.method, String(config.backbone), String(config.resize));
+  const descriptors = descriptorCollector(t.method, String(config.backbone));
   async function* checked() {
     for await (const batch of imageBatches(loadBatches(t.images.map((path, i) => entry(path, t.ignore?.[i])), input, { batchSize: t.batchSize, onSkip }))) {
       checkCancelled();
@@ -116,7 +114,7 @@ async function extend(t: ExtendTask): Promise<void> {
   const base = await decodeModel(t.model);
   if (!base.extended) throw new RangeError(`adding normal images without a retrain is not possible for ${base.method} models: train a new version instead`);
   const onSkip = (issue: { path: string; problem: string }) => post({ type: 'skipped', path: issue.path, problem: issue.problem, imageId: null });
-  const descriptors = descriptorCollector(base.method, base.backbone.id, base.input.resize);
+  const descriptors = descriptorCollector(base.method, base.backbone.id);
   async function* checked() {
     for await (const batch of imageBatches(loadBatches(t.images.map((path, i) => entry(path, t.ignore?.[i])), base.input, { batchSize: t.batchSize, onSkip }))) {
       checkCancelled();
@@ -140,23 +138,16 @@ async function explain(t: ExplainTask): Promise<void> {
   for await (const l of loadBatches([entry(t.image.path, t.image.ignore)], model.input, { batchSize: 1 })) loaded = l;
   if (!loaded) throw new RangeError(`the image ${t.image.path} could not be read`);
   const batch = loaded.batch;
-  let patch = null;
+  const patch = await flaggedPatch(model, batch);
   let image = null;
-  const detector = detectorOf(model);
-  if (detector instanceof PatchCoreModel) {
-    patch = await detector.nearestPatch(batch, model instanceof PositionNormModel ? model.normalise : undefined);
-  } else if (t.descriptors) {
+  if (!patch && t.descriptors) {
     const own = await describeImages(t.descriptors.spec, batch);
     const nearest = nearestDescriptor(t.descriptors.data, t.descriptors.dim, own.data);
     image = { ordinal: nearest.row, distance: nearest.distance };
   }
   post({
     type: 'explained',
-    explained: {
-      input: { width: model.input.width, height: model.input.height, resize: model.input.resize },
-      size: loaded.sizes[0]!, content: loaded.content[0]!,
-      patchSize: detector instanceof PatchCoreModel ? detector.config.patchSize : null, patch, image,
-    },
+    explained: { input: { width: model.input.width, height: model.input.height, resize: model.input.resize }, size: loaded.sizes[0]!, content: loaded.content[0]!, patch, image },
   });
 }
 

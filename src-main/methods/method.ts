@@ -107,6 +107,13 @@ export interface FittedModel {
    * image score is the exact one (tiling.ts).
    */
   readonly exactTwin?: FittedModel;
+  /**
+   * Where the model records which training image each of its parts came from (PatchCore's bank rows,
+   * by the order the fit read them): the same model with fit ordinal i renamed `ordinals[i]`, of
+   * `images` in all. A fit that did not keep every image it read (per-position normalisation holds
+   * some out) numbers them as the training record does, every image read.
+   */
+  withImageOrdinals?(ordinals: readonly number[], images: number): FittedModel;
 }
 
 /** A decoded model file, checked by methods/persistence.ts up to the method-specific part. */

@@ -180,12 +180,21 @@ export class PositionNormModel implements FittedModel {
   }
 }
 
+/** What `withholding` saw: the held-out images, and the arrival ordinals of those fitted and of all. */
+interface Withheld {
+  readonly kept: ImageBatch[];
+  readonly fitted: number[];
+  read: number;
+}
+
 /** The batches of `train` less the images at `held` (arrival order), which are kept. */
-async function* withholding(train: AsyncIterable<ImageBatch>, held: ReadonlySet<number>, kept: ImageBatch[]): AsyncGenerator<ImageBatch> {
-  let index = 0;
+async function* withholding(train: AsyncIterable<ImageBatch>, held: ReadonlySet<number>, out: Withheld): AsyncGenerator<ImageBatch> {
   for await (const batch of train) {
     const fitted: number[] = [];
-    for (let i = 0; i < batch.n; i++, index++) (held.has(index) ? kept.push(pickImages(batch, [i])) : fitted.push(i));
+    for (let i = 0; i < batch.n; i++, out.read++) {
+      if (held.has(out.read)) out.kept.push(pickImages(batch, [i]));
+      else (fitted.push(i), out.fitted.push(out.read));
+    }
     if (fitted.length === batch.n) yield batch;
     else if (fitted.length > 0) yield pickImages(batch, fitted);
   }
@@ -240,9 +249,12 @@ export function withPositionNorm<C extends object>(method: Method<C>): Method<C 
         throw new RangeError(`per-position normalisation needs at least ${POSITION_NORM_MIN_IMAGES} normal training images (${MIN_HELD_OUT} or more are held out to measure each position's normal spread); there are ${trainCount}`);
       }
       const held = positionNormHoldout(trainCount);
-      const kept: ImageBatch[] = [];
-      const inner = await method.fit(withholding(train, new Set(held), kept), trainCount - held.length, plain(config), events);
+      const seen: Withheld = { kept: [], fitted: [], read: 0 };
+      const fitted = await method.fit(withholding(train, new Set(held), seen), trainCount - held.length, plain(config), events);
+      const { kept } = seen;
       if (kept.length < MIN_HELD_OUT) throw new RangeError(`only ${kept.length} of the ${held.length} held-out training images could be read: too few to normalise by`);
+      // a bank row names its image as the training record does: among every image read, held out or not
+      const inner = fitted.withImageOrdinals?.(seen.fitted, seen.read) ?? fitted;
       return normalised(inner, kept, events);
     },
     async deserialize(stored: StoredModel<C & PositionNormSettings>) {

@@ -66,6 +66,31 @@ export function tileGrid(height: number, width: number, size: number, overlap: n
 
 export const tileCount = (g: TileGrid): number => g.xs.length * g.ys.length;
 
+/** Where tile `index` (cutTiles order) lies in the canvas, in px. */
+export interface TilePlace {
+  readonly index: number;
+  readonly left: number;
+  readonly top: number;
+  readonly size: number;
+}
+
+export function tilePlace(grid: TileGrid, index: number): TilePlace {
+  const columns = grid.xs.length;
+  return { index, left: grid.xs[index % columns]!, top: grid.ys[Math.floor(index / columns)]!, size: grid.size };
+}
+
+/** Of the tiles covering canvas pixel (x, y), the one it lies deepest inside (farthest from that tile's edges). */
+export function tileAround(grid: TileGrid, x: number, y: number): TilePlace {
+  const depth = (t: TilePlace) => Math.min(x - t.left, t.left + t.size - 1 - x, y - t.top, t.top + t.size - 1 - y);
+  return tilesAt(grid, x, y).map((i) => tilePlace(grid, i)).reduce((a, b) => (depth(b) > depth(a) ? b : a));
+}
+
+/** Tile `index` of a one-image batch, as a batch of its own. */
+export function tileOf(batch: ImageBatch, grid: TileGrid, index: number): ImageBatch {
+  if (batch.n !== 1) throw new RangeError(`tileOf cuts a tile from one image; the batch holds ${batch.n}`);
+  return tileRange(cutTiles(batch, grid), index, 1);
+}
+
 /**
  * Blending weight along one axis of a tile starting at `start`: a linear ramp over the part shared
  * with the previous / next tile, 1 elsewhere (and at the canvas border, where nothing is shared).
@@ -252,6 +277,14 @@ export class TiledModel implements FittedModel {
     const inner = this.inner as FittedModel & { extended?: (n: AsyncIterable<ImageBatch>, e: FitEvents) => Promise<FittedModel> };
     if (!inner.extended) throw new RangeError(`adding normal images without a retrain is not possible for ${this.method} models`);
     return this.withInner(await inner.extended(tilesOf(normal, this.grid), events));
+  }
+
+  /** The inner model numbers tiles (image-major, tileOrdinal): image i's tile t is i·tiles + t. */
+  withImageOrdinals(ordinals: readonly number[], images: number): TiledModel {
+    if (!this.inner.withImageOrdinals) return this;
+    const k = tileCount(this.grid);
+    const tiles = ordinals.flatMap((o) => Array.from({ length: k }, (_, t) => o * k + t));
+    return this.withInner(this.inner.withImageOrdinals(tiles, images * k));
   }
 
   /** The same tiling (canvas, tiles, training scores) around another inner model. */

@@ -7,6 +7,7 @@
 import { ApiError, type Explanation, type Picture, type PixelBox } from '../api/contract.ts';
 import { runWorkerTask } from '../jobs/worker-host.ts';
 import type { Explained } from '../jobs/worker-protocol.ts';
+import type { TilePlace } from '../methods/tiling.ts';
 import { images, models, results, type Project } from '../store/index.ts';
 import { decodeImageBuffer, type RasterImage } from '../vision/image.ts';
 import { encodePicture, letterboxContent, type ContentBox } from '../vision/index.ts';
@@ -15,24 +16,33 @@ import { trainingRecordOf } from './training-record.ts';
 
 const RETRAIN = 'train a new model version to see it';
 
+/** The part of the model input a feature grid spans, in px: all of it, or a tile of a tiled model. */
+export interface GridArea {
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+}
+
 /**
  * The box in the image's own pixels of grid cell (row, column) and the patch neighbourhood around it
- * (the cells its feature aggregates), given where the picture lies in the model input.
+ * (the cells its feature aggregates), given the part of the model input the grid spans and where the
+ * picture lies in the model input.
  */
 export function cellBox(
   cell: { row: number; column: number }, grid: { height: number; width: number }, patchSize: number,
-  input: { width: number; height: number }, content: ContentBox, size: { width: number; height: number },
+  area: GridArea, content: ContentBox, size: { width: number; height: number },
 ): PixelBox {
   const half = Math.floor(patchSize / 2);
-  const span = (index: number, cells: number, inputSide: number, contentSide: number, imageSide: number) => {
+  const span = (index: number, cells: number, origin: number, areaSide: number, contentSide: number, imageSide: number) => {
     const scale = imageSide / contentSide;
-    const from = Math.min(contentSide - 1, Math.max(0, ((index - half) * inputSide) / cells));
-    const to = Math.max(from + 1, Math.min(contentSide, ((index + 1 + half) * inputSide) / cells));
+    const from = Math.min(contentSide - 1, Math.max(0, origin + ((index - half) * areaSide) / cells));
+    const to = Math.max(from + 1, Math.min(contentSide, origin + ((index + 1 + half) * areaSide) / cells));
     const start = Math.min(imageSide - 1, Math.floor(from * scale));
     return { start, length: Math.max(1, Math.min(imageSide, Math.ceil(to * scale)) - start) };
   };
-  const x = span(cell.column, grid.width, input.width, content.width, size.width);
-  const y = span(cell.row, grid.height, input.height, content.height, size.height);
+  const x = span(cell.column, grid.width, area.left, area.width, content.width, size.width);
+  const y = span(cell.row, grid.height, area.top, area.height, content.height, size.height);
   return { x: x.start, y: y.start, width: x.length, height: y.length };
 }
 
@@ -75,10 +85,8 @@ export async function explainResult(p: Project, resultId: number, maxSide: numbe
   const record = trainingRecordOf(p, model);
   const whole = (i: images.Image): PixelBox => ({ x: 0, y: 0, width: i.width, height: i.height });
   const base = { resultId: result.id, modelId: model.id };
-  // a tiled PatchCore model's patches live in its tiles: it is explained image by image, as the other methods
-  const tiled = (model.config as { resize?: unknown } | null)?.resize === 'tile';
-  if (model.method !== 'patchcore' || tiled) {
-    const flagged = { imageId: image.id, box: whole(image), cell: null, patchScore: null, picture: await picture(p, image, whole(image), maxSide) };
+  if (model.method !== 'patchcore') {
+    const flagged = { imageId: image.id, box: whole(image), cell: null, tile: null, patchScore: null, picture: await picture(p, image, whole(image), maxSide) };
     if (!record?.descriptors) {
       return { ...base, kind: 'image', flagged, nearest: null, unavailable: `model version ${model.version} was stored before Argus recorded its training images' descriptors: ${RETRAIN} the most similar normal image` };
     }
@@ -88,26 +96,31 @@ export async function explainResult(p: Project, resultId: number, maxSide: numbe
     if (!twin) return { ...base, kind: 'image', flagged, nearest: null, unavailable: `the most similar training image (${twinId}) is no longer in the project` };
     return {
       ...base, kind: 'image', flagged, unavailable: null,
-      nearest: { imageId: twin.id, box: whole(twin), cell: null, distance: found.image!.distance, picture: await picture(p, twin, whole(twin), maxSide) },
+      nearest: { imageId: twin.id, box: whole(twin), cell: null, tile: null, distance: found.image!.distance, picture: await picture(p, twin, whole(twin), maxSide) },
     };
   }
   const found = await explainInWorker(p, model, image, null);
   const patch = found.patch!;
   const grid = { height: patch.gridHeight, width: patch.gridWidth };
-  const patchSize = found.patchSize ?? 1;
+  // a tiled model's grid spans one tile of the canvas
+  const areaOf = (tile: TilePlace | null): GridArea => (tile ? { left: tile.left, top: tile.top, width: tile.size, height: tile.size } : { left: 0, top: 0, width: found.input.width, height: found.input.height });
   const at = (cell: number) => ({ row: Math.floor(cell / grid.width), column: cell % grid.width });
-  const box = cellBox(at(patch.cell), grid, patchSize, found.input, found.content, found.size);
-  const flagged = { imageId: image.id, box, cell: { ...at(patch.cell), gridHeight: grid.height, gridWidth: grid.width }, patchScore: patch.score, picture: await picture(p, image, box, maxSide) };
+  const box = cellBox(at(patch.cell), grid, patch.patchSize, areaOf(patch.tile), found.content, found.size);
+  const flagged = {
+    imageId: image.id, box, cell: { ...at(patch.cell), gridHeight: grid.height, gridWidth: grid.width }, tile: patch.tile,
+    patchScore: patch.score, picture: await picture(p, image, box, maxSide),
+  };
   const twinId = patch.source ? record?.imageIds[patch.source.image] : undefined;
   if (!patch.source || twinId === undefined) {
     return { ...base, kind: 'patch', flagged, nearest: null, unavailable: `model version ${model.version} was stored before Argus recorded where its memory-bank patches come from: ${RETRAIN} the nearest normal patch` };
   }
   const twin = images.find(p, twinId);
   if (!twin) return { ...base, kind: 'patch', flagged, nearest: null, unavailable: `the training image (${twinId}) of the nearest normal patch is no longer in the project` };
-  const content = found.input.resize === 'letterbox' ? letterboxContent(twin.width, twin.height, found.input.width, found.input.height) : { width: found.input.width, height: found.input.height };
-  const twinBox = cellBox(at(patch.source.cell), grid, patchSize, found.input, content, twin);
+  // letterbox and tile keep the aspect ratio: the picture lies top-left in the model input
+  const content = found.input.resize === 'stretch' ? { width: found.input.width, height: found.input.height } : letterboxContent(twin.width, twin.height, found.input.width, found.input.height);
+  const twinBox = cellBox(at(patch.source.cell), grid, patch.patchSize, areaOf(patch.source.tile), content, twin);
   return {
     ...base, kind: 'patch', flagged, unavailable: null,
-    nearest: { imageId: twin.id, box: twinBox, cell: at(patch.source.cell), distance: patch.distance, picture: await picture(p, twin, twinBox, maxSide) },
+    nearest: { imageId: twin.id, box: twinBox, cell: at(patch.source.cell), tile: patch.source.tile, distance: patch.distance, picture: await picture(p, twin, twinBox, maxSide) },
   };
 }

@@ -10,6 +10,7 @@ import { PATCHCORE_DEFAULTS } from '../../src-main/methods/patchcore/defaults.ts
 import { fitPatchCore, PatchCoreModel, PatchEmbedder } from '../../src-main/methods/patchcore/model.ts';
 import { decodeModel, encodeModel } from '../../src-main/methods/persistence.ts';
 import { PositionNormModel } from '../../src-main/methods/position-norm.ts';
+import { pictureArgmax, tileOf, TiledModel } from '../../src-main/methods/tiling.ts';
 import { runWorkerTask } from '../../src-main/jobs/worker-host.ts';
 import type { Explained } from '../../src-main/jobs/worker-protocol.ts';
 import { decodeTensorFile, encodeTensorFile } from '../../src-main/engine/training/tensor-file.ts';
@@ -17,6 +18,7 @@ import { Station } from '../../src-main/services/station.ts';
 import { trainingRecordOf } from '../../src-main/services/training-record.ts';
 import { images, models } from '../../src-main/store/index.ts';
 import { sharedDataset, subsetDataset } from '../fixtures/datasets.ts';
+import { stripDataset } from '../fixtures/strips.ts';
 import { call, finished } from '../fixtures/station.ts';
 import { runCli } from '../fixtures/cli.ts';
 
@@ -136,11 +138,11 @@ describe('PatchCore memory-bank provenance', () => {
     expect(kept(peak)).toBe(true);
     expect(patch.cell).toBe(Math.floor(Math.floor(peak / 128) * rows / 128) * columns + Math.floor((peak % 128) * columns / 128));
     expect(patch.cell).not.toBe(raw.cell);
-    expect(explained!.patchSize).toBe(config.patchSize);
+    expect(patch.patchSize).toBe(config.patchSize);
+    expect(patch.tile).toBeNull();
     // the patch and its nearest normal patch are the detector's: its own score and bank row for that cell
-    const direct = await inner.nearestPatch(test!, normalised.normalise);
-    expect(patch).toEqual(direct);
-    expect(patch.source).not.toBeNull();
+    const direct = await inner.nearestPatch(test!, (map) => pictureArgmax(normalised.normalise(map), 128, undefined));
+    expect(patch).toEqual({ ...direct, patchSize: config.patchSize, tile: null, source: { ...direct.source!, tile: null } });
   });
 });
 
@@ -153,10 +155,10 @@ describe('results.explain: why a part was flagged', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function trainAndInspect(productName: string, method: 'patchcore' | 'padim') {
+  async function trainAndInspect(productName: string, method: 'patchcore' | 'padim', config: Record<string, string | number | boolean> = small, source = data) {
     const product = await call(station, 'products.create', { name: productName });
-    expect((await finished(station, await call(station, 'images.import', { productId: product.id, paths: [data], layout: 'mvtec' }))).status).toBe('succeeded');
-    const trained = await finished(station, await call(station, 'models.train', { productId: product.id, method, config: small }));
+    expect((await finished(station, await call(station, 'images.import', { productId: product.id, paths: [source], layout: 'mvtec' }))).status).toBe('succeeded');
+    const trained = await finished(station, await call(station, 'models.train', { productId: product.id, method, config }));
     expect(trained.status, trained.error ?? '').toBe('succeeded');
     const [model] = await call(station, 'models.list', { productId: product.id });
     const tests = (await call(station, 'images.list', { productId: product.id, split: 'test', limit: 100 })).items;
@@ -226,6 +228,49 @@ describe('results.explain: why a part was flagged', () => {
     expect(why.nearest!.distance).toBeCloseTo(distances[0]!.d, 3);
     expectInside(why.nearest!.box, await call(station, 'images.get', { id: why.nearest!.imageId }));
   });
+
+  it('PatchCore tiled and normalised per position: the patch in the tile around the normalised peak, and its nearest bank patch in the training strip and tile it came from', async () => {
+    // 20 training strips, 10 of them held out (every other one) for the statistics: bank rows must name their strip among all 20
+    const strips = await stripDataset(sharedDataset('mpdd_metal_plate'), { parts: 4, maxImages: 5 });
+    const config = { resize: 'tile', height: 128, width: 512, tileSize: 128, tileOverlap: 16, positionNorm: true };
+    const { model, worst, trainImages } = await trainAndInspect('PN-strip', 'patchcore', config, strips);
+    rmSync(strips, { recursive: true, force: true });
+    const why = await call(station, 'results.explain', { resultId: worst.id, maxSide: 128 });
+    expect(why.kind).toBe('patch');
+    expect(why.unavailable).toBeNull();
+    const [tile, twinTile] = [why.flagged.tile!, why.nearest!.tile!];
+    expect(tile.size).toBe(128);
+    expect(trainImages.map((i) => i.id)).toContain(why.nearest!.imageId);
+    expectInside(why.flagged.box, await call(station, 'images.get', { id: worst.imageId }));
+    expectInside(why.nearest!.box, await call(station, 'images.get', { id: why.nearest!.imageId }));
+
+    const p = station.project();
+    const stored = (await decodeModel(new Uint8Array(models.readModelBlob(p, models.get(p, model.id), 'model')))) as PositionNormModel;
+    const tiled = stored.inner as TiledModel;
+    const detector = tiled.inner as PatchCoreModel;
+    const embedder = await PatchEmbedder.open(detector.config);
+    const D = detector.index.dim;
+    const canvasOf = async (imageId: number) => (await batchesOf([images.filePath(p, images.get(p, imageId))], stored.input, 1))[0]!;
+    const featureAt = async (imageId: number, tileIndex: number, cell: { row: number; column: number }) => {
+      const { features, gridW } = await embedder.embed(tileOf(await canvasOf(imageId), tiled.grid, tileIndex));
+      const c = cell.row * gridW + cell.column;
+      return features.slice(c * D, (c + 1) * D);
+    };
+    // the flagged tile and cell hold the peak of the map that scored the part (normalised, stitched)
+    const canvas = await canvasOf(worst.imageId);
+    const [prediction] = await stored.predict(canvas);
+    const peak = pictureArgmax(prediction!.map, canvas.width, canvas.content?.[0]);
+    const [x, y] = [peak % canvas.width, Math.floor(peak / canvas.width)];
+    const { row, column, gridHeight, gridWidth } = why.flagged.cell!;
+    expect([row, column]).toEqual([Math.floor(((y - tile.top) * gridHeight) / tile.size), Math.floor(((x - tile.left) * gridWidth) / tile.size)]);
+    // the nearest patch is the bank's nearest row to that patch, and it is the feature of the strip, tile and cell named
+    const query = await featureAt(worst.imageId, tile.index, why.flagged.cell!);
+    let best = Infinity;
+    for (let i = 0; i < detector.index.size; i++) best = Math.min(best, squaredDistance(query, detector.index.bank.subarray(i * D, (i + 1) * D)));
+    expect(why.nearest!.distance).toBeCloseTo(Math.sqrt(best), 3);
+    const twin = await featureAt(why.nearest!.imageId, twinTile.index, why.nearest!.cell!);
+    expect(Math.sqrt(squaredDistance(query, twin))).toBeCloseTo(why.nearest!.distance, 3);
+  }, 120_000);
 
   it('a model stored before training images were recorded answers why the nearest patch is unavailable', async () => {
     const p = station.project();

@@ -14,7 +14,6 @@ import { patchcoreInput, type PatchCoreConfig } from './defaults.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { anomalyMapFromPatches } from '../anomaly-map.ts';
 import { ignoredCells } from '../ignored-cells.ts';
-import { pictureArgmax } from '../tiling.ts';
 import { encodeModelFile, ModelFormatError, requireCount, requireTensor } from '../model-file.ts';
 import { summarizeTrainingScores, trainingSample } from '../training-scores.ts';
 
@@ -295,6 +294,20 @@ export class PatchCoreModel implements FittedModel {
     return twin;
   }
 
+  withImageOrdinals(ordinals: readonly number[], images: number): PatchCoreModel {
+    if (!this.provenance) return this;
+    const sources = Int32Array.from(this.provenance.sources);
+    for (let r = 0; r < sources.length; r += 2) {
+      const renamed = ordinals[sources[r]!];
+      if (sources[r]! < 0) continue;
+      if (renamed === undefined || renamed < 0 || renamed >= images) throw new RangeError(`bank row ${r / 2} comes from fit image ${sources[r]}, which has no ordinal among ${images} images`);
+      sources[r] = renamed;
+    }
+    const model = new PatchCoreModel(this.config, this.embedder, this.index, this.trainPatches, { sources, images });
+    model.trainingScores = this.trainingScores;
+    return model;
+  }
+
   private exact: PatchCoreModel | undefined;
 
   /** With the approximate search, the same model searching exactly (its maps are upper bounds of the twin's). */
@@ -393,17 +406,17 @@ export class PatchCoreModel implements FittedModel {
 
   /**
    * Why the image was flagged: its worst patch outside `ignore` ([height·width] at the input, 1 =
-   * ignored) and the nearest memory entry. With `normalise` (a per-position normalised model's), the
-   * flagged patch is the one under the normalised map's largest value over the picture instead.
+   * ignored), or the patch under the input pixel `locate` picks from the image's map (what a model
+   * built on this one scores: patchcore/flagged-patch.ts), and the nearest memory entry.
    */
-  async nearestPatch(batch: ImageBatch, normalise?: (map: Float32Array) => Float32Array): Promise<NearestPatch> {
+  async nearestPatch(batch: ImageBatch, locate?: (map: Float32Array) => number): Promise<NearestPatch> {
     if (batch.n !== 1) throw new RangeError('nearestPatch explains one image at a time');
     const { features, gridH, gridW } = await this.embedder.embed(batch);
     const [prediction] = await this.scoreFeatures(features, 1, gridH, gridW);
     const values = prediction!.grid!.values;
     let cell = -1;
-    if (normalise) {
-      const at = pictureArgmax(normalise(prediction!.map), batch.width, batch.content?.[0], batch.ignore?.subarray(0, batch.height * batch.width));
+    if (locate) {
+      const at = locate(prediction!.map);
       cell = Math.floor((Math.floor(at / batch.width) * gridH) / batch.height) * gridW + Math.floor(((at % batch.width) * gridW) / batch.width);
     } else {
       const ignored = ignoredCells(batch, 0, gridH, gridW);
