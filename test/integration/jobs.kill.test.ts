@@ -20,7 +20,7 @@ import { tempDir } from '../fixtures/store.ts';
 import { INSPECTION_BATCH } from '../../src-main/services/inspection.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const KILLS = 3;
+const KILLS = 2;
 /** Inspection commits its results in batches of this many images. */
 const BATCH = INSPECTION_BATCH;
 /** Images the inspection's folder adds to those already imported. */
