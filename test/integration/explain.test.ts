@@ -230,8 +230,8 @@ describe('results.explain: why a part was flagged', () => {
   });
 
   it('PatchCore tiled and normalised per position: the patch in the tile around the normalised peak, and its nearest bank patch in the training strip and tile it came from', async () => {
-    // 20 training strips, 10 of them held out (every other one) for the statistics: bank rows must name their strip among all 20
-    const strips = await stripDataset(sharedDataset('mpdd_metal_plate'), { parts: 4, maxImages: 5 });
+    // 16 training strips, 8 of them held out (every other one) for the statistics: bank rows must name their strip among all 16
+    const strips = await stripDataset(sharedDataset('mpdd_metal_plate'), { parts: 4, maxImages: 4 });
     const config = { resize: 'tile', height: 128, width: 512, tileSize: 128, tileOverlap: 16, positionNorm: true };
     const { model, worst, trainImages } = await trainAndInspect('PN-strip', 'patchcore', config, strips);
     rmSync(strips, { recursive: true, force: true });

@@ -298,8 +298,8 @@ export class PatchCoreModel implements FittedModel {
     if (!this.provenance) return this;
     const sources = Int32Array.from(this.provenance.sources);
     for (let r = 0; r < sources.length; r += 2) {
+      if (sources[r]! < 0) continue; // a row added to a model stored without provenance
       const renamed = ordinals[sources[r]!];
-      if (sources[r]! < 0) continue;
       if (renamed === undefined || renamed < 0 || renamed >= images) throw new RangeError(`bank row ${r / 2} comes from fit image ${sources[r]}, which has no ordinal among ${images} images`);
       sources[r] = renamed;
     }
