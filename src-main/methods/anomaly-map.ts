@@ -5,6 +5,7 @@
  */
 import { gaussianFilter, upsampleBilinear } from '../vision/index.ts';
 import type { Prediction } from './method.ts';
+import { mapToFloat32 } from '../util/arrays.ts';
 
 export interface MapSettings {
   readonly height: number;
@@ -63,5 +64,5 @@ export function ignoringRegions(
     }
     if (score === -Infinity) score = kept;
   }
-  return { score, map: Float32Array.from(map, (v, p) => (ignore[p] !== 0 ? lowest : v)) };
+  return { score, map: mapToFloat32(map, (v, p) => (ignore[p] !== 0 ? lowest : v)) };
 }

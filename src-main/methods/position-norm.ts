@@ -20,6 +20,7 @@ import type { FitEvents, FittedModel, ImageBatch, Method, Prediction, StoredMode
 import { ModelFormatError, requireCount, requireTensor } from './model-file.ts';
 import { pictureArgmax, TiledModel } from './tiling.ts';
 import { holdoutIndices, summarizeTrainingScores } from './training-scores.ts';
+import { mapToFloat32 } from '../util/arrays.ts';
 
 export interface PositionNormSettings {
   /** Normalise each pixel of the map by held-out normal images (aligned parts only). */
@@ -96,29 +97,29 @@ export function positionStatistics(maps: readonly Float32Array[], excluded: Read
   });
   const seen = count.reduce((a, c) => a + (c > 0 ? 1 : 0), 0);
   const overall = sum.reduce((a, s, p) => a + (count[p]! > 0 ? s / count[p]! : 0), 0) / Math.max(1, seen);
-  const mean = Float32Array.from(sum, (s, p) => (count[p]! > 0 ? s / count[p]! : overall));
+  const mean = mapToFloat32(sum, (s, p) => (count[p]! > 0 ? s / count[p]! : overall));
   const squares = new Float64Array(size);
   maps.forEach((map, i) => {
     for (let p = 0; p < size; p++) if (excluded[i]?.[p] !== 1) squares[p]! += (map[p]! - mean[p]!) ** 2;
   });
   // pooled variance: a normalised convolution over the pixels that have one
-  const measured = Float32Array.from(count, (c) => (c > 1 ? 1 : 0));
-  const variance = Float32Array.from(squares, (s, p) => (count[p]! > 1 ? s / count[p]! : 0));
+  const measured = mapToFloat32(count, (c) => (c > 1 ? 1 : 0));
+  const variance = mapToFloat32(squares, (s, p) => (count[p]! > 1 ? s / count[p]! : 0));
   const [pooled, weight] = estimate.sigma > 0
     ? [gaussianFilter(variance, width, height, estimate.sigma), gaussianFilter(measured, width, height, estimate.sigma)]
     : [variance, measured];
-  const spread = Float32Array.from(pooled, (v, p) => (measured[p] === 1 && weight[p]! > 0 ? Math.sqrt(v / weight[p]!) : NaN));
+  const spread = mapToFloat32(pooled, (v, p) => (measured[p] === 1 && weight[p]! > 0 ? Math.sqrt(v / weight[p]!) : NaN));
   const sorted = spread.filter((s) => !Number.isNaN(s)).sort();
   const quantile = sorted.length > 0 ? sorted[Math.floor(estimate.floorQuantile * (sorted.length - 1))]! : 0;
   // a map that never varies (a constant model) still divides by something positive
   const floor = Math.max(quantile, 1e-6 * Math.max(1e-6, Math.abs(overall)));
-  const scale = Float32Array.from(spread, (s) => (Number.isNaN(s) ? floor : Math.max(s, floor)));
+  const scale = mapToFloat32(spread, (s) => (Number.isNaN(s) ? floor : Math.max(s, floor)));
   return { mean, scale, images: maps.length };
 }
 
 /** A map as z-scores: each pixel's excess over its normal mean, in units of its floored spread. */
 export function zScores(map: Float32Array, { mean, scale }: PositionStatistics): Float32Array {
-  return Float32Array.from(map, (v, p) => (v - mean[p]!) / scale[p]!);
+  return mapToFloat32(map, (v, p) => (v - mean[p]!) / scale[p]!);
 }
 
 /** The model whose maps `model` gives: a normalised model's detector underneath, any other model itself. */

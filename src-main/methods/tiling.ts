@@ -14,6 +14,7 @@ import type { ContentBox } from '../vision/index.ts';
 import { pickImages } from './image-batch.ts';
 import type { FitEvents, FittedModel, ImageBatch, InputSpec, Method, Prediction, StoredModel } from './method.ts';
 import { summarizeTrainingScores, trainingSample } from './training-scores.ts';
+import { mapToFloat32 } from '../util/arrays.ts';
 
 /** What every method configures about its input. */
 interface InputConfig {
@@ -152,7 +153,7 @@ export function stitchMaps(tiles: readonly Float32Array[], grid: TileGrid, heigh
       }
     });
   });
-  return Float32Array.from(sum, (s, p) => s / weight[p]!);
+  return mapToFloat32(sum, (s, p) => s / weight[p]!);
 }
 
 /** The tiles (in cutTiles order) that cover canvas pixel (x, y). */

@@ -30,6 +30,7 @@ import { alignmentFor, CflowTerm, PadimTerm, PatchCoreTerm, type SupportedTerm }
 import { diffusionFill, dilate, inpaintFromDonors, type Box, type PlanarImage } from './inpaint.ts';
 import { buildFeatureGraph, buildStepGraph, SOLVER_CONSTANTS } from './objective.ts';
 import { fitMixture, type MixturePrior } from './prior.ts';
+import { mapToFloat32 } from '../util/arrays.ts';
 
 export type Ablation = 'none' | 'init-only' | 'no-prior' | 'no-sparsity' | 'no-sharing';
 export const ABLATIONS: readonly Ablation[] = ['none', 'init-only', 'no-prior', 'no-sparsity', 'no-sharing'];
@@ -395,16 +396,16 @@ export class Refiner {
     for (let p = 0; p < cplane; p++) magC[p] = Math.sqrt(aC[p]! ** 2 + aC[cplane + p]! ** 2 + aC[2 * cplane + p]! ** 2);
 
     // re-estimation of Y inside M with λ = 0 (seed III-E3)
-    const maskC = Float32Array.from(magC, (v) => (v > o.tau ? 1 : 0));
+    const maskC = mapToFloat32(magC, (v) => (v > o.tau ? 1 : 0));
     let reIt = 0;
     let aFinal = aC;
     if (o.reestimateIterations > 0 && maskC.some((v) => v > 0)) {
-      const start2 = Float32Array.from(aC, (v, i) => v * maskC[i % cplane]!);
+      const start2 = mapToFloat32(aC, (v, i) => v * maskC[i % cplane]!);
       const second = await this.solve({ ...feeds, region: f32(maskC, [1, 1, ch, cw]) }, start2, maskC, { lambda: 0, gamma, beta: o.beta, share: o.ablation === 'no-sharing' ? 0 : 1 }, { ...o, minIterations: Math.min(o.minIterations, o.reestimateIterations) }, o.reestimateIterations);
       aFinal = second.a;
       reIt = second.iterations;
     }
-    const yC = Float32Array.from(xc, (v, i) => v - aFinal[i]!);
+    const yC = mapToFloat32(xc, (v, i) => v - aFinal[i]!);
     return { mag: magC, y: yC, iterations: first.iterations, reIt, lastLoss: first.lastLoss };
   }
 
@@ -415,7 +416,7 @@ export class Refiner {
     const zeros = () => f32(new Float32Array(a0.length), dims);
     return {
       ...base,
-      a: f32(Float32Array.from(a0, (v, i) => v * region[i % region.length]!), dims),
+      a: f32(mapToFloat32(a0, (v, i) => v * region[i % region.length]!), dims),
       'a.exp_avg': zeros(),
       'a.exp_avg_diff': zeros(),
       'a.exp_avg_sq': zeros(),
@@ -435,7 +436,7 @@ export class Refiner {
     const zeros = () => f32(new Float32Array(a0.length), dims);
     const feeds: Record<string, ort.Tensor> = {
       ...base,
-      a: f32(Float32Array.from(a0, (v, i) => v * region[i % region.length]!), dims),
+      a: f32(mapToFloat32(a0, (v, i) => v * region[i % region.length]!), dims),
       'a.exp_avg': zeros(),
       'a.exp_avg_diff': zeros(),
       'a.exp_avg_sq': zeros(),

@@ -18,6 +18,7 @@ import { adam } from '../../engine/optim/index.ts';
 import type { NamedTensor, ParamDecl, TrainableModel } from '../../engine/training/index.ts';
 import { Random } from '../../util/random.ts';
 import { haarRotation } from './rotation.ts';
+import { mapToFloat32 } from '../../util/arrays.ts';
 
 export interface FlowShape {
   /** Fibre channels C. */
@@ -207,8 +208,8 @@ export async function buildScoringGraph(flows: readonly ScoredFlow[], clamp: num
       const [x1, x2] = g.node('Split', [h, splitC], { axis: int(1) }, 2) as [string, string];
       const pre = g.op('Reshape', [linear(x1, w1x, s.hidden, s.c1), gridShape]);
       const hidden = g.op('Relu', [g.op('Reshape', [g.op('Add', [pre, g.initializer(g.fresh('cond'), 'float32', [f.cells, s.hidden], table)]), flatShape])]);
-      const w2 = Float32Array.from(get(paramName(blk, 'fc2.weight')), (v) => 0.1 * v);
-      const b2 = Float32Array.from(get(paramName(blk, 'fc2.bias')), (v) => 0.1 * v);
+      const w2 = mapToFloat32(get(paramName(blk, 'fc2.weight')), (v) => 0.1 * v);
+      const b2 = mapToFloat32(get(paramName(blk, 'fc2.bias')), (v) => 0.1 * v);
       const a = linear(hidden, w2, 2 * s.c2, s.hidden, b2);
       const [as, at] = g.node('Split', [a, splitA], { axis: int(1) }, 2) as [string, string];
       const sClamped = g.op('Mul', [g.op('Tanh', [as]), k(clamp)]);

@@ -15,7 +15,7 @@ import { positionEncodingRows } from '../../features/position-encoding.ts';
 import { upsampleBilinearAlignCorners } from '../../vision/interpolate.ts';
 import { ignoredCells } from '../ignored-cells.ts';
 import { RecordStore } from '../record-store.ts';
-import { concatenated } from '../../util/arrays.ts';
+import { concatenated, mapToFloat32 } from '../../util/arrays.ts';
 import type { BackboneRef, FitEvents, FittedModel, ImageBatch, InputSpec, Prediction, StoredModel, TrainingScores } from '../method.ts';
 import { encodeModelFile, ModelFormatError, requireTensor, withStoredPrecision } from '../model-file.ts';
 import { holdoutIndices, summarizeTrainingScores, trainingSample } from '../training-scores.ts';
@@ -455,7 +455,7 @@ export class CflowModel implements FittedModel {
       this.grids.forEach((g, t) => {
         const cells = g.gridH * g.gridW;
         const max = maxLogLikelihood[g.name]!;
-        const grid = Float32Array.from(ll[t]!.subarray(i * cells, (i + 1) * cells), (v) => Math.exp(v - max));
+        const grid = mapToFloat32(ll[t]!.subarray(i * cells, (i + 1) * cells), (v) => Math.exp(v - max));
         const up = upsampleBilinearAlignCorners(grid, g.gridW, g.gridH, width, height);
         for (let p = 0; p < P.length; p++) P[p]! += up[p]!;
       });
@@ -487,7 +487,7 @@ export class CflowModel implements FittedModel {
     if (!norm) throw new Error('CFLOW-AD model has no normalisation constants (not fitted or loaded)');
     const ll = await this.logLikelihoods(rows, n);
     return this.probabilityMaps(ll, n, norm.maxLogLikelihood).map((P) => {
-      const map = Float32Array.from(P, (v) => norm.maxProbability - v);
+      const map = mapToFloat32(P, (v) => norm.maxProbability - v);
       let score = -Infinity;
       for (const v of map) if (v > score) score = v;
       return { score, map };

@@ -21,6 +21,7 @@ import { type LevelFeatures, levelSpecs, PfmFeatures } from './features.ts';
 import {
   batchStatisticOutput, bufferDims, buildBatchStatisticsGraph, buildScoringGraph, errorOutput, initialWeights, type MappingSpec, parameterDims, sourceFeed, squaredOutput, statisticDims, targetFeed, trainingModel,
 } from './network.ts';
+import { mapToFloat32 } from '../../util/arrays.ts';
 
 export type PfmMethodName = 'pfm' | 'pefm';
 
@@ -276,7 +277,7 @@ async function meanOverTrainingBatches(
         for (let j = 0; j < sum.length; j++) sum[j]! += v[j]!;
       });
     }
-    return sums.map((sum) => Float32Array.from(sum, (v) => v / batches));
+    return sums.map((sum) => mapToFloat32(sum, (v) => v / batches));
   } finally {
     await session.release();
   }
