@@ -1,5 +1,6 @@
 import { connectedComponents } from './connected-components.ts';
 import { radixSortFloat32 } from './sorted.ts';
+import { mapToUint8 } from '../util/arrays.ts';
 
 /** One test image at evaluation resolution: anomaly map and binary ground-truth mask (non-zero = defect). */
 export interface ScoredMask {
@@ -14,7 +15,7 @@ export interface ScoredMask {
 /** The ground truth without its ignored pixels (they belong to no region and are no normal pixel either). */
 export function keptMask({ mask, ignore }: ScoredMask): Uint8Array {
   if (!ignore) return mask;
-  return Uint8Array.from(mask, (m, p) => (ignore[p] !== 0 ? 0 : m));
+  return mapToUint8(mask, (m, p) => (ignore[p] !== 0 ? 0 : m));
 }
 
 export interface ProCurve {
