@@ -1,6 +1,6 @@
 /**
  * The input options `argus eval` and `argus train` share: --size, --resize, --tile-size, --tile-overlap,
- * and --position-norm (for aligned parts).
+ * --position-norm (for aligned parts) and --score-side (long parts' image score at a smaller scale).
  */
 export const RESIZE_MODES = ['stretch', 'letterbox', 'tile', 'auto'] as const;
 
@@ -10,6 +10,7 @@ export const INPUT_OPTIONS = {
   'tile-size': { type: 'string' },
   'tile-overlap': { type: 'string' },
   'position-norm': { type: 'boolean' },
+  'score-side': { type: 'string' },
 } as const;
 
 export const INPUT_USAGE = `  --resize <mode>       stretch (as the papers) | letterbox (keep the aspect ratio, pad) |
@@ -19,7 +20,9 @@ export const INPUT_USAGE = `  --resize <mode>       stretch (as the papers) | le
   --tile-size <px>      tile side with --resize tile (default 256: the method's own input)
   --tile-overlap <px>   least overlap of neighbouring tiles (default 32; blended in the map)
   --position-norm       aligned parts: hold out a tenth of the normal images (24 to 48, at most half) and score each
-                        pixel against its own normal mean and spread (needs 16 normal images)`;
+                        pixel against its own normal mean and spread (needs 16 normal images)
+  --score-side <px>     with tiles: the map at the canvas's resolution, the image score from the part shrunk to
+                        this short side (e.g. 256 for hairline defects on long parts; both scales fitted)`;
 
 /** '256' or '256x384' (height x width). */
 function parseSize(v: string): { height: number; width: number } {
@@ -38,6 +41,7 @@ function wholePixels(name: string, v: string): number {
 /** The configuration keys these options set (none when absent). */
 export function inputConfig(values: {
   size?: string | undefined; resize?: string | undefined; 'tile-size'?: string | undefined; 'tile-overlap'?: string | undefined; 'position-norm'?: boolean | undefined;
+  'score-side'?: string | undefined;
 }): Record<string, unknown> {
   const config: Record<string, unknown> = {};
   if (values['position-norm']) config['positionNorm'] = true;
@@ -50,5 +54,9 @@ export function inputConfig(values: {
   if (values['tile-overlap'] !== undefined) config['tileOverlap'] = wholePixels('tile-overlap', values['tile-overlap']);
   const tiling = config['tileSize'] !== undefined || config['tileOverlap'] !== undefined;
   if (tiling && config['resize'] !== 'tile') throw new RangeError('--tile-size and --tile-overlap go with --resize tile');
+  if (values['score-side'] !== undefined) {
+    config['scoreSide'] = wholePixels('score-side', values['score-side']);
+    if (config['resize'] === 'stretch' || config['resize'] === 'letterbox') throw new RangeError('--score-side goes with --resize tile or auto (the map from tiles at the canvas resolution)');
+  }
   return config;
 }

@@ -34,9 +34,10 @@ export function anomalyMapFromPatches(
  * the worst patch whose centre is kept, for methods that score the worst patch (`grid`), else the
  * largest kept map value (the methods' own rule, restricted). Ignored pixels take the smallest kept
  * value, so no outline, defect area or hot colour lands there. With nothing kept, nothing changes.
+ * A score taken over the kept pixels already (`scoreOverKept`) stays.
  */
 export function ignoringRegions(
-  prediction: { readonly score: number; readonly grid?: Prediction['grid'] },
+  prediction: Pick<Prediction, 'score' | 'grid' | 'scoreOverKept'>,
   map: Float32Array, width: number, height: number, ignore: Uint8Array,
   inputWidth = width, inputHeight = height,
 ): { score: number; map: Float32Array } {
@@ -49,9 +50,9 @@ export function ignoringRegions(
     if (map[p]! < lowest) lowest = map[p]!;
   }
   if (kept === -Infinity) return { score: prediction.score, map };
-  let score = kept;
+  let score = prediction.scoreOverKept ? prediction.score : kept;
   const grid = prediction.grid;
-  if (grid) {
+  if (grid && !prediction.scoreOverKept) {
     score = -Infinity;
     for (let r = 0; r < grid.height; r++) {
       const y = Math.floor(((r + 0.5) * inputHeight) / grid.height);

@@ -6,6 +6,7 @@ import { patchcore } from './patchcore/method.ts';
 import { pefm, pfm } from './pfm/method.ts';
 import { simplenet } from './simplenet/method.ts';
 import { withPositionNorm } from './position-norm.ts';
+import { withScoreScale } from './score-scale.ts';
 import { withTiling } from './tiling.ts';
 
 /**
@@ -16,16 +17,17 @@ import { withTiling } from './tiling.ts';
 export type AnyMethod = Method<any>;
 
 /**
- * Every method as the station runs it: with tiling (resize 'tile') for native resolution, and
- * per-position normalisation (positionNorm) for aligned parts.
+ * Every method as the station runs it: with tiling (resize 'tile') for native resolution,
+ * per-position normalisation (positionNorm) for aligned parts, and a tiled model's image score from a
+ * smaller scale (scoreSide).
  */
 const METHODS = {
-  patchcore: withPositionNorm(withTiling(patchcore)),
-  padim: withPositionNorm(withTiling(padim)),
-  simplenet: withPositionNorm(withTiling(simplenet)),
-  pfm: withPositionNorm(withTiling(pfm)),
-  pefm: withPositionNorm(withTiling(pefm)),
-  cflow: withPositionNorm(withTiling(cflow)),
+  patchcore: withScoreScale(withPositionNorm(withTiling(patchcore))),
+  padim: withScoreScale(withPositionNorm(withTiling(padim))),
+  simplenet: withScoreScale(withPositionNorm(withTiling(simplenet))),
+  pfm: withScoreScale(withPositionNorm(withTiling(pfm))),
+  pefm: withScoreScale(withPositionNorm(withTiling(pefm))),
+  cflow: withScoreScale(withPositionNorm(withTiling(cflow))),
 } as const satisfies Record<string, AnyMethod>;
 
 export type MethodName = keyof typeof METHODS;

@@ -121,5 +121,14 @@ export function resolveAutoInput<C extends Record<string, unknown>>(config: C, d
     }
   }
   const { setting, reason } = proposeInput(sizes, defaults['height'] as number);
+  const scoreSide = config['scoreSide'];
+  if (typeof scoreSide === 'number' && scoreSide > 0) {
+    // an image score at a smaller scale needs tiles at a larger one
+    if (setting.resize !== 'tile') throw new RangeError(`resize 'auto' chose to stretch these images (${reason}); an image score at a ${scoreSide} px short side goes with tiles: choose resize tile`);
+    if (Math.min(setting.height, setting.width) <= scoreSide) {
+      return { config: { ...config, ...setting, scoreSide: 0 }, reason: `${reason}; the image score from the map itself, whose short side is not above ${scoreSide} px` };
+    }
+    return { config: { ...config, ...setting }, reason: `${reason}; the image score from the part shrunk to a ${scoreSide} px short side` };
+  }
   return { config: { ...config, ...setting }, reason };
 }

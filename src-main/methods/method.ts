@@ -26,6 +26,11 @@ export interface Prediction {
    * (PatchCore, SimpleNet): ignore regions then leave out whole patches (anomaly-map.ts ignoringRegions).
    */
   readonly grid?: { readonly values: Float32Array; readonly width: number; readonly height: number };
+  /**
+   * The score already leaves out ignore regions and is not the map's own maximum (a two-scale model's:
+   * methods/score-scale.ts), so it stands as it is where ignore regions are applied to the map.
+   */
+  readonly scoreOverKept?: boolean;
 }
 
 export interface FitProgress {

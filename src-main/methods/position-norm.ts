@@ -18,6 +18,7 @@ import { gaussianFilter, type ContentBox } from '../vision/index.ts';
 import { joinImages, pickImages } from './image-batch.ts';
 import type { FitEvents, FittedModel, ImageBatch, Method, Prediction, StoredModel, TrainingScores } from './method.ts';
 import { ModelFormatError, requireCount, requireTensor } from './model-file.ts';
+import { mapModelOf } from './score-scale.ts';
 import { pictureArgmax, TiledModel } from './tiling.ts';
 import { holdoutIndices, summarizeTrainingScores } from './training-scores.ts';
 import { mapToFloat32 } from '../util/arrays.ts';
@@ -122,9 +123,13 @@ export function zScores(map: Float32Array, { mean, scale }: PositionStatistics):
   return mapToFloat32(map, (v, p) => (v - mean[p]!) / scale[p]!);
 }
 
-/** The model whose maps `model` gives: a normalised model's detector underneath, any other model itself. */
+/**
+ * The model whose maps `model` gives: a normalised model's detector underneath (a two-scale model's
+ * map model's), any other model itself.
+ */
 export function detectorOf(model: FittedModel): FittedModel {
-  return model instanceof PositionNormModel ? model.inner : model;
+  const maps = mapModelOf(model);
+  return maps instanceof PositionNormModel ? maps.inner : maps;
 }
 
 export class PositionNormModel implements FittedModel {

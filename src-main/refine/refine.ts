@@ -20,6 +20,7 @@ import { PadimModel } from '../methods/padim/model.ts';
 import { CflowModel } from '../methods/cflow/model.ts';
 import type { FittedModel } from '../methods/method.ts';
 import { detectorOf } from '../methods/position-norm.ts';
+import { mapModelOf } from '../methods/score-scale.ts';
 import { TiledModel, type TileGrid } from '../methods/tiling.ts';
 import { cropMap, resizeMap, toChw, toRgb, type ContentBox } from '../vision/index.ts';
 import type { RasterImage } from '../vision/image.ts';
@@ -153,7 +154,9 @@ export class Refiner {
     readonly frames: readonly Frame[],
   ) {}
 
-  static async create(model: FittedModel, training: TrainingImages, setup: RefinerSetup = {}): Promise<Refiner> {
+  static async create(scored: FittedModel, training: TrainingImages, setup: RefinerSetup = {}): Promise<Refiner> {
+    // a two-scale model's map is its map model's (its score model only ranks parts)
+    const model = mapModelOf(scored);
     // a tiled model's data term is its inner model's (the tiles are at the inner model's input size and
     // scale); a per-position normalised model's is its detector's, whose maps it only rescales
     const detector = detectorOf(model);

@@ -12,6 +12,7 @@ import { ExportError, writePackage, type GoldenImage, type PackageManifest } fro
 import type { FittedModel } from '../methods/method.ts';
 import { PatchCoreModel } from '../methods/patchcore/model.ts';
 import { PositionNormModel } from '../methods/position-norm.ts';
+import { TwoScaleModel } from '../methods/score-scale.ts';
 import { TiledModel } from '../methods/tiling.ts';
 import { decodeModel } from '../methods/persistence.ts';
 import { images, models, products, thresholds, type Project } from '../store/index.ts';
@@ -71,6 +72,9 @@ export async function exportModel(p: Project, req: ExportRequest, onStep: (step:
   if (!isAbsolute(req.out)) throw new ApiError('BAD_INPUT', `the export folder must be an absolute path, received '${req.out}'`);
   const record = models.get(p, req.modelId);
   const stored = await decodeModel(new Uint8Array(models.readModelBlob(p, record, 'model')), `model ${record.id}`);
+  if (stored instanceof TwoScaleModel) {
+    throw new ApiError('BAD_INPUT', `model ${record.id} takes its image score at a second scale (a short side of ${stored.scoreSide} px), which a package cannot run yet: export a model trained without it`);
+  }
   const model = withExactSearch(stored);
   const list = goldenImages(p, record.productId);
   if (list.length === 0) throw new ApiError('BAD_INPUT', `product ${record.productId} has no PNG, JPEG, TIFF or WebP images for the parity self-test; import some first`);

@@ -6,6 +6,7 @@
  */
 import type { FittedModel, ImageBatch } from '../method.ts';
 import { detectorOf, PositionNormModel } from '../position-norm.ts';
+import { mapModelOf } from '../score-scale.ts';
 import { pictureArgmax, tileAround, tileCount, tileOf, tilePlace, TiledModel, type TilePlace } from '../tiling.ts';
 import { PatchCoreModel, type NearestPatch } from './model.ts';
 
@@ -19,8 +20,10 @@ export interface FlaggedPatch extends Omit<NearestPatch, 'source'> {
 }
 
 /** The flagged patch of a one-image batch read at `model.input`; null where the model is not PatchCore. */
-export async function flaggedPatch(model: FittedModel, batch: ImageBatch): Promise<FlaggedPatch | null> {
+export async function flaggedPatch(scored: FittedModel, batch: ImageBatch): Promise<FlaggedPatch | null> {
   if (batch.n !== 1) throw new RangeError('a flagged patch is found one image at a time');
+  // a two-scale model's patches are its map model's (the score model's are at a smaller scale)
+  const model = mapModelOf(scored);
   const detector = detectorOf(model);
   const ignore = batch.ignore?.subarray(0, batch.height * batch.width);
   const peak = (map: Float32Array) => pictureArgmax(map, batch.width, batch.content?.[0], ignore);

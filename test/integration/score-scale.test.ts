@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { decodeTensorFile, encodeTensorFile } from '../../src-main/engine/training/tensor-file.ts';
+import { evenlySpaced, scanMvtec } from '../../src-main/datasets/mvtec.ts';
+import { imageBatches, loadBatches } from '../../src-main/datasets/loader.ts';
+import { getMethod } from '../../src-main/methods/index.ts';
+import { ignoringRegions } from '../../src-main/methods/anomaly-map.ts';
+import type { FittedModel, ImageBatch } from '../../src-main/methods/method.ts';
+import { flaggedPatch } from '../../src-main/methods/patchcore/flagged-patch.ts';
+import { decodeModel, encodeModel, ModelFormatError } from '../../src-main/methods/persistence.ts';
+import { PositionNormModel } from '../../src-main/methods/position-norm.ts';
+import { shrinkBatch, TwoScaleModel } from '../../src-main/methods/score-scale.ts';
+import { pictureArgmax, TiledModel } from '../../src-main/methods/tiling.ts';
+import { evaluateDataset } from '../../src-main/services/evaluation.ts';
+import { sharedDataset } from '../fixtures/datasets.ts';
+import { stripDataset } from '../fixtures/strips.ts';
+
+describe('a tiled model with its image score at a second, smaller scale (scoreSide), on long strips cut from real metal plates (MPDD)', async () => {
+  const data = await stripDataset(sharedDataset('mpdd_metal_plate'), { parts: 4, maxImages: 5 });
+  const native = { resize: 'tile', height: 160, width: 640, tileSize: 128, tileOverlap: 16, coresetRatio: 0.25, positionNorm: true };
+  const config = { ...native, scoreSide: 128 };
+  let fitted: FittedModel | undefined;
+  const testBatch = async (model: FittedModel, n = 8): Promise<ImageBatch> =>
+    (await imageBatches(loadBatches(evenlySpaced(scanMvtec(data).test, n), model.input, { batchSize: n })).next()).value!;
+
+  it('fits the native-resolution map model and a score model on the canvases shrunk to a 128 px short side, each normalised by its own held-out maps', async () => {
+    const r = await evaluateDataset(data, { method: 'patchcore', config, batchSize: 4, onFitted: (m) => void (fitted = m) });
+    const model = fitted as TwoScaleModel;
+    expect(model).toBeInstanceOf(TwoScaleModel);
+    expect(model.input).toMatchObject({ height: 160, width: 640, resize: 'tile' });
+    expect(model.score.input).toMatchObject({ height: 128, width: 512, resize: 'tile' });
+    for (const part of [model.map, model.score]) {
+      expect(part).toBeInstanceOf(PositionNormModel);
+      expect((part as PositionNormModel).inner).toBeInstanceOf(TiledModel);
+    }
+    expect(r.model).toMatchObject({ scoreSide: 128, scoreCanvas: '128x512', tiles: 12, positionNormImages: 10, scoreModel: { tiles: 5, positionNormImages: 10 } });
+    expect(r.pixelAuroc).toBeGreaterThan(0.85);
+    expect(r.imageAuroc).toBeGreaterThan(0.6); // ten fitted strips: the ranking is above chance, not more
+
+    // the map is the map model's; the score is the score model's, on the same canvas shrunk
+    const batch = await testBatch(model);
+    const [both, maps, scores] = [await model.predict(batch), await model.map.predict(batch), await model.score.predict(shrinkBatch(batch, 128, 512, 'bilinear'))];
+    both.forEach((p, i) => {
+      expect(p.map).toEqual(maps[i]!.map);
+      expect(p.score).toBe(scores[i]!.score);
+    });
+    expect(new Set(both.map((p, i) => p.score === maps[i]!.score)).has(false)).toBe(true);
+  });
+
+  it('fits the score model in the same pass exactly as a fit of its own on the shrunk canvases would', async () => {
+    const model = fitted as TwoScaleModel;
+    const method = getMethod('patchcore');
+    const train = scanMvtec(data).train;
+    async function* shrunk() {
+      for await (const b of imageBatches(loadBatches(train, model.input, { batchSize: 4 }))) yield shrinkBatch(b, 128, 512, 'bilinear');
+    }
+    const alone = await method.fit(shrunk(), train.length, { ...method.defaults, ...native, height: 128, width: 512 });
+    const batch = shrinkBatch(await testBatch(model), 128, 512, 'bilinear');
+    const [want, got] = [await alone.predict(batch), await model.score.predict(batch)];
+    got.forEach((p, i) => expect(p.score).toBeCloseTo(want[i]!.score, 5));
+  });
+
+  it('loads back from its saved form with both models, the same scores and maps; a file without its score model is refused', async () => {
+    const model = fitted!;
+    const bytes = encodeModel(model);
+    const loaded = await decodeModel(bytes, 'saved two-scale model');
+    expect(loaded).toBeInstanceOf(TwoScaleModel);
+    expect(loaded.trainingScores).toEqual(model.trainingScores);
+    const batch = await testBatch(model, 4);
+    const [want, got] = [await model.predict(batch), await loaded.predict(batch)];
+    got.forEach((p, i) => {
+      expect(p.score).toBeCloseTo(want[i]!.score, 5);
+      expect(p.map[12345]).toBeCloseTo(want[i]!.map[12345]!, 5);
+    });
+    const file = decodeTensorFile(bytes, 'saved two-scale model');
+    const { scoreModel: _, ...meta } = file.meta;
+    await expect(decodeModel(encodeTensorFile({ meta, tensors: file.tensors }), 'stripped model')).rejects.toThrow(ModelFormatError);
+    await expect(decodeModel(encodeTensorFile({ meta, tensors: file.tensors }), 'stripped model')).rejects.toThrow(/stripped model: .*score model's meta/);
+  });
+
+  it("leaves ignore regions out of the score model's score, and the station keeps that score when it masks the map", async () => {
+    const model = fitted as TwoScaleModel;
+    const batch = await testBatch(model, 4);
+    const plane = 160 * 640;
+    const plain = await model.predict(batch);
+    // ignore the part of each canvas around where the score model's map peaks
+    const shrunk = shrinkBatch(batch, 128, 512, 'bilinear');
+    const peaks = await model.score.predict(shrunk);
+    const ignore = new Uint8Array(batch.n * plane);
+    peaks.forEach((p, i) => {
+      const at = pictureArgmax(p.map, 512, shrunk.content?.[i]);
+      const x = Math.round(((at % 512) * 640) / 512);
+      for (let y = 0; y < 160; y++) ignore.fill(1, i * plane + y * 640 + Math.max(0, x - 80), i * plane + y * 640 + Math.min(640, x + 80));
+    });
+    const masked = await model.predict({ ...batch, ignore });
+    const again = await model.score.predict(shrinkBatch({ ...batch, ignore }, 128, 512, 'bilinear'));
+    masked.forEach((p, i) => {
+      const m = again[i]!.map;
+      const keep = shrinkBatch({ ...batch, ignore }, 128, 512, 'bilinear').ignore!.subarray(i * 128 * 512, (i + 1) * 128 * 512);
+      expect(p.score).toBe(m[pictureArgmax(m, 512, shrunk.content?.[i], keep)]);
+      expect(p.score).toBeLessThan(plain[i]!.score);
+      // the station's masking of the map keeps the two-scale score (the map's own maximum would differ)
+      const own = ignore.subarray(i * plane, (i + 1) * plane);
+      expect(ignoringRegions(p, p.map, 640, 160, own).score).toBe(p.score);
+    });
+  });
+
+  it('explains a flag by the map model: the same patch as the map model alone', async () => {
+    const model = fitted as TwoScaleModel;
+    const one = await testBatch(model, 1);
+    expect(await flaggedPatch(model, one)).toEqual(await flaggedPatch(model.map, one));
+  });
+
+  it('refuses settings it cannot honour before anything is fitted', () => {
+    const method = getMethod('patchcore');
+    const check = (c: Record<string, unknown>) => () => method.validate!({ ...method.defaults, ...c });
+    expect(check({ resize: 'letterbox', height: 256, width: 256, scoreSide: 128 })).toThrow(/goes with resize 'tile'/);
+    expect(check({ ...native, scoreSide: 160 })).toThrow(/below the canvas's short side/);
+    expect(check({ ...native, scoreSide: 100 })).toThrow(/hold one 128 px tile/);
+    expect(check({ ...native, scoreSide: 12.5 })).toThrow(/whole number/);
+    expect(check(config)).not.toThrow();
+  });
+});
