@@ -140,6 +140,14 @@ describe('the station UI in Chromium', () => {
     await page.getByRole('button', { name: 'Start training' }).click();
     await page.getByText(/per-position normalisation needs at least 16 normal training images; product \d+ has 10/).waitFor();
     await page.locator('input[name="positionNorm"]').uncheck();
+    // an image score at a second scale goes with tiles, and a 128 px side cannot hold this canvas's 256 px tile: refused at once, saying so
+    await page.locator('select[name="resize"]').selectOption('tile');
+    await page.locator('input[name="scoreSide"]').fill('128');
+    await page.getByTestId('score-side-about').waitFor();
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await page.getByText(/scoreSide 128 px must hold one 256 px tile/).waitFor();
+    await page.locator('select[name="resize"]').selectOption('stretch');
+    expect(await page.locator('input[name="scoreSide"]').count()).toBe(0);
     await page.getByRole('button', { name: 'Start training' }).click();
     const progress = page.getByRole('region', { name: 'Training progress' });
     await progress.locator('.badge.running, .badge.succeeded').first().waitFor();
