@@ -189,6 +189,19 @@ describe('model export with a parity self-test', () => {
     rmSync(many, { recursive: true, force: true });
   }, 300_000);
 
+  it('refuses a model with its image score at a second scale, saying why, and writes nothing', async () => {
+    // a product of its own, so that the CLI test below still finds its tiled model the newest
+    const own = (await call(station, 'products.create', { name: 'PN-7 long' })).id;
+    expect((await finished(station, await call(station, 'images.import', { productId: own, paths: [data], layout: 'mvtec' }))).status).toBe('succeeded');
+    const config = { resize: 'tile', height: 192, width: 384, tileSize: 128, tileOverlap: 32, scoreSide: 128, coresetRatio: 0.1 };
+    const job = await finished(station, await call(station, 'models.train', { productId: own, method: 'patchcore', config }));
+    expect(job.status, job.error ?? '').toBe('succeeded');
+    const id = (await call(station, 'models.list', { productId: own })).at(-1)!.id;
+    const out = join(root, 'export-two-scale');
+    await expect(call(station, 'models.export', { modelId: id, out })).rejects.toThrow(/takes its image score at a second scale \(a short side of 128 px\), which a package cannot run yet/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('verify names a flipped byte in head.onnx or backbone.onnx, and a graph altered with an updated manifest fails parity', async () => {
     const modelId = (await call(station, 'models.list', { productId }))[0]!.id;
     const out = join(root, 'export-tamper');
