@@ -104,6 +104,19 @@ describe('a tiled model with its image score at a second, smaller scale (scoreSi
     });
   });
 
+  it('adds normal images to both memory banks in one pass (add to normal), keeping both normalisations', async () => {
+    const model = fitted as TwoScaleModel;
+    const good = scanMvtec(data).test.filter((t) => !t.defective).slice(0, 3);
+    const grown = (await model.extended(imageBatches(loadBatches(good, model.input, { batchSize: 2 })))) as TwoScaleModel;
+    expect(grown).toBeInstanceOf(TwoScaleModel);
+    const bank = (m: FittedModel) => (m.describe()['memoryBank'] as number[])[0]!;
+    // 3 images of 12 tiles (map) and of 5 tiles (score), 16x16 patches a tile, a quarter of them kept
+    expect(bank(grown.map) - bank(model.map)).toBe(Math.floor((3 * 12 * 256) / 4));
+    expect(bank(grown.score) - bank(model.score)).toBe(Math.floor((3 * 5 * 256) / 4));
+    expect((grown.map as PositionNormModel).statistics).toBe((model.map as PositionNormModel).statistics);
+    expect((grown.score as PositionNormModel).statistics).toBe((model.score as PositionNormModel).statistics);
+  });
+
   it('explains a flag by the map model: the same patch as the map model alone', async () => {
     const model = fitted as TwoScaleModel;
     const one = await testBatch(model, 1);
