@@ -11,6 +11,8 @@ import { PositionNormModel } from '../../src-main/methods/position-norm.ts';
 import { shrinkBatch, TwoScaleModel } from '../../src-main/methods/score-scale.ts';
 import { pictureArgmax, TiledModel } from '../../src-main/methods/tiling.ts';
 import { evaluateDataset } from '../../src-main/services/evaluation.ts';
+import { Refiner } from '../../src-main/refine/refine.ts';
+import { loadTrainingImages } from '../../src-main/refine/training-images.ts';
 import { sharedDataset } from '../fixtures/datasets.ts';
 import { stripDataset } from '../fixtures/strips.ts';
 
@@ -121,6 +123,20 @@ describe('a tiled model with its image score at a second, smaller scale (scoreSi
     const model = fitted as TwoScaleModel;
     const one = await testBatch(model, 1);
     expect(await flaggedPatch(model, one)).toEqual(await flaggedPatch(model.map, one));
+  });
+
+  it("refines (F2PAD) the map model's maps: its detector map is the map model's, not re-scored at the second scale", async () => {
+    const model = fitted as TwoScaleModel;
+    const training = await loadTrainingImages(scanMvtec(data).train, model.input, 4);
+    const refiner = await Refiner.create(model, { images: training });
+    try {
+      expect(refiner.model).toBe(model.map);
+      const batch = await testBatch(model, 1);
+      const x = { data: batch.data, width: 640, height: 160, content: batch.content![0]! };
+      expect(await refiner.detectorMap(x)).toEqual((await model.map.predict(batch))[0]!.map);
+    } finally {
+      await refiner.release();
+    }
   });
 
   it('refuses settings it cannot honour before anything is fitted', () => {
