@@ -581,6 +581,7 @@ export type Picture = z.output<typeof Picture>;
 export type AnomalyMap = z.output<typeof AnomalyMap>;
 export type Explanation = z.output<typeof Explanation>;
 export type PixelBox = z.output<typeof PixelBox>;
+export type TilePlace = z.output<typeof TilePlace>;
 export type ScoreSet = z.output<typeof ScoreSet>;
 export type ImportSummary = z.output<typeof ImportSummary>;
 export type InspectionSummary = z.output<typeof InspectionSummary>;

@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ApiError, ImportSummary, RefinementSummary, type DefectType, type Job, type Model, type PixelBox, type Product } from '../api/contract.ts';
+import { ApiError, ImportSummary, RefinementSummary, type DefectType, type Job, type Model, type PixelBox, type Product, type TilePlace } from '../api/contract.ts';
 import { getMethod, METHOD_NAMES } from '../methods/index.ts';
 import { CliStation, withProject } from './station-client.ts';
 import { formatTable } from './table.ts';
@@ -122,7 +122,7 @@ function parseSettings(pairs: readonly string[], method: string): Record<string,
 }
 
 const box = (b: PixelBox) => `${b.width} x ${b.height} px at (${b.x}, ${b.y})`;
-const inTile = (t: { index: number; left: number; top: number } | null) => (t ? ` of tile ${t.index + 1} (its corner at (${t.left}, ${t.top}) in the model input)` : '');
+const inTile = (t: TilePlace | null) => (t ? ` of tile ${t.index + 1} (its corner at (${t.left}, ${t.top}) in the model input)` : '');
 
 /** argus results --explain: why the result was flagged, and the two pictures with --out. */
 async function explainResult(s: CliStation, resultId: number, values: { out?: string | undefined; json?: boolean | undefined }): Promise<number> {
