@@ -11,6 +11,8 @@
  *
  *   npm run bench -- hard-set [--method patchcore] [--sets a,b] [--settings stretch,letterbox,auto,native]
  *                             [--max-train 120] [--max-test 200] [--json out.json] [--config '{json}']
+ *
+ * --config '{"scoreSide":256}' with tiled settings takes the image score at a second scale (methods/score-scale.ts).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,7 +87,8 @@ for (const set of values.sets!.split(',')) {
       method: values.method!, config, pixelMetricsAt: 'original',
       maxTrain: Number(values['max-train']), maxTest: Number(values['max-test']),
     });
-    const input = r.model['resize'] === 'tile' ? `tile ${r.model['height']}x${r.model['width']} / ${r.model['tileSize']} px (${r.model['tiles']} tiles)` : `${r.model['resize']} ${r.model['height']}x${r.model['width']}`;
+    const scored = r.model['scoreSide'] ? `, scored at ${r.model['scoreCanvas']}` : '';
+    const input = r.model['resize'] === 'tile' ? `tile ${r.model['height']}x${r.model['width']} / ${r.model['tileSize']} px (${r.model['tiles']} tiles${scored})` : `${r.model['resize']} ${r.model['height']}x${r.model['width']}`;
     rows.push([set, setting, input, `${r.nTrain}/${r.nTest}`, pct(r.imageAuroc), pct(r.pixelAuroc), pct(r.aupro), num(r.fitSeconds), num(r.msPerImage), num((performance.now() - started) / 1000)]);
     const { images: _, ...summary } = r;
     all.push({ set, setting, config, result: summary });
