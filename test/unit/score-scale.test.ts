@@ -94,6 +94,7 @@ describe('the score scale of a two-scale model', () => {
     const long = resolveAutoInput({ ...defaults, resize: 'auto', scoreSide: 256 }, defaults, [{ width: 1250, height: 500 }]);
     expect(long.config).toMatchObject({ resize: 'tile', height: 512, width: 1280, scoreSide: 256 });
     expect(long.reason).toMatch(/image score from the part shrunk to a 256 px short side$/);
+    expect(long.reason).not.toMatch(/may rank them better; .*an image score at/);
     const thin = resolveAutoInput({ ...defaults, resize: 'auto', scoreSide: 256 }, defaults, [{ width: 750, height: 250 }]);
     expect(thin.config).toMatchObject({ resize: 'tile', height: 256, scoreSide: 0 });
     expect(thin.reason).toMatch(/image score from the map itself/);

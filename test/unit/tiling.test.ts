@@ -153,6 +153,8 @@ describe('resize auto', () => {
     const commutator = proposeInput([{ width: 1250, height: 500 }, { width: 1240, height: 510 }, { width: 1250, height: 500 }], 256);
     expect(commutator.setting).toEqual({ resize: 'tile', height: 512, width: 1280, tileSize: 256, tileOverlap: 32 });
     expect(commutator.reason).toMatch(/18 tiles of 256 px over a 512x1280 canvas \(aspect kept, short side at 512 px \(native 500 px\)/);
+    // sizes cannot tell hairline defects from small ones either: the line says what to set for them
+    expect(commutator.reason).toMatch(/; for hairline defects, an image score at a 256 px short side may rank them better$/);
     const boards = proposeInput([{ width: 1280, height: 640 }], 256);
     expect(boards.setting).toMatchObject({ resize: 'tile', height: 640, width: 1280 });
     const plates = proposeInput([{ width: 1000, height: 3000 }], 256);
