@@ -163,7 +163,7 @@ export function mapModelOf(model: FittedModel): FittedModel {
 
 /**
  * Fits (or extends) the map model on `train` and the score model on the same canvases shrunk to
- * `scoreInput`, reading `train` once. If either fails, the other stops reading and the failure is thrown.
+ * `scoreInput`, reading `train` once. If either fails, the other stops at its next read and the first failure is thrown.
  */
 async function bothFits(train: AsyncIterable<ImageBatch>, scoreInput: FittedModel['input'], fitMap: (train: AsyncIterable<ImageBatch>) => Promise<FittedModel>,
   fitScore: (train: AsyncIterable<ImageBatch>) => Promise<FittedModel>): Promise<[FittedModel, FittedModel]> {
@@ -171,11 +171,12 @@ async function bothFits(train: AsyncIterable<ImageBatch>, scoreInput: FittedMode
   async function* shrunk(): AsyncGenerator<ImageBatch> {
     for await (const b of tee.branches[1]) yield shrinkBatch(b, scoreInput.height, scoreInput.width, scoreInput.filter);
   }
-  const guarded = (i: 0 | 1, fit: Promise<FittedModel>) => fit.catch((err: unknown) => {
-    tee.release(i);
+  // one fit failing stops the other at its next read: its model could not be used
+  const guarded = (fit: Promise<FittedModel>) => fit.catch((err: unknown) => {
+    tee.abort(err);
     throw err;
   });
-  return Promise.all([guarded(0, fitMap(tee.branches[0])), guarded(1, fitScore(shrunk()))]);
+  return Promise.all([guarded(fitMap(tee.branches[0])), guarded(fitScore(shrunk()))]);
 }
 
 /** `method` with an image score at a second, smaller scale (scoreSide > 0); unchanged otherwise. */

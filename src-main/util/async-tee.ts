@@ -5,10 +5,12 @@
 export interface Tee<T> {
   readonly branches: readonly [AsyncIterable<T>, AsyncIterable<T>];
   /**
-   * Branch `i` will read no more (its consumer failed before or while reading): the other branch no
-   * longer waits for it. A branch whose loop ends (done, broken out of, or thrown through) releases itself.
+   * Branch `i` will read no more: the other branch no longer waits for it. A branch whose loop ends
+   * (done, broken out of, or thrown through) releases itself.
    */
   release(i: 0 | 1): void;
+  /** Both branches throw `error` at their next read and the source is closed (one consumer failed: the other's work is wasted). */
+  abort(error: unknown): void;
 }
 
 export function teeAsync<T>(source: AsyncIterable<T>, lookahead: number): Tee<T> {
@@ -45,16 +47,23 @@ export function teeAsync<T>(source: AsyncIterable<T>, lookahead: number): Tee<T>
     wake();
     if (released[1 - i] && !ended) void it.return?.();
   };
+  const abort = (error: unknown) => {
+    if (failure) return;
+    failure = { error };
+    queues.forEach((q) => (q.length = 0));
+    wake();
+    if (!ended) void it.return?.();
+  };
   async function* branch(i: 0 | 1): AsyncGenerator<T> {
     const other = 1 - i;
     try {
       for (;;) {
+        if (failure) throw failure.error;
         if (queues[i].length > 0) {
           const item = queues[i].shift()!;
           wake();
           yield item;
-        } else if (failure) throw failure.error;
-        else if (ended) return;
+        } else if (ended) return;
         else if (!released[other] && queues[other]!.length >= lookahead) await new Promise<void>((resolve) => waiting.push(resolve));
         else await pull();
       }
@@ -62,5 +71,5 @@ export function teeAsync<T>(source: AsyncIterable<T>, lookahead: number): Tee<T>
       release(i);
     }
   }
-  return { branches: [branch(0), branch(1)], release };
+  return { branches: [branch(0), branch(1)], release, abort };
 }

@@ -40,12 +40,35 @@ describe('one stream read by two consumers (teeAsync)', () => {
     expect(read.length).toBe(100);
   });
 
-  it('stops waiting for a branch that is released (its consumer failed), and passes a failing source on to both', async () => {
+  it('stops waiting for a branch that is released, stops both when one consumer fails, and passes a failing source on to both', async () => {
     const tee = teeAsync(counting(20, []), 2);
     tee.release(1);
     let n = 0;
     for await (const _ of tee.branches[0]) n++;
     expect(n).toBe(20);
+
+    // one consumer failing stops the other at its next read, with that failure, and closes the source
+    let closed = false;
+    async function* source() {
+      try {
+        for (let i = 0; ; i++) yield i;
+      } finally {
+        closed = true;
+      }
+    }
+    const stopped = teeAsync(source(), 2);
+    const failingFit = (async () => {
+      for await (const v of stopped.branches[0]) if (v === 3) throw new Error('fit failed');
+    })().catch((err: unknown) => {
+      stopped.abort(err);
+      throw err;
+    });
+    const otherFit = (async () => {
+      for await (const _ of stopped.branches[1]) await new Promise((r) => setTimeout(r, 1));
+    })();
+    await expect(failingFit).rejects.toThrow('fit failed');
+    await expect(otherFit).rejects.toThrow('fit failed');
+    expect(closed).toBe(true);
 
     async function* failing() {
       yield 1;
