@@ -206,6 +206,17 @@ async function* withholding(train: AsyncIterable<ImageBatch>, held: ReadonlySet<
   }
 }
 
+/** 1 where a pixel of a height × width input is ignored or outside the picture (top-left `content`). */
+function excludedPixels(height: number, width: number, ignore: Uint8Array | undefined, content: ContentBox | undefined): Uint8Array {
+  const out = ignore ? ignore.slice() : new Uint8Array(height * width);
+  if (!content) return out;
+  for (let y = 0; y < height; y++) {
+    if (y >= content.height) out.fill(1, y * width, (y + 1) * width);
+    else out.fill(1, y * width + content.width, (y + 1) * width);
+  }
+  return out;
+}
+
 /** The fitted model's maps of the held-out images, their statistics, and the model normalised by them. */
 async function normalised(inner: FittedModel, held: readonly ImageBatch[], events: FitEvents): Promise<PositionNormModel> {
   const { height, width } = inner.input;
@@ -220,7 +231,7 @@ async function normalised(inner: FittedModel, held: readonly ImageBatch[], event
       const content = batch.content?.[i];
       maps.push(p.map);
       contents.push(content);
-      excluded.push(Uint8Array.from({ length: plane }, (_, q) => (ignore?.[q] === 1 || (content && (q % width >= content.width || Math.floor(q / width) >= content.height)) ? 1 : 0)));
+      excluded.push(excludedPixels(height, width, ignore, content));
     });
     events.onProgress?.({ stage: 'normalise', done: maps.length, total: held.length });
   }

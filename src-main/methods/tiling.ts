@@ -89,7 +89,8 @@ export function tileAround(grid: TileGrid, x: number, y: number): TilePlace {
 /** Tile `index` of a one-image batch, as a batch of its own. */
 export function tileOf(batch: ImageBatch, grid: TileGrid, index: number): ImageBatch {
   if (batch.n !== 1) throw new RangeError(`tileOf cuts a tile from one image; the batch holds ${batch.n}`);
-  return tileRange(cutTiles(batch, grid), index, 1);
+  const place = tilePlace(grid, index);
+  return cutTiles(batch, { xs: [place.left], ys: [place.top], size: grid.size });
 }
 
 /**
