@@ -16,7 +16,7 @@ export const PROJECT_USAGE = `argus project create <dir> [--name <name>]
 argus import   --project <dir> --product <name|id> [--mvtec] [--split train|validation|test]
                [--verdict good|defective|unlabelled] <file or folder>...
 argus train    --project <dir> --product <name|id> [--method ${METHOD_NAMES.join('|')}] [--backbone <id>] [--set key=value]...
-               [--resize auto|stretch|letterbox|tile] [--size <px|HxW>] [--tile-size <px>] [--tile-overlap <px>] [--position-norm]
+               [--resize auto|stretch|letterbox|tile] [--size <px|HxW>] [--tile-size <px>] [--tile-overlap <px>] [--position-norm] [--score-side <px>]
 argus evaluate --project <dir> (--model <id> | --product <name|id>)
 argus inspect  --project <dir> (--model <id> | --product <name|id>) [--lot <name>] [--watch] <folder>
 argus runs     --project <dir> --product <name|id> [--json]
