@@ -18,29 +18,31 @@ import { stripDataset } from '../fixtures/strips.ts';
 
 describe('a tiled model with its image score at a second, smaller scale (scoreSide), on long strips cut from real metal plates (MPDD)', async () => {
   const data = await stripDataset(sharedDataset('mpdd_metal_plate'), { parts: 4, maxImages: 5 });
-  const native = { resize: 'tile', height: 160, width: 640, tileSize: 128, tileOverlap: 16, coresetRatio: 0.25, positionNorm: true };
-  const config = { ...native, scoreSide: 128 };
+  // the map model reads 128x512 canvases in 96 px tiles, the score model the same shrunk to 96x384
+  const [H, W, h, w] = [128, 512, 96, 384];
+  const native = { resize: 'tile', height: H, width: W, tileSize: 96, tileOverlap: 16, coresetRatio: 0.25, positionNorm: true };
+  const config = { ...native, scoreSide: h };
   let fitted: FittedModel | undefined;
   const testBatch = async (model: FittedModel, n = 8): Promise<ImageBatch> =>
     (await imageBatches(loadBatches(evenlySpaced(scanMvtec(data).test, n), model.input, { batchSize: n })).next()).value!;
 
-  it('fits the native-resolution map model and a score model on the canvases shrunk to a 128 px short side, each normalised by its own held-out maps', async () => {
+  it('fits the native-resolution map model and a score model on the canvases shrunk to a 96 px short side, each normalised by its own held-out maps', async () => {
     const r = await evaluateDataset(data, { method: 'patchcore', config, batchSize: 4, onFitted: (m) => void (fitted = m) });
     const model = fitted as TwoScaleModel;
     expect(model).toBeInstanceOf(TwoScaleModel);
-    expect(model.input).toMatchObject({ height: 160, width: 640, resize: 'tile' });
-    expect(model.score.input).toMatchObject({ height: 128, width: 512, resize: 'tile' });
+    expect(model.input).toMatchObject({ height: H, width: W, resize: 'tile' });
+    expect(model.score.input).toMatchObject({ height: h, width: w, resize: 'tile' });
     for (const part of [model.map, model.score]) {
       expect(part).toBeInstanceOf(PositionNormModel);
       expect((part as PositionNormModel).inner).toBeInstanceOf(TiledModel);
     }
-    expect(r.model).toMatchObject({ scoreSide: 128, scoreCanvas: '128x512', tiles: 12, positionNormImages: 10, scoreModel: { tiles: 5, positionNormImages: 10 } });
+    expect(r.model).toMatchObject({ scoreSide: 96, scoreCanvas: '96x384', tiles: 14, positionNormImages: 10, scoreModel: { tiles: 5, positionNormImages: 10 } });
     expect(r.pixelAuroc).toBeGreaterThan(0.85);
     expect(r.imageAuroc).toBeGreaterThan(0.6); // ten fitted strips: the ranking is above chance, not more
 
     // the map is the map model's; the score is the score model's, on the same canvas shrunk
     const batch = await testBatch(model);
-    const [both, maps, scores] = [await model.predict(batch), await model.map.predict(batch), await model.score.predict(shrinkBatch(batch, 128, 512, 'bilinear'))];
+    const [both, maps, scores] = [await model.predict(batch), await model.map.predict(batch), await model.score.predict(shrinkBatch(batch, h, w, 'bilinear'))];
     both.forEach((p, i) => {
       expect(p.map).toEqual(maps[i]!.map);
       expect(p.score).toBe(scores[i]!.score);
@@ -53,10 +55,10 @@ describe('a tiled model with its image score at a second, smaller scale (scoreSi
     const method = getMethod('patchcore');
     const train = scanMvtec(data).train;
     async function* shrunk() {
-      for await (const b of imageBatches(loadBatches(train, model.input, { batchSize: 4 }))) yield shrinkBatch(b, 128, 512, 'bilinear');
+      for await (const b of imageBatches(loadBatches(train, model.input, { batchSize: 4 }))) yield shrinkBatch(b, h, w, 'bilinear');
     }
-    const alone = await method.fit(shrunk(), train.length, { ...method.defaults, ...native, height: 128, width: 512 });
-    const batch = shrinkBatch(await testBatch(model), 128, 512, 'bilinear');
+    const alone = await method.fit(shrunk(), train.length, { ...method.defaults, ...native, height: h, width: w });
+    const batch = shrinkBatch(await testBatch(model), h, w, 'bilinear');
     const [want, got] = [await alone.predict(batch), await model.score.predict(batch)];
     got.forEach((p, i) => expect(p.score).toBeCloseTo(want[i]!.score, 5));
   });
@@ -82,27 +84,27 @@ describe('a tiled model with its image score at a second, smaller scale (scoreSi
   it("leaves ignore regions out of the score model's score, and the station keeps that score when it masks the map", async () => {
     const model = fitted as TwoScaleModel;
     const batch = await testBatch(model, 4);
-    const plane = 160 * 640;
+    const plane = H * W;
     const plain = await model.predict(batch);
     // ignore the part of each canvas around where the score model's map peaks
-    const shrunk = shrinkBatch(batch, 128, 512, 'bilinear');
+    const shrunk = shrinkBatch(batch, h, w, 'bilinear');
     const peaks = await model.score.predict(shrunk);
     const ignore = new Uint8Array(batch.n * plane);
     peaks.forEach((p, i) => {
-      const at = pictureArgmax(p.map, 512, shrunk.content?.[i]);
-      const x = Math.round(((at % 512) * 640) / 512);
-      for (let y = 0; y < 160; y++) ignore.fill(1, i * plane + y * 640 + Math.max(0, x - 80), i * plane + y * 640 + Math.min(640, x + 80));
+      const at = pictureArgmax(p.map, w, shrunk.content?.[i]);
+      const x = Math.round(((at % w) * W) / w);
+      for (let y = 0; y < H; y++) ignore.fill(1, i * plane + y * W + Math.max(0, x - 64), i * plane + y * W + Math.min(W, x + 64));
     });
     const masked = await model.predict({ ...batch, ignore });
-    const again = await model.score.predict(shrinkBatch({ ...batch, ignore }, 128, 512, 'bilinear'));
+    const again = await model.score.predict(shrinkBatch({ ...batch, ignore }, h, w, 'bilinear'));
     masked.forEach((p, i) => {
       const m = again[i]!.map;
-      const keep = shrinkBatch({ ...batch, ignore }, 128, 512, 'bilinear').ignore!.subarray(i * 128 * 512, (i + 1) * 128 * 512);
-      expect(p.score).toBe(m[pictureArgmax(m, 512, shrunk.content?.[i], keep)]);
+      const keep = shrinkBatch({ ...batch, ignore }, h, w, 'bilinear').ignore!.subarray(i * h * w, (i + 1) * h * w);
+      expect(p.score).toBe(m[pictureArgmax(m, w, shrunk.content?.[i], keep)]);
       expect(p.score).toBeLessThan(plain[i]!.score);
       // the station's masking of the map keeps the two-scale score (the map's own maximum would differ)
       const own = ignore.subarray(i * plane, (i + 1) * plane);
-      expect(ignoringRegions(p, p.map, 640, 160, own).score).toBe(p.score);
+      expect(ignoringRegions(p, p.map, W, H, own).score).toBe(p.score);
     });
   });
 
@@ -112,9 +114,9 @@ describe('a tiled model with its image score at a second, smaller scale (scoreSi
     const grown = (await model.extended(imageBatches(loadBatches(good, model.input, { batchSize: 2 })))) as TwoScaleModel;
     expect(grown).toBeInstanceOf(TwoScaleModel);
     const bank = (m: FittedModel) => (m.describe()['memoryBank'] as number[])[0]!;
-    // 3 images of 12 tiles (map) and of 5 tiles (score), 16x16 patches a tile, a quarter of them kept
-    expect(bank(grown.map) - bank(model.map)).toBe(Math.floor((3 * 12 * 256) / 4));
-    expect(bank(grown.score) - bank(model.score)).toBe(Math.floor((3 * 5 * 256) / 4));
+    // 3 images of 14 tiles (map) and of 5 tiles (score), 12x12 patches a tile, a quarter of them kept
+    expect(bank(grown.map) - bank(model.map)).toBe(Math.floor((3 * 14 * 144) / 4));
+    expect(bank(grown.score) - bank(model.score)).toBe(Math.floor((3 * 5 * 144) / 4));
     expect((grown.map as PositionNormModel).statistics).toBe((model.map as PositionNormModel).statistics);
     expect((grown.score as PositionNormModel).statistics).toBe((model.score as PositionNormModel).statistics);
   });
@@ -132,7 +134,7 @@ describe('a tiled model with its image score at a second, smaller scale (scoreSi
     try {
       expect(refiner.model).toBe(model.map);
       const batch = await testBatch(model, 1);
-      const x = { data: batch.data, width: 640, height: 160, content: batch.content![0]! };
+      const x = { data: batch.data, width: W, height: H, content: batch.content![0]! };
       expect(await refiner.detectorMap(x)).toEqual((await model.map.predict(batch))[0]!.map);
     } finally {
       await refiner.release();
@@ -143,8 +145,8 @@ describe('a tiled model with its image score at a second, smaller scale (scoreSi
     const method = getMethod('patchcore');
     const check = (c: Record<string, unknown>) => () => method.validate!({ ...method.defaults, ...c });
     expect(check({ resize: 'letterbox', height: 256, width: 256, scoreSide: 128 })).toThrow(/goes with resize 'tile'/);
-    expect(check({ ...native, scoreSide: 160 })).toThrow(/below the canvas's short side/);
-    expect(check({ ...native, scoreSide: 100 })).toThrow(/hold one 128 px tile/);
+    expect(check({ ...native, scoreSide: H })).toThrow(/below the canvas's short side/);
+    expect(check({ ...native, scoreSide: 80 })).toThrow(/hold one 96 px tile/);
     expect(check({ ...native, scoreSide: 12.5 })).toThrow(/whole number/);
     expect(check(config)).not.toThrow();
   });
