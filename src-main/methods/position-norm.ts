@@ -18,7 +18,6 @@ import { gaussianFilter, type ContentBox } from '../vision/index.ts';
 import { joinImages, pickImages } from './image-batch.ts';
 import type { FitEvents, FittedModel, ImageBatch, Method, Prediction, StoredModel, TrainingScores } from './method.ts';
 import { ModelFormatError, requireCount, requireTensor } from './model-file.ts';
-import { mapModelOf } from './score-scale.ts';
 import { pictureArgmax, TiledModel } from './tiling.ts';
 import { holdoutIndices, summarizeTrainingScores } from './training-scores.ts';
 import { mapToFloat32 } from '../util/arrays.ts';
@@ -124,12 +123,11 @@ export function zScores(map: Float32Array, { mean, scale }: PositionStatistics):
 }
 
 /**
- * The model whose maps `model` gives: a normalised model's detector underneath (a two-scale model's
- * map model's), any other model itself.
+ * The model whose maps `model` gives: a normalised model's detector underneath, any other model
+ * itself (a two-scale model is unwrapped first, by score-scale.ts mapModelOf).
  */
 export function detectorOf(model: FittedModel): FittedModel {
-  const maps = mapModelOf(model);
-  return maps instanceof PositionNormModel ? maps.inner : maps;
+  return model instanceof PositionNormModel ? model.inner : model;
 }
 
 export class PositionNormModel implements FittedModel {

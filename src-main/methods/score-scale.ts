@@ -222,6 +222,7 @@ export function withScoreScale<C extends CanvasConfig>(method: Method<C>): Metho
       const { trainingScores: _, ...rest } = stored;
       const map = await method.deserialize({ ...stored, config: plain(stored.config), tensors: mapTensors });
       const scoreScores = meta['trainingScores'] === undefined ? undefined : parseTrainingScores(meta['trainingScores']);
+      if (meta['trainingScores'] !== undefined && !scoreScores) throw new ModelFormatError('meta', `${stored.source}: the score model's 'trainingScores' is malformed`);
       const score = await method.deserialize({ ...rest, meta, config: scoreConfig(stored.config), tensors: scoreTensors, source: `${stored.source} (score model)`, ...(scoreScores ? { trainingScores: scoreScores } : {}) });
       return new TwoScaleModel(map, score, stored.config.scoreSide);
     },

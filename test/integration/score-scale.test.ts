@@ -79,6 +79,8 @@ describe('a tiled model with its image score at a second, smaller scale (scoreSi
     const { scoreModel: _, ...meta } = file.meta;
     await expect(decodeModel(encodeTensorFile({ meta, tensors: file.tensors }), 'stripped model')).rejects.toThrow(ModelFormatError);
     await expect(decodeModel(encodeTensorFile({ meta, tensors: file.tensors }), 'stripped model')).rejects.toThrow(/stripped model: .*score model's meta/);
+    const scoreModel = { ...(file.meta['scoreModel'] as Record<string, unknown>), trainingScores: { images: 'eight' } };
+    await expect(decodeModel(encodeTensorFile({ meta: { ...meta, scoreModel }, tensors: file.tensors }), 'bad scores')).rejects.toThrow(/bad scores: the score model's 'trainingScores' is malformed/);
   });
 
   it("leaves ignore regions out of the score model's score, and the station keeps that score when it masks the map", async () => {
