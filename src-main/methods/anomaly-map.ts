@@ -3,7 +3,7 @@
  * bilinear upsampling (optionally shifted by the backbone's measured cell offset), then the
  * SciPy-style Gaussian blur (METHODS.md §1.3–1.4).
  */
-import { gaussianFilter, upsampleBilinear } from '../vision/index.ts';
+import { blurredUpsample } from '../vision/index.ts';
 import type { Prediction } from './method.ts';
 import { mapToFloat32 } from '../util/arrays.ts';
 
@@ -23,8 +23,7 @@ export function anomalyMapFromPatches(
   offset: { readonly x: number; readonly y: number },
 ): Float32Array {
   const align = settings.alignOffsets ? { stride, offsetX: offset.x, offsetY: offset.y } : undefined;
-  const up = upsampleBilinear(grid, gridW, gridH, settings.width, settings.height, align);
-  return settings.blurSigma > 0 ? gaussianFilter(up, settings.width, settings.height, settings.blurSigma) : up;
+  return blurredUpsample(grid, gridW, gridH, settings.width, settings.height, Math.max(0, settings.blurSigma), align);
 }
 
 /**

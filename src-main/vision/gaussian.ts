@@ -26,7 +26,7 @@ export function gaussianKernel1d(sigma: number, truncate = 4): Float64Array {
 }
 
 /** Source index for position i (possibly outside [0, n)) under half-sample-symmetric reflection. */
-function reflectIndex(i: number, n: number): number {
+export function reflectIndex(i: number, n: number): number {
   const period = 2 * n;
   let j = i % period;
   if (j < 0) j += period;

@@ -15,6 +15,7 @@ export { decodeBmp, isBmp } from './bmp.ts';
 export { type ResampleFilter, type ContentBox, resize, letterbox, letterboxContent, toRgb, toChw } from './resample.ts';
 export { type BinaryMask, readMask, resizeMaskNearest, emptyMask } from './mask.ts';
 export { gaussianFilter, gaussianKernel1d } from './gaussian.ts';
+export { blurredUpsample } from './blurred-upsample.ts';
 export { type GridAlign, type AxisTable, axisTable, upsampleBilinear, upsampleBilinearAlignCorners, resizeMap, cropMap } from './interpolate.ts';
 export { jet, overlayHeatmap, writePng, type OverlayOptions } from './overlay.ts';
 export { encodePicture, encodePng, toBytes, type EncodedPicture } from './picture.ts';
