@@ -33,12 +33,32 @@ export function fitToInput(image: RasterImage, input: InputSpec): { image: Raste
     : { image: resize(image, input.width, input.height, input.filter), content: { width: input.width, height: input.height } };
 }
 
+/** One image at one canvas: planar pixels, where the picture lies, its ignore mask. */
+interface Canvas {
+  readonly chw: Float32Array;
+  readonly content: ContentBox;
+  readonly ignore: Uint8Array | undefined;
+}
+
+async function atCanvas(image: RasterImage, entry: DatasetImage, input: InputSpec): Promise<Canvas> {
+  const fitted = fitToInput(image, input);
+  const ignore = entry.ignore?.length ? await ignoreAtInput(entry.ignore, fitted.content, input, entry.path) : undefined;
+  return { chw: toChw(toRgb(fitted.image)), content: fitted.content, ignore };
+}
+
+/** The input's second canvas as an input of its own (InputSpec.second), or undefined. */
+function secondInput(input: InputSpec): InputSpec | undefined {
+  if (!input.second) return undefined;
+  const { second: _, ...first } = input;
+  return { ...first, height: input.second.height, width: input.second.width };
+}
+
 async function loadOne(entry: DatasetImage, input: InputSpec, onSkip?: (issue: DatasetIssue) => void) {
   try {
     const image = await readImage(entry.path);
-    const fitted = fitToInput(image, input);
-    const ignore = entry.ignore?.length ? await ignoreAtInput(entry.ignore, fitted.content, input, entry.path) : undefined;
-    return { entry, chw: toChw(toRgb(fitted.image)), width: image.width, height: image.height, content: fitted.content, ignore };
+    const canvas = await atCanvas(image, entry, input);
+    const second = secondInput(input);
+    return { entry, ...canvas, width: image.width, height: image.height, second: second && (await atCanvas(image, entry, second)) };
   } catch (err) {
     if (!(err instanceof ImageReadError)) throw err;
     onSkip?.({ path: entry.path, problem: `unreadable image, skipped: ${err.reason}` });
@@ -56,19 +76,25 @@ async function ignoreAtInput(masks: readonly Uint8Array[], content: ContentBox, 
   return out;
 }
 
+/** Canvases of one size as a batch. */
+function batchOf(canvases: readonly Canvas[], height: number, width: number): ImageBatch {
+  const plane = 3 * height * width;
+  const data = new Float32Array(canvases.length * plane);
+  canvases.forEach((c, i) => data.set(c.chw, i * plane));
+  let ignore: Uint8Array | undefined;
+  if (canvases.some((c) => c.ignore)) {
+    ignore = new Uint8Array(canvases.length * height * width);
+    canvases.forEach((c, i) => c.ignore && ignore!.set(c.ignore, i * height * width));
+  }
+  return { data, n: canvases.length, height, width, content: canvases.map((c) => c.content), ...(ignore ? { ignore } : {}) };
+}
+
 async function loadBatch(entries: readonly DatasetImage[], input: InputSpec, onSkip?: (issue: DatasetIssue) => void): Promise<LoadedBatch | undefined> {
   const loaded = (await Promise.all(entries.map((e) => loadOne(e, input, onSkip)))).filter((x) => x !== undefined);
   if (loaded.length === 0) return undefined;
-  const plane = 3 * input.height * input.width;
-  const data = new Float32Array(loaded.length * plane);
-  loaded.forEach((l, i) => data.set(l.chw, i * plane));
-  let ignore: Uint8Array | undefined;
-  if (loaded.some((l) => l.ignore)) {
-    ignore = new Uint8Array(loaded.length * input.height * input.width);
-    loaded.forEach((l, i) => l.ignore && ignore!.set(l.ignore, i * input.height * input.width));
-  }
+  const batch = batchOf(loaded, input.height, input.width);
   return {
-    batch: { data, n: loaded.length, height: input.height, width: input.width, content: loaded.map((l) => l.content), ...(ignore ? { ignore } : {}) },
+    batch: input.second ? { ...batch, second: batchOf(loaded.map((l) => l.second!), input.second.height, input.second.width) } : batch,
     entries: loaded.map((l) => l.entry),
     sizes: loaded.map((l) => ({ width: l.width, height: l.height })),
     content: loaded.map((l) => l.content),

@@ -14,6 +14,8 @@ export interface ImageBatch {
   readonly ignore?: Uint8Array;
   /** Per image, the part of the input that holds the picture (top-left; all of it unless letterboxed). */
   readonly content?: readonly ContentBox[];
+  /** The same images at the input's second canvas, when it has one (InputSpec.second). */
+  readonly second?: ImageBatch;
 }
 
 export interface Prediction {
@@ -60,6 +62,11 @@ export interface InputSpec {
   readonly width: number;
   readonly filter: ResampleFilter;
   readonly resize: ResizeMode;
+  /**
+   * A second canvas the model reads the same picture at (a two-scale model's score canvas), made from
+   * the original image as the first is (resize mode and filter the same): the batch's `second`.
+   */
+  readonly second?: { readonly height: number; readonly width: number };
 }
 
 /** The backbone a model was fitted on: its id in models/manifest.json and the sha256 of its ONNX file. */

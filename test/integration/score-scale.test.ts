@@ -63,6 +63,24 @@ describe('a tiled model with its image score at a second, smaller scale (scoreSi
     got.forEach((p, i) => expect(p.score).toBeCloseTo(want[i]!.score, 5));
   });
 
+  it('reads the score canvas from the original image, not from the native canvas shrunk (resampled once, not twice)', async () => {
+    const model = fitted as TwoScaleModel;
+    // magnetic tiles of varied sizes: neither canvas is the picture's own size
+    const tiles = evenlySpaced(scanMvtec(sharedDataset('magnetic_tile')).test, 3);
+    const first = async (input: FittedModel['input']) => (await imageBatches(loadBatches(tiles, input, { batchSize: 3 })).next()).value as ImageBatch | undefined;
+    const [loaded, direct] = [await first(model.input), await first(model.score.input)];
+    expect(model.input.second).toEqual({ height: h, width: w });
+    expect(loaded!.second!.data).toEqual(direct!.data);
+    expect(loaded!.second!.content).toEqual(direct!.content);
+    const shrunk = shrinkBatch(loaded!, h, w, 'bilinear');
+    let differs = 0;
+    for (let i = 0; i < shrunk.data.length; i++) differs = Math.max(differs, Math.abs(shrunk.data[i]! - direct!.data[i]!));
+    expect(differs).toBeGreaterThan(0.05);
+    // and the two-scale score is the score model's on that canvas
+    const [both, alone] = [await model.predict(loaded!), await model.score.predict(direct!)];
+    both.forEach((p, i) => expect(p.score).toBe(alone[i]!.score));
+  });
+
   it('loads back from its saved form with both models, the same scores and maps; a file without its score model is refused', async () => {
     const model = fitted!;
     const bytes = encodeModel(model);
@@ -97,7 +115,9 @@ describe('a tiled model with its image score at a second, smaller scale (scoreSi
       const x = Math.round(((at % w) * W) / w);
       for (let y = 0; y < H; y++) ignore.fill(1, i * plane + y * W + Math.max(0, x - 64), i * plane + y * W + Math.min(W, x + 64));
     });
-    const masked = await model.predict({ ...batch, ignore });
+    // masks drawn on the native canvases by hand: without a second canvas of its own the batch is shrunk
+    const { second: _, ...nativeOnly } = batch;
+    const masked = await model.predict({ ...nativeOnly, ignore });
     const again = await model.score.predict(shrinkBatch({ ...batch, ignore }, h, w, 'bilinear'));
     masked.forEach((p, i) => {
       const m = again[i]!.map;
