@@ -13,7 +13,9 @@ export const MAX_DONORS = 64;
 export async function loadTrainingImages(entries: readonly DatasetImage[], input: InputSpec, max = MAX_DONORS, onSkip?: (issue: { path: string; problem: string }) => void): Promise<PlanarImage[]> {
   const images: PlanarImage[] = [];
   const plane = 3 * input.height * input.width;
-  for await (const l of loadBatches(evenlySpaced(entries, max), input, { batchSize: 8, ...(onSkip ? { onSkip } : {}) })) {
+  // the detector's canvas only: a two-scale model's score canvas (input.second) is no donor
+  const { second: _, ...canvas } = input;
+  for await (const l of loadBatches(evenlySpaced(entries, max), canvas, { batchSize: 8, ...(onSkip ? { onSkip } : {}) })) {
     for (let i = 0; i < l.batch.n; i++) images.push({ data: l.batch.data.slice(i * plane, (i + 1) * plane), width: input.width, height: input.height, content: l.content[i]! });
   }
   return images;

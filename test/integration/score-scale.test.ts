@@ -18,7 +18,7 @@ import { stripDataset } from '../fixtures/strips.ts';
 
 describe('a tiled model with its image score at a second, smaller scale (scoreSide), on long strips cut from real metal plates (MPDD)', async () => {
   const data = await stripDataset(sharedDataset('mpdd_metal_plate'), { parts: 4, maxImages: 5 });
-  // the map model reads 128x512 canvases in 96 px tiles, the score model the same shrunk to 96x384
+  // the map model reads 128x512 canvases in 96 px tiles, the score model the same parts at 96x384
   const [H, W, h, w] = [128, 512, 96, 384];
   const native = { resize: 'tile', height: H, width: W, tileSize: 96, tileOverlap: 16, coresetRatio: 0.25, positionNorm: true };
   const config = { ...native, scoreSide: h };
@@ -26,7 +26,7 @@ describe('a tiled model with its image score at a second, smaller scale (scoreSi
   const testBatch = async (model: FittedModel, n = 8): Promise<ImageBatch> =>
     (await imageBatches(loadBatches(evenlySpaced(scanMvtec(data).test, n), model.input, { batchSize: n })).next()).value!;
 
-  it('fits the native-resolution map model and a score model on the canvases shrunk to a 96 px short side, each normalised by its own held-out maps', async () => {
+  it('fits the native-resolution map model and a score model at a 96 px short side, each normalised by its own held-out maps', async () => {
     const r = await evaluateDataset(data, { method: 'patchcore', config, batchSize: 4, onFitted: (m) => void (fitted = m) });
     const model = fitted as TwoScaleModel;
     expect(model).toBeInstanceOf(TwoScaleModel);
@@ -40,9 +40,9 @@ describe('a tiled model with its image score at a second, smaller scale (scoreSi
     expect(r.pixelAuroc).toBeGreaterThan(0.85);
     expect(r.imageAuroc).toBeGreaterThan(0.6); // ten fitted strips: the ranking is above chance, not more
 
-    // the map is the map model's; the score is the score model's, on the same canvas shrunk
+    // the map is the map model's; the score is the score model's, on the batch's second canvas
     const batch = await testBatch(model);
-    const [both, maps, scores] = [await model.predict(batch), await model.map.predict(batch), await model.score.predict(shrinkBatch(batch, h, w, 'bilinear'))];
+    const [both, maps, scores] = [await model.predict(batch), await model.map.predict(batch), await model.score.predict(batch.second!)];
     both.forEach((p, i) => {
       expect(p.map).toEqual(maps[i]!.map);
       expect(p.score).toBe(scores[i]!.score);
@@ -50,15 +50,12 @@ describe('a tiled model with its image score at a second, smaller scale (scoreSi
     expect(new Set(both.map((p, i) => p.score === maps[i]!.score)).has(false)).toBe(true);
   });
 
-  it('fits the score model in the same pass exactly as a fit of its own on the shrunk canvases would', async () => {
+  it('fits the score model in the same pass exactly as a fit of its own at the score canvas would', async () => {
     const model = fitted as TwoScaleModel;
     const method = getMethod('patchcore');
     const train = scanMvtec(data).train;
-    async function* shrunk() {
-      for await (const b of imageBatches(loadBatches(train, model.input, { batchSize: 4 }))) yield shrinkBatch(b, h, w, 'bilinear');
-    }
-    const alone = await method.fit(shrunk(), train.length, { ...method.defaults, ...native, height: h, width: w });
-    const batch = shrinkBatch(await testBatch(model), h, w, 'bilinear');
+    const alone = await method.fit(imageBatches(loadBatches(train, model.score.input, { batchSize: 4 })), train.length, { ...method.defaults, ...native, height: h, width: w });
+    const batch = (await testBatch(model)).second!;
     const [want, got] = [await alone.predict(batch), await model.score.predict(batch)];
     got.forEach((p, i) => expect(p.score).toBeCloseTo(want[i]!.score, 5));
   });
