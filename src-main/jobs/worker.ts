@@ -9,6 +9,7 @@ import type { DatasetImage } from '../datasets/mvtec.ts';
 import { getMethod } from '../methods/index.ts';
 import { decodeModel, encodeModel } from '../methods/persistence.ts';
 import { flaggedPatch } from '../methods/patchcore/flagged-patch.ts';
+import { mapModelOf } from '../methods/score-scale.ts';
 import { describeImages, descriptorSpec, nearestDescriptor } from '../features/image-descriptor.ts';
 import type { ImageBatch } from '../methods/method.ts';
 import type { ImageDescriptors } from '../services/training-record.ts';
@@ -134,8 +135,10 @@ async function extend(t: ExtendTask): Promise<void> {
 /** Reads the one image as the model does (ignore regions included) and finds what explains its score (ExplainTask). */
 async function explain(t: ExplainTask): Promise<void> {
   const model = await decodeModel(t.model);
+  // the patch is the map model's: a two-scale model's score canvas is not read
+  const input = mapModelOf(model).input;
   let loaded;
-  for await (const l of loadBatches([entry(t.image.path, t.image.ignore)], model.input, { batchSize: 1 })) loaded = l;
+  for await (const l of loadBatches([entry(t.image.path, t.image.ignore)], input, { batchSize: 1 })) loaded = l;
   if (!loaded) throw new RangeError(`the image ${t.image.path} could not be read`);
   const batch = loaded.batch;
   const patch = await flaggedPatch(model, batch);
@@ -147,7 +150,7 @@ async function explain(t: ExplainTask): Promise<void> {
   }
   post({
     type: 'explained',
-    explained: { input: { width: model.input.width, height: model.input.height, resize: model.input.resize }, size: loaded.sizes[0]!, content: loaded.content[0]!, patch, image },
+    explained: { input: { width: input.width, height: input.height, resize: input.resize }, size: loaded.sizes[0]!, content: loaded.content[0]!, patch, image },
   });
 }
 

@@ -1,4 +1,4 @@
-/** Taking images out of batches and putting them together again (data, ignore masks and content boxes alike). */
+/** Taking images out of batches and putting them together again (data, ignore masks, content boxes and second canvases alike). */
 import type { ImageBatch } from './method.ts';
 
 /** The images of `batch` at `indices` (in that order), copied. */
@@ -11,10 +11,11 @@ export function pickImages(batch: ImageBatch, indices: readonly number[]): Image
     ignore?.set(batch.ignore!.subarray(i * plane, (i + 1) * plane), k * plane);
   });
   const content = batch.content ? indices.map((i) => batch.content![i]!) : undefined;
-  return { data, n: indices.length, height: batch.height, width: batch.width, ...(ignore ? { ignore } : {}), ...(content ? { content } : {}) };
+  const second = batch.second ? pickImages(batch.second, indices) : undefined;
+  return { data, n: indices.length, height: batch.height, width: batch.width, ...(ignore ? { ignore } : {}), ...(content ? { content } : {}), ...(second ? { second } : {}) };
 }
 
-/** One batch of the images of `batches` (all of one input size), in order. */
+/** One batch of the images of `batches` (all of one input size), in order; their second canvases joined where every batch has one. */
 export function joinImages(batches: readonly ImageBatch[]): ImageBatch {
   if (batches.length === 0) throw new RangeError('no images to join');
   const { height, width } = batches[0]!;
@@ -32,5 +33,6 @@ export function joinImages(batches: readonly ImageBatch[]): ImageBatch {
     if (b.ignore) ignore!.set(b.ignore.subarray(0, b.n * plane), at * plane);
     at += b.n;
   }
-  return { data, n, height, width, ...(ignore ? { ignore } : {}), ...(content ? { content } : {}) };
+  const second = batches.every((b) => b.second) ? joinImages(batches.map((b) => b.second!)) : undefined;
+  return { data, n, height, width, ...(ignore ? { ignore } : {}), ...(content ? { content } : {}), ...(second ? { second } : {}) };
 }
