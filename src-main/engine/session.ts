@@ -54,13 +54,24 @@ function missingCudaLibrary(): string | undefined {
 let cudaUnavailable: string | undefined = missingCudaLibrary();
 let cudaReasonLogged = false;
 
+/** Set by a worker that shares the CPUs with others (jobs/worker.ts); takes precedence over ARGUS_THREADS. */
+let threadsOfThisThread: number | undefined;
+
+/** Intra-op threads for the sessions this thread opens from now on (a compute worker's share of the CPUs). */
+export function setIntraOpThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`intra-op threads must be a positive integer, got ${threads}`);
+  threadsOfThisThread = threads;
+}
+
 /**
- * Intra-op threads per session: ARGUS_THREADS, else the CPUs this process may run on. ONNX Runtime's own
- * default counts the host's physical cores, which in a container or under a CPU affinity mask can be
- * many times the CPUs granted: the oversubscribed pool then runs a large matrix product at a third of
- * the speed of two threads (measured on a 2-CPU container of a many-core host).
+ * Intra-op threads per session: this thread's share (setIntraOpThreads), else ARGUS_THREADS, else the
+ * CPUs this process may run on. ONNX Runtime's own default counts the host's physical cores, which in
+ * a container or under a CPU affinity mask can be many times the CPUs granted: the oversubscribed pool
+ * then runs a large matrix product at a third of the speed of two threads (measured on a 2-CPU
+ * container of a many-core host).
  */
 export function intraOpThreads(): number {
+  if (threadsOfThisThread !== undefined) return threadsOfThisThread;
   const fromEnv = Number(process.env['ARGUS_THREADS']);
   return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : availableParallelism();
 }

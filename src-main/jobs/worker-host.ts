@@ -58,18 +58,18 @@ export function runWorkerTask(task: WorkerTask, onMessage: (m: FromWorker) => vo
 }
 
 /**
- * Handles a worker's acknowledged messages ('scored', 'refined') one at a time and in order, then
- * acknowledges each, so the worker runs at most its in-flight limit ahead of what is stored. The
- * first failure is kept (later messages are acknowledged unhandled, so the worker never waits
- * forever) and thrown by settle().
+ * Handles workers' acknowledged messages ('scored', 'refined') one at a time and in the order they
+ * arrive, then acknowledges each to the worker that sent it, so a worker runs at most its in-flight
+ * limit ahead of what is stored. One InOrder may serve several workers of a job: their messages are
+ * still handled one at a time. The first failure is kept (later messages are acknowledged unhandled,
+ * so no worker waits forever) and thrown by settle().
  */
 export class InOrder {
   #chain: Promise<void> = Promise.resolve();
   #failure: { readonly error: unknown } | null = null;
 
-  constructor(private readonly run: () => WorkerRun) {}
-
-  add(handle: () => Promise<void> | void): void {
+  /** `from`: the worker run to acknowledge once `handle` is done. */
+  add(from: () => WorkerRun, handle: () => Promise<void> | void): void {
     this.#chain = this.#chain.then(async () => {
       if (!this.#failure) {
         try {
@@ -78,7 +78,7 @@ export class InOrder {
           this.#failure = { error };
         }
       }
-      this.run().ack();
+      from().ack();
     });
   }
 

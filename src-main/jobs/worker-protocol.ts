@@ -28,6 +28,8 @@ export interface PredictTask {
   readonly batchSize: number;
   /** Batches posted and not yet acknowledged before the worker waits (back-pressure). */
   readonly maxInFlight: number;
+  /** Intra-op threads of the worker's sessions, where workers share the CPUs; all of them when absent. */
+  readonly threads?: number;
 }
 
 export interface RefineTask {

@@ -19,6 +19,7 @@ import { loadTrainingImages } from '../refine/training-images.ts';
 import { cropMap, encodePng, toBytes } from '../vision/index.ts';
 import { ImageReadError, readImage } from '../vision/image.ts';
 import { ignoringRegions } from '../methods/anomaly-map.ts';
+import { setIntraOpThreads } from '../engine/session.ts';
 import type { ExplainTask, ExtendTask, FitTask, FromWorker, PredictTask, RefineTask, ScoredImage, ToWorker, WorkerTask } from './worker-protocol.ts';
 
 const port = parentPort!;
@@ -160,6 +161,7 @@ async function waitForAcks(sent: number, maxInFlight: number): Promise<void> {
 }
 
 async function predict(t: PredictTask): Promise<void> {
+  if (t.threads !== undefined) setIntraOpThreads(t.threads);
   const model = await decodeModel(t.model);
   const byPath = new Map(t.images.map((i) => [i.path, i.id]));
   const onSkip = (issue: { path: string; problem: string }) => post({ type: 'skipped', path: issue.path, problem: issue.problem, imageId: byPath.get(issue.path) ?? null });

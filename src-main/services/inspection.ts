@@ -12,7 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiRequest, InspectionSummary } from '../api/contract.ts';
 import { ApiError } from '../api/contract.ts';
 import type { JobContext } from '../jobs/queue.ts';
-import { InOrder, runWorkerTask } from '../jobs/worker-host.ts';
+import { InOrder, runWorkerTask, type WorkerRun } from '../jobs/worker-host.ts';
+import { intraOpThreads } from '../engine/session.ts';
 import type { ScoredImage } from '../jobs/worker-protocol.ts';
 import { images, jobs, models, results, runs, thresholds, type Project } from '../store/index.ts';
 import { ignoreMasksOf } from './ignore-regions.ts';
@@ -82,24 +83,64 @@ export async function scoreImages(p: Project, model: models.Model, list: readonl
   const skipped: Array<{ path: string; problem: string }> = [];
   if (list.length === 0) return skipped;
   const bytes = models.readModelBlob(p, model, 'model');
-  const inOrder = new InOrder(() => run);
   const ignoreOf = ignoreMasksOf(p, model.productId);
-  const run = runWorkerTask(
-    { task: 'predict', model: new Uint8Array(bytes), images: list.map((i) => ({ id: i.id, path: images.filePath(p, i), ignore: ignoreOf(i) })), batchSize: INSPECTION_BATCH, maxInFlight: 2 },
-    (m) => {
-      if (m.type === 'progress') {
-        ctx.progress({ fraction: progressBase + (1 - progressBase) * m.fraction, step: 'inspect', message: `${m.done} / ${m.total} images`, etaSeconds: m.etaSeconds });
-      } else if (m.type === 'skipped') {
-        skipped.push({ path: m.path, problem: m.problem });
-      } else if (m.type === 'scored') {
-        inOrder.add(() => onBatch(m.items));
-      }
-    },
-    ctx.signal,
-  );
-  await run.done;
+  const { workers, threads } = inspectionWorkers(Math.ceil(list.length / INSPECTION_BATCH));
+  // batches dealt out in turn, so the results arrive in about the order of the list
+  const shares = Array.from({ length: workers }, (_, w) => list.filter((_, i) => Math.floor(i / INSPECTION_BATCH) % workers === w));
+  const done = shares.map(() => 0);
+  const start = performance.now();
+  const inOrder = new InOrder();
+  // a worker that fails stops the others
+  const stop = new AbortController();
+  const cancel = () => stop.abort();
+  if (ctx.signal.aborted) stop.abort();
+  else ctx.signal.addEventListener('abort', cancel, { once: true });
+  const runs = shares.map((share, w) => {
+    const run: WorkerRun = runWorkerTask(
+      {
+        task: 'predict', model: new Uint8Array(bytes), images: share.map((i) => ({ id: i.id, path: images.filePath(p, i), ignore: ignoreOf(i) })),
+        batchSize: INSPECTION_BATCH, maxInFlight: 2, ...(workers > 1 ? { threads } : {}),
+      },
+      (m) => {
+        if (m.type === 'progress') {
+          done[w] = m.done;
+          const all = done.reduce((a, b) => a + b, 0);
+          const elapsed = (performance.now() - start) / 1000;
+          ctx.progress({ fraction: progressBase + (1 - progressBase) * (all / list.length), step: 'inspect', message: `${all} / ${list.length} images`, etaSeconds: all > 0 ? (elapsed / all) * (list.length - all) : null });
+        } else if (m.type === 'skipped') {
+          skipped.push({ path: m.path, problem: m.problem });
+        } else if (m.type === 'scored') {
+          inOrder.add(() => run, () => onBatch(m.items));
+        }
+      },
+      stop.signal,
+    );
+    run.done.catch(() => stop.abort());
+    return run;
+  });
+  // every worker ends (or is stopped) before the first failure is thrown
+  const ended = await Promise.allSettled(runs.map((r) => r.done));
+  ctx.signal.removeEventListener('abort', cancel);
   await inOrder.settle();
+  const failed = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
+  if (failed) throw failed.reason;
   return skipped;
+}
+
+const MIN_BATCHES_PER_WORKER = 4;
+
+/**
+ * Workers an inspection of `batches` batches runs in, and each one's intra-op threads. ONNX Runtime's
+ * run blocks its thread, so one worker leaves a core idle while it decodes, searches and maps in
+ * JavaScript; two workers with half the threads each keep both busy. ARGUS_INSPECT_WORKERS overrides.
+ */
+export function inspectionWorkers(batches: number): { workers: number; threads: number } {
+  const cpus = intraOpThreads();
+  const asked = Number(process.env['ARGUS_INSPECT_WORKERS']);
+  const wanted = Number.isInteger(asked) && asked > 0 ? asked : cpus >= 2 ? 2 : 1;
+  // a worker's start (model decoded, sessions opened) is worth it only for a few batches or more
+  const workers = Math.max(1, Math.min(wanted, Math.floor(batches / MIN_BATCHES_PER_WORKER)));
+  return { workers, threads: Math.max(1, Math.floor(cpus / workers)) };
 }
 
 /**

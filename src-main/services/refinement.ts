@@ -78,7 +78,7 @@ export async function runRefinement(p: Project, ctx: JobContext): Promise<Refine
   const pathOf = new Map(todo.map((r) => [r.id, images.filePath(p, images.get(p, r.imageId))]));
   const training = trainingImages(p, model.productId).map((i) => images.filePath(p, i));
   const prior = model.blobs[PRIOR_BLOB] !== undefined ? models.readModelBlob(p, model, PRIOR_BLOB) : null;
-  const inOrder = new InOrder(() => run);
+  const inOrder = new InOrder();
   const run = runWorkerTask(
     {
       task: 'refine', model: new Uint8Array(models.readModelBlob(p, model, 'model')), prior: prior && new Uint8Array(prior), training,
@@ -92,7 +92,7 @@ export async function runRefinement(p: Project, ctx: JobContext): Promise<Refine
       } else if (m.type === 'prior') {
         if (models.get(p, model.id).blobs[PRIOR_BLOB] === undefined) models.addBlob(p, model.id, PRIOR_BLOB, m.prior);
       } else if (m.type === 'refined') {
-        inOrder.add(() => {
+        inOrder.add(() => run, () => {
           const it = m.item;
           summary.refined++;
           summary.resultIds.push(it.resultId);
